@@ -1,0 +1,3 @@
+#ifndef CERNIECUDA_H
+#define CERNIECUDA_H
+#endif
