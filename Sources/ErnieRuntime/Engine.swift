@@ -118,6 +118,14 @@ public final class Engine: Sendable {
         }
     }
 
+    /// Problems found by a consistency check of the KV pool, the prefix cache and the scheduler's sets, run on the
+    /// engine thread between steps (tests). Empty when everything adds up.
+    package func auditKV() async -> [String] {
+        await withCheckedContinuation { (continuation: CheckedContinuation<[String], Never>) in
+            if !inbox.post(.audit(continuation)) { continuation.resume(returning: ["the engine thread has exited"]) }
+        }
+    }
+
     /// Current counters and gauges.
     public var stats: EngineStats {
         inbox.state.withLock { state in

@@ -19,6 +19,8 @@ enum EngineCommand: Sendable {
     case flush(CheckedContinuation<Bool, Never>)
     /// Stop admitting, finish or abort what runs by the deadline, then exit.
     case shutdown(deadline: ContinuousClock.Instant)
+    /// Consistency check of the KV bookkeeping (tests).
+    case audit(CheckedContinuation<[String], Never>)
 }
 
 /// The only state the engine thread shares: a command queue, a wake-up signal and the published gauges.

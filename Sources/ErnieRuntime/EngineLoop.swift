@@ -79,6 +79,8 @@ final class EngineLoop {
             continuation.resume(returning: scheduler.flushCache())
         case .shutdown(let deadline):
             shutdownDeadline = min(shutdownDeadline ?? deadline, deadline)
+        case .audit(let continuation):
+            continuation.resume(returning: scheduler.auditProblems())
         }
     }
 
@@ -110,6 +112,8 @@ final class EngineLoop {
             submission.continuation.finish()
         case .flush(let continuation):
             continuation.resume(returning: false)
+        case .audit(let continuation):
+            continuation.resume(returning: [])
         case .abort, .cancel, .shutdown:
             break
         }
