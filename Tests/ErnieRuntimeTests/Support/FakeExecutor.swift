@@ -1,4 +1,5 @@
 import ErnieModel
+import Foundation
 import Synchronization
 
 /// What a `FakeExecutor` observed, readable from the test while the engine thread owns the executor.
@@ -11,6 +12,13 @@ final class FakeExecutorLog: Sendable {
     }
 
     private let state = Mutex<(steps: [Step], failuresLeft: Int, failWhenTokenSeen: Int32?)>(([], 0, nil))
+    private let delay = Mutex<Duration>(.zero)
+
+    /// Wall time each step takes (so tests can act while a request is running).
+    var stepDelay: Duration {
+        get { delay.withLock { $0 } }
+        set { delay.withLock { $0 = newValue } }
+    }
 
     var steps: [Step] { state.withLock { $0.steps } }
 
@@ -61,6 +69,11 @@ final class FakeExecutor: ModelExecutor {
             tokenCount: batch.tokens.count, sequenceCount: batch.sequences.count,
             sequenceTokens: batch.sequences.map(\.tokenCount))
         if log.record(step, tokens: batch.tokens) { throw FakeExecutorError(description: "injected failure") }
+        let delay = log.stepDelay
+        if delay > .zero {
+            let (seconds, attoseconds) = delay.components
+            Thread.sleep(forTimeInterval: Double(seconds) + Double(attoseconds) * 1e-18)
+        }
         let ps = batch.pageSize
         guard ps == kvLayout.pageSize else { throw FakeExecutorError(description: "page size \(ps)") }
         var owner = [Int: Int]()  // token index → sequence index
