@@ -57,8 +57,11 @@ public final class Engine: Sendable {
     }
 
     deinit {
+        // The engine thread holds only the inbox and the loop, so it ends after aborting what is left (it is started
+        // here if it never was, so that queued streams still get their final output).
         inbox.state.withLock { $0.accepting = false }
         inbox.post(.shutdown(deadline: .now))
+        handoff.start(name: "ernie-engine")
     }
 
     /// Starts the engine thread (once; later calls do nothing).
