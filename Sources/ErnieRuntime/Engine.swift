@@ -1,6 +1,6 @@
-import Foundation
 public import ErnieModel
 public import ErnieTokenizer
+import Foundation
 import Synchronization
 
 /// The serving engine: one thread owns the model and the KV pool and runs the scheduler loop; any task may submit

@@ -7,7 +7,8 @@ extension Scheduler {
     mutating func schedule() -> StepPlan {
         var plan = StepPlan()
         if !running.isEmpty {
-            let step = (config.initialNewTokenRatio - config.minNewTokenRatio)
+            let step =
+                (config.initialNewTokenRatio - config.minNewTokenRatio)
                 / Double(max(1, config.newTokenRatioDecaySteps))
             newTokenRatio = max(config.minNewTokenRatio, newTokenRatio - step)
         }
@@ -105,7 +106,8 @@ extension Scheduler {
             s.kvCount = matched.count * config.pageSize
             if !running.isEmpty {
                 let required = futurePages(of: s)
-                let available = pool.freeCount + pool.cacheOnlyCount
+                let available =
+                    pool.freeCount + pool.cacheOnlyCount
                     - running.reduce(0) { $0 + (sequences[$1].map(futurePages(of:)) ?? 0) }
                 if required > available {
                     for page in matched { pool.release(page) }
@@ -133,7 +135,8 @@ extension Scheduler {
     private mutating func fail(_ id: SequenceID, _ plan: inout StepPlan) {
         let tokens = sequences[id]?.tokens.count ?? 0
         finish(id, cacheable: false)
-        plan.failed.append(
-            (id, "the request needs KV cache for \(tokens) tokens but the pool of \(config.capacityTokens) is exhausted"))
+        let reason =
+            "the request needs KV cache for \(tokens) tokens but the pool of \(config.capacityTokens) is exhausted"
+        plan.failed.append((id, reason))
     }
 }

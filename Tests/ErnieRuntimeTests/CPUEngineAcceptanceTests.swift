@@ -37,12 +37,15 @@ private struct TransformersReference: Decodable {
         for (i, n) in lengths.enumerated() {
             requests.append(GenerationRequest(id: "r\(i)", promptTokens: random(n), maxNewTokens: 1 + rng.next(32)))
         }
-        let a = random(1500), b = random(900)
+        let a = random(1500)
+        let b = random(900)
         for (i, k) in [1, 5, 40, 200, 499].enumerated() {
             requests.append(GenerationRequest(id: "a\(i)", promptTokens: a + random(k), maxNewTokens: 1 + rng.next(32)))
         }
-        requests.append(GenerationRequest(id: "a-dup", promptTokens: requests[requests.count - 4].promptTokens,
-                                          maxNewTokens: 32))
+        requests.append(
+            GenerationRequest(
+                id: "a-dup", promptTokens: requests[requests.count - 4].promptTokens,
+                maxNewTokens: 32))
         for (i, k) in [0, 3, 17, 100, 600].enumerated() {
             requests.append(GenerationRequest(id: "b\(i)", promptTokens: b + random(k), maxNewTokens: 1 + rng.next(32)))
         }
@@ -140,8 +143,9 @@ private struct TransformersReference: Decodable {
         await expectNoLeaks(tinyEngine)
         await tinyEngine.shutdown()
         timings["tiny pool"] = clock.now - t
-        print("CPU acceptance \(model): \(requests.count) requests, \(requests.reduce(0) { $0 + $1.promptTokens.count }) "
-            + "prompt tokens; retractions \(tinyStats.retractionsTotal); cache hit rate "
-            + "\(batchedStats.cacheHitRate); timings \(timings)")
+        print(
+            "CPU acceptance \(model): \(requests.count) requests, \(requests.reduce(0) { $0 + $1.promptTokens.count }) "
+                + "prompt tokens; retractions \(tinyStats.retractionsTotal); cache hit rate "
+                + "\(batchedStats.cacheHitRate); timings \(timings)")
     }
 }

@@ -15,7 +15,8 @@ import Testing
     private func sequence(
         _ id: Int, prompt: [Int32], maxNew: Int = 8, logprobsFrom: Int? = nil
     ) -> ScheduledSequence {
-        ScheduledSequence(id: SequenceID(id), promptTokens: prompt, maxNewTokens: maxNew, inputLogprobsStart: logprobsFrom)
+        ScheduledSequence(
+            id: SequenceID(id), promptTokens: prompt, maxNewTokens: maxNew, inputLogprobsStart: logprobsFrom)
     }
 
     /// Completes a planned step; sampled sequences get token 7 and finish after `maxNewTokens` tokens.
