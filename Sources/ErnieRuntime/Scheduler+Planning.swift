@@ -52,32 +52,31 @@ extension Scheduler {
             }
         }
         for id in decoders {
-            guard var s = sequences[id] else { continue }
-            let needed = max(0, pool.pagesFor(tokens: s.kvCount + 1) - s.pages.count)
-            guard let pages = pool.allocate(needed) else { continue }
-            s.pages += pages
-            sequences[id] = s
-            plan.entries.append(entry(for: s, count: 1, isPrefill: false))
+            // Read, then mutate in place: a local copy would make the page table copy itself on write.
+            guard let (kv, held) = sequences[id].map({ ($0.kvCount, $0.pages.count) }) else { continue }
+            guard let pages = pool.allocate(max(0, pool.pagesFor(tokens: kv + 1) - held)) else { continue }
+            sequences[id]?.pages += pages
+            if let s = sequences[id] { plan.entries.append(entry(for: s, count: 1, isPrefill: false)) }
         }
     }
 
     /// A prefill chunk for a running sequence: as many pending tokens as the budget and the pool allow.
     private mutating func prefillEntry(for id: SequenceID, budget: inout Int) -> StepPlan.Entry? {
-        guard var s = sequences[id] else { return nil }
-        var count = min(s.pendingCount, budget)
+        guard let (kv, held, pending) = sequences[id].map({ ($0.kvCount, $0.pages.count, $0.pendingCount) })
+        else { return nil }
+        var count = min(pending, budget)
         guard count > 0 else { return nil }
-        var needed = max(0, pool.pagesFor(tokens: s.kvCount + count) - s.pages.count)
+        var needed = max(0, pool.pagesFor(tokens: kv + count) - held)
         if !ensureFree(needed) {
             // Take what fits: the rest of the last page plus every free page.
-            count = min(count, (s.pages.count + pool.freeCount) * config.pageSize - s.kvCount)
+            count = min(count, (held + pool.freeCount) * config.pageSize - kv)
             guard count > 0 else { return nil }
-            needed = max(0, pool.pagesFor(tokens: s.kvCount + count) - s.pages.count)
+            needed = max(0, pool.pagesFor(tokens: kv + count) - held)
         }
         guard let pages = pool.allocate(needed) else { return nil }
-        s.pages += pages
-        sequences[id] = s
+        sequences[id]?.pages += pages
         budget -= count
-        return entry(for: s, count: count, isPrefill: true)
+        return sequences[id].map { entry(for: $0, count: count, isPrefill: true) }
     }
 
     private func entry(for s: ScheduledSequence, count: Int, isPrefill: Bool) -> StepPlan.Entry {
