@@ -110,6 +110,18 @@ private struct TransformersReference: Decodable {
         for (i, greedy) in hf.greedy.enumerated() {
             #expect(alone[i].tokens == greedy, "transformers' greedy continuation of prompt \(i)")
         }
+        // The model module's one-sequence loop (contiguous pages, no scheduler) agrees on every request.
+        let config = try ModelConfig(contentsOf: Self.directory(model))
+        let sequential = SequentialGenerator(
+            executor: try ErnieForward.load(
+                directory: Self.directory(model), backend: CPUBackend(), kvPages: 160, pageSize: 16))
+        for (i, request) in requests.enumerated() {
+            let output = try sequential.generate(
+                prompt: request.promptTokens.map { Int32($0) }, sampling: .greedy, maxNewTokens: request.maxNewTokens,
+                stopTokens: request.ignoreEOS ? [] : Set(config.eosTokenIDs.map { Int32($0) }))
+            #expect(alone[i].tokens == output.tokens.map { Int($0) }, "\(request.id) alone vs SequentialGenerator")
+        }
+        timings["sequential"] = clock.now - start - (timings["alone"] ?? .zero)
 
         // Batched with the radix cache.
         var t = clock.now
