@@ -114,7 +114,8 @@ public final class Engine: Sendable {
         inbox.post(.abort(requestID: requestID))
     }
 
-    /// Empties the prefix cache. Refused (false) while requests are queued or running, as in SGLang.
+    /// Empties the prefix cache. Refused (false) while requests are queued or running, as in SGLang, and after
+    /// shutdown. Answered by the engine thread, so it waits for `start()`.
     public func flushCache() async -> Bool {
         await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
             if !inbox.post(.flush(continuation)) { continuation.resume(returning: false) }
@@ -133,6 +134,7 @@ public final class Engine: Sendable {
     public var stats: EngineStats {
         inbox.state.withLock { state in
             var stats = state.stats
+            stats.queuedRequests = state.queued  // includes submissions the engine thread has not picked up yet
             stats.generationThroughput = state.throughput.rate()
             return stats
         }
