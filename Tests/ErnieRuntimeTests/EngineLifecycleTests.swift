@@ -184,6 +184,15 @@ import Testing
         #expect(result.tokens.count == 20)
     }
 
+    @Test func droppedEngineEndsItsStreams() async throws {
+        func submitToUnstartedEngine() throws -> AsyncStream<GenerationOutput> {
+            let engine = makeFakeEngine(start: false)
+            return try engine.submit(GenerationRequest(id: "d", promptTokens: [3, 4], maxNewTokens: 5))
+        }
+        let result = await collect(try submitToUnstartedEngine())
+        #expect(result.finish == .abort("the engine is shutting down"))
+    }
+
     @Test func statsTrackUsageAndThroughput() async throws {
         let engine = Self.slowEngine()
         let stream = try engine.submit(Self.long)
