@@ -5,7 +5,11 @@ public import ErnieModel
 public struct GenerationRequest: Sendable {
     public var id: String
     public var promptTokens: [Int]
+    /// How tokens are chosen. `sampling.seed` is used only when `seed` is set (see there).
     public var sampling: SamplingParams
+    /// The request's own random seed (`seed` in the API). `nil`: the engine picks `randomSeed + n` for the n-th request
+    /// it receives. Either way it replaces `sampling.seed`.
+    public var seed: UInt64?
     public var maxNewTokens: Int
     public var minNewTokens: Int
     /// Generation stops when the text contains one of these; the stop string itself is not returned.
@@ -26,9 +30,10 @@ public struct GenerationRequest: Sendable {
         id: String, promptTokens: [Int], sampling: SamplingParams = .greedy, maxNewTokens: Int = 128,
         minNewTokens: Int = 0, stopStrings: [String] = [], stopTokenIDs: Set<Int> = [], ignoreEOS: Bool = false,
         skipSpecialTokens: Bool = true, inputLogprobsStart: Int? = nil, returnOutputLogprobs: Bool = false,
-        topLogprobs: Int = 0
+        topLogprobs: Int = 0, seed: UInt64? = nil
     ) {
         self.id = id
+        self.seed = seed
         self.promptTokens = promptTokens
         self.sampling = sampling
         self.maxNewTokens = maxNewTokens
@@ -69,7 +74,8 @@ public struct LogprobEntry: Sendable, Equatable {
 
 /// What the engine streams back for a request: one value per step in which the request made progress.
 public struct GenerationOutput: Sendable {
-    /// Tokens generated in this step (usually one; empty for the final output of a request stopped by a string).
+    /// Tokens generated in this step (usually one, including the token that completed a stop string or is a stop
+    /// token; empty for a final output that only reports an abort, or ends a `maxNewTokens == 0` scoring request).
     public var newTokens: [Int]
     /// Text that became final in this step (held back while it could still be the start of a stop string).
     public var text: String
