@@ -168,7 +168,11 @@ public enum Sampler {
         }
         let topK = params.topK > 0 && params.topK < candidates.count ? params.topK : 0
         guard topK > 0 || params.topP < 1 || params.minP > 0 else { return candidates }
-        candidates.sort { $0.p > $1.p || ($0.p == $1.p && $0.id < $1.id) }
+        // Sort by probability descending, ties to the lower id: one integer key per candidate (p ≥ 0, so its bit
+        // pattern orders like its value; the complemented id breaks ties toward lower ids).
+        var keys = candidates.map { UInt64($0.p.bitPattern) << 32 | UInt64(~UInt32($0.id)) }
+        keys.sort(by: >)
+        candidates = keys.map { Candidate(id: Int(~UInt32(truncatingIfNeeded: $0)), p: Float(bitPattern: UInt32($0 >> 32))) }
         if topK > 0 { candidates.removeSubrange(topK...) }
         if params.topP < 1 {
             var before: Double = 0
