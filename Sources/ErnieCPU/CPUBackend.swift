@@ -50,8 +50,8 @@ public final class CPUBackend: Backend {
         guard bytes < Double(ProcessInfo.processInfo.physicalMemory) else {
             throw ModelError.backend("a KV cache of \(Int(bytes) >> 20) MiB does not fit in this machine's memory")
         }
-        keyCache = (0..<layout.numLayers).map { _ in FloatStorage(count: perLayer) }
-        valueCache = (0..<layout.numLayers).map { _ in FloatStorage(count: perLayer) }
+        keyCache = (0..<layout.numLayers).map { _ in FloatStorage(count: perLayer, longLived: true) }
+        valueCache = (0..<layout.numLayers).map { _ in FloatStorage(count: perLayer, longLived: true) }
         kvLayout = layout
     }
 

@@ -42,4 +42,19 @@ struct DecodeSpeedTests {
         let minimum = Double(ProcessInfo.processInfo.environment["ERNIE_BENCH_MIN_TPS"] ?? "") ?? 50
         #expect(rate >= minimum)
     }
+
+    @Test func prefillTokensPerSecond() throws {
+        let config = try ModelConfig(json: Data(Self.config(hidden: 384, heads: 6, moeWidth: 96).utf8))
+        let backend = CPUBackend()
+        let weights = try WeightLoader.dummy(config: config, backend: backend, seed: 1)
+        let executor = try ErnieForward(config: config, weights: weights, backend: backend, kvPages: 64, pageSize: 16)
+        let generator = SequentialGenerator(executor: executor)
+        let prompt: [Int32] = (0..<512).map { Int32($0 * 37 % 12288) }
+        let start = Date()
+        let output = try generator.generate(prompt: prompt, sampling: .greedy, maxNewTokens: 1, chunkSize: 256)
+        let elapsed = Date().timeIntervalSince(start)
+        #expect(output.tokens.count == 1)
+        print("[prefill speed] hidden 384: " + String(format: "%.0f prompt tokens/s (512 tokens in %.3f s)",
+                                                      512 / elapsed, elapsed))
+    }
 }
