@@ -117,20 +117,70 @@ extension Kernels {
         }
         if j < nRange.upperBound {
             for r in 0..<4 {
-                out[r * ldo + j] = dot(x + r * k, w + j * k, k)
+                out[r * ldo + j] = orderedDot(x + r * k, w + j * k, k)
             }
         }
     }
 
-    /// One activation row against weight rows `nRange`, one weight row at a time (the decode path: a single
-    /// sequential stream through the weights is what the memory system serves fastest).
+    /// One activation row against weight rows `nRange`, four weight rows at a time (the decode path: sequential
+    /// streams through the weights are what the memory system serves fastest).
+    ///
+    /// Every output element is summed in exactly the order `tile4` uses (one SIMD4 accumulator over `k & ~3`, its
+    /// horizontal sum, then the scalar tail), so a token's result does not depend on how many rows share its batch.
     @inline(__always)
     static func rowTimesBlock(
         x: UnsafePointer<Float>, w: UnsafePointer<Float>, nRange: Range<Int>, k: Int, out: UnsafeMutablePointer<Float>
     ) {
-        for j in nRange {
-            out[j] = dot(x, w + j * k, k)
+        let k4 = k & ~3
+        var j = nRange.lowerBound
+        while j + 4 <= nRange.upperBound {
+            let w0 = w + j * k, w1 = w0 + k, w2 = w1 + k, w3 = w2 + k
+            var a0 = SIMD4<Float>(), a1 = SIMD4<Float>(), a2 = SIMD4<Float>(), a3 = SIMD4<Float>()
+            var i = 0
+            while i < k4 {
+                let b = load4(x + i)
+                a0 += b * load4(w0 + i)
+                a1 += b * load4(w1 + i)
+                a2 += b * load4(w2 + i)
+                a3 += b * load4(w3 + i)
+                i += 4
+            }
+            var s0 = a0.sum(), s1 = a1.sum(), s2 = a2.sum(), s3 = a3.sum()
+            while i < k {
+                s0 += x[i] * w0[i]
+                s1 += x[i] * w1[i]
+                s2 += x[i] * w2[i]
+                s3 += x[i] * w3[i]
+                i += 1
+            }
+            out[j] = s0
+            out[j + 1] = s1
+            out[j + 2] = s2
+            out[j + 3] = s3
+            j += 4
         }
+        while j < nRange.upperBound {
+            out[j] = orderedDot(x, w + j * k, k)
+            j += 1
+        }
+    }
+
+    /// `Σ a[i] · b[i]` summed in the GEMM kernels' order: one SIMD4 accumulator, its horizontal sum, the scalar tail.
+    @inline(__always)
+    static func orderedDot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
+        var acc = SIMD4<Float>()
+        var i = 0
+        let n4 = n & ~3
+        while i < n4 {
+            acc += load4(a + i) * load4(b + i)
+            i += 4
+        }
+        var s = acc.sum()
+        while i < n {
+            s += a[i] * b[i]
+            i += 1
+        }
+        return s
     }
 
     /// `Σ a[i] · b[i]` for `i < n`.

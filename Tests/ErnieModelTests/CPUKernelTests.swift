@@ -46,4 +46,37 @@ import Testing
         }
         #expect(worst < 1e-4 * Double(max(inner, 1)).squareRoot())
     }
+
+    /// A row's result is bit-for-bit the same whether it is computed alone or inside a batch (the 4-row tiles and
+    /// the single-row path sum in one order), so greedy outputs never depend on batching.
+    @Test(arguments: [(7, 13, 37), (9, 66, 256), (5, 3, 3)])
+    func linearIsBatchInvariant(shape: (Int, Int, Int)) throws {
+        let (rows, outputs, inner) = shape
+        var random = Random(state: UInt64(rows * 7 + outputs * 3 + inner))
+        let x = (0..<(rows * inner)).map { _ in random.next() }
+        let w = (0..<(outputs * inner)).map { _ in random.next() }
+        let backend = CPUBackend()
+        let weight = try backend.makeWeight(HostTensor.float32(name: "w", shape: [outputs, inner], values: w),
+                                            precision: .standard)
+        let embedding = try backend.makeWeight(HostTensor.float32(name: "x", shape: [rows, inner], values: x),
+                                               precision: .standard)
+        try backend.allocateKVCache(KVCacheLayout(numPages: rows, pageSize: 1, numLayers: 1, numKVHeads: 1, headDim: 2))
+        func run(_ tokens: [Int32]) throws -> [Float] {
+            try backend.beginStep(ForwardBatch(
+                tokens: tokens,
+                sequences: tokens.indices.map {
+                    .init(tokenOffset: $0, tokenCount: 1, startPosition: 0, pages: [Int32($0)])
+                },
+                pageSize: 1
+            ))
+            let out = try backend.toHost(try backend.linear(try backend.embed(embedding), weight, bias: nil))
+            try backend.endStep()
+            return out
+        }
+        let batched = try run((0..<rows).map(Int32.init))
+        for r in 0..<rows {
+            let alone = try run([Int32(r)])
+            #expect(alone == Array(batched[(r * outputs)..<((r + 1) * outputs)]), "row \(r)")
+        }
+    }
 }
