@@ -1,0 +1,140 @@
+/// The request sets of `bench-serving`, built by SGLang's rules (`sample_*_requests` in `bench_serving.py`) with
+/// `SeededRandom` in place of Python's and NumPy's generators.
+public enum Datasets {
+    /// `compute_random_lens`: `count` uniform integers in `[max(int(fullLen * ratio), 1), fullLen]`.
+    public static func randomLengths(fullLen: Int, rangeRatio: Double, count: Int, rng: inout SeededRandom) -> [Int] {
+        let low = max(Int((Double(fullLen) * rangeRatio).rounded(.towardZero)), 1)
+        return (0..<count).map { _ in rng.uniformInt(low, max(low, fullLen)) }
+    }
+
+    /// `random`: ShareGPT first (human) turns in shuffled order, re-tokenized, truncated or repeated to the sampled
+    /// length, decoded back to text (or kept as ids with `returnText == false`, i.e. `--tokenize-prompt`).
+    /// Conversations with fewer than two turns and empty prompts are skipped; the set is shorter than `numPrompts`
+    /// only if the file runs out.
+    public static func random(
+        inputLen: Int, outputLen: Int, numPrompts: Int, rangeRatio: Double, tokenizer: any BenchTokenizer,
+        file: ShareGPTFile, returnText: Bool, rng: inout SeededRandom
+    ) throws -> [DatasetRow] {
+        let inputLens = randomLengths(fullLen: inputLen, rangeRatio: rangeRatio, count: numPrompts, rng: &rng)
+        let outputLens = randomLengths(fullLen: outputLen, rangeRatio: rangeRatio, count: numPrompts, rng: &rng)
+        var order = Array(0..<file.count)
+        rng.shuffle(&order)
+        var rows: [DatasetRow] = []
+        for index in order {
+            let i = rows.count
+            if i == numPrompts { break }
+            guard let turns = try file.firstTwoTurns(index) else { continue }
+            let ids = tokenizer.encodeText(turns.prompt)
+            guard !ids.isEmpty else { continue }
+            let inputIDs = fitted(ids, to: inputLens[i])
+            rows.append(
+                DatasetRow(
+                    prompt: returnText ? .text(tokenizer.decodeIDs(inputIDs)) : .ids(inputIDs),
+                    promptLen: inputLens[i], outputLen: outputLens[i]))
+        }
+        return rows
+    }
+
+    /// A token list truncated to `length`, or repeated `ceil(length / count)` times and truncated.
+    public static func fitted(_ ids: [Int], to length: Int) -> [Int] {
+        guard !ids.isEmpty, length > 0 else { return [] }
+        if ids.count >= length { return Array(ids[..<length]) }
+        let times = (length + ids.count - 1) / ids.count
+        return Array(Array([[Int]](repeating: ids, count: times).joined())[..<length])
+    }
+
+    /// `random-ids`: ids `(offset_i + i + j) % vocabularySize` with a random offset per prompt.
+    public static func randomIDs(
+        inputLen: Int, outputLen: Int, numPrompts: Int, rangeRatio: Double, tokenizer: any BenchTokenizer,
+        returnText: Bool, rng: inout SeededRandom
+    ) throws -> [DatasetRow] {
+        let vocab = tokenizer.vocabularySize
+        guard vocab > 0 else { throw BenchError("the tokenizer reports an empty vocabulary") }
+        let inputLens = randomLengths(fullLen: inputLen, rangeRatio: rangeRatio, count: numPrompts, rng: &rng)
+        let outputLens = randomLengths(fullLen: outputLen, rangeRatio: rangeRatio, count: numPrompts, rng: &rng)
+        let offsets = (0..<numPrompts).map { _ in rng.uniformInt(0, vocab - 1) }
+        return (0..<numPrompts).map { i in
+            let ids = (0..<inputLens[i]).map { j in (offsets[i] + i + j) % vocab }
+            return DatasetRow(
+                prompt: returnText ? .text(tokenizer.decodeIDs(ids)) : .ids(ids), promptLen: inputLens[i],
+                outputLen: outputLens[i])
+        }
+    }
+
+    /// `sharegpt`: (first turn, second turn) pairs in shuffled order; prompt and output lengths are their token
+    /// counts (or `fixedOutputLen`); pairs with fewer than 2 tokens on either side, or longer than `contextLen` in
+    /// total, are dropped.
+    public static func shareGPT(
+        numPrompts: Int, tokenizer: any BenchTokenizer, file: ShareGPTFile, fixedOutputLen: Int?, contextLen: Int?,
+        promptSuffix: String, rng: inout SeededRandom
+    ) throws -> [DatasetRow] {
+        if let fixedOutputLen, fixedOutputLen < 4 {
+            throw BenchError("--sharegpt-output-len must be at least 4 (got \(fixedOutputLen))")
+        }
+        var order = Array(0..<file.count)
+        rng.shuffle(&order)
+        var rows: [DatasetRow] = []
+        for index in order {
+            if rows.count == numPrompts { break }
+            guard let turns = try file.firstTwoTurns(index) else { continue }
+            var prompt = turns.prompt
+            if !promptSuffix.isEmpty {
+                let assistant = "Assistant:"
+                if prompt.hasSuffix(assistant) { prompt.removeLast(assistant.count) }
+                prompt += promptSuffix + assistant
+            }
+            let promptLen = tokenizer.encodeText(prompt).count
+            let outputLen = fixedOutputLen ?? tokenizer.encodeText(turns.completion).count
+            if promptLen < 2 || outputLen < 2 { continue }
+            if let contextLen, contextLen > 0, promptLen + outputLen > contextLen { continue }
+            rows.append(DatasetRow(prompt: .text(prompt), promptLen: promptLen, outputLen: outputLen))
+        }
+        return rows
+    }
+
+    /// Options of `generated-shared-prefix` (`--gsp-*`).
+    public struct SharedPrefixOptions: Sendable {
+        public var numGroups = 64
+        public var promptsPerGroup = 16
+        public var systemPromptLen = 2048
+        public var questionLen = 128
+        public var outputLen = 256
+        public var rangeRatio = 1.0
+        public init() {}
+    }
+
+    /// `generated-shared-prefix`: per group a system prompt of random vocabulary tokens, per prompt a random question;
+    /// the prompt is `system + "\n\n" + question`, its length the token count of that text; the set is shuffled.
+    public static func generatedSharedPrefix(
+        _ options: SharedPrefixOptions, tokenizer: any BenchTokenizer, rng: inout SeededRandom
+    ) throws -> [DatasetRow] {
+        let vocabulary = tokenizer.allTokenIDs
+        guard !vocabulary.isEmpty else { throw BenchError("the tokenizer reports an empty vocabulary") }
+        let total = options.numGroups * options.promptsPerGroup
+        let systemLens = randomLengths(
+            fullLen: options.systemPromptLen, rangeRatio: options.rangeRatio, count: options.numGroups, rng: &rng)
+        let questionLens = randomLengths(
+            fullLen: options.questionLen, rangeRatio: options.rangeRatio, count: total, rng: &rng)
+        let outputLens = randomLengths(
+            fullLen: options.outputLen, rangeRatio: options.rangeRatio, count: total, rng: &rng)
+        func generate(_ count: Int) -> String {
+            tokenizer.decodeIDs((0..<count).map { _ in vocabulary[rng.uniformInt(0, vocabulary.count - 1)] })
+        }
+        let systems = systemLens.map { generate($0) }
+        let questions = questionLens.map { generate($0) }
+        var rows: [DatasetRow] = []
+        rows.reserveCapacity(total)
+        for group in 0..<options.numGroups {
+            for k in 0..<options.promptsPerGroup {
+                let flat = group * options.promptsPerGroup + k
+                let prompt = systems[group] + "\n\n" + questions[flat]
+                rows.append(
+                    DatasetRow(
+                        prompt: .text(prompt), promptLen: tokenizer.encodeText(prompt).count,
+                        outputLen: outputLens[flat]))
+            }
+        }
+        rng.shuffle(&rows)
+        return rows
+    }
+}
