@@ -7,7 +7,7 @@ import Testing
     @Test func splitsLinesAcrossArbitraryChunkBoundaries() throws {
         let stream = "data: {\"a\": 1}\n\ndata: {\"text\": \"" + String(repeating: "x", count: 5000) + "\"}\r\n: ping\ndata: [DONE]"
         let bytes = Array(stream.utf8)
-        let expected = stream.split(separator: "\n", omittingEmptySubsequences: false).map { Array($0.utf8) }
+        let expected = bytes.split(separator: 0x0A, omittingEmptySubsequences: false).map { Array($0) }
         for chunkSize in [1, 2, 7, 64, 4999, bytes.count] {
             var splitter = LineSplitter()
             var lines: [[UInt8]] = []

@@ -1,6 +1,7 @@
 import ErnieBench
 import Foundation
 import Hummingbird
+import Logging
 import NIOCore
 import Synchronization
 
@@ -24,12 +25,30 @@ struct StandInBehavior: Sendable {
 /// `/v1/models`, streaming `/generate` (cumulative text), `/v1/completions`, `/v1/chat/completions`, `/flush_cache`,
 /// `/get_server_info`, and non-streaming `/generate` for GSM8K. Token k of a response is the letter `a + k % 26`, one
 /// byte, so a byte tokenizer counts the generated text exactly. Chunks are sent at absolute deadlines
-/// (`ttft + j * chunkGap` after the request arrived), so sleep overshoot does not accumulate.
+/// (`ttft + j * chunkGap` after the request arrived, on `BenchClock`, the clock the benchmark measures with), so sleep
+/// overshoot does not accumulate.
 final class StandInServer: Sendable {
     let port: Int
     let behavior: StandInBehavior
     private let task: Task<Void, any Error>
     private let recorded: Mutex<[(path: String, body: JSONValue)]>
+    /// `BenchClock` time at which each request had arrived, by prompt (the last request with that prompt).
+    private let arrivals = Mutex<[String: Double]>([:])
+
+    /// When the request with this prompt arrived (its first token is due `ttft` later).
+    func arrival(of prompt: Prompt) -> Double? {
+        let key: String
+        switch prompt {
+        case .text(let text): key = text
+        case .ids(let ids): key = JSONValue.array(ids.map { .int($0) }).serialized()
+        }
+        return arrivals.withLock { $0[key] }
+    }
+
+    static func promptKey(_ body: JSONValue) -> String {
+        if let ids = body["input_ids"] { return ids.serialized() }
+        return (body["text"] ?? body["prompt"] ?? body["messages"]?[0]?["content"])?.stringValue ?? ""
+    }
     private let flushes = Mutex(0)
 
     var baseURL: String { "http://127.0.0.1:\(port)" }
@@ -61,18 +80,20 @@ final class StandInServer: Sendable {
         }
         for path in ["/generate", "/v1/completions", "/v1/chat/completions"] {
             router.post(RouterPath(path)) { request, _ in
-                let arrival = ContinuousClock.now
                 var buffer = try await request.body.collect(upTo: 16 << 20)
                 let bytes = buffer.readBytes(length: buffer.readableBytes) ?? []
                 let body = try JSONParser.parse(bytes)
                 box.server?.recorded.withLock { $0.append((path, body)) }
+                let arrival = BenchClock.now()
+                box.server?.arrivals.withLock { $0[Self.promptKey(body)] = arrival }
                 return Self.respond(path: path, body: body, arrival: arrival, behavior: behavior)
             }
         }
         let portBox = PortBox()
         let app = Application(
             router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-            onServerRunning: { channel in portBox.set(channel.localAddress?.port ?? 0) }
+            onServerRunning: { channel in portBox.set(channel.localAddress?.port ?? 0) },
+            logger: Self.quietLogger
         )
         let task = Task { try await app.run() }
         let port = try await portBox.wait()
@@ -86,6 +107,13 @@ final class StandInServer: Sendable {
         _ = try? await task.value
     }
 
+    /// Cancelling the server at the end of a test makes Hummingbird log the cancellation as an error; keep it quiet.
+    static var quietLogger: Logger {
+        var logger = Logger(label: "stand-in")
+        logger.logLevel = .critical
+        return logger
+    }
+
     static func json(_ text: String) -> Response {
         Response(
             status: .ok, headers: [.contentType: "application/json"],
@@ -94,7 +122,7 @@ final class StandInServer: Sendable {
 
     static func token(_ k: Int) -> String { String(UnicodeScalar(UInt8(97 + k % 26))) }
 
-    static func respond(path: String, body: JSONValue, arrival: ContinuousClock.Instant, behavior: StandInBehavior)
+    static func respond(path: String, body: JSONValue, arrival: Double, behavior: StandInBehavior)
         -> Response
     {
         let stream = body["stream"] == .bool(true)
@@ -123,7 +151,8 @@ final class StandInServer: Sendable {
                 var text = ""
                 var emitted = 0
                 for j in 0..<chunks {
-                    try await Task.sleep(until: arrival + .seconds(ttft + Double(j) * gap), clock: .continuous)
+                    let wait = arrival + ttft + Double(j) * gap - BenchClock.now()
+                    if wait > 0 { try await Task.sleep(nanoseconds: UInt64(wait * 1e9)) }
                     let count = path == "/generate" ? min(perChunk, n - emitted) : 1
                     let piece = (emitted..<(emitted + count)).map(token).joined()
                     emitted += count
