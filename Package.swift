@@ -83,7 +83,7 @@ if !coreOnly {
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
             ],
-            swiftSettings: strict
+            swiftSettings: numeric
         ),
         .executableTarget(
             name: "ernie",
