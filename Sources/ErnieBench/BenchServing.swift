@@ -30,9 +30,9 @@ public struct BenchServing: Sendable {
         self.log = log
     }
 
-    /// Builds the request set of `options` (needs the ShareGPT file for `sharegpt` and `random`).
-    public func makeDataset() throws -> [DatasetRow] {
-        var rng = SeededRandom(seed: options.seed)
+    /// Builds the request set of `options` (needs the ShareGPT file for `sharegpt` and `random`), drawing from `rng`
+    /// as SGLang does from its seeded streams.
+    public func makeDataset(rng: inout SGLangRandom) throws -> [DatasetRow] {
         let rows: [DatasetRow]
         switch options.datasetName {
         case .sharegpt, .random:
@@ -99,7 +99,8 @@ public struct BenchServing: Sendable {
     {
         let model = try await resolveModel(client: client, baseURL: baseURL)
         let modelID = options.servedModelName ?? model
-        let rows = try makeDataset()
+        var rng = SGLangRandom(seed: options.seed)
+        let rows = try makeDataset(rng: &rng)
         let request = RequestFunction(
             client: client, backend: options.backend, baseURL: baseURL, stream: !options.disableStream,
             ignoreEOS: !options.disableIgnoreEOS)
@@ -129,7 +130,7 @@ public struct BenchServing: Sendable {
         try await Task.sleep(nanoseconds: UInt64(max(0, options.settleSeconds) * 1e9))
 
         let start = BenchClock.now()
-        let outputs = await sendAll(rows.map { input($0) }, request: request)
+        let outputs = await sendAll(rows.map { input($0) }, request: request, rng: rng)
         var acceptLength: Double?
         if options.backend.isSGLang {
             acceptLength = await Self.acceptLength(client: client, baseURL: baseURL)
@@ -191,13 +192,13 @@ public struct BenchServing: Sendable {
         return states[0]?["avg_spec_accept_length"]?.doubleValue
     }
 
-    /// The timed phase: arrivals at `--request-rate` (Poisson; inf = all at once), at most `--max-concurrency` in
-    /// flight; outputs in request order.
-    func sendAll(_ inputs: [RequestInput], request: RequestFunction) async -> [RequestOutput] {
+    /// The timed phase: arrivals at `--request-rate` (Poisson: exponential gaps from the NumPy stream after the
+    /// dataset's draws, as in SGLang; inf = all at once), at most `--max-concurrency` in flight; outputs in request
+    /// order.
+    func sendAll(_ inputs: [RequestInput], request: RequestFunction, rng: SGLangRandom) async -> [RequestOutput] {
         let progress = ProgressBar(total: inputs.count, enabled: !options.disableTqdm)
         let semaphore = options.maxConcurrency.map { AsyncSemaphore(limit: $0) }
-        // The arrival gaps come from their own stream, seeded from --seed (SGLang draws them from NumPy's global one).
-        var arrivals = SeededRandom(seed: options.seed ^ 0x5EED_A771_7A15_0001)
+        var arrivals = rng
         let rate = options.requestRate
         let outputs = await withTaskGroup(of: (Int, RequestOutput).self) { group in
             for (index, input) in inputs.enumerated() {
@@ -209,7 +210,7 @@ public struct BenchServing: Sendable {
                     return (index, output)
                 }
                 if rate.isFinite {
-                    let gap = arrivals.exponential(mean: 1.0 / rate)
+                    let gap = arrivals.numpyExponential(scale: 1.0 / rate)
                     try? await Task.sleep(nanoseconds: UInt64(max(0, min(gap, 1e6)) * 1e9))
                 }
             }

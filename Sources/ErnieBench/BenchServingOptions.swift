@@ -30,7 +30,7 @@ public struct BenchServingOptions: Sendable {
     public var outputDetails = false
     public var disableTqdm = false
     public var disableStream = false
-    public var seed: UInt64 = 1
+    public var seed = 1
     public var disableIgnoreEOS = false
     /// `--extra-request-body`: a JSON object merged into every payload.
     public var extraRequestBody: String?
@@ -79,6 +79,7 @@ public struct BenchServingOptions: Sendable {
             throw BenchError("--random-input-len and --random-output-len must be at least 1")
         }
         if warmupRequests < 0 { throw BenchError("--warmup-requests must not be negative") }
+        if seed < 0 || seed > Int(UInt32.max) { throw BenchError("--seed must be between 0 and 2**32 - 1 (NumPy's rule)") }
         guard let text = extraRequestBody, !text.isEmpty else { return [] }
         let value: JSONValue
         do { value = try JSONParser.parse(text) } catch { throw BenchError("--extra-request-body: \(error)") }

@@ -1,10 +1,15 @@
-/// The request sets of `bench-serving`, built by SGLang's rules (`sample_*_requests` in `bench_serving.py`) with
-/// `SeededRandom` in place of Python's and NumPy's generators.
+/// The request sets of `bench-serving`, built by SGLang's rules (`sample_*_requests` in `bench_serving.py`) from the
+/// same random streams (`SGLangRandom`), drawn in the same order.
 public enum Datasets {
-    /// `compute_random_lens`: `count` uniform integers in `[max(int(fullLen * ratio), 1), fullLen]`.
-    public static func randomLengths(fullLen: Int, rangeRatio: Double, count: Int, rng: inout SeededRandom) -> [Int] {
+    /// `compute_random_lens`: `count` uniform integers in `[max(int(fullLen * ratio), 1), fullLen]` (NumPy stream).
+    public static func randomLengths(fullLen: Int, rangeRatio: Double, count: Int, rng: inout SGLangRandom) throws
+        -> [Int]
+    {
         let low = max(Int((Double(fullLen) * rangeRatio).rounded(.towardZero)), 1)
-        return (0..<count).map { _ in rng.uniformInt(low, max(low, fullLen)) }
+        guard low <= fullLen else {
+            throw BenchError("a length range ratio must be at most 1 (lengths would be from \(low) to \(fullLen))")
+        }
+        return rng.numpyRandint(low, fullLen + 1, count: count)
     }
 
     /// `random`: ShareGPT first (human) turns in shuffled order, re-tokenized, truncated or repeated to the sampled
@@ -13,12 +18,12 @@ public enum Datasets {
     /// only if the file runs out.
     public static func random(
         inputLen: Int, outputLen: Int, numPrompts: Int, rangeRatio: Double, tokenizer: any BenchTokenizer,
-        file: ShareGPTFile, returnText: Bool, rng: inout SeededRandom
+        file: ShareGPTFile, returnText: Bool, rng: inout SGLangRandom
     ) throws -> [DatasetRow] {
-        let inputLens = randomLengths(fullLen: inputLen, rangeRatio: rangeRatio, count: numPrompts, rng: &rng)
-        let outputLens = randomLengths(fullLen: outputLen, rangeRatio: rangeRatio, count: numPrompts, rng: &rng)
-        var order = Array(0..<file.count)
-        rng.shuffle(&order)
+        let inputLens = try randomLengths(fullLen: inputLen, rangeRatio: rangeRatio, count: numPrompts, rng: &rng)
+        let outputLens = try randomLengths(fullLen: outputLen, rangeRatio: rangeRatio, count: numPrompts, rng: &rng)
+        var order = try file.conversationIndices()
+        rng.pythonShuffle(&order)
         var rows: [DatasetRow] = []
         for index in order {
             let i = rows.count
@@ -46,13 +51,13 @@ public enum Datasets {
     /// `random-ids`: ids `(offset_i + i + j) % vocabularySize` with a random offset per prompt.
     public static func randomIDs(
         inputLen: Int, outputLen: Int, numPrompts: Int, rangeRatio: Double, tokenizer: any BenchTokenizer,
-        returnText: Bool, rng: inout SeededRandom
+        returnText: Bool, rng: inout SGLangRandom
     ) throws -> [DatasetRow] {
         let vocab = tokenizer.vocabularySize
         guard vocab > 0 else { throw BenchError("the tokenizer reports an empty vocabulary") }
-        let inputLens = randomLengths(fullLen: inputLen, rangeRatio: rangeRatio, count: numPrompts, rng: &rng)
-        let outputLens = randomLengths(fullLen: outputLen, rangeRatio: rangeRatio, count: numPrompts, rng: &rng)
-        let offsets = (0..<numPrompts).map { _ in rng.uniformInt(0, vocab - 1) }
+        let inputLens = try randomLengths(fullLen: inputLen, rangeRatio: rangeRatio, count: numPrompts, rng: &rng)
+        let outputLens = try randomLengths(fullLen: outputLen, rangeRatio: rangeRatio, count: numPrompts, rng: &rng)
+        let offsets = rng.numpyRandint(0, vocab, count: numPrompts)
         return (0..<numPrompts).map { i in
             let ids = (0..<inputLens[i]).map { j in (offsets[i] + i + j) % vocab }
             return DatasetRow(
@@ -66,13 +71,13 @@ public enum Datasets {
     /// total, are dropped.
     public static func shareGPT(
         numPrompts: Int, tokenizer: any BenchTokenizer, file: ShareGPTFile, fixedOutputLen: Int?, contextLen: Int?,
-        promptSuffix: String, rng: inout SeededRandom
+        promptSuffix: String, rng: inout SGLangRandom
     ) throws -> [DatasetRow] {
         if let fixedOutputLen, fixedOutputLen < 4 {
             throw BenchError("--sharegpt-output-len must be at least 4 (got \(fixedOutputLen))")
         }
-        var order = Array(0..<file.count)
-        rng.shuffle(&order)
+        var order = try file.conversationIndices()
+        rng.pythonShuffle(&order)
         var rows: [DatasetRow] = []
         for index in order {
             if rows.count == numPrompts { break }
@@ -105,23 +110,22 @@ public enum Datasets {
 
     /// `generated-shared-prefix`: per group a system prompt of random vocabulary tokens, per prompt a random question;
     /// the prompt is `system + "\n\n" + question`, its length the token count of that text; the set is shuffled.
+    /// (SGLang draws tokens from `tokenizer.get_vocab().values()`, whose order is the tokenizer library's; here the
+    /// vocabulary is in id order, so the lengths match SGLang's and the token content does not.)
     public static func generatedSharedPrefix(
-        _ options: SharedPrefixOptions, tokenizer: any BenchTokenizer, rng: inout SeededRandom
+        _ options: SharedPrefixOptions, tokenizer: any BenchTokenizer, rng: inout SGLangRandom
     ) throws -> [DatasetRow] {
         let vocabulary = tokenizer.allTokenIDs
         guard !vocabulary.isEmpty else { throw BenchError("the tokenizer reports an empty vocabulary") }
         let total = options.numGroups * options.promptsPerGroup
-        let systemLens = randomLengths(
+        let systemLens = try randomLengths(
             fullLen: options.systemPromptLen, rangeRatio: options.rangeRatio, count: options.numGroups, rng: &rng)
-        let questionLens = randomLengths(
+        let questionLens = try randomLengths(
             fullLen: options.questionLen, rangeRatio: options.rangeRatio, count: total, rng: &rng)
-        let outputLens = randomLengths(
+        let outputLens = try randomLengths(
             fullLen: options.outputLen, rangeRatio: options.rangeRatio, count: total, rng: &rng)
-        func generate(_ count: Int) -> String {
-            tokenizer.decodeIDs((0..<count).map { _ in vocabulary[rng.uniformInt(0, vocabulary.count - 1)] })
-        }
-        let systems = systemLens.map { generate($0) }
-        let questions = questionLens.map { generate($0) }
+        let systems = systemLens.map { tokenizer.decodeIDs(rng.pythonChoices(vocabulary, count: $0)) }
+        let questions = questionLens.map { tokenizer.decodeIDs(rng.pythonChoices(vocabulary, count: $0)) }
         var rows: [DatasetRow] = []
         rows.reserveCapacity(total)
         for group in 0..<options.numGroups {
@@ -134,7 +138,7 @@ public enum Datasets {
                         outputLen: outputLens[flat]))
             }
         }
-        rng.shuffle(&rows)
+        rng.pythonShuffle(&rows)
         return rows
     }
 }

@@ -58,6 +58,22 @@ public struct ShareGPTFile: Sendable {
         droppedTail = dropped
     }
 
+    /// Whether element `index` has at least two turns (SGLang's first filter), read without decoding its text.
+    public func hasTwoTurns(_ index: Int) throws -> Bool {
+        guard elements.indices.contains(index) else { return false }
+        let json = JSONSkimmer(Array(bytes[elements[index]]))
+        let root = try json.validate()
+        guard let turns = try json.member("conversations", of: root) ?? json.member("conversation", of: root) else {
+            return false
+        }
+        return try json.element(1, of: turns) != nil
+    }
+
+    /// Indices of the elements with at least two turns, in file order.
+    public func conversationIndices() throws -> [Int] {
+        try (0..<elements.count).filter { try hasTwoTurns($0) }
+    }
+
     /// The first two turns (`[0]["value"]`, `[1]["value"]`) of element `index`, or nil when it has fewer than two
     /// turns. An element that is not shaped like a conversation throws.
     public func firstTwoTurns(_ index: Int) throws -> (prompt: String, completion: String)? {

@@ -104,7 +104,7 @@ struct BenchServingCommand: AsyncParsableCommand {
         o.outputDetails = outputDetails
         o.disableTqdm = disableTqdm
         o.disableStream = disableStream
-        o.seed = UInt64(seed)
+        o.seed = seed
         o.disableIgnoreEOS = disableIgnoreEOS
         o.extraRequestBody = extraRequestBody
         o.flushCache = flushCache

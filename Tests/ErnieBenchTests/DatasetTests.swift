@@ -18,21 +18,22 @@ import Testing
         }
     }
 
-    @Test func randomLengthsFollowSGLangsRange() {
-        var rng = SeededRandom(seed: 1)
-        let lens = Datasets.randomLengths(fullLen: 100, rangeRatio: 0.25, count: 5000, rng: &rng)
+    @Test func randomLengthsFollowSGLangsRange() throws {
+        var rng = SGLangRandom(seed: 1)
+        let lens = try Datasets.randomLengths(fullLen: 100, rangeRatio: 0.25, count: 5000, rng: &rng)
         #expect(lens.min() == 25 && lens.max() == 100)
-        let zero = Datasets.randomLengths(fullLen: 10, rangeRatio: 0.0, count: 2000, rng: &rng)
+        let zero = try Datasets.randomLengths(fullLen: 10, rangeRatio: 0.0, count: 2000, rng: &rng)
         #expect(zero.min() == 1 && zero.max() == 10)  // max(int(len*0), 1) = 1
-        let fixed = Datasets.randomLengths(fullLen: 64, rangeRatio: 1.0, count: 50, rng: &rng)
+        let fixed = try Datasets.randomLengths(fullLen: 64, rangeRatio: 1.0, count: 50, rng: &rng)
         #expect(Set(fixed) == [64])
         let mean = Double(zero.reduce(0, +)) / Double(zero.count)
         #expect(abs(mean - 5.5) < 0.3)
+        #expect(throws: BenchError.self) { try Datasets.randomLengths(fullLen: 10, rangeRatio: 1.5, count: 1, rng: &rng) }
     }
 
     @Test func seededSamplingIsDeterministic() throws {
-        func build(_ seed: UInt64) throws -> [DatasetRow] {
-            var rng = SeededRandom(seed: seed)
+        func build(_ seed: Int) throws -> [DatasetRow] {
+            var rng = SGLangRandom(seed: seed)
             return try Datasets.random(
                 inputLen: 40, outputLen: 9, numPrompts: 6, rangeRatio: 0.5, tokenizer: tokenizer, file: file(),
                 returnText: true, rng: &rng)
@@ -42,7 +43,7 @@ import Testing
     }
 
     @Test func randomPromptsAreShareGPTTurnsFittedToTheSampledLength() throws {
-        var rng = SeededRandom(seed: 3)
+        var rng = SGLangRandom(seed: 3)
         let humans = Set(try humanTurns())
         let rows = try Datasets.random(
             inputLen: 120, outputLen: 9, numPrompts: 10, rangeRatio: 0.0, tokenizer: tokenizer, file: file(),
@@ -62,7 +63,7 @@ import Testing
         }
         #expect(sources.count == 10)  // each conversation used once, in shuffled order
         // As text: the decoded form of those ids.
-        var rng2 = SeededRandom(seed: 3)
+        var rng2 = SGLangRandom(seed: 3)
         let textRows = try Datasets.random(
             inputLen: 120, outputLen: 9, numPrompts: 10, rangeRatio: 0.0, tokenizer: tokenizer, file: file(),
             returnText: true, rng: &rng2)
@@ -90,7 +91,7 @@ import Testing
             if p.utf8.count >= 2, c.utf8.count >= 2, p.utf8.count + c.utf8.count <= 150 { kept[p] = c.utf8.count }
         }
         #expect(!kept.isEmpty && kept.count < 10)
-        var rng = SeededRandom(seed: 5)
+        var rng = SGLangRandom(seed: 5)
         let rows = try Datasets.shareGPT(
             numPrompts: 100, tokenizer: tokenizer, file: file(), fixedOutputLen: nil, contextLen: 150,
             promptSuffix: "", rng: &rng)
@@ -100,7 +101,7 @@ import Testing
             #expect(row.promptLen == text.utf8.count && kept[text] == row.outputLen)
         }
         #expect(throws: BenchError.self) {
-            var r = SeededRandom(seed: 1)
+            var r = SGLangRandom(seed: 1)
             _ = try Datasets.shareGPT(
                 numPrompts: 1, tokenizer: tokenizer, file: file(), fixedOutputLen: 3, contextLen: nil,
                 promptSuffix: "", rng: &r)
@@ -108,7 +109,7 @@ import Testing
     }
 
     @Test func randomIDsFollowTheOffsetRule() throws {
-        var rng = SeededRandom(seed: 9)
+        var rng = SGLangRandom(seed: 9)
         let rows = try Datasets.randomIDs(
             inputLen: 300, outputLen: 5, numPrompts: 4, rangeRatio: 1.0, tokenizer: tokenizer, returnText: false,
             rng: &rng)
@@ -127,7 +128,7 @@ import Testing
         options.systemPromptLen = 50
         options.questionLen = 8
         options.outputLen = 6
-        var rng = SeededRandom(seed: 2)
+        var rng = SGLangRandom(seed: 2)
         let rows = try Datasets.generatedSharedPrefix(options, tokenizer: ASCIITokenizer(), rng: &rng)
         #expect(rows.count == 12 && rows.allSatisfy { $0.outputLen == 6 && $0.promptLen == 50 + 2 + 8 })
         var groups: [String: Int] = [:]
