@@ -6,14 +6,17 @@ Serves GET /v1/models, GET /get_server_info, GET /get_model_info, POST /flush_ca
 one token every ITL seconds; token k is the word " w<k>" (tokenizers count it as one or two tokens). Requests are
 served concurrently (one thread each); ignore_eos/max tokens are honoured exactly.
 
-Usage: stand_in_server.py [--port 30000] [--ttft 0.1] [--itl 0.02]
+Usage: stand_in_server.py [--port 30000] [--ttft 0.1] [--itl 0.02] [--log FILE]
+(--log appends every request body as a JSON line, e.g. to check that two benchmark tools sent the same prompts.)
 """
 import argparse
 import json
+import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 ARGS = None
+LOG_LOCK = threading.Lock()
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -42,6 +45,9 @@ class Handler(BaseHTTPRequestHandler):
         start = time.perf_counter()
         length = int(self.headers.get("Content-Length") or 0)
         body = json.loads(self.rfile.read(length) or b"{}")
+        if ARGS.log:
+            with LOG_LOCK, open(ARGS.log, "a", encoding="utf-8") as f:
+                f.write(json.dumps({"path": self.path, "body": body}, ensure_ascii=False) + "\n")
         if self.path == "/flush_cache":
             self.send_json({})
             return
@@ -94,6 +100,7 @@ def main():
     parser.add_argument("--port", type=int, default=30000)
     parser.add_argument("--ttft", type=float, default=0.1)
     parser.add_argument("--itl", type=float, default=0.02)
+    parser.add_argument("--log", default="")
     ARGS = parser.parse_args()
     server = ThreadingHTTPServer(("127.0.0.1", ARGS.port), Handler)
     server.daemon_threads = True
