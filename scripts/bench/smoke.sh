@@ -10,7 +10,7 @@
 # GSM8K_DATA=(GSM8K test.jsonl; default the 8 problems in Tests/Fixtures/bench/gsm8k_head.jsonl)
 # Fails if the server does not come up within 120 s, or if any request fails.
 set -euo pipefail
-[[ $# -ge 1 ]] || { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+[[ $# -ge 1 ]] || { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 TOKENIZER_DIR="$1"
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 ERNIE="${2:-$ROOT/.build/debug/ernie}"
