@@ -79,6 +79,15 @@ public struct BenchServingOptions: Sendable {
             throw BenchError("--random-input-len and --random-output-len must be at least 1")
         }
         if warmupRequests < 0 { throw BenchError("--warmup-requests must not be negative") }
+        if !randomRangeRatio.isFinite || !sharedPrefix.rangeRatio.isFinite {
+            throw BenchError("--random-range-ratio and --gsp-range-ratio must be finite numbers")
+        }
+        if sharedPrefix.numGroups < 1 || sharedPrefix.promptsPerGroup < 1 {
+            throw BenchError("--gsp-num-groups and --gsp-prompts-per-group must be at least 1")
+        }
+        if !settleSeconds.isFinite || settleSeconds < 0 || settleSeconds > 3600 {
+            throw BenchError("the pause before the timed run must be between 0 and 3600 seconds")
+        }
         if seed < 0 || seed > Int(UInt32.max) { throw BenchError("--seed must be between 0 and 2**32 - 1 (NumPy's rule)") }
         guard let text = extraRequestBody, !text.isEmpty else { return [] }
         let value: JSONValue

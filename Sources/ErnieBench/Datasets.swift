@@ -5,7 +5,9 @@ public enum Datasets {
     public static func randomLengths(fullLen: Int, rangeRatio: Double, count: Int, rng: inout SGLangRandom) throws
         -> [Int]
     {
-        let low = max(Int((Double(fullLen) * rangeRatio).rounded(.towardZero)), 1)
+        guard rangeRatio.isFinite, count >= 0 else { throw BenchError("invalid length range ratio \(rangeRatio)") }
+        let scaled = (Double(fullLen) * rangeRatio).rounded(.towardZero)
+        let low = max(scaled < Double(Int.max) ? Int(max(scaled, -1)) : Int.max, 1)
         guard low <= fullLen else {
             throw BenchError("a length range ratio must be at most 1 (lengths would be from \(low) to \(fullLen))")
         }

@@ -50,7 +50,7 @@ public final class ProgressBar: Sendable {
     }
 
     static func clock(_ seconds: Double) -> String {
-        guard seconds.isFinite, seconds >= 0 else { return "?" }
+        guard seconds.isFinite, seconds >= 0, seconds < 1e9 else { return "?" }
         let s = Int(seconds)
         let text = String(format: "%02d:%02d", (s / 60) % 60, s % 60)
         return s >= 3600 ? "\(s / 3600):" + text : text
