@@ -103,7 +103,7 @@ public struct BenchServing: Sendable {
         let rows = try makeDataset(rng: &rng)
         let request = RequestFunction(
             client: client, backend: options.backend, baseURL: baseURL, stream: !options.disableStream,
-            ignoreEOS: !options.disableIgnoreEOS)
+            ignoreEOS: !options.disableIgnoreEOS, returnLogprob: options.returnLogprob)
         func input(_ row: DatasetRow, outputLen: Int? = nil) -> RequestInput {
             RequestInput(
                 prompt: row.prompt, promptLen: row.promptLen, outputLen: outputLen ?? row.outputLen, model: modelID,

@@ -32,6 +32,8 @@ public struct BenchServingOptions: Sendable {
     public var disableStream = false
     public var seed = 1
     public var disableIgnoreEOS = false
+    /// `--return-logprob`: ask `/generate` for logprobs (native backend).
+    public var returnLogprob = false
     /// `--extra-request-body`: a JSON object merged into every payload.
     public var extraRequestBody: String?
     public var flushCache = false

@@ -6,19 +6,26 @@ public struct RequestFunction: Sendable {
     public let apiURL: String
     public let stream: Bool
     public let ignoreEOS: Bool
+    /// `--return-logprob` (native backend).
+    public let returnLogprob: Bool
 
-    public init(client: BenchHTTPClient, backend: BenchBackend, baseURL: String, stream: Bool, ignoreEOS: Bool) {
+    public init(
+        client: BenchHTTPClient, backend: BenchBackend, baseURL: String, stream: Bool, ignoreEOS: Bool,
+        returnLogprob: Bool = false
+    ) {
         self.client = client
         self.backend = backend
         self.apiURL = baseURL + backend.path
         self.stream = stream
         self.ignoreEOS = ignoreEOS
+        self.returnLogprob = returnLogprob
     }
 
     public func callAsFunction(_ input: RequestInput) async -> RequestOutput {
         var output = RequestOutput()
         output.promptLen = input.promptLen
-        let body = RequestPayload.body(for: input, api: backend.api, stream: stream, ignoreEOS: ignoreEOS)
+        let body = RequestPayload.body(
+            for: input, api: backend.api, stream: stream, ignoreEOS: ignoreEOS, returnLogprob: returnLogprob)
         let start = BenchClock.now()
         output.startTime = start
         do {

@@ -1,7 +1,7 @@
 /// The JSON bodies SGLang's request functions send (late-2025 `bench_serving.py`).
 enum RequestPayload {
     static func body(
-        for input: RequestInput, api: BenchBackend.API, stream: Bool, ignoreEOS: Bool
+        for input: RequestInput, api: BenchBackend.API, stream: Bool, ignoreEOS: Bool, returnLogprob: Bool = false
     ) -> JSONValue {
         let base: JSONValue
         switch api {
@@ -23,7 +23,7 @@ enum RequestPayload {
                 ),
                 ("stream", .bool(stream)),
                 ("lora_path", .null),
-                ("return_logprob", .bool(false)),
+                ("return_logprob", .bool(returnLogprob)),
                 ("logprob_start_len", .int(-1)),
             ])
         case .completions:

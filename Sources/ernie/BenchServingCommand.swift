@@ -49,6 +49,7 @@ struct BenchServingCommand: AsyncParsableCommand {
     @Flag(name: .customLong("disable-stream"), help: "Do not stream responses.") var disableStream = false
     @Option(help: "Random seed.") var seed: Int = 1
     @Flag(name: .customLong("disable-ignore-eos"), help: "Let requests stop at EOS.") var disableIgnoreEOS = false
+    @Flag(name: .customLong("return-logprob"), help: "Ask /generate for logprobs.") var returnLogprob = false
     @Option(name: .customLong("extra-request-body"), help: "JSON object merged into every request payload.")
     var extraRequestBody: String?
     @Flag(name: .customLong("flush-cache"), help: "POST /flush_cache before the timed run.") var flushCache = false
@@ -106,6 +107,7 @@ struct BenchServingCommand: AsyncParsableCommand {
         o.disableStream = disableStream
         o.seed = seed
         o.disableIgnoreEOS = disableIgnoreEOS
+        o.returnLogprob = returnLogprob
         o.extraRequestBody = extraRequestBody
         o.flushCache = flushCache
         o.warmupRequests = warmupRequests
