@@ -32,17 +32,33 @@ final class StandInServer: Sendable {
     let behavior: StandInBehavior
     private let task: Task<Void, any Error>
     private let recorded: Mutex<[(path: String, body: JSONValue)]>
-    /// `BenchClock` time at which each request had arrived, by prompt (the last request with that prompt).
-    private let arrivals = Mutex<[String: Double]>([:])
+    /// What the server did for one streaming request, on `BenchClock`: when it arrived, when each content chunk had
+    /// been written (with its token count), when `[DONE]` had been written.
+    struct Timeline: Sendable {
+        var arrival: Double
+        var chunks: [(time: Double, tokens: Int)] = []
+        var done: Double?
+    }
 
-    /// When the request with this prompt arrived (its first token is due `ttft` later).
-    func arrival(of prompt: Prompt) -> Double? {
+    /// Timelines by prompt (the last request with that prompt).
+    private let timelines = Mutex<[String: Timeline]>([:])
+
+    /// The timeline of the request with this prompt.
+    func timeline(of prompt: Prompt) -> Timeline? {
         let key: String
         switch prompt {
         case .text(let text): key = text
         case .ids(let ids): key = JSONValue.array(ids.map { .int($0) }).serialized()
         }
-        return arrivals.withLock { $0[key] }
+        return timelines.withLock { $0[key] }
+    }
+
+    fileprivate func record(_ key: String, _ update: (inout Timeline) -> Void) {
+        timelines.withLock { all in
+            var timeline = all[key] ?? Timeline(arrival: 0)
+            update(&timeline)
+            all[key] = timeline
+        }
     }
 
     static func promptKey(_ body: JSONValue) -> String {
@@ -85,8 +101,11 @@ final class StandInServer: Sendable {
                 let body = try JSONParser.parse(bytes)
                 box.server?.recorded.withLock { $0.append((path, body)) }
                 let arrival = BenchClock.now()
-                box.server?.arrivals.withLock { $0[Self.promptKey(body)] = arrival }
-                return Self.respond(path: path, body: body, arrival: arrival, behavior: behavior)
+                let key = Self.promptKey(body)
+                box.server?.record(key) { $0 = Timeline(arrival: arrival) }
+                return Self.respond(path: path, body: body, arrival: arrival, behavior: behavior) { update in
+                    box.server?.record(key, update)
+                }
             }
         }
         let portBox = PortBox()
@@ -122,9 +141,10 @@ final class StandInServer: Sendable {
 
     static func token(_ k: Int) -> String { String(UnicodeScalar(UInt8(97 + k % 26))) }
 
-    static func respond(path: String, body: JSONValue, arrival: Double, behavior: StandInBehavior)
-        -> Response
-    {
+    static func respond(
+        path: String, body: JSONValue, arrival: Double, behavior: StandInBehavior,
+        record: @escaping @Sendable ((inout Timeline) -> Void) -> Void
+    ) -> Response {
         let stream = body["stream"] == .bool(true)
         let requested: Int
         switch path {
@@ -173,6 +193,8 @@ final class StandInServer: Sendable {
                             + #""finish_reason": null}], "usage": null}"#
                     }
                     try await writer.write(ByteBuffer(string: "data: " + line + "\n\n"))
+                    let written = BenchClock.now()
+                    record { $0.chunks.append((written, count)) }
                 }
                 if path == "/v1/chat/completions" {
                     try await writer.write(
@@ -182,6 +204,8 @@ final class StandInServer: Sendable {
                                 + "\n\n"))
                 }
                 try await writer.write(ByteBuffer(string: "data: [DONE]\n\n"))
+                let done = BenchClock.now()
+                record { $0.done = done }
                 try await writer.finish(nil)
             })
     }
