@@ -108,6 +108,7 @@ if !coreOnly {
             dependencies: [
                 "ErnieBench", "ErnieTestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),
