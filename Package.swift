@@ -83,7 +83,7 @@ if !coreOnly {
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
             ],
-            swiftSettings: strict
+            swiftSettings: numeric
         ),
         .executableTarget(
             name: "ernie",
@@ -108,6 +108,7 @@ if !coreOnly {
             dependencies: [
                 "ErnieBench", "ErnieTestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),
