@@ -2,12 +2,12 @@
 /// `Word::merge_all` do: characters (with `continuing_subword_prefix` / `end_of_word_suffix`) → ids, unknown
 /// characters → `<0xXX>` byte tokens (byte_fallback) or the unknown token (fused with `fuse_unk`), then merges applied
 /// lowest rank first (ties: leftmost) from a heap. Supports `ignore_merges`; `dropout` must be null or 0.
-struct HFBPEModel: Sendable {
-    let vocabulary: ByteTrie
+final class HFBPEModel: Sendable {
+    let vocabulary: ByteStringTable
     /// Id → token (nil for ids the vocabulary skips).
     let tokens: [String?]
     /// `(left id << 32 | right id)` → `(rank << 32 | merged id)`.
-    let merges: [UInt64: UInt64]
+    let merges: UInt64Map
     let unknownID: Int?
     let fuseUnknown: Bool
     let byteFallback: Bool
@@ -28,7 +28,7 @@ struct HFBPEModel: Sendable {
         guard let vocabularyJSON = try reader.object(json["vocab"], "model.vocab") else {
             throw TokenizerError.file(reader.path, "model.vocab is missing")
         }
-        var vocabulary = ByteTrie(expectedKeyBytes: vocabularyJSON.count * 8)
+        var vocabulary = ByteStringTable(capacity: vocabularyJSON.count)
         var highest = -1
         var entries: [(String, Int)] = []
         entries.reserveCapacity(vocabularyJSON.count)
@@ -41,14 +41,14 @@ struct HFBPEModel: Sendable {
         }
         var tokens = [String?](repeating: nil, count: highest + 1)
         for (token, id) in entries {
-            vocabulary.insert(token.utf8, value: Int32(id))
+            vocabulary.insert(Array(token.utf8), value: Int32(id))
             tokens[id] = token
         }
         self.vocabulary = vocabulary
         self.tokens = tokens
 
         unknownID = try reader.string(json["unk_token"], "model.unk_token").map { unknown in
-            guard let id = vocabulary.lookup(unknown.utf8) else {
+            guard let id = vocabulary.lookup(unknown) else {
                 throw TokenizerError.file(reader.path, "model.unk_token \"\(unknown)\" is not in the vocabulary")
             }
             return Int(id)
@@ -60,20 +60,19 @@ struct HFBPEModel: Sendable {
         continuingSubwordPrefix = prefix.map { Array($0.utf8) }
         endOfWordSuffix = try reader.string(json["end_of_word_suffix"], "model.end_of_word_suffix").map { Array($0.utf8) }
         byteIDs = (0..<256).map { byte in
-            vocabulary.lookup(HFBPEModel.bytePiece(byte).utf8) ?? -1
+            vocabulary.lookup(HFBPEModel.bytePiece(byte)) ?? -1
         }
         merges = try HFBPEModel.readMerges(json["merges"], vocabulary: vocabulary, prefixLength: prefix?.utf8.count ?? 0,
                                            reader: reader)
     }
 
-    private static func readMerges(_ value: Any?, vocabulary: ByteTrie, prefixLength: Int, reader: JSONReader) throws
-        -> [UInt64: UInt64]
+    private static func readMerges(_ value: Any?, vocabulary: ByteStringTable, prefixLength: Int, reader: JSONReader) throws
+        -> UInt64Map
     {
         guard let list = try reader.array(value, "model.merges") else {
             throw TokenizerError.file(reader.path, "model.merges is missing")
         }
-        var merges: [UInt64: UInt64] = [:]
-        merges.reserveCapacity(list.count)
+        var merges = UInt64Map(capacity: list.count)
         for (rank, item) in list.enumerated() {
             let key = "model.merges[\(rank)]"
             let pair: [String]
@@ -85,7 +84,7 @@ struct HFBPEModel: Sendable {
                 throw TokenizerError.file(reader.path, "\(key) must be \"a b\" or [\"a\", \"b\"]")
             }
             guard pair.count == 2 else { throw TokenizerError.file(reader.path, "\(key) is not a pair") }
-            guard let left = vocabulary.lookup(pair[0].utf8), let right = vocabulary.lookup(pair[1].utf8) else {
+            guard let left = vocabulary.lookup(pair[0]), let right = vocabulary.lookup(pair[1]) else {
                 throw TokenizerError.file(reader.path, "\(key) uses a token that is not in the vocabulary")
             }
             let rightBytes = Array(pair[1].utf8)

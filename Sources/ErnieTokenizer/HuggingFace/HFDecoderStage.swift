@@ -59,10 +59,10 @@ struct HFDecoderStage: Sendable {
                     leadingLeft = 0
                 }
                 if stop > 0 && scalar == content {
-                    held.append(contentsOf: String(scalar).utf8)
+                    held.appendUTF8(scalar)
                     heldCount += 1
                     if heldCount > stop {
-                        let first = String(content).utf8.count
+                        let first = UTF8.width(content)
                         text += held[..<first]
                         held.removeFirst(first)
                         heldCount -= 1
@@ -72,7 +72,7 @@ struct HFDecoderStage: Sendable {
                 text += held
                 held = []
                 heldCount = 0
-                text += String(scalar).utf8
+                text.appendUTF8(scalar)
             }
             output.append(Item(text: text, startsToken: item.startsToken))
         case .metaspace(let replacement, let scheme):
@@ -82,7 +82,7 @@ struct HFDecoderStage: Sendable {
                     if tokenIndex == 0 && scheme != .never { continue }
                     text.append(0x20)
                 } else {
-                    text += String(scalar).utf8
+                    text.appendUTF8(scalar)
                 }
             }
             output.append(Item(text: text, startsToken: item.startsToken))

@@ -79,7 +79,7 @@ struct HFPreTokenizer: Sendable {
         }
         return pieces.map { piece in
             var bytes: [UInt8] = []
-            for scalar in piece.scalars { bytes.append(contentsOf: String(scalar).utf8) }
+            for scalar in piece.scalars { bytes.appendUTF8(scalar) }
             return bytes
         }
     }
@@ -111,7 +111,7 @@ struct HFPreTokenizer: Sendable {
             let ranges = useRegex ? ByteLevel.split(scalars) : (scalars.isEmpty ? [] : [0..<scalars.count])
             for range in ranges {
                 var bytes: [UInt8] = []
-                for scalar in scalars[range] { bytes.append(contentsOf: String(scalar).utf8) }
+                for scalar in scalars[range] { bytes.appendUTF8(scalar) }
                 let mapped = ByteLevel.encode(bytes)
                 output.append(Piece(scalars: Array(mapped.unicodeScalars), atStart: piece.atStart && range.lowerBound == 0))
             }

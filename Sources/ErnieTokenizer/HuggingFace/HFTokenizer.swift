@@ -7,7 +7,7 @@
 /// 3. the remaining pieces are pre-tokenized into words and each word is encoded by the BPE model.
 ///
 /// Decoding maps ids to tokens (added tokens first), drops special ones when asked, and runs the decoder.
-struct HFTokenizer: Sendable {
+final class HFTokenizer: Sendable {
     let path: String
     let normalizer: HFNormalizer
     let preTokenizer: HFPreTokenizer
@@ -23,8 +23,10 @@ struct HFTokenizer: Sendable {
         let reader = JSONReader(path: document.path)
         let root = document.root
         path = document.path
-        model = try HFBPEModel(json: try reader.requiredObject(root["model"], "model"), reader: reader)
-        normalizer = try HFNormalizer(json: root["normalizer"], reader: reader, key: "normalizer")
+        let model = try HFBPEModel(json: try reader.requiredObject(root["model"], "model"), reader: reader)
+        let normalizer = try HFNormalizer(json: root["normalizer"], reader: reader, key: "normalizer")
+        self.model = model
+        self.normalizer = normalizer
         preTokenizer = try HFPreTokenizer(json: root["pre_tokenizer"], reader: reader, key: "pre_tokenizer")
         decoder = try HFDecoder(json: root["decoder"], reader: reader)
 
@@ -45,21 +47,20 @@ struct HFTokenizer: Sendable {
             added.add(spec, id: id)
         }
         for content in configuration.specialContents {
-            if added.id(for: content) == nil, let id = model.vocabulary.lookup(content.utf8) {
+            if added.id(for: content) == nil, let id = model.vocabulary.lookup(content) {
                 added.add(AddedTokenSpec(content: content, normalized: false, special: true), id: Int(id))
             }
             added.markSpecial(content)
         }
         self.added = added
         rawMatcher = added.matcher(including: { !$0.spec.normalized })
-        let normalizer = self.normalizer
         normalizedMatcher = added.matcher(including: { $0.spec.normalized }, key: { normalizer.apply($0.spec.content) })
         specialContents = Set(added.entries.filter(\.spec.special).map(\.spec.content))
     }
 
     func tokenID(for token: String) -> Int? {
         if let id = added.id(for: token) { return id }
-        return model.vocabulary.lookup(token.utf8).map(Int.init)
+        return model.vocabulary.lookup(token).map(Int.init)
     }
 
     func token(for id: Int) -> String? {

@@ -70,7 +70,9 @@ struct PrecompiledCharsMap: Sendable {
         return (best.length, best.value..<stop)
     }
 
-    /// The bytes of a replacement returned by `longestMatch`.
+    /// Calls `body` with the bytes of a replacement returned by `longestMatch`.
     @inline(__always)
-    func replacement(_ range: Range<Int>) -> ArraySlice<UInt8> { normalized[range] }
+    func withReplacement<R>(_ range: Range<Int>, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
+        normalized.withUnsafeBufferPointer { body(UnsafeBufferPointer(rebasing: $0[range])) }
+    }
 }

@@ -38,7 +38,7 @@ extension SentencePieceModel {
             if left < 0 || right < 0 || frozen[Int(left)] || frozen[Int(right)] { return }
             let start = Int(starts[Int(left)])
             let length = Int(lengths[Int(left)] + lengths[Int(right)])
-            guard let id = pieceTrie.lookup(text, start..<(start + length)) else { return }
+            guard let id = pieceTable.lookup(text, start..<(start + length)) else { return }
             let priority = UInt64(PriorityQueue.orderKey(scores[Int(id)])) << 32 | UInt64(UInt32.max - UInt32(left))
             agenda.push(priority: priority, payload: UInt64(UInt32(right)) << 32 | UInt64(length))
             if types[Int(id)] == .unused {

@@ -1,6 +1,8 @@
 /// A SentencePiece `tokenizer.model`: vocabulary, piece types and scores, normalizer and the BPE or unigram encoder,
 /// validated as `ModelInterface::InitializePieces` does.
-struct SentencePieceModel: Sendable {
+/// A final class: it is shared by every request and copied into decoding state, so one reference beats copying its
+/// many arrays.
+final class SentencePieceModel: Sendable {
     typealias PieceType = SentencePieceModelProto.PieceType
 
     let path: String
@@ -9,10 +11,12 @@ struct SentencePieceModel: Sendable {
     let pieces: [[UInt8]]
     let scores: [Float]
     let types: [PieceType]
-    /// Normal, user-defined and unused pieces (sentencepiece's `pieces_`).
+    /// Normal, user-defined and unused pieces (sentencepiece's `pieces_`): a trie for the unigram lattice and a hash
+    /// table for whole-piece lookups.
     let pieceTrie: ByteTrie
+    let pieceTable: ByteStringTable
     /// Unknown, control and byte pieces (sentencepiece's `reserved_id_map_`), looked up first.
-    let reservedTrie: ByteTrie
+    let reservedTable: ByteStringTable
     let unknownID: Int
     let byteFallback: Bool
     /// Per byte value: the id of its `<0xXX>` piece, or -1.
@@ -30,7 +34,7 @@ struct SentencePieceModel: Sendable {
 
     var count: Int { pieces.count }
 
-    init(data: [UInt8], path: String) throws {
+    convenience init(data: [UInt8], path: String) throws {
         let proto = try SentencePieceModelProto.parse(data, path: path)
         try self.init(proto: proto, path: path)
     }
@@ -45,8 +49,8 @@ struct SentencePieceModel: Sendable {
         if let denormalizer = proto.denormalizer, !denormalizer.precompiledCharsMap.isEmpty {
             throw TokenizerError.file(path, "a denormalizer_spec with a precompiled_charsmap is not supported")
         }
-        var pieceTrie = ByteTrie(expectedKeyBytes: proto.pieces.reduce(0) { $0 + $1.bytes.count })
-        var reservedTrie = ByteTrie()
+        var pieceTable = ByteStringTable(capacity: proto.pieces.count)
+        var reservedTable = ByteStringTable()
         var userDefined = ByteTrie()
         var unknownID = -1
         var byteIDs = [Int32](repeating: -1, count: 256)
@@ -57,7 +61,7 @@ struct SentencePieceModel: Sendable {
             let id = Int32(index)
             guard !piece.bytes.isEmpty else { throw TokenizerError.file(path, "piece \(index) is empty") }
             let isNormal = piece.type == .normal || piece.type == .userDefined || piece.type == .unused
-            let stored = isNormal ? pieceTrie.insert(piece.bytes, value: id) : reservedTrie.insert(piece.bytes, value: id)
+            let stored = isNormal ? pieceTable.insert(piece.bytes, value: id) : reservedTable.insert(piece.bytes, value: id)
             guard stored == id else {
                 throw TokenizerError.file(path, "piece \"\(String(decoding: piece.bytes, as: UTF8.self))\" (id \(index)) "
                     + "is already defined as id \(stored)")
@@ -90,14 +94,23 @@ struct SentencePieceModel: Sendable {
         if proto.byteFallback, let missing = byteIDs.firstIndex(of: -1) {
             throw TokenizerError.file(path, "byte_fallback is set but the byte piece for 0x\(String(missing, radix: 16)) is missing")
         }
-        if proto.modelType == .unigram && pieceTrie.isEmpty {
+        if proto.modelType == .unigram && pieceTable.count == 0 {
             throw TokenizerError.file(path, "the unigram model has no normal pieces")
+        }
+        var pieceTrie = ByteTrie(expectedKeyBytes: proto.modelType == .unigram ? pieceTable.count * 4 : 0)
+        if proto.modelType == .unigram {
+            for (index, piece) in proto.pieces.enumerated() where piece.type == .normal || piece.type == .userDefined
+                || piece.type == .unused
+            {
+                pieceTrie.insert(piece.bytes, value: Int32(index))
+            }
         }
         self.pieces = proto.pieces.map(\.bytes)
         self.scores = proto.pieces.map(\.score)
         self.types = proto.pieces.map(\.type)
         self.pieceTrie = pieceTrie
-        self.reservedTrie = reservedTrie
+        self.pieceTable = pieceTable
+        self.reservedTable = reservedTable
         self.unknownID = unknownID
         self.byteFallback = proto.byteFallback
         self.byteIDs = byteIDs
@@ -131,15 +144,15 @@ struct SentencePieceModel: Sendable {
 
     /// sentencepiece's `PieceToId`: reserved pieces first, then normal ones, else the unknown id.
     func pieceID(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> Int {
-        if let id = reservedTrie.lookup(bytes, range) { return Int(id) }
-        if let id = pieceTrie.lookup(bytes, range) { return Int(id) }
+        if let id = reservedTable.lookup(bytes, range) { return Int(id) }
+        if let id = pieceTable.lookup(bytes, range) { return Int(id) }
         return unknownID
     }
 
     /// The id of a piece given as a string, or nil when it is not in the vocabulary.
     func pieceID(_ piece: String) -> Int? {
-        if let id = reservedTrie.lookup(piece.utf8) { return Int(id) }
-        if let id = pieceTrie.lookup(piece.utf8) { return Int(id) }
+        if let id = reservedTable.lookup(piece) { return Int(id) }
+        if let id = pieceTable.lookup(piece) { return Int(id) }
         return nil
     }
 }

@@ -45,6 +45,32 @@ struct SentencePieceNormalizer: Sendable {
         return valid ? .copy(length) : .malformed
     }
 
+    /// Calls `body` with the bytes `prefix` emits.
+    @inline(__always)
+    private func withPiece<R>(
+        _ prefix: Prefix, _ input: UnsafeBufferPointer<UInt8>, _ position: Int,
+        _ body: (UnsafeBufferPointer<UInt8>) -> R
+    ) -> R {
+        switch prefix {
+        case .copy(let length):
+            return body(UnsafeBufferPointer(rebasing: input[position..<(position + length)]))
+        case .replace(_, let range):
+            guard let charsMap else { return body(UnsafeBufferPointer(start: nil, count: 0)) }
+            return charsMap.withReplacement(range, body)
+        case .malformed:
+            return UTF8Decoding.replacement.withUnsafeBufferPointer(body)
+        }
+    }
+
+    @inline(__always)
+    private func consumed(_ prefix: Prefix) -> Int {
+        switch prefix {
+        case .copy(let length): return length
+        case .replace(let length, _): return length
+        case .malformed: return 1
+        }
+    }
+
     /// The normalized form of `input` (UTF-8).
     func normalize(_ input: UnsafeBufferPointer<UInt8>) -> [UInt8] {
         var output: [UInt8] = []
@@ -52,26 +78,11 @@ struct SentencePieceNormalizer: Sendable {
         output.reserveCapacity(input.count * 3 / 2 + 4)
         var position = 0
 
-        func emit(_ prefix: Prefix) -> ArraySlice<UInt8> {
-            switch prefix {
-            case .copy(let length): return ArraySlice(input[position..<(position + length)])
-            case .replace(_, let range): return charsMap?.replacement(range) ?? []
-            case .malformed: return ArraySlice(UTF8Decoding.replacement)
-            }
-        }
-        func consumed(_ prefix: Prefix) -> Int {
-            switch prefix {
-            case .copy(let length): return length
-            case .replace(let length, _): return length
-            case .malformed: return 1
-            }
-        }
-
         if removeExtraWhitespaces {
             while position < input.count {
                 let prefix = normalizePrefix(input, position)
-                let piece = emit(prefix)
-                guard piece.count == 1 && piece.first == 0x20 else { break }
+                let isSpace = withPiece(prefix, input, position) { $0.count == 1 && $0[0] == 0x20 }
+                if !isSpace { break }
                 position += consumed(prefix)
             }
         }
@@ -83,17 +94,24 @@ struct SentencePieceNormalizer: Sendable {
         var previousIsSpace = removeExtraWhitespaces
         while position < input.count {
             let prefix = normalizePrefix(input, position)
-            var piece = emit(prefix)
-            while previousIsSpace, piece.first == 0x20 { piece = piece.dropFirst() }
-            if !piece.isEmpty {
-                for byte in piece {
-                    if escapeWhitespaces && byte == 0x20 {
-                        output.append(contentsOf: SentencePieceNormalizer.spaceSymbol)
-                    } else {
-                        output.append(byte)
-                    }
+            withPiece(prefix, input, position) { piece in
+                var start = 0
+                if previousIsSpace {
+                    while start < piece.count && piece[start] == 0x20 { start += 1 }
                 }
-                previousIsSpace = piece.last == 0x20
+                if start < piece.count {
+                    for index in start..<piece.count {
+                        let byte = piece[index]
+                        if escapeWhitespaces && byte == 0x20 {
+                            output.append(0xE2)
+                            output.append(0x96)
+                            output.append(0x81)
+                        } else {
+                            output.append(byte)
+                        }
+                    }
+                    previousIsSpace = piece[piece.count - 1] == 0x20
+                }
             }
             position += consumed(prefix)
             if !removeExtraWhitespaces { previousIsSpace = false }

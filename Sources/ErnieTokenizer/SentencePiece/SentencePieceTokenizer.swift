@@ -8,7 +8,7 @@
 ///   segment (transformers' `tokenize`);
 /// - without special-token parsing the whole text goes to sentencepiece (transformers' `split_special_tokens`);
 /// - decoding emits added tokens verbatim and decodes each run of pieces between them with sentencepiece.
-struct SentencePieceTokenizer: Sendable {
+final class SentencePieceTokenizer: Sendable {
     let model: SentencePieceModel
     let added: AddedVocabulary
     private let matcher: AddedTokenMatcher

@@ -3,52 +3,54 @@
 /// Both BPE implementations pack their ordering into one `UInt64` (see `orderKey(_:)`), so one concrete heap serves
 /// both without generic dispatch in the hot loop.
 struct PriorityQueue {
-    private var priorities: [UInt64] = []
-    private var payloads: [UInt64] = []
-
-    init(capacity: Int) {
-        priorities.reserveCapacity(capacity)
-        payloads.reserveCapacity(capacity)
+    private struct Entry {
+        var priority: UInt64
+        var payload: UInt64
     }
 
-    var isEmpty: Bool { priorities.isEmpty }
+    private var entries: [Entry] = []
+
+    init(capacity: Int) {
+        entries.reserveCapacity(capacity)
+    }
+
+    var isEmpty: Bool { entries.isEmpty }
 
     mutating func push(priority: UInt64, payload: UInt64) {
-        priorities.append(priority)
-        payloads.append(payload)
-        var child = priorities.count - 1
-        while child > 0 {
-            let parent = (child - 1) / 2
-            if priorities[parent] >= priorities[child] { break }
-            priorities.swapAt(parent, child)
-            payloads.swapAt(parent, child)
-            child = parent
+        entries.append(Entry(priority: priority, payload: payload))
+        entries.withUnsafeMutableBufferPointer { heap in
+            let entry = heap[heap.count - 1]
+            var hole = heap.count - 1
+            while hole > 0 {
+                let parent = (hole - 1) / 2
+                if heap[parent].priority >= entry.priority { break }
+                heap[hole] = heap[parent]
+                hole = parent
+            }
+            heap[hole] = entry
         }
     }
 
     /// Removes and returns the entry with the highest priority.
     mutating func pop() -> (priority: UInt64, payload: UInt64)? {
-        guard let topPriority = priorities.first, let topPayload = payloads.first else { return nil }
-        let lastPriority = priorities.removeLast()
-        let lastPayload = payloads.removeLast()
-        if !priorities.isEmpty {
-            priorities[0] = lastPriority
-            payloads[0] = lastPayload
-            var parent = 0
-            let count = priorities.count
-            while true {
-                let left = 2 * parent + 1
-                if left >= count { break }
-                var largest = left
-                let right = left + 1
-                if right < count && priorities[right] > priorities[left] { largest = right }
-                if priorities[parent] >= priorities[largest] { break }
-                priorities.swapAt(parent, largest)
-                payloads.swapAt(parent, largest)
-                parent = largest
+        guard let top = entries.first else { return nil }
+        let last = entries.removeLast()
+        if !entries.isEmpty {
+            entries.withUnsafeMutableBufferPointer { heap in
+                let count = heap.count
+                var hole = 0
+                while true {
+                    var child = 2 * hole + 1
+                    if child >= count { break }
+                    if child + 1 < count && heap[child + 1].priority > heap[child].priority { child += 1 }
+                    if last.priority >= heap[child].priority { break }
+                    heap[hole] = heap[child]
+                    hole = child
+                }
+                heap[hole] = last
             }
         }
-        return (topPriority, topPayload)
+        return (top.priority, top.payload)
     }
 
     /// A `UInt32` whose unsigned order is the numeric order of `value` (for finite values).
