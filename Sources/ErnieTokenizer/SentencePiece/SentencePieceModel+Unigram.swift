@@ -3,9 +3,9 @@ extension SentencePieceModel {
     private static let unknownPenalty: Float = 10
 
     /// sentencepiece's unigram `Model::EncodeOptimized`: Viterbi over all pieces starting at each character, keeping
-    /// the best path ending at every byte position. Scores are accumulated with the same float/double conversions as
-    /// the C++ code (piece scores are added in double precision and stored as float; the unknown path is float), and
-    /// ties keep the first candidate found, so the chosen path is identical.
+    /// the best path ending at every byte position. Scores are accumulated in single precision (checked against the
+    /// installed sentencepiece 0.2.3: double-precision accumulation picks a different path on exact ties), and ties
+    /// keep the first candidate found, so the chosen path is identical.
     func encodeUnigram(_ text: UnsafeBufferPointer<UInt8>) -> [EncodedPiece] {
         let size = text.count
         var bestScores = [Float](repeating: 0, count: size + 1)
@@ -27,11 +27,11 @@ extension SentencePieceModel {
                 if id < 0 || types[Int(id)] == .unused { continue }
                 let length = key - start
                 // User-defined symbols get a bonus so that they are always chosen.
-                let score: Double = types[Int(id)] == .userDefined
-                    ? Double(Float(length) * maxScore) - 0.1 : Double(scores[Int(id)])
-                let candidate = score + Double(scoreHere)
-                if startsAt[key] == -1 || candidate > Double(bestScores[key]) {
-                    bestScores[key] = Float(candidate)
+                let score: Float = types[Int(id)] == .userDefined
+                    ? Float(Double(Float(length) * maxScore) - 0.1) : scores[Int(id)]
+                let candidate = score + scoreHere
+                if startsAt[key] == -1 || candidate > bestScores[key] {
+                    bestScores[key] = candidate
                     startsAt[key] = Int32(start)
                     bestIDs[key] = id
                 }
