@@ -30,6 +30,17 @@ enum TokenizerFixtures {
         var idsWithoutSpecialParsing: [Int: [Int]]
         var meta: [String: Any]
 
+        /// Arbitrary id sequences (byte pieces, control/unknown/added ids, ids past the vocabulary) and their reference
+        /// decodings, with and without skipping special tokens.
+        var decodeCases: [(ids: [Int], text: String, textSkipSpecial: String)] {
+            (meta["decodeCases"] as? [[String: Any]] ?? []).compactMap { item in
+                guard let ids = item["ids"] as? [Int], let text = item["text"] as? String,
+                    let skipped = item["textSkipSpecial"] as? String
+                else { return nil }
+                return (ids, text, skipped)
+            }
+        }
+
         func decodedText(_ index: Int) -> String { decoded[index] ?? TokenizerFixtures.lines[index] }
         func skippedText(_ index: Int) -> String { decodedSkipSpecial[index] ?? decodedText(index) }
         func idsPlain(_ index: Int) -> [Int] { idsWithoutSpecialParsing[index] ?? ids[index] }

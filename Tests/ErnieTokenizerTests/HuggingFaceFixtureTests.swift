@@ -15,8 +15,8 @@ import Testing
         #expect(tokenizer.format == .huggingFaceJSON)
         let expected = try TokenizerFixtures.expected(folder)
         let lines = TokenizerFixtures.lines
-        try #require(expected.ids.count <= lines.count && expected.ids.count >= 250)
-        // Every line for the main fixtures; the UNUSED-piece variants keep only the first 250 to save space.
+        try #require(expected.ids.count <= lines.count && expected.ids.count >= 200)
+        // Every line for the main fixtures; the UNUSED-piece variants keep only the first 200 to save space.
         if !folder.hasSuffix("-unused") { #expect(expected.ids.count == lines.count) }
         var comparison = LineComparison()
         for (index, line) in lines.prefix(expected.ids.count).enumerated() {
@@ -54,5 +54,24 @@ import Testing
             #expect(tokenizer.tokenID(for: content) == id, "\(folder): \(content)")
             #expect(tokenizer.token(for: id) == content, "\(folder): \(id)")
         }
+    }
+
+    @Test(arguments: folders)
+    func arbitraryIDSequencesDecodeLikeTheReference(folder: String) throws {
+        let tokenizer = try TokenizerFixtures.load(folder)
+        let cases = try TokenizerFixtures.expected(folder).decodeCases
+        #expect(cases.count >= 100)
+        var comparison = LineComparison()
+        for (ids, text, skipped) in cases {
+            comparison.check(tokenizer.decode(ids), text, "\(folder) decode \(ids)")
+            comparison.check(tokenizer.decode(ids, skipSpecialTokens: true), skipped, "\(folder) decode skipping \(ids)")
+            for skip in [false, true] {
+                var detokenizer = StreamingDetokenizer(tokenizer: tokenizer, skipSpecialTokens: skip)
+                var streamed = ids.map { detokenizer.append($0) }.joined()
+                streamed += detokenizer.finish()
+                comparison.check(streamed, skip ? skipped : text, "\(folder) streaming (skip: \(skip)) \(ids)")
+            }
+        }
+        #expect(comparison.failures == 0)
     }
 }
