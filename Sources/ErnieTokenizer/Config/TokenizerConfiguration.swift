@@ -45,7 +45,7 @@ struct TokenizerConfiguration {
         if let addedTokens = try JSONDocument.load(directory + "/added_tokens.json") {
             let reader = JSONReader(path: addedTokens.path)
             for (content, value) in addedTokens.root {
-                guard let id = try reader.int(value, content), id >= 0 else {
+                guard let id = try reader.int(value, "\"\(content)\""), id >= 0 else {
                     throw TokenizerError.file(addedTokens.path, "\"\(content)\" must map to a non-negative id")
                 }
                 configuration.addedTokensFile.append((content, id))
