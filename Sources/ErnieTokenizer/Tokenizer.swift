@@ -5,7 +5,8 @@
 ///
 /// Ids beyond the base vocabulary: added tokens keep the ids their files give them even when these exceed the
 /// model's vocabulary (ERNIE's `added_tokens.json` starts at 100295), so `vocabularySize` is the highest real id + 1;
-/// ids in between that name no token (and ids at or above `vocabularySize`) decode to nothing and have no `token(for:)`.
+/// ids in between that name no token (and ids at or above `vocabularySize`) decode to nothing and have no
+/// `token(for:)`.
 public struct Tokenizer: Sendable {
     /// Which vocabulary file a tokenizer was loaded from.
     public enum Format: Sendable, Equatable {

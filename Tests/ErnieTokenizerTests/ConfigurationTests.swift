@@ -52,10 +52,12 @@ import Testing
     @Test func imEndIsAnEndTokenWhenPresent() throws {
         let folder = try TemporaryFolder()
         try folder.copy("tokenizer.model", from: "sp-ernie")
-        try folder.write("tokenizer_config.json", json: [
-            "eos_token": "</s>",
-            "added_tokens_decoder": ["2000": ["content": "<|im_end|>", "special": true]],
-        ])
+        try folder.write(
+            "tokenizer_config.json",
+            json: [
+                "eos_token": "</s>",
+                "added_tokens_decoder": ["2000": ["content": "<|im_end|>", "special": true]],
+            ])
         let tokenizer = try Tokenizer.load(directory: folder.path)
         let endOfSentence = try #require(tokenizer.tokenID(for: "<|end_of_sentence|>"))
         #expect(tokenizer.eosTokenIDs == [2, 2000, endOfSentence])
@@ -78,11 +80,13 @@ import Testing
     @Test func configurationTokensAreAddedToATokenizerJSON() throws {
         let folder = try TemporaryFolder()
         try folder.copy("tokenizer.json", from: "hf-bytelevel")
-        try folder.write("tokenizer_config.json", json: [
-            "eos_token": "<|im_end|>",
-            "bos_token": ["content": "<|endoftext|>", "special": true],
-            "added_tokens_decoder": ["2100": ["content": "<extra>", "special": true, "normalized": false]],
-        ])
+        try folder.write(
+            "tokenizer_config.json",
+            json: [
+                "eos_token": "<|im_end|>",
+                "bos_token": ["content": "<|endoftext|>", "special": true],
+                "added_tokens_decoder": ["2100": ["content": "<extra>", "special": true, "normalized": false]],
+            ])
         try folder.write("added_tokens.json", json: ["<more>": 2101])
         let tokenizer = try Tokenizer.load(directory: folder.path)
         #expect(tokenizer.eosTokenIDs == [2])

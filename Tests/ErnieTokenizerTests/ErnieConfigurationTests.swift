@@ -7,7 +7,8 @@ import Testing
 /// (copied into the sp-ernie fixture) loaded together with the locally trained ERNIE-like model (a).
 @Suite struct ErnieConfigurationTests {
     static func json(_ file: String) throws -> [String: Any] {
-        let data = try #require(FileManager.default.contents(atPath: TokenizerFixtures.directory("sp-ernie") + "/" + file))
+        let data = try #require(
+            FileManager.default.contents(atPath: TokenizerFixtures.directory("sp-ernie") + "/" + file))
         return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
     }
 

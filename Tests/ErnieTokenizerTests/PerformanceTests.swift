@@ -39,7 +39,8 @@ import Testing
             streamed += detokenizer.finish()
         }
         print(
-            "\(folder): encode \(small.utf8.count) bytes → \(smallIDs.count) ids in \(String(format: "%.3f", smallTime)) s "
+            "\(folder): encode \(small.utf8.count) bytes → \(smallIDs.count) ids "
+                + "in \(String(format: "%.3f", smallTime)) s "
                 + "(\(String(format: "%.0f", Double(small.utf8.count) / smallTime / 1000)) KB/s); "
                 + "\(large.utf8.count) bytes in \(String(format: "%.3f", largeTime)) s; "
                 + "streaming \(largeIDs.count) ids in \(String(format: "%.3f", streamTime)) s"

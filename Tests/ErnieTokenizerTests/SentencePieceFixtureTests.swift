@@ -31,7 +31,8 @@ import Testing
         if !folder.hasSuffix("-unused") { #expect(expected.ids.count == lines.count) }
         var comparison = LineComparison()
         for (index, line) in lines.prefix(expected.ids.count).enumerated() {
-            comparison.check(tokenizer.encode(line), expected.ids[index], "\(folder) ids, \(TokenizerFixtures.describe(index))")
+            comparison.check(
+                tokenizer.encode(line), expected.ids[index], "\(folder) ids, \(TokenizerFixtures.describe(index))")
             comparison.check(
                 tokenizer.encode(line, parseSpecialTokens: false), expected.idsPlain(index),
                 "\(folder) ids without special tokens, \(TokenizerFixtures.describe(index))"
@@ -46,7 +47,9 @@ import Testing
         let expected = try TokenizerFixtures.expected(folder)
         var comparison = LineComparison()
         for (index, ids) in expected.ids.enumerated() {
-            comparison.check(tokenizer.decode(ids), expected.decodedText(index), "\(folder) decode, \(TokenizerFixtures.describe(index))")
+            comparison.check(
+                tokenizer.decode(ids), expected.decodedText(index),
+                "\(folder) decode, \(TokenizerFixtures.describe(index))")
             comparison.check(
                 tokenizer.decode(ids, skipSpecialTokens: true), expected.skippedText(index),
                 "\(folder) decode skipping special tokens, \(TokenizerFixtures.describe(index))"
@@ -66,7 +69,8 @@ import Testing
             let id = try #require(Int(key))
             #expect(tokenizer.token(for: id) == piece)
             if tokenizer.tokenID(for: piece) != id {
-                Issue.record("\(folder): tokenID(for: \(piece.debugDescription)) = \(String(describing: tokenizer.tokenID(for: piece))), expected \(id)")
+                let found = String(describing: tokenizer.tokenID(for: piece))
+                Issue.record("\(folder): tokenID(for: \(piece.debugDescription)) = \(found), expected \(id)")
             }
         }
         for (content, id) in try #require(meta["addedTokens"] as? [String: Int]) {
@@ -83,7 +87,8 @@ import Testing
         var comparison = LineComparison()
         for (ids, text, skipped) in cases {
             comparison.check(tokenizer.decode(ids), text, "\(folder) decode \(ids)")
-            comparison.check(tokenizer.decode(ids, skipSpecialTokens: true), skipped, "\(folder) decode skipping \(ids)")
+            comparison.check(
+                tokenizer.decode(ids, skipSpecialTokens: true), skipped, "\(folder) decode skipping \(ids)")
             for skip in [false, true] {
                 var detokenizer = StreamingDetokenizer(tokenizer: tokenizer, skipSpecialTokens: skip)
                 var streamed = ids.map { detokenizer.append($0) }.joined()

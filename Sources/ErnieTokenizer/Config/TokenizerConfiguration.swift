@@ -45,8 +45,10 @@ struct TokenizerConfiguration {
         if let addedTokens = try JSONDocument.load(directory + "/added_tokens.json") {
             let reader = JSONReader(path: addedTokens.path)
             for (content, value) in addedTokens.root {
-                guard let id = try reader.int(value, "\"\(content)\""), id >= 0 else {
-                    throw TokenizerError.file(addedTokens.path, "\"\(content)\" must map to a non-negative id")
+                guard let id = try reader.int(value, "\"\(content)\""), id >= 0, id <= AddedVocabulary.maximumID else {
+                    throw TokenizerError.file(
+                        addedTokens.path, "\"\(content)\" must map to an id from 0 to \(AddedVocabulary.maximumID)"
+                    )
                 }
                 configuration.addedTokensFile.append((content, id))
             }
@@ -91,7 +93,9 @@ struct TokenizerConfiguration {
                     throw TokenizerError.file(document.path, "\(key) must be a list or an object")
                 }
                 for (itemKey, item) in items {
-                    guard let spec = try TokenizerConfiguration.tokenSpec(item, special: true, reader: reader, key: itemKey)
+                    guard
+                        let spec = try TokenizerConfiguration.tokenSpec(
+                            item, special: true, reader: reader, key: itemKey)
                     else { throw TokenizerError.file(document.path, "\(itemKey) must be a string or an AddedToken") }
                     if !additionalSpecialTokens.contains(where: { $0.content == spec.content }) {
                         additionalSpecialTokens.append(spec)
@@ -107,7 +111,7 @@ struct TokenizerConfiguration {
             return
         }
         for (key, value) in decoder {
-            guard let id = Int(key), id >= 0 else {
+            guard let id = Int(key), id >= 0, id <= AddedVocabulary.maximumID else {
                 throw TokenizerError.file(document.path, "added_tokens_decoder key \"\(key)\" is not a token id")
             }
             let itemKey = "added_tokens_decoder.\(key)"

@@ -21,7 +21,9 @@ final class HFBPEModel: Sendable {
 
     init(json: [String: Any], reader: JSONReader) throws {
         let type = try reader.string(json["type"], "model.type") ?? (json["merges"] != nil ? "BPE" : "")
-        guard type == "BPE" else { throw TokenizerError.unsupported(reader.path, "model", type.isEmpty ? "(none)" : type) }
+        guard type == "BPE" else {
+            throw TokenizerError.unsupported(reader.path, "model", type.isEmpty ? "(none)" : type)
+        }
         if let dropout = try reader.double(json["dropout"], "model.dropout"), dropout != 0 {
             throw TokenizerError.file(reader.path, "model.dropout \(dropout) is not supported (only null or 0)")
         }
@@ -33,8 +35,11 @@ final class HFBPEModel: Sendable {
         var entries: [(String, Int)] = []
         entries.reserveCapacity(vocabularyJSON.count)
         for (token, value) in vocabularyJSON {
-            guard let id = try reader.int(value, "model.vocab[\"\(token)\"]"), id >= 0, id < 50_000_000 else {
-                throw TokenizerError.file(reader.path, "model.vocab[\"\(token)\"] must be an id from 0 to 50000000")
+            guard let id = try reader.int(value, "model.vocab[\"\(token)\"]"), id >= 0, id <= AddedVocabulary.maximumID
+            else {
+                throw TokenizerError.file(
+                    reader.path, "model.vocab[\"\(token)\"] must be an id from 0 to \(AddedVocabulary.maximumID)"
+                )
             }
             entries.append((token, id))
             highest = max(highest, id)
@@ -58,15 +63,19 @@ final class HFBPEModel: Sendable {
         ignoreMerges = try reader.bool(json["ignore_merges"], "model.ignore_merges") ?? false
         let prefix = try reader.string(json["continuing_subword_prefix"], "model.continuing_subword_prefix")
         continuingSubwordPrefix = prefix.map { Array($0.utf8) }
-        endOfWordSuffix = try reader.string(json["end_of_word_suffix"], "model.end_of_word_suffix").map { Array($0.utf8) }
+        endOfWordSuffix = try reader.string(json["end_of_word_suffix"], "model.end_of_word_suffix").map {
+            Array($0.utf8)
+        }
         byteIDs = (0..<256).map { byte in
             vocabulary.lookup(HFBPEModel.bytePiece(byte)) ?? -1
         }
-        merges = try HFBPEModel.readMerges(json["merges"], vocabulary: vocabulary, prefixLength: prefix?.utf8.count ?? 0,
-                                           reader: reader)
+        merges = try HFBPEModel.readMerges(
+            json["merges"], vocabulary: vocabulary, prefixLength: prefix?.utf8.count ?? 0,
+            reader: reader)
     }
 
-    private static func readMerges(_ value: Any?, vocabulary: ByteStringTable, prefixLength: Int, reader: JSONReader) throws
+    private static func readMerges(_ value: Any?, vocabulary: ByteStringTable, prefixLength: Int, reader: JSONReader)
+        throws
         -> UInt64Map
     {
         guard let list = try reader.array(value, "model.merges") else {

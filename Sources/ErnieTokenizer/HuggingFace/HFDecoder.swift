@@ -30,7 +30,8 @@ struct HFDecoder: Sendable {
             switch step {
             case .byteFallback, .byteLevel:
                 if fused {
-                    throw TokenizerError.file(reader.path, "decoder: ByteFallback/ByteLevel after Fuse or ByteLevel is not supported")
+                    throw TokenizerError.file(
+                        reader.path, "decoder: ByteFallback/ByteLevel after Fuse or ByteLevel is not supported")
                 }
                 if case .byteLevel = step { fused = true }
             case .fuse, .joinWithSpaces: fused = true
@@ -56,7 +57,9 @@ struct HFDecoder: Sendable {
         case "Fuse": steps.append(.fuse)
         case "Strip":
             let content = Array(try reader.requiredString(object["content"], "\(key).content").unicodeScalars)
-            guard content.count == 1 else { throw TokenizerError.file(reader.path, "\(key).content must be one character") }
+            guard content.count == 1 else {
+                throw TokenizerError.file(reader.path, "\(key).content must be one character")
+            }
             let start = try reader.int(object["start"], "\(key).start") ?? 0
             let stop = try reader.int(object["stop"], "\(key).stop") ?? 0
             guard start >= 0 && stop >= 0 else { throw TokenizerError.file(reader.path, "\(key): negative start/stop") }

@@ -113,7 +113,8 @@ struct HFPreTokenizer: Sendable {
                 var bytes: [UInt8] = []
                 for scalar in scalars[range] { bytes.appendUTF8(scalar) }
                 let mapped = ByteLevel.encode(bytes)
-                output.append(Piece(scalars: Array(mapped.unicodeScalars), atStart: piece.atStart && range.lowerBound == 0))
+                output.append(
+                    Piece(scalars: Array(mapped.unicodeScalars), atStart: piece.atStart && range.lowerBound == 0))
             }
         }
     }

@@ -74,10 +74,12 @@ final class SentencePieceTokenizer: Sendable {
             guard case .token(let entry) = result[index] else { continue }
             let spec = added.entries[entry].spec
             if spec.rstrip, index + 1 < result.count, case .text(let range) = result[index + 1] {
-                result[index + 1] = .text(UTF8Scalars.trimmingLeading(range, in: text, where: UnicodeClasses.isPythonWhitespace))
+                result[index + 1] = .text(
+                    UTF8Scalars.trimmingLeading(range, in: text, where: UnicodeClasses.isPythonWhitespace))
             }
             if spec.lstrip, index > 0, case .text(let range) = result[index - 1] {
-                result[index - 1] = .text(UTF8Scalars.trimmingTrailing(range, in: text, where: UnicodeClasses.isPythonWhitespace))
+                result[index - 1] = .text(
+                    UTF8Scalars.trimmingTrailing(range, in: text, where: UnicodeClasses.isPythonWhitespace))
             }
         }
         return result
