@@ -19,7 +19,7 @@ final class HFBPEModel: Sendable {
 
     var highestID: Int { tokens.count - 1 }
 
-    init(json: [String: Any], reader: JSONReader) throws {
+    init(json: [String: JSONValue], reader: JSONReader) throws {
         let type = try reader.string(json["type"], "model.type") ?? (json["merges"] != nil ? "BPE" : "")
         guard type == "BPE" else {
             throw TokenizerError.unsupported(reader.path, "model", type.isEmpty ? "(none)" : type)
@@ -74,7 +74,9 @@ final class HFBPEModel: Sendable {
             reader: reader)
     }
 
-    private static func readMerges(_ value: Any?, vocabulary: ByteStringTable, prefixLength: Int, reader: JSONReader)
+    private static func readMerges(
+        _ value: JSONValue?, vocabulary: ByteStringTable, prefixLength: Int, reader: JSONReader
+    )
         throws
         -> UInt64Map
     {
@@ -85,11 +87,12 @@ final class HFBPEModel: Sendable {
         for (rank, item) in list.enumerated() {
             let key = "model.merges[\(rank)]"
             let pair: [String]
-            if let string = item as? String {
+            switch item {
+            case .string(let string):
                 pair = string.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
-            } else if let array = item as? [Any] {
+            case .array(let array):
                 pair = try array.enumerated().map { try reader.requiredString($0.element, "\(key)[\($0.offset)]") }
-            } else {
+            default:
                 throw TokenizerError.file(reader.path, "\(key) must be \"a b\" or [\"a\", \"b\"]")
             }
             guard pair.count == 2 else { throw TokenizerError.file(reader.path, "\(key) is not a pair") }

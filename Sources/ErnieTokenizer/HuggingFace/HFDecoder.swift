@@ -20,7 +20,7 @@ struct HFDecoder: Sendable {
 
     let steps: [Step]
 
-    init(json: Any?, reader: JSONReader) throws {
+    init(json: JSONValue?, reader: JSONReader) throws {
         var steps: [Step] = []
         try HFDecoder.collect(json, reader: reader, key: "decoder", into: &steps)
         if steps.isEmpty && reader.isNull(json) { steps = [.joinWithSpaces] }
@@ -41,7 +41,7 @@ struct HFDecoder: Sendable {
         self.steps = steps
     }
 
-    private static func collect(_ json: Any?, reader: JSONReader, key: String, into steps: inout [Step]) throws {
+    private static func collect(_ json: JSONValue?, reader: JSONReader, key: String, into steps: inout [Step]) throws {
         guard let object = try reader.object(json, key) else { return }
         let type = try reader.requiredString(object["type"], "\(key).type")
         switch type {

@@ -34,7 +34,7 @@ final class HFTokenizer: Sendable {
         for (index, item) in (try reader.array(root["added_tokens"], "added_tokens") ?? []).enumerated() {
             let key = "added_tokens[\(index)]"
             guard let object = try reader.object(item, key),
-                let spec = try TokenizerConfiguration.tokenSpec(object, special: false, reader: reader, key: key),
+                let spec = try TokenizerConfiguration.tokenSpec(item, special: false, reader: reader, key: key),
                 let id = try reader.int(object["id"], "\(key).id"), id >= 0, id <= AddedVocabulary.maximumID
             else { throw TokenizerError.file(document.path, "\(key) must be an AddedToken object with an id") }
             added.add(spec, id: id)
