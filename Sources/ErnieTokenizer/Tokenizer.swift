@@ -52,7 +52,12 @@ public struct Tokenizer: Sendable {
     }
 
     /// Token ids of `text`. No BOS is added. With `parseSpecialTokens`, added/special tokens written in the text map to
-    /// their ids (text is split on them first).
+    /// their ids (text is split on them first, longest match wins, and each remaining segment is encoded on its own).
+    ///
+    /// Without `parseSpecialTokens`, a `tokenizer.model` tokenizer hands the whole text to SentencePiece (transformers'
+    /// `split_special_tokens`; the model's own user-defined pieces are still matched whole, as SentencePiece does),
+    /// and a `tokenizer.json` tokenizer skips only the special added tokens (the tokenizers library's
+    /// `encode_special_tokens`).
     public func encode(_ text: String, parseSpecialTokens: Bool = true) -> [Int] {
         switch backend {
         case .sentencePiece(let tokenizer): return tokenizer.encode(text, parseSpecialTokens: parseSpecialTokens)

@@ -36,7 +36,8 @@ import Testing
     }
 
     @Test func escapesNumbersAndLiterals() throws {
-        let text = #"{"a": "\u00e9\ud83d\ude00\n\t\"\\\/", "b": [0, -12, 3.5, 1e3, -2.5E-2, true, false, null], "c": {}}"#
+        let text =
+            #"{"a": "\u00e9\ud83d\ude00\n\t\"\\\/", "b": [0, -12, 3.5, 1e3, -2.5E-2, true, false, null], "c": {}}"#
         let value = try JSONParser.parse(Array(text.utf8))
         let reference = try JSONSerialization.jsonObject(with: Data(text.utf8))
         #expect(JSONParserTests.same(value, reference))
@@ -59,7 +60,8 @@ import Testing
             }
         }
         // Every truncation of a real file fails cleanly.
-        let data = try #require(FileManager.default.contents(atPath: TokenizerFixtures.directory("sp-ernie/tokenizer_config.json")))
+        let data = try #require(
+            FileManager.default.contents(atPath: TokenizerFixtures.directory("sp-ernie/tokenizer_config.json")))
         let bytes = [UInt8](data)
         var failures = 0
         for length in 0..<bytes.count {

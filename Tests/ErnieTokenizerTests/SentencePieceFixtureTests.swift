@@ -5,10 +5,12 @@ import Testing
 
 /// Ids and decoded text against the sentencepiece library (with transformers' slow-tokenizer handling of added tokens)
 /// for four locally trained models — (a) ERNIE-like BPE + byte fallback + identity, (b) unigram + NFKC, (c) BPE + NFKC
-/// + dummy prefix, (d) unigram + byte fallback + whitespace suffix — and two variants with UNUSED pieces.
+/// + dummy prefix, (d) unigram + byte fallback + whitespace suffix — and variants with UNUSED pieces, a custom
+/// unk_surface and unescaped whitespace.
 @Suite struct SentencePieceFixtureTests {
     static let folders = [
         "sp-ernie", "sp-unigram-nfkc", "sp-bpe-nfkc", "sp-unigram-suffix", "sp-bpe-unused", "sp-unigram-unused",
+        "sp-bpe-noescape",
     ]
 
     @Test func fixtureLinesCoverTheAcceptanceMix() {
@@ -26,9 +28,9 @@ import Testing
         #expect(tokenizer.format == .sentencePiece)
         let expected = try TokenizerFixtures.expected(folder)
         let lines = TokenizerFixtures.lines
-        try #require(expected.ids.count <= lines.count && expected.ids.count >= 200)
-        // Every line for the main fixtures; the UNUSED-piece variants keep only the first 200 to save space.
-        if !folder.hasSuffix("-unused") { #expect(expected.ids.count == lines.count) }
+        try #require(expected.ids.count <= lines.count && expected.ids.count >= 100)
+        // Every line for the main fixtures; the variants keep only the first 100-200 to save space.
+        if TokenizerFixtures.mainFolders.contains(folder) { #expect(expected.ids.count == lines.count) }
         var comparison = LineComparison()
         for (index, line) in lines.prefix(expected.ids.count).enumerated() {
             comparison.check(
@@ -83,7 +85,7 @@ import Testing
     func arbitraryIDSequencesDecodeLikeTheReference(folder: String) throws {
         let tokenizer = try TokenizerFixtures.load(folder)
         let cases = try TokenizerFixtures.expected(folder).decodeCases
-        #expect(cases.count >= 100)
+        #expect(cases.count >= 80)
         var comparison = LineComparison()
         for (ids, text, skipped) in cases {
             comparison.check(tokenizer.decode(ids), text, "\(folder) decode \(ids)")
