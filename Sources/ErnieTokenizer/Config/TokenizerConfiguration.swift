@@ -78,7 +78,7 @@ struct TokenizerConfiguration {
 
     private mutating func readSpecialTokens(_ document: JSONDocument) throws {
         let reader = JSONReader(path: document.path)
-        for key in document.root.keys.sorted() {
+        for key in document.root.keys {
             let value = document.root[key]
             if key.hasSuffix("_token") {
                 guard let spec = try TokenizerConfiguration.tokenSpec(value, special: true, reader: reader, key: key)
@@ -90,7 +90,7 @@ struct TokenizerConfiguration {
                 if let list = try? reader.array(value, key) {
                     items = list.enumerated().map { ("\(key)[\($0.offset)]", $0.element) }
                 } else if case .object(let object)? = value {
-                    items = object.keys.sorted().compactMap { name in object[name].map { ("\(key).\(name)", $0) } }
+                    items = object.keys.compactMap { name in object[name].map { ("\(key).\(name)", $0) } }
                 } else if !reader.isNull(value) {
                     throw TokenizerError.file(document.path, "\(key) must be a list or an object")
                 }

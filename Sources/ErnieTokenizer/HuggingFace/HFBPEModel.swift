@@ -19,7 +19,7 @@ final class HFBPEModel: Sendable {
 
     var highestID: Int { tokens.count - 1 }
 
-    init(json: [String: JSONValue], reader: JSONReader) throws {
+    init(json: JSONObject, reader: JSONReader) throws {
         let type = try reader.string(json["type"], "model.type") ?? (json["merges"] != nil ? "BPE" : "")
         guard type == "BPE" else {
             throw TokenizerError.unsupported(reader.path, "model", type.isEmpty ? "(none)" : type)
@@ -45,8 +45,9 @@ final class HFBPEModel: Sendable {
             highest = max(highest, id)
         }
         var tokens = [String?](repeating: nil, count: highest + 1)
-        for (token, id) in entries {
-            vocabulary.insert(Array(token.utf8), value: Int32(id))
+        // Last occurrence wins for a repeated token, as when the library reads the map.
+        for (token, id) in entries.reversed() where vocabulary.insert(Array(token.utf8), value: Int32(id)) == Int32(id)
+        {
             tokens[id] = token
         }
         self.vocabulary = vocabulary

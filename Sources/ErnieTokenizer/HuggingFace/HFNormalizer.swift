@@ -42,7 +42,7 @@ struct HFNormalizer: Sendable {
     }
 
     /// The string pattern and content of a `Replace` normalizer or decoder (`Regex` patterns are not supported).
-    static func replaceArguments(_ object: [String: JSONValue], reader: JSONReader, key: String) throws
+    static func replaceArguments(_ object: JSONObject, reader: JSONReader, key: String) throws
         -> (pattern: [UInt8], content: [UInt8])
     {
         let pattern = try reader.requiredObject(object["pattern"], "\(key).pattern")

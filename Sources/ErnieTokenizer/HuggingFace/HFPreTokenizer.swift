@@ -42,7 +42,7 @@ struct HFPreTokenizer: Sendable {
 
     /// `replacement` (one character) and `prepend_scheme` (default "always"; a legacy `add_prefix_space: false`
     /// means "never") of a Metaspace pre-tokenizer or decoder.
-    static func metaspaceArguments(_ object: [String: JSONValue], reader: JSONReader, key: String) throws
+    static func metaspaceArguments(_ object: JSONObject, reader: JSONReader, key: String) throws
         -> (Unicode.Scalar, PrependScheme)
     {
         let replacementString = try reader.requiredString(object["replacement"], "\(key).replacement")

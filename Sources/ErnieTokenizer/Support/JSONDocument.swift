@@ -3,7 +3,7 @@ import Foundation
 /// A JSON file from a tokenizer folder. Its accessors check types and throw errors that name the file and the key.
 struct JSONDocument {
     let path: String
-    let root: [String: JSONValue]
+    let root: JSONObject
 
     /// Reads and parses `path`; nil when the file does not exist.
     static func load(_ path: String) throws -> JSONDocument? {
@@ -35,7 +35,7 @@ struct JSONReader {
         }
     }
 
-    func object(_ value: JSONValue?, _ key: String) throws -> [String: JSONValue]? {
+    func object(_ value: JSONValue?, _ key: String) throws -> JSONObject? {
         switch value {
         case nil, .null?: return nil
         case .object(let object)?: return object
@@ -92,7 +92,7 @@ struct JSONReader {
         return string
     }
 
-    func requiredObject(_ value: JSONValue?, _ key: String) throws -> [String: JSONValue] {
+    func requiredObject(_ value: JSONValue?, _ key: String) throws -> JSONObject {
         guard let object = try object(value, key) else { throw TokenizerError.file(path, "\(key) is missing") }
         return object
     }

@@ -8,7 +8,34 @@ enum JSONValue: Sendable {
     case double(Double)
     case string(String)
     case array([JSONValue])
-    case object([String: JSONValue])
+    case object(JSONObject)
+}
+
+/// A JSON object as its members in file order. Lookups scan from the end, so a repeated key means its last value
+/// (as in Python and the tokenizers library); building no hash table keeps parsing a 100k-entry vocabulary cheap.
+struct JSONObject: Sendable, Sequence {
+    typealias Member = (key: String, value: JSONValue)
+
+    private(set) var members: [Member] = []
+
+    var count: Int { members.count }
+
+    subscript(key: String) -> JSONValue? {
+        for member in members.reversed() where member.key == key { return member.value }
+        return nil
+    }
+
+    /// Keys in file order, each once (at its last position).
+    var keys: [String] {
+        var seen: Set<String> = []
+        var result: [String] = []
+        for member in members.reversed() where seen.insert(member.key).inserted { result.append(member.key) }
+        return result.reversed()
+    }
+
+    mutating func append(_ key: String, _ value: JSONValue) { members.append((key, value)) }
+
+    func makeIterator() -> IndexingIterator<[Member]> { members.makeIterator() }
 }
 
 /// A strict RFC 8259 parser (nesting limited to 512 levels) over UTF-8 bytes.
@@ -85,7 +112,7 @@ struct JSONParser {
         try enter()
         defer { depth -= 1 }
         position += 1
-        var object: [String: JSONValue] = [:]
+        var object = JSONObject()
         skipWhitespace()
         if position < bytes.count && bytes[position] == UInt8(ascii: "}") {
             position += 1
@@ -101,7 +128,7 @@ struct JSONParser {
             guard position < bytes.count, bytes[position] == UInt8(ascii: ":") else { throw failure("expected ':'") }
             position += 1
             skipWhitespace()
-            object[key] = try parseValue()
+            object.append(key, try parseValue())
             skipWhitespace()
             guard position < bytes.count else { throw failure("unterminated object") }
             if bytes[position] == UInt8(ascii: ",") {
