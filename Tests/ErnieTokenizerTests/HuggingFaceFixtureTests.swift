@@ -79,4 +79,24 @@ import Testing
         }
         #expect(comparison.failures == 0)
     }
+
+    @Test func mergesWrittenAsStringsGiveTheSameIDs() throws {
+        // Older tokenizer.json files write merges as "a b" strings instead of ["a", "b"] pairs; the tokenizers
+        // library reads both the same way, so the reference ids of hf-ernie apply unchanged.
+        var json = try TemporaryFolder.fixtureJSON("hf-ernie", "tokenizer.json")
+        var model = try #require(json["model"] as? [String: Any])
+        let merges = try #require(model["merges"] as? [[String]])
+        try #require(merges.allSatisfy { $0.count == 2 && !$0[0].contains(" ") && !$0[1].contains(" ") })
+        model["merges"] = merges.map { $0.joined(separator: " ") }
+        json["model"] = model
+        let folder = try TemporaryFolder()
+        try folder.write("tokenizer.json", json: json)
+        let tokenizer = try Tokenizer.load(directory: folder.path)
+        let expected = try TokenizerFixtures.expected("hf-ernie")
+        var comparison = LineComparison()
+        for (index, line) in TokenizerFixtures.lines.enumerated() {
+            comparison.check(tokenizer.encode(line), expected.ids[index], "ids, \(TokenizerFixtures.describe(index))")
+        }
+        #expect(comparison.failures == 0)
+    }
 }
