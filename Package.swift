@@ -16,7 +16,7 @@ var dependencies: [Package.Dependency] = [
     .package(url: "https://github.com/apple/swift-collections.git", from: "1.1.0"),
 ]
 var targets: [Target] = [
-    .target(name: "ErnieTokenizer", swiftSettings: strict),
+    .target(name: "ErnieTokenizer", swiftSettings: numeric),
     .target(name: "ErnieTemplate", swiftSettings: strict),
     .target(name: "ErnieModel", swiftSettings: numeric),
     .target(name: "ErnieCPU", dependencies: ["ErnieModel"], swiftSettings: numeric),
