@@ -12,10 +12,14 @@ public struct EngineConfiguration: Sendable {
     public var enableRadixCache: Bool
     /// `--random-seed`: seeds requests that bring no seed of their own.
     public var randomSeed: UInt64
+    /// `--schedule-conservativeness`: scales the KV space held back for the future tokens of running requests when
+    /// new requests are admitted. Larger is safer (fewer retractions), 0 admits whatever fits right now.
+    public var scheduleConservativeness: Double
 
     public init(
         maxRunningRequests: Int = 256, maxQueuedRequests: Int = 4096, chunkedPrefillSize: Int = 2048,
-        contextLength: Int, enableRadixCache: Bool = true, randomSeed: UInt64 = 0
+        contextLength: Int, enableRadixCache: Bool = true, randomSeed: UInt64 = 0,
+        scheduleConservativeness: Double = 1.0
     ) {
         self.maxRunningRequests = maxRunningRequests
         self.maxQueuedRequests = maxQueuedRequests
@@ -23,6 +27,7 @@ public struct EngineConfiguration: Sendable {
         self.contextLength = contextLength
         self.enableRadixCache = enableRadixCache
         self.randomSeed = randomSeed
+        self.scheduleConservativeness = scheduleConservativeness
     }
 }
 

@@ -5,7 +5,11 @@ public import ErnieModel
 public struct GenerationRequest: Sendable {
     public var id: String
     public var promptTokens: [Int]
+    /// How tokens are chosen. `sampling.seed` is used only when `seed` is set (see there).
     public var sampling: SamplingParams
+    /// The request's own random seed (`seed` in the API). `nil`: the engine picks `randomSeed + n` for the n-th request
+    /// it receives. Either way it replaces `sampling.seed`.
+    public var seed: UInt64?
     public var maxNewTokens: Int
     public var minNewTokens: Int
     /// Generation stops when the text contains one of these; the stop string itself is not returned.
@@ -26,9 +30,10 @@ public struct GenerationRequest: Sendable {
         id: String, promptTokens: [Int], sampling: SamplingParams = .greedy, maxNewTokens: Int = 128,
         minNewTokens: Int = 0, stopStrings: [String] = [], stopTokenIDs: Set<Int> = [], ignoreEOS: Bool = false,
         skipSpecialTokens: Bool = true, inputLogprobsStart: Int? = nil, returnOutputLogprobs: Bool = false,
-        topLogprobs: Int = 0
+        topLogprobs: Int = 0, seed: UInt64? = nil
     ) {
         self.id = id
+        self.seed = seed
         self.promptTokens = promptTokens
         self.sampling = sampling
         self.maxNewTokens = maxNewTokens
