@@ -10,8 +10,6 @@ public struct ServerConfiguration: Sendable {
     public var maxBodyBytes: Int
     /// Bodies above this size are parsed and tokenized on the thread pool instead of the cooperative pool.
     public var offloadBodyBytes: Int
-    /// `--random-seed`: seeds the seeds of requests that bring none (random when nil).
-    public var randomSeed: UInt64?
     /// Every server argument, reported by `/get_server_info` (SGLang's snake_case names).
     public var serverArgs: JSONObject
     /// Seconds `/health_generate` waits for its one-token generation.
@@ -19,7 +17,7 @@ public struct ServerConfiguration: Sendable {
 
     public init(
         host: String = "127.0.0.1", port: Int = 30000, apiKey: String? = nil, maxBodyBytes: Int = 32 << 20,
-        offloadBodyBytes: Int = 64 << 10, randomSeed: UInt64? = nil, serverArgs: JSONObject = JSONObject(),
+        offloadBodyBytes: Int = 64 << 10, serverArgs: JSONObject = JSONObject(),
         healthCheckTimeoutSeconds: Int = 20
     ) {
         self.host = host
@@ -27,7 +25,6 @@ public struct ServerConfiguration: Sendable {
         self.apiKey = apiKey
         self.maxBodyBytes = maxBodyBytes
         self.offloadBodyBytes = offloadBodyBytes
-        self.randomSeed = randomSeed
         self.serverArgs = serverArgs
         self.healthCheckTimeoutSeconds = healthCheckTimeoutSeconds
     }

@@ -9,7 +9,6 @@ public final class ServerContext: Sendable {
     public let configuration: ServerConfiguration
     public let metrics: ServerMetrics
     public let logger: Logger
-    let seeds: SeedSource
     /// Set when graceful shutdown begins: `/health` answers 503 and new generations are refused.
     private let stopping = Atomic<Bool>(false)
     private let requestCounter = Atomic<Int>(0)
@@ -25,7 +24,6 @@ public final class ServerContext: Sendable {
         self.configuration = configuration
         self.metrics = metrics ?? ServerMetrics(modelName: model.name)
         self.logger = logger
-        self.seeds = SeedSource(seed: configuration.randomSeed)
     }
 
     public var isStopping: Bool { stopping.load(ordering: .acquiring) }

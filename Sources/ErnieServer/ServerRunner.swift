@@ -1,6 +1,6 @@
 public import ErnieRuntime
 public import Hummingbird
-public import Logging
+import Logging
 import NIOCore
 public import ServiceLifecycle
 import UnixSignals

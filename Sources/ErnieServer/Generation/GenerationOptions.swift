@@ -1,4 +1,4 @@
-public import ErnieModel
+import ErnieModel
 
 /// The sampling and stopping options of one request, in the same form for every API (OpenAI fields or SGLang's
 /// `sampling_params`); validated when read.
@@ -40,7 +40,9 @@ public struct GenerationOptions: Sendable, Equatable {
         frequencyPenalty = try reader.double("frequency_penalty", "in [-2, 2]") { $0 >= -2 && $0 <= 2 }
         presencePenalty = try reader.double("presence_penalty", "in [-2, 2]") { $0 >= -2 && $0 <= 2 }
         seed = try reader.int("seed")
-        minNewTokens = try reader.int("min_tokens") ?? reader.int("min_new_tokens") ?? 0
+        let minTokens = try reader.int("min_tokens")
+        let minNewTokensField = try reader.int("min_new_tokens")
+        minNewTokens = minTokens ?? minNewTokensField ?? 0
         if minNewTokens < 0 {
             throw .invalidParameter(reader.param("min_tokens"), "'min_tokens' must be at least 0, got \(minNewTokens).")
         }
@@ -63,7 +65,7 @@ public struct GenerationOptions: Sendable, Equatable {
     }
 
     /// The engine's sampling parameters: request values, else the model's defaults, else OpenAI's.
-    func samplingParams(defaults: SamplingDefaults, seed: UInt64) -> SamplingParams {
+    func samplingParams(defaults: SamplingDefaults) -> SamplingParams {
         SamplingParams(
             temperature: Float(temperature ?? defaults.temperature ?? 1),
             topP: Float(topP ?? defaults.topP ?? 1),
@@ -71,8 +73,7 @@ public struct GenerationOptions: Sendable, Equatable {
             minP: Float(minP ?? defaults.minP ?? 0),
             repetitionPenalty: Float(repetitionPenalty ?? defaults.repetitionPenalty ?? 1),
             frequencyPenalty: Float(frequencyPenalty ?? 0),
-            presencePenalty: Float(presencePenalty ?? 0),
-            seed: seed
+            presencePenalty: Float(presencePenalty ?? 0)
         )
     }
 }

@@ -1,4 +1,4 @@
-public import ErnieRuntime
+import ErnieRuntime
 import Synchronization
 
 /// The engine requests one HTTP request turned into, from submission to the last output.

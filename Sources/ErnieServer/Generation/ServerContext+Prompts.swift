@@ -108,13 +108,13 @@ extension ServerContext {
             }
             let logprob = logprobs(prompt.count)
             for choice in 0..<options.n {
-                let seed = options.seed.map { SeedSource.seed($0, choice: choice) } ?? seeds.next()
+                let seed = options.seed.map { SeedSource.seed($0, choice: choice) }
                 let index = p * options.n + choice
                 requests.append(
                     GenerationRequest(
                         id: prompts.count * options.n > 1 ? "\(idPrefix)-\(index)" : idPrefix,
                         promptTokens: prompt,
-                        sampling: options.samplingParams(defaults: model.samplingDefaults, seed: seed),
+                        sampling: options.samplingParams(defaults: model.samplingDefaults),
                         maxNewTokens: maxNew,
                         minNewTokens: options.minNewTokens,
                         stopStrings: options.stop,
@@ -123,7 +123,8 @@ extension ServerContext {
                         skipSpecialTokens: options.skipSpecialTokens,
                         inputLogprobsStart: logprob.inputStart,
                         returnOutputLogprobs: logprob.output,
-                        topLogprobs: logprob.top
+                        topLogprobs: logprob.top,
+                        seed: seed
                     ))
             }
         }

@@ -7,18 +7,18 @@ public import Prometheus
 public final class ServerMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
 
-    let runningRequests: Gauge
-    let queuedRequests: Gauge
-    let usedTokens: Gauge
-    let maxTotalTokens: Gauge
-    let tokenUsage: Gauge
-    let cacheHitRate: Gauge
-    let generationThroughput: Gauge
+    let runningRequests: Metrics.Gauge
+    let queuedRequests: Metrics.Gauge
+    let usedTokens: Metrics.Gauge
+    let maxTotalTokens: Metrics.Gauge
+    let tokenUsage: Metrics.Gauge
+    let cacheHitRate: Metrics.Gauge
+    let generationThroughput: Metrics.Gauge
 
-    let promptTokens: Counter
-    let generationTokens: Counter
-    let cachedTokens: Counter
-    let requests: Counter
+    let promptTokens: Metrics.Counter
+    let generationTokens: Metrics.Counter
+    let cachedTokens: Metrics.Counter
+    let requests: Metrics.Counter
 
     let timeToFirstToken: Metrics.Timer
     let interTokenLatency: Metrics.Timer
@@ -48,8 +48,8 @@ public final class ServerMetrics: Sendable {
             "ernie:e2e_request_latency_seconds": durations(Self.endToEndBuckets),
         ]
         let labels = [("model_name", modelName)]
-        func gauge(_ name: String) -> Gauge { Gauge(label: "ernie:" + name, dimensions: labels, factory: factory) }
-        func counter(_ name: String) -> Counter { Counter(label: "ernie:" + name, dimensions: labels, factory: factory) }
+        func gauge(_ name: String) -> Metrics.Gauge { Metrics.Gauge(label: "ernie:" + name, dimensions: labels, factory: factory) }
+        func counter(_ name: String) -> Metrics.Counter { Metrics.Counter(label: "ernie:" + name, dimensions: labels, factory: factory) }
         func timer(_ name: String) -> Metrics.Timer {
             Metrics.Timer(label: "ernie:" + name, dimensions: labels, factory: factory)
         }
