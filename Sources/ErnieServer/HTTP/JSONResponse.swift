@@ -1,13 +1,10 @@
-import Foundation
 public import Hummingbird
 
 /// Builds JSON responses.
 public enum JSONResponse {
-    /// Encodes `value` as compact JSON (keys in declaration order, `/` not escaped).
+    /// Encodes `value` as compact JSON, keys in the order they are encoded.
     public static func encode(_ value: some Encodable) throws -> ByteBuffer {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes]
-        return ByteBuffer(data: try encoder.encode(value))
+        ByteBuffer(bytes: JSONWriter.bytes(try JSONValueEncoder().encode(value)))
     }
 
     /// A response with `value` as its JSON body.

@@ -1,15 +1,11 @@
-import Foundation
 public import Hummingbird
 
 /// Writes a `text/event-stream` body: one `data: <json>\n\n` event per value, `data: [DONE]\n\n` at the end.
 public struct ServerSentEventWriter {
     private var writer: any ResponseBodyWriter
-    private let encoder: JSONEncoder
 
     init(_ writer: any ResponseBodyWriter) {
         self.writer = writer
-        encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes]
     }
 
     /// The bytes of one event carrying `payload`.
@@ -23,7 +19,7 @@ public struct ServerSentEventWriter {
 
     /// Sends `value` as one JSON event.
     public mutating func send(_ value: some Encodable) async throws {
-        try await writer.write(Self.event(try encoder.encode(value)))
+        try await writer.write(Self.event(JSONWriter.bytes(try JSONValueEncoder().encode(value))))
     }
 
     /// Sends the final `data: [DONE]` event and ends the body.

@@ -81,3 +81,10 @@ extension JSONObject: ExpressibleByDictionaryLiteral {
         self.init(elements.map { (key: $0.0, value: $0.1) })
     }
 }
+
+extension JSONValue {
+    /// A float32 as the `Double` nearest to its shortest decimal form (`-0.25`, not `-0.25000000372529`).
+    public static func float(_ value: Float) -> JSONValue {
+        .double(Double(value.description) ?? Double(value))
+    }
+}

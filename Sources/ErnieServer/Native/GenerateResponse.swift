@@ -45,7 +45,7 @@ struct GenerateResponseBuilder {
     /// `[logprob, token_id, text-or-null]`.
     private func triple(_ logprob: Float?, _ token: Int) -> JSONValue {
         .array([
-            logprob.map { .double(Double(jsonLogprob($0))) } ?? .null,
+            logprob.map { .float(jsonLogprob($0)) } ?? .null,
             .int(token),
             request.returnTextInLogprobs ? .string(server.tokenText(token)) : .null,
         ])

@@ -65,9 +65,9 @@ struct CompletionLogprobs: Encodable, Sendable {
                 var map = JSONObject()
                 for alternative in entry.top {
                     let altText = context.tokenText(Int(alternative.token))
-                    if map[altText] == nil { map[altText] = .double(Double(jsonLogprob(alternative.logprob))) }
+                    if map[altText] == nil { map[altText] = .float(jsonLogprob(alternative.logprob)) }
                 }
-                if map[text] == nil { map[text] = .double(Double(jsonLogprob(entry.logprob))) }
+                if map[text] == nil { map[text] = .float(jsonLogprob(entry.logprob)) }
                 topLogprobs.append(.object(map))
             } else {
                 topLogprobs.append(.null)
