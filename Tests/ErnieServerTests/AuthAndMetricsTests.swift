@@ -35,7 +35,8 @@ import Testing
             let parts = line.split(separator: " ")
             #expect(parts.count == 2, "a sample line is 'name{labels} value': \(line)")
             guard parts.count == 2 else { continue }
-            result[String(parts[0])] = try #require(Double(String(parts[1])), "value of \(line)")
+            let value: Double? = Double(String(parts[1]))
+            result[String(parts[0])] = try #require(value, "value of \(line)")
         }
         return result
     }
