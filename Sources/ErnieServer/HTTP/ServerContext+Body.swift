@@ -14,6 +14,8 @@ extension ServerContext {
             buffer = try await request.body.collect(upTo: limit)
         } catch let error as HTTPError where error.status == .contentTooLarge {
             throw .bodyTooLarge(limit: limit)
+        } catch is NIOTooManyBytesError {
+            throw .bodyTooLarge(limit: limit)
         } catch {
             throw .badRequest("Could not read the request body: \(error)")
         }

@@ -1,0 +1,68 @@
+"""Load: 200 concurrent streaming clients all finish; a third disconnect early, and every KV page is freed."""
+import asyncio
+import json
+import time
+
+import httpx
+
+from conftest import metric
+
+CLIENTS = 200
+MAX_TOKENS = 16
+
+
+async def stream_one(client, index, prompt, disconnect_early):
+    body = {"prompt": prompt, "max_tokens": MAX_TOKENS, "stream": True, "ignore_eos": True,
+            "stream_options": {"include_usage": True}, "temperature": 0.8, "seed": index}
+    async with client.stream("POST", "/v1/completions", json=body) as response:
+        assert response.status_code == 200, await response.aread()
+        finish_reason, usage, done, chunks = None, None, False, 0
+        async for line in response.aiter_lines():
+            if not line.startswith("data: "):
+                continue
+            payload = line[len("data: "):]
+            if payload == "[DONE]":
+                done = True
+                break
+            chunk = json.loads(payload)
+            chunks += 1
+            if disconnect_early and chunks >= 2:
+                return "disconnected"
+            for choice in chunk["choices"]:
+                finish_reason = choice["finish_reason"] or finish_reason
+            usage = chunk.get("usage") or usage
+        assert done, f"client {index}: stream ended without [DONE]"
+        assert finish_reason == "length", f"client {index}: finish_reason {finish_reason}"
+        assert usage["completion_tokens"] == MAX_TOKENS
+        return "finished"
+
+
+async def run_clients(base_url, api_key, prompt):
+    limits = httpx.Limits(max_connections=CLIENTS + 10, max_keepalive_connections=CLIENTS + 10)
+    async with httpx.AsyncClient(base_url=base_url, headers={"Authorization": f"Bearer {api_key}"}, limits=limits,
+                                 timeout=httpx.Timeout(600)) as client:
+        tasks = [stream_one(client, i, prompt, disconnect_early=(i % 3 == 0)) for i in range(CLIENTS)]
+        return await asyncio.gather(*tasks)
+
+
+def test_concurrent_streaming_clients_and_disconnects(base_url, api_key, http, has_tokenizer):
+    prompt = "Count with me: one two three" if has_tokenizer else [11, 22, 33, 44, 55, 66]
+    requests_before = metric(http, "ernie:num_requests_total")
+    started = time.monotonic()
+    results = asyncio.run(run_clients(base_url, api_key, prompt))
+    elapsed = time.monotonic() - started
+    assert results.count("finished") == CLIENTS - len(range(0, CLIENTS, 3))
+    assert results.count("disconnected") == len(range(0, CLIENTS, 3))
+    print(f"{CLIENTS} streaming clients in {elapsed:.1f} s")
+
+    # Every request, finished or abandoned, ends and frees its pages.
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if metric(http, "ernie:num_used_tokens") == 0 and metric(http, "ernie:num_running_reqs") == 0:
+            break
+        time.sleep(0.25)
+    assert metric(http, "ernie:num_running_reqs") == 0
+    assert metric(http, "ernie:num_used_tokens") == 0
+    assert metric(http, "ernie:num_requests_total") - requests_before == CLIENTS
+    # And the server still answers.
+    assert http.post("/generate", json={"input_ids": [1, 2, 3], "sampling_params": {"max_new_tokens": 2}}).status_code == 200
