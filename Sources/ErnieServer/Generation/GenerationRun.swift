@@ -60,6 +60,13 @@ final class GenerationRun: Sendable {
             if output.finishReason != nil { finished.withLock { $0[index] = true } }
             try await body(index, output)
         }
+        // Requests given up on (the client went away) still count as requests, with what they had produced.
+        defer {
+            for index in trackers.indices where !trackers[index].isFinished {
+                trackers[index].abandon(
+                    promptTokens: requests[index].promptTokens.count, arrival: arrival, metrics: context.metrics)
+            }
+        }
         if streams.count == 1 {
             for await output in streams[0] { try await handle(0, output) }
             return
@@ -93,9 +100,12 @@ final class GenerationRun: Sendable {
 /// Time to first token, inter-token latency and end-to-end latency of one engine request.
 struct LatencyTracker {
     private var last: ContinuousClock.Instant?
+    private var latest: GenerationOutput?
+    private(set) var isFinished = false
 
     mutating func observe(_ output: GenerationOutput, arrival: ContinuousClock.Instant, metrics: ServerMetrics) {
         let now = ContinuousClock.now
+        latest = output
         let tokens = output.newTokens.count
         if tokens > 0 {
             if let last {
@@ -107,9 +117,18 @@ struct LatencyTracker {
             last = now
         }
         if output.finishReason != nil {
+            isFinished = true
             metrics.recordFinished(
                 promptTokens: output.promptTokens, completionTokens: output.completionTokens,
                 cachedTokens: output.cachedTokens, e2e: now - arrival)
         }
+    }
+
+    /// Records a request that ended without its final output (aborted because its client left).
+    mutating func abandon(promptTokens: Int, arrival: ContinuousClock.Instant, metrics: ServerMetrics) {
+        isFinished = true
+        metrics.recordFinished(
+            promptTokens: latest?.promptTokens ?? promptTokens, completionTokens: latest?.completionTokens ?? 0,
+            cachedTokens: latest?.cachedTokens ?? 0, e2e: ContinuousClock.now - arrival)
     }
 }
