@@ -124,11 +124,14 @@ struct ServeCommand: AsyncParsableCommand {
                 seed: randomSeed ?? 0))
         let layout = loaded.executor.kvLayout
         announce(
-            "ernie serve: \(config.architecture.rawValue) model \(resolvedModelPath) (\(config.numHiddenLayers) layers, "
+            "ernie serve: \(config.architecture.rawValue) model \(resolvedModelPath) "
+                + "(\(config.numHiddenLayers) layers, "
                 + "vocab \(config.vocabSize)) on \(loaded.executor.deviceDescription)")
         announce(
             "ernie serve: KV cache reserved: \(layout.capacityTokens) tokens (\(layout.numPages) pages of "
-                + "\(layout.pageSize)), \(loaded.kvBytes) bytes (\(String(format: "%.1f", Double(loaded.kvBytes) / 1_048_576)) MiB)")
+                + "\(layout.pageSize)), \(loaded.kvBytes) bytes "
+                + "(\(String(format: "%.1f", Double(loaded.kvBytes) / 1_048_576)) MiB)"
+        )
 
         let engineConfiguration = EngineConfiguration(
             maxRunningRequests: maxRunningRequests, maxQueuedRequests: maxQueuedRequests,
@@ -151,8 +154,9 @@ struct ServeCommand: AsyncParsableCommand {
             engine: engine, model: model,
             configuration: ServerConfiguration(
                 host: host, port: port, apiKey: apiKey,
-                serverArgs: serverArgs(modelPath: resolvedModelPath, tokenizerPath: tokenizerFolder, name: name,
-                                       contextLength: contextLength, layout: layout)),
+                serverArgs: serverArgs(
+                    modelPath: resolvedModelPath, tokenizerPath: tokenizerFolder, name: name,
+                    contextLength: contextLength, layout: layout)),
             logger: logger)
         try await ServerRunner.run(server, engine: engine) { host, port in
             announce("ernie serve: listening on http://\(host):\(port)")
@@ -187,7 +191,8 @@ struct ServeCommand: AsyncParsableCommand {
         do {
             return try ChatTemplate(source: source)
         } catch {
-            logger.warning("The tokenizer's chat template does not compile; /v1/chat/completions is unavailable: \(error)")
+            logger.warning(
+                "The tokenizer's chat template does not compile; /v1/chat/completions is unavailable: \(error)")
             return nil
         }
     }

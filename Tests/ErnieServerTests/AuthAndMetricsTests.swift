@@ -20,7 +20,8 @@ import Testing
                 status: .unauthorized)
             try expectOpenAIError(try await client.get("/v1/models"), status: .unauthorized)
             try expectOpenAIError(try await client.get("/get_server_info"), status: .unauthorized)
-            let ok = try await client.post("/generate", json: Self.generate, headers: [.authorization: "Bearer sk-test"])
+            let ok = try await client.post(
+                "/generate", json: Self.generate, headers: [.authorization: "Bearer sk-test"])
             #expect(ok.status == .ok)
             #expect(try await client.get("/v1/models", headers: [.authorization: "Bearer sk-test"]).status == .ok)
             #expect(try await client.get("/health").status == .ok)
@@ -48,7 +49,9 @@ import Testing
         try await TestServer().test { client in
             let requests = [(prompt: [1, 2, 3], tokens: 4), (prompt: [4, 5], tokens: 6), (prompt: [7], tokens: 1)]
             for request in requests {
-                let body = #"{"input_ids": \#(request.prompt), "sampling_params": {"max_new_tokens": \#(request.tokens), "ignore_eos": true}}"#
+                let body =
+                    #"{"input_ids": \#(request.prompt), "#
+                    + #""sampling_params": {"max_new_tokens": \#(request.tokens), "ignore_eos": true}}"#
                 #expect(try await client.post("/generate", json: body).status == .ok)
             }
             let response = try await client.get("/metrics")
@@ -61,7 +64,8 @@ import Testing
             #expect(samples["ernie:generation_tokens_total" + label] == 11)
             #expect(samples["ernie:e2e_request_latency_seconds_count" + label] == 3)
             #expect(samples["ernie:time_to_first_token_seconds_count" + label] == 3)
-            #expect(samples["ernie:inter_token_latency_seconds_count" + label] == 8, "11 tokens, 3 of them first tokens")
+            #expect(
+                samples["ernie:inter_token_latency_seconds_count" + label] == 8, "11 tokens, 3 of them first tokens")
             for gauge in [
                 "num_running_reqs", "num_queue_reqs", "num_used_tokens", "token_usage", "cache_hit_rate",
                 "gen_throughput",
@@ -70,7 +74,9 @@ import Testing
             }
             #expect(samples["ernie:num_running_reqs" + label] == 0)
             #expect(text.contains("# TYPE ernie:time_to_first_token_seconds histogram"))
-            #expect(text.contains(#"ernie:time_to_first_token_seconds_bucket{model_name="\#(TestServer.modelName)",le="+Inf"} 3"#))
+            #expect(
+                text.contains(
+                    #"ernie:time_to_first_token_seconds_bucket{model_name="\#(TestServer.modelName)",le="+Inf"} 3"#))
         }
     }
 

@@ -102,10 +102,13 @@ import Testing
     }
 
     @Test func boundsNesting() throws {
-        let deep = String(repeating: "[", count: JSONParser.maximumDepth + 1)
+        let deep =
+            String(repeating: "[", count: JSONParser.maximumDepth + 1)
             + String(repeating: "]", count: JSONParser.maximumDepth + 1)
         #expect(throws: JSONParseError.self) { try JSONParser.parse(deep) }
-        let ok = String(repeating: "[", count: JSONParser.maximumDepth) + String(repeating: "]", count: JSONParser.maximumDepth)
+        let ok =
+            String(repeating: "[", count: JSONParser.maximumDepth)
+            + String(repeating: "]", count: JSONParser.maximumDepth)
         _ = try JSONParser.parse(ok)
     }
 

@@ -49,8 +49,9 @@ import Testing
             "wrong type for temperature", "/generate",
             #"{"input_ids": [1, 2], "sampling_params": {"temperature": "hot"}}"#,
             param: "sampling_params.temperature"),
-        Case("wrong type for max_tokens", "/v1/completions", #"{"prompt": [1, 2], "max_tokens": "ten"}"#,
-             param: "max_tokens"),
+        Case(
+            "wrong type for max_tokens", "/v1/completions", #"{"prompt": [1, 2], "max_tokens": "ten"}"#,
+            param: "max_tokens"),
         Case("negative max_tokens", "/v1/completions", #"{"prompt": [1, 2], "max_tokens": -1}"#, param: "max_tokens"),
         Case("top_p out of range", "/v1/completions", #"{"prompt": [1, 2], "top_p": 0}"#, param: "top_p"),
         Case("n of zero", "/v1/completions", #"{"prompt": [1, 2], "n": 0}"#, param: "n"),
@@ -69,11 +70,13 @@ import Testing
         Case(
             "logprob_start_len past the prompt", "/generate",
             #"{"input_ids": [1, 2], "return_logprob": true, "logprob_start_len": 2}"#, param: "logprob_start_len"),
-        Case("unknown role", "/v1/chat/completions", #"{"messages": [{"role": "wizard", "content": "hi"}]}"#,
-             param: "messages[0].role"),
+        Case(
+            "unknown role", "/v1/chat/completions", #"{"messages": [{"role": "wizard", "content": "hi"}]}"#,
+            param: "messages[0].role"),
         Case("messages missing", "/v1/chat/completions", #"{"model": "x"}"#, param: "messages"),
-        Case("content of the wrong type", "/v1/chat/completions", #"{"messages": [{"role": "user", "content": 5}]}"#,
-             param: "messages[0].content"),
+        Case(
+            "content of the wrong type", "/v1/chat/completions", #"{"messages": [{"role": "user", "content": 5}]}"#,
+            param: "messages[0].content"),
         Case(
             "image content", "/v1/chat/completions",
             #"{"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]}"#,
@@ -94,7 +97,8 @@ import Testing
             let response = try await client.post(bad.route, bytes: bad.body)
             try expectOpenAIError(response, status: bad.status, param: bad.param, code: bad.code)
             // The server still serves.
-            let ok = try await client.post("/generate", json: #"{"input_ids": [1, 2], "sampling_params": {"max_new_tokens": 1}}"#)
+            let ok = try await client.post(
+                "/generate", json: #"{"input_ids": [1, 2], "sampling_params": {"max_new_tokens": 1}}"#)
             #expect(ok.status == .ok)
         }
     }
@@ -118,7 +122,8 @@ import Testing
     @Test func unknownRouteIsJSON404() async throws {
         try await TestServer().test { client in
             try expectOpenAIError(try await client.get("/v1/nothing"), status: .notFound)
-            try expectOpenAIError(try await client.get("/v1/models/other-model"), status: .notFound, code: "model_not_found")
+            try expectOpenAIError(
+                try await client.get("/v1/models/other-model"), status: .notFound, code: "model_not_found")
         }
     }
 }

@@ -33,7 +33,8 @@ public struct GenerationOptions: Sendable, Equatable {
         topK = try reader.int("top_k")
         if let topK, topK < -1 {
             throw .invalidParameter(
-                reader.param("top_k"), "'\(reader.param("top_k"))' must be -1 or 0 (disabled) or at least 1, got \(topK).")
+                reader.param("top_k"),
+                "'\(reader.param("top_k"))' must be -1 or 0 (disabled) or at least 1, got \(topK).")
         }
         minP = try reader.double("min_p", "in [0, 1]") { $0 >= 0 && $0 <= 1 }
         repetitionPenalty = try reader.double("repetition_penalty", "in (0, 2]") { $0 > 0 && $0 <= 2 }

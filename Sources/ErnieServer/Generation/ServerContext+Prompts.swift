@@ -82,7 +82,8 @@ extension ServerContext {
             }
             guard prompt.count <= context else {
                 throw .contextLengthExceeded(
-                    "The prompt is \(prompt.count) tokens long, more than the model's context length of \(context) tokens.",
+                    "The prompt is \(prompt.count) tokens long, more than the model's context length of "
+                        + "\(context) tokens.",
                     param: promptParam)
             }
             let maxNew: Int
@@ -103,7 +104,8 @@ extension ServerContext {
             }
             guard maxNew >= options.minNewTokens else {
                 throw .contextLengthExceeded(
-                    "'min_tokens' (\(options.minNewTokens)) does not fit: the context leaves room for \(maxNew) tokens.",
+                    "'min_tokens' (\(options.minNewTokens)) does not fit: the context leaves room for \(maxNew) "
+                        + "tokens.",
                     param: "min_tokens")
             }
             let logprob = logprobs(prompt.count)

@@ -5,7 +5,9 @@ struct AuthMiddleware<Context: RequestContext>: RouterMiddleware {
     let apiKey: String
     static var openPaths: Set<String> { ["/health", "/metrics"] }
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
+    func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    )
         async throws -> Response
     {
         if Self.openPaths.contains(request.uri.path) || isAuthorized(request.headers[.authorization]) {

@@ -6,7 +6,9 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     /// The body limit, for 413 messages.
     let maxBodyBytes: Int
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
+    func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    )
         async throws -> Response
     {
         do {

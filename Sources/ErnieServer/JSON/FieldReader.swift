@@ -78,7 +78,8 @@ public struct FieldReader: Sendable {
         guard let number = try int(key) else { return nil }
         guard range.contains(number) else {
             throw .invalidParameter(
-                param(key), "'\(param(key))' must be between \(range.lowerBound) and \(range.upperBound), got \(number).")
+                param(key),
+                "'\(param(key))' must be between \(range.lowerBound) and \(range.upperBound), got \(number).")
         }
         return number
     }

@@ -91,7 +91,8 @@ private func store(_ value: some Encodable, in node: Node, codingPath: [any Codi
     case let value as UInt8: node.content = .value(.int(Int(value)))
     case let value as Int32: node.content = .value(.int(Int(value)))
     case let value as Int64: node.content = .value(.int(Int(value)))
-    case let value as UInt64: node.content = .value(value <= UInt64(Int.max) ? .int(Int(value)) : .double(Double(value)))
+    case let value as UInt64:
+        node.content = .value(value <= UInt64(Int.max) ? .int(Int(value)) : .double(Double(value)))
     default: try value.encode(to: TreeEncoder(node: node, codingPath: codingPath))
     }
 }

@@ -48,8 +48,12 @@ public final class ServerMetrics: Sendable {
             "ernie:e2e_request_latency_seconds": durations(Self.endToEndBuckets),
         ]
         let labels = [("model_name", modelName)]
-        func gauge(_ name: String) -> Metrics.Gauge { Metrics.Gauge(label: "ernie:" + name, dimensions: labels, factory: factory) }
-        func counter(_ name: String) -> Metrics.Counter { Metrics.Counter(label: "ernie:" + name, dimensions: labels, factory: factory) }
+        func gauge(_ name: String) -> Metrics.Gauge {
+            Metrics.Gauge(label: "ernie:" + name, dimensions: labels, factory: factory)
+        }
+        func counter(_ name: String) -> Metrics.Counter {
+            Metrics.Counter(label: "ernie:" + name, dimensions: labels, factory: factory)
+        }
         func timer(_ name: String) -> Metrics.Timer {
             Metrics.Timer(label: "ernie:" + name, dimensions: labels, factory: factory)
         }

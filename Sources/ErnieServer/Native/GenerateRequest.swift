@@ -50,14 +50,16 @@ struct GenerateRequest: Sendable {
         case (nil, let ids?):
             guard case .array(let elements) = ids else {
                 throw .invalidParameter(
-                    "input_ids", "'input_ids' must be a list of token ids or a list of such lists, got \(ids.typeDescription).")
+                    "input_ids",
+                    "'input_ids' must be a list of token ids or a list of such lists, got \(ids.typeDescription).")
             }
             if case .array? = elements.first {
                 var lists: [[Int]] = []
                 for (i, element) in elements.enumerated() {
                     guard case .array(let list) = element else {
                         throw .invalidParameter(
-                            "input_ids[\(i)]", "'input_ids[\(i)]' must be a list of token ids, got \(element.typeDescription).")
+                            "input_ids[\(i)]",
+                            "'input_ids[\(i)]' must be a list of token ids, got \(element.typeDescription).")
                     }
                     lists.append(try FieldReader.intList(list, param: "input_ids[\(i)]"))
                 }
@@ -85,14 +87,17 @@ struct GenerateRequest: Sendable {
     }
 
     private static func parseSamplingParams(_ value: JSONValue?, prompts: Int) throws(APIError) -> [GenerationOptions] {
-        guard let value else { return Array(repeating: try parseOptions(nil, param: "sampling_params"), count: prompts) }
+        guard let value else {
+            return Array(repeating: try parseOptions(nil, param: "sampling_params"), count: prompts)
+        }
         switch value {
         case .object:
             return Array(repeating: try parseOptions(value, param: "sampling_params"), count: prompts)
         case .array(let list):
             guard list.count == prompts else {
                 throw .invalidParameter(
-                    "sampling_params", "'sampling_params' must have one object per prompt (\(prompts)), got \(list.count).")
+                    "sampling_params",
+                    "'sampling_params' must have one object per prompt (\(prompts)), got \(list.count).")
             }
             var result: [GenerationOptions] = []
             for (i, element) in list.enumerated() {

@@ -17,7 +17,8 @@ struct GenerateResponseBuilder {
         meta["completion_tokens"] = .int(result.completionTokens)
         meta["cached_tokens"] = .int(result.cachedTokens)
         if let latency {
-            meta["e2e_latency"] = .double(Double(latency.components.seconds) + Double(latency.components.attoseconds) * 1e-18)
+            meta["e2e_latency"] = .double(
+                Double(latency.components.seconds) + Double(latency.components.attoseconds) * 1e-18)
         }
         if request.returnLogprob {
             let start = engineRequest.inputLogprobsStart ?? engineRequest.promptTokens.count

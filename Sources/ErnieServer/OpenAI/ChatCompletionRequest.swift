@@ -54,9 +54,10 @@ struct ChatCompletionRequest: Sendable {
         try options.validateLimits(maxParam: maxParam)
 
         stream = try reader.bool("stream") ?? false
-        includeUsage = try reader.object("stream_options").map { streamOptions throws(APIError) in
-            try FieldReader(streamOptions, prefix: "stream_options.").bool("include_usage") ?? false
-        } ?? false
+        includeUsage =
+            try reader.object("stream_options").map { streamOptions throws(APIError) in
+                try FieldReader(streamOptions, prefix: "stream_options.").bool("include_usage") ?? false
+            } ?? false
         logprobs = try reader.bool("logprobs") ?? false
         topLogprobs = try reader.int("top_logprobs", in: 0...Self.maximumTopLogprobs) ?? 0
         if topLogprobs > 0 && !logprobs {

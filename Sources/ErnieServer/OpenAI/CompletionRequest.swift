@@ -37,9 +37,10 @@ struct CompletionRequest: Sendable {
         echo = try reader.bool("echo") ?? false
         logprobs = try reader.int("logprobs", in: 0...Self.maximumLogprobs)
         stream = try reader.bool("stream") ?? false
-        includeUsage = try reader.object("stream_options").map { streamOptions throws(APIError) in
-            try FieldReader(streamOptions, prefix: "stream_options.").bool("include_usage") ?? false
-        } ?? false
+        includeUsage =
+            try reader.object("stream_options").map { streamOptions throws(APIError) in
+                try FieldReader(streamOptions, prefix: "stream_options.").bool("include_usage") ?? false
+            } ?? false
     }
 
     /// `prompt`: a string, a list of strings, a list of token ids, or a list of lists of token ids.
@@ -58,7 +59,8 @@ struct CompletionRequest: Sendable {
                 for (i, element) in elements.enumerated() {
                     guard case .string(let text) = element else {
                         throw .invalidParameter(
-                            "prompt[\(i)]", "'prompt[\(i)]' must be a string like the first element, got \(element.typeDescription).")
+                            "prompt[\(i)]",
+                            "'prompt[\(i)]' must be a string like the first element, got \(element.typeDescription).")
                     }
                     texts.append(text)
                 }
@@ -70,18 +72,23 @@ struct CompletionRequest: Sendable {
                 for (i, element) in elements.enumerated() {
                     guard case .array(let ids) = element else {
                         throw .invalidParameter(
-                            "prompt[\(i)]", "'prompt[\(i)]' must be a list of token ids, got \(element.typeDescription).")
+                            "prompt[\(i)]",
+                            "'prompt[\(i)]' must be a list of token ids, got \(element.typeDescription).")
                     }
                     lists.append(try FieldReader.intList(ids, param: "prompt[\(i)]"))
                 }
                 return .tokens(lists)
             default:
                 throw .invalidParameter(
-                    "prompt", "'prompt' must be a string, a list of strings or a list of token ids; its first element is \(first.typeDescription).")
+                    "prompt",
+                    "'prompt' must be a string, a list of strings or a list of token ids; its first element is "
+                        + "\(first.typeDescription)."
+                )
             }
         default:
             throw .invalidParameter(
-                "prompt", "'prompt' must be a string, a list of strings or a list of token ids, got \(value.typeDescription).")
+                "prompt",
+                "'prompt' must be a string, a list of strings or a list of token ids, got \(value.typeDescription).")
         }
     }
 }
