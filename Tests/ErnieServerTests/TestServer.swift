@@ -1,7 +1,9 @@
 import ErnieCPU
 import ErnieModel
 import ErnieRuntime
+import ErnieTemplate
 import ErnieTestSupport
+import ErnieTokenizer
 import Foundation
 import Hummingbird
 import HummingbirdTesting
@@ -20,7 +22,7 @@ struct TestServer {
 
     init(
         apiKey: String? = nil, maxQueuedRequests: Int = 4096, maxBodyBytes: Int = 32 << 20, kvPages: Int = 256,
-        contextLength: Int? = nil
+        contextLength: Int? = nil, tokenizer: Tokenizer? = nil, chatTemplate: ChatTemplate? = nil
     ) throws {
         let executor = try ErnieForward.load(
             directory: Self.modelDirectory, backend: CPUBackend(), kvPages: kvPages, pageSize: 16)
@@ -33,7 +35,7 @@ struct TestServer {
         engine.start()
         let model = ServedModel(
             name: Self.modelName, modelPath: Self.modelDirectory, tokenizerPath: Self.modelDirectory, config: config,
-            contextLength: context, tokenizer: nil, chatTemplate: nil)
+            contextLength: context, tokenizer: tokenizer, chatTemplate: chatTemplate)
         server = ServerContext(
             engine: engine, model: model,
             configuration: ServerConfiguration(apiKey: apiKey, maxBodyBytes: maxBodyBytes))

@@ -48,8 +48,17 @@ public struct JSONObject: Sendable, Equatable {
             members.last { $0.key == key }?.value
         }
         set {
-            members.removeAll { $0.key == key }
-            if let newValue { members.append((key, newValue)) }
+            guard let first = members.firstIndex(where: { $0.key == key }) else {
+                if let newValue { members.append((key, newValue)) }
+                return
+            }
+            guard let newValue else {
+                members.removeAll { $0.key == key }
+                return
+            }
+            // Like a Python dict: an existing key keeps its place (that of its first occurrence).
+            members[first].value = newValue
+            members = members.enumerated().filter { $0.offset == first || $0.element.key != key }.map(\.element)
         }
     }
 
