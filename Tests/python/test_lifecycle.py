@@ -102,3 +102,30 @@ def test_tensor_parallel_is_refused():
     result = subprocess.run([binary, "serve", "--tp", "2"], capture_output=True, text=True, timeout=120)
     assert result.returncode != 0
     assert "--tp 2" in result.stderr and "not supported" in result.stderr
+
+
+def test_chat_template_file_overrides_the_tokenizers(tmp_path, has_tokenizer):
+    if not has_tokenizer:
+        pytest.skip("the model under test has no tokenizer")
+    template = tmp_path / "template.jinja"
+    template.write_text("{% for m in messages %}[{{ m.role }}] {{ m.content }}\n{% endfor %}"
+                        "{% if add_generation_prompt %}[assistant]{% endif %}{{ greeting | default('') }}")
+    with spawn_server(["--chat-template", str(template)]) as (_, url):
+        headers = {"Authorization": "Bearer sk-spawned"}
+        messages = [{"role": "system", "content": "Be kind."}, {"role": "user", "content": "Hi!"}]
+        rendered = httpx.post(url + "/tokenize", headers=headers, json={
+            "messages": messages, "chat_template_kwargs": {"greeting": " hello"}}).json()
+        text = httpx.post(url + "/detokenize", headers=headers, json={"tokens": rendered["tokens"]}).json()["prompt"]
+        assert text == "[system] Be kind.\n[user] Hi!\n[assistant] hello"
+        plain = httpx.post(url + "/tokenize", headers=headers, json={"prompt": text}).json()
+        assert plain["tokens"] == rendered["tokens"]
+
+
+def test_bad_chat_template_file_fails_startup(tmp_path):
+    template = tmp_path / "broken.jinja"
+    template.write_text("{% for m in messages %}{{ m.content }")
+    args = os.environ["ERNIE_SERVER_ARGS"].split("\x1f")
+    result = subprocess.run([os.environ["ERNIE_BIN"], "serve", *args, "--chat-template", str(template)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0
+    assert "--chat-template" in result.stderr
