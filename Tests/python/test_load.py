@@ -1,4 +1,5 @@
-"""Load: 200 concurrent streaming clients all finish; a third disconnect early, and every KV page is freed."""
+"""Load: 200 concurrent streaming clients all finish; a third disconnect early (asking for thousands of tokens, so only
+an abort ends them quickly), and every KV page is freed."""
 import asyncio
 import json
 import time
@@ -9,10 +10,12 @@ from conftest import metric
 
 CLIENTS = 200
 MAX_TOKENS = 16
+ABANDONED_MAX_TOKENS = 3000
 
 
 async def stream_one(client, index, prompt, disconnect_early):
-    body = {"prompt": prompt, "max_tokens": MAX_TOKENS, "stream": True, "ignore_eos": True,
+    max_tokens = ABANDONED_MAX_TOKENS if disconnect_early else MAX_TOKENS
+    body = {"prompt": prompt, "max_tokens": max_tokens, "stream": True, "ignore_eos": True,
             "stream_options": {"include_usage": True}, "temperature": 0.8, "seed": index}
     async with client.stream("POST", "/v1/completions", json=body) as response:
         assert response.status_code == 200, await response.aread()
@@ -48,6 +51,7 @@ async def run_clients(base_url, api_key, prompt):
 def test_concurrent_streaming_clients_and_disconnects(base_url, api_key, http, has_tokenizer):
     prompt = "Count with me: one two three" if has_tokenizer else [11, 22, 33, 44, 55, 66]
     requests_before = metric(http, "ernie:num_requests_total")
+    tokens_before = metric(http, "ernie:generation_tokens_total")
     started = time.monotonic()
     results = asyncio.run(run_clients(base_url, api_key, prompt))
     elapsed = time.monotonic() - started
@@ -64,5 +68,9 @@ def test_concurrent_streaming_clients_and_disconnects(base_url, api_key, http, h
     assert metric(http, "ernie:num_running_reqs") == 0
     assert metric(http, "ernie:num_used_tokens") == 0
     assert metric(http, "ernie:num_requests_total") - requests_before == CLIENTS
+    # The abandoned requests were aborted, not run to their 3000 tokens.
+    finished, abandoned = results.count("finished"), results.count("disconnected")
+    generated = metric(http, "ernie:generation_tokens_total") - tokens_before
+    assert finished * MAX_TOKENS <= generated < finished * MAX_TOKENS + abandoned * ABANDONED_MAX_TOKENS // 4
     # And the server still answers.
     assert http.post("/generate", json={"input_ids": [1, 2, 3], "sampling_params": {"max_new_tokens": 2}}).status_code == 200

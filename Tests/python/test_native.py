@@ -1,6 +1,9 @@
 """SGLang's native routes with plain HTTP: /generate (single, batch, streaming, logprobs), /tokenize, /detokenize,
 /get_model_info, /get_server_info, /flush_cache, /health_generate."""
 import json
+import time
+
+import httpx
 
 import pytest
 
@@ -111,3 +114,21 @@ def test_model_and_server_info(http, model_name):
 def test_flush_cache_and_health_generate(http):
     assert http.post("/flush_cache").status_code == 200
     assert http.get("/health_generate").status_code == 200
+
+
+def test_flush_cache_is_refused_while_requests_run(base_url, http, api_key, context_length):
+    body = {"input_ids": IDS, "stream": True,
+            "sampling_params": {"max_new_tokens": context_length - len(IDS), "ignore_eos": True}}
+    with httpx.stream("POST", base_url + "/generate", json=body, headers={"Authorization": f"Bearer {api_key}"},
+                      timeout=120) as running:
+        assert next(line for line in running.iter_lines() if line.startswith("data: "))
+        response = http.post("/flush_cache")
+        assert response.status_code == 400
+        assert response.json()["error"]["message"]
+    # Closing the stream aborted the request; once it is gone the cache can be flushed again.
+    for _ in range(200):
+        if http.post("/flush_cache").status_code == 200:
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail("/flush_cache still refused after the running request was abandoned")
