@@ -17,6 +17,10 @@ async def stream_one(client, index, prompt, disconnect_early):
     max_tokens = ABANDONED_MAX_TOKENS if disconnect_early else MAX_TOKENS
     body = {"prompt": prompt, "max_tokens": max_tokens, "stream": True, "ignore_eos": True,
             "stream_options": {"include_usage": True}, "temperature": 0.8, "seed": index}
+    if isinstance(prompt, list):
+        # Token ids only (no tokenizer): completions stream no text, so use the native route, which streams every
+        # step's ids, to have something to disconnect after.
+        return await stream_native(client, index, prompt, disconnect_early, max_tokens)
     async with client.stream("POST", "/v1/completions", json=body) as response:
         assert response.status_code == 200, await response.aread()
         finish_reason, usage, done, chunks = None, None, False, 0
@@ -37,6 +41,26 @@ async def stream_one(client, index, prompt, disconnect_early):
         assert done, f"client {index}: stream ended without [DONE]"
         assert finish_reason == "length", f"client {index}: finish_reason {finish_reason}"
         assert usage["completion_tokens"] == MAX_TOKENS
+        return "finished"
+
+
+async def stream_native(client, index, prompt, disconnect_early, max_tokens):
+    body = {"input_ids": prompt, "stream": True, "sampling_params": {"max_new_tokens": max_tokens, "ignore_eos": True,
+                                                                     "temperature": 0.8, "seed": index}}
+    async with client.stream("POST", "/generate", json=body) as response:
+        assert response.status_code == 200, await response.aread()
+        last, chunks = None, 0
+        async for line in response.aiter_lines():
+            if not line.startswith("data: "):
+                continue
+            if line == "data: [DONE]":
+                break
+            last = json.loads(line[len("data: "):])
+            chunks += 1
+            if disconnect_early and chunks >= 2:
+                return "disconnected"
+        assert last["meta_info"]["finish_reason"]["type"] == "length"
+        assert last["meta_info"]["completion_tokens"] == max_tokens
         return "finished"
 
 

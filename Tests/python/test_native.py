@@ -1,5 +1,6 @@
 """SGLang's native routes with plain HTTP: /generate (single, batch, streaming, logprobs), /tokenize, /detokenize,
 /get_model_info, /get_server_info, /flush_cache, /health_generate."""
+import contextlib
 import json
 import time
 
@@ -117,18 +118,27 @@ def test_flush_cache_and_health_generate(http):
 
 
 def test_flush_cache_is_refused_while_requests_run(base_url, http, api_key, context_length):
+    from conftest import metric
+
     body = {"input_ids": IDS, "stream": True,
             "sampling_params": {"max_new_tokens": context_length - len(IDS), "ignore_eos": True}}
-    with httpx.stream("POST", base_url + "/generate", json=body, headers={"Authorization": f"Bearer {api_key}"},
-                      timeout=120) as running:
-        assert next(line for line in running.iter_lines() if line.startswith("data: "))
+    headers = {"Authorization": f"Bearer {api_key}"}
+    with contextlib.ExitStack() as streams:
+        # Several long requests, so that some are still running when the flush arrives.
+        for _ in range(4):
+            running = streams.enter_context(httpx.stream("POST", base_url + "/generate", json=body, headers=headers,
+                                                         timeout=120))
+            assert running.status_code == 200
+        while metric(http, "ernie:num_running_reqs") == 0:
+            time.sleep(0.01)
         response = http.post("/flush_cache")
         assert response.status_code == 400
         assert response.json()["error"]["message"]
-    # Closing the stream aborted the request; once it is gone the cache can be flushed again.
+    # Closing the streams aborted the requests; once they are gone the cache can be flushed again.
     for _ in range(200):
         if http.post("/flush_cache").status_code == 200:
             break
         time.sleep(0.05)
     else:
-        pytest.fail("/flush_cache still refused after the running request was abandoned")
+        pytest.fail("/flush_cache still refused after the running requests were abandoned")
+
