@@ -42,7 +42,7 @@ extension Interpreter {
         case "capitalize": try args.none(name); return .string(PyText.capitalize(value.pyStr))
         case "center":
             let bound = try args.bind(name, ["width"])
-            return .string(PyText.pad(value.pyStr, width: try intParameter(bound[0], 80), fill: " ", align: "^"))
+            return .string(try PyText.pad(value.pyStr, width: try intParameter(bound[0], 80), fill: " ", align: "^"))
         case "d", "default":
             let bound = try args.bind(name, ["default_value", "boolean"])
             let useDefault = value.isUndefined || ((bound[1]?.isTruthy ?? false) && !value.isTruthy)
@@ -91,9 +91,10 @@ extension Interpreter {
         case "replace":
             let bound = try args.bind(name, ["old", "new", "count"], required: 2)
             let count = try bound[2].orNone.map { try intParameter($0, -1) } ?? -1
-            let result = PyText.replace(value.pyStr, (bound[0] ?? .none).pyStr, (bound[1] ?? .none).pyStr, count: count)
-            if result.utf8.count > limits.maxOutputBytes { throw TemplateError.limit("string exceeds the output size limit") }
-            return .string(result)
+            return .string(
+                try PyText.replace(
+                    value.pyStr, (bound[0] ?? .none).pyStr, (bound[1] ?? .none).pyStr, count: count,
+                    limit: limits.maxOutputBytes))
         case "round":
             let bound = try args.bind(name, ["precision", "method"])
             return try roundFilter(value, precision: try intParameter(bound[0], 0), method: bound[1]?.pyStr ?? "common")
@@ -184,9 +185,15 @@ extension Interpreter {
         if let text = width.stringValue {
             indention = text
         } else {
-            indention = String(repeating: " ", count: max(0, try intParameter(width, 4)))
+            let count = max(0, try intParameter(width, 4))
+            try PyText.checkWidth(count)
+            indention = String(repeating: " ", count: count)
         }
         let lines = PyText.splitlines(text + "\n")
+        let (grown, overflow) = lines.count.multipliedReportingOverflow(by: indention.utf8.count)
+        if overflow || grown > limits.maxOutputBytes - text.utf8.count {
+            throw TemplateError.limit("indented text exceeds the output size limit")
+        }
         var result: String
         if blank {
             result = lines.joined(separator: "\n" + indention)
@@ -361,6 +368,7 @@ extension Interpreter {
         case .string(let s)?, .markup(let s)?: indent = s
         case let v?:
             guard let n = v.intValue else { throw TemplateError.runtime("indent must be an int or a string") }
+            try PyText.checkWidth(n)
             indent = String(repeating: " ", count: max(0, n))
         }
         var separators: (String, String)?
@@ -371,13 +379,14 @@ extension Interpreter {
             }
             separators = (a, b)
         }
-        let encoder = PyJSON(
+        var encoder = PyJSON(
             ensureASCII: bound[0]?.isTruthy ?? false, indent: indent, separators: separators,
             sortKeys: bound[3]?.isTruthy ?? false)
+        encoder.maxBytes = limits.maxOutputBytes
         return try encoder.dumps(value)
     }
 }
 
 extension String {
-    fileprivate func replacingSpaceEscapes() -> String { PyText.replace(self, "%20", "+") }
+    fileprivate func replacingSpaceEscapes() -> String { (try? PyText.replace(self, "%20", "+")) ?? self }
 }

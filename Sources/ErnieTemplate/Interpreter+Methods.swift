@@ -125,11 +125,8 @@ extension Interpreter {
                 throw TemplateError.runtime("replace() arguments must be str")
             }
             let count = try intArg(bound[2], name) ?? -1
-            let replaced = PyText.replace(s, old, markup ? PyText.htmlEscapeIfPlain(bound[1]) : new, count: count)
-            if replaced.utf8.count > limits.maxOutputBytes {
-                throw TemplateError.limit("string exceeds the output size limit")
-            }
-            return wrap(replaced)
+            let replacement = markup ? PyText.htmlEscapeIfPlain(bound[1]) : new
+            return wrap(try PyText.replace(s, old, replacement, count: count, limit: limits.maxOutputBytes))
         case "find", "rfind", "index", "rindex":
             let bound = try args.bind(name, ["sub", "start", "end"], required: 1)
             guard let sub = bound[0]?.stringValue else {
@@ -181,12 +178,13 @@ extension Interpreter {
             guard fill.unicodeScalars.count == 1, let f = fill.unicodeScalars.first else {
                 throw TemplateError.runtime("The fill character must be exactly one character long")
             }
-            return wrap(PyText.pad(s, width: width, fill: f, align: name == "center" ? "^" : name == "ljust" ? "<" : ">"))
+            return wrap(try PyText.pad(s, width: width, fill: f, align: name == "center" ? "^" : name == "ljust" ? "<" : ">"))
         case "zfill":
             let bound = try args.bind(name, ["width"], required: 1)
             let width = try intArg(bound[0], name) ?? 0
             var chars = Array(s.unicodeScalars)
             guard width > chars.count else { return wrap(s) }
+            try PyText.checkWidth(width)
             let zeros = [Unicode.Scalar](repeating: "0", count: width - chars.count)
             let signed = chars.first == "+" || chars.first == "-"
             chars.insert(contentsOf: zeros, at: signed ? 1 : 0)
@@ -216,6 +214,12 @@ extension Interpreter {
         case "expandtabs":
             let bound = try args.bind(name, ["tabsize"])
             let size = try intArg(bound[0], name) ?? 8
+            try PyText.checkWidth(size)
+            let tabs = s.unicodeScalars.filter { $0 == "\t" }.count
+            let (grown, overflow) = tabs.multipliedReportingOverflow(by: max(size, 0))
+            if overflow || grown > limits.maxOutputBytes - s.utf8.count {
+                throw TemplateError.limit("string exceeds the output size limit")
+            }
             var out = ""
             var column = 0
             for c in s.unicodeScalars {

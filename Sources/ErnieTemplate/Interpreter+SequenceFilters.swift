@@ -43,6 +43,7 @@ extension Interpreter {
         case "batch":
             let bound = try args.bind(name, ["linecount", "fill_with"], required: 1)
             let size = try intParameter(bound[0], 1)
+            try PyText.checkWidth(size)
             var batches: [Value] = []
             var current: [Value] = []
             for item in try iterate(value) {
@@ -69,6 +70,7 @@ extension Interpreter {
             var offset = 0
             var out: [Value] = []
             for number in 0..<slices {
+                try tick()
                 let start = offset + number * perSlice
                 if number < withExtra { offset += 1 }
                 let end = offset + (number + 1) * perSlice

@@ -8,15 +8,18 @@ struct Parser {
     var loopDepth = 0
     var nesting = 0
     let maxNesting: Int
+    /// The lowest stack address the parser may use (see `BigStack`).
+    let stackFloor: UInt
 
-    init(tokens: [Token], maxNesting: Int) {
+    init(tokens: [Token], maxNesting: Int, stackFloor: UInt) {
         self.tokens = tokens
         self.maxNesting = maxNesting
+        self.stackFloor = stackFloor
     }
 
-    static func parse(_ source: String, maxNesting: Int) throws -> [Stmt] {
+    static func parse(_ source: String, maxNesting: Int, stackFloor: UInt) throws -> [Stmt] {
         var lexer = Lexer(source)
-        var parser = Parser(tokens: try lexer.tokenize(), maxNesting: maxNesting)
+        var parser = Parser(tokens: try lexer.tokenize(), maxNesting: maxNesting, stackFloor: stackFloor)
         return try parser.subparse(endTokens: nil)
     }
 
@@ -74,7 +77,9 @@ struct Parser {
 
     mutating func enter() throws {
         nesting += 1
-        if nesting > maxNesting { throw fail("template nested too deeply (more than \(maxNesting) levels)") }
+        if nesting > maxNesting || BigStack.currentAddress() < stackFloor {
+            throw fail("template nested too deeply (more than \(maxNesting) levels)")
+        }
     }
 
     mutating func leave() { nesting -= 1 }

@@ -49,10 +49,14 @@ extension PyText {
 
     private static func text(_ bytes: ArraySlice<UInt8>) -> String { String(decoding: bytes, as: UTF8.self) }
 
-    /// `str.replace(old, new, count)`; `count < 0` replaces all.
-    static func replace(_ s: String, _ old: String, _ new: String, count: Int = -1) -> String {
+    /// `str.replace(old, new, count)`; `count < 0` replaces all. Throws when the result would exceed `limit` bytes.
+    static func replace(_ s: String, _ old: String, _ new: String, count: Int = -1, limit: Int = .max) throws -> String {
         if count == 0 { return s }
+        func tooBig() -> TemplateError { .limit("string exceeds the output size limit") }
         if old.isEmpty {
+            let insertions = min(count < 0 ? Int.max : count, s.unicodeScalars.count + 1)
+            let (extra, overflow) = insertions.multipliedReportingOverflow(by: new.utf8.count)
+            if overflow || extra > limit - s.utf8.count { throw tooBig() }
             // Python inserts `new` before every code point and at the end, `count` times at most.
             var out = ""
             var done = 0
@@ -74,6 +78,7 @@ extension PyText {
         var done = 0
         while count < 0 || done < count, let found = search(hay, needle, from: position) {
             out.append(contentsOf: hay[position..<found])
+            if out.count + new.utf8.count > limit { throw tooBig() }
             out.append(contentsOf: new.utf8)
             position = found + needle.count
             done += 1
@@ -244,10 +249,18 @@ extension PyText {
         return n
     }
 
+    /// Widths beyond this (for padding, `zfill`, format specs, `expandtabs`) are refused.
+    static let maxWidth = 1 << 24
+
+    static func checkWidth(_ width: Int) throws {
+        if width > maxWidth { throw TemplateError.limit("width \(width) is larger than the limit of \(maxWidth)") }
+    }
+
     /// `str.center` / `ljust` / `rjust` padding.
-    static func pad(_ s: String, width: Int, fill: Unicode.Scalar, align: Character) -> String {
+    static func pad(_ s: String, width: Int, fill: Unicode.Scalar, align: Character) throws -> String {
         let length = length(s)
         guard width > length else { return s }
+        try checkWidth(width)
         let total = width - length
         let fillText = String(repeating: String(fill), count: 1)
         switch align {
