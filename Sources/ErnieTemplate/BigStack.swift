@@ -1,9 +1,9 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #endif
 
 /// Runs parsing and rendering on long-lived worker threads with large stacks, whatever thread the caller is on
@@ -109,18 +109,20 @@ private final class Worker: @unchecked Sendable {
         else { return nil }
         let context = Unmanaged.passRetained(worker)
         #if canImport(Darwin)
-        var thread: pthread_t?
+            var thread: pthread_t?
         #else
-        var thread = pthread_t()
+            var thread = pthread_t()
         #endif
-        let status = pthread_create(&thread, &attributes, { raw in
-            #if canImport(Darwin)
-            Unmanaged<Worker>.fromOpaque(raw).takeRetainedValue().loop()
-            #else
-            if let raw { Unmanaged<Worker>.fromOpaque(raw).takeRetainedValue().loop() }
-            #endif
-            return nil
-        }, context.toOpaque())
+        let status = pthread_create(
+            &thread, &attributes,
+            { raw in
+                #if canImport(Darwin)
+                    Unmanaged<Worker>.fromOpaque(raw).takeRetainedValue().loop()
+                #else
+                    if let raw { Unmanaged<Worker>.fromOpaque(raw).takeRetainedValue().loop() }
+                #endif
+                return nil
+            }, context.toOpaque())
         guard status == 0 else {
             context.release()
             return nil

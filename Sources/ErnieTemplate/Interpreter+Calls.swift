@@ -154,7 +154,8 @@ extension Interpreter {
         for item in try iterate(value) {
             let pair = try iterate(item)
             guard pair.count == 2 else {
-                throw TemplateError.runtime("dictionary update sequence element has length \(pair.count); 2 is required")
+                throw TemplateError.runtime(
+                    "dictionary update sequence element has length \(pair.count); 2 is required")
             }
             try d.set(pair[0], pair[1])
         }

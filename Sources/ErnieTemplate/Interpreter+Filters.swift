@@ -1,9 +1,9 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #endif
 
 /// The names jinja2 3.1 knows (plus transformers' `tojson` override).
@@ -65,13 +65,15 @@ extension Interpreter {
             if !args.positional.isEmpty && !args.keyword.isEmpty {
                 throw TemplateError.runtime("can't handle positional and keyword arguments at the same time")
             }
-            let operand: Value = args.keyword.isEmpty
+            let operand: Value =
+                args.keyword.isEmpty
                 ? .tuple(args.positional) : .dict(PyDict(stringPairs: args.keyword))
             return .string(try PyFormat.percent(value.pyStr, operand))
         case "indent":
             let bound = try args.bind(name, ["width", "first", "blank"])
-            return try indent(value, width: bound[0] ?? .int(4), first: bound[1]?.isTruthy ?? false,
-                              blank: bound[2]?.isTruthy ?? false)
+            return try indent(
+                value, width: bound[0] ?? .int(4), first: bound[1]?.isTruthy ?? false,
+                blank: bound[2]?.isTruthy ?? false)
         case "int":
             let bound = try args.bind(name, ["default", "base"])
             return try toInt(value, base: try intParameter(bound[1], 10)) ?? bound[0] ?? .int(0)
@@ -113,8 +115,9 @@ extension Interpreter {
             return .string(PyText.strip(value.pyStr, chars: chars))
         case "truncate":
             let bound = try args.bind(name, ["length", "killwords", "end", "leeway"])
-            return try truncate(value, length: try intParameter(bound[0], 255), killwords: bound[1]?.isTruthy ?? false,
-                                end: bound[2]?.pyStr ?? "...", leeway: try intParameter(bound[3].orNone, 5))
+            return try truncate(
+                value, length: try intParameter(bound[0], 255), killwords: bound[1]?.isTruthy ?? false,
+                end: bound[2]?.pyStr ?? "...", leeway: try intParameter(bound[3].orNone, 5))
         case "urlencode": try args.none(name); return .string(try urlEncode(value))
         case "wordcount":
             try args.none(name)
@@ -170,7 +173,9 @@ extension Interpreter {
             return .int(i)
         case .string(let s), .markup(let s):
             if let i = PyNumber.parseInt(s, base: base) { return .int(i) }
-            if let d = PyNumber.parseFloat(s), d.isFinite, let i = Int(exactly: d.rounded(.towardZero)) { return .int(i) }
+            if let d = PyNumber.parseFloat(s), d.isFinite, let i = Int(exactly: d.rounded(.towardZero)) {
+                return .int(i)
+            }
             return nil
         default:
             return nil
@@ -226,7 +231,8 @@ extension Interpreter {
                 separator.unicodeScalars.append(c)
             } else {
                 if !separator.isEmpty {
-                    out += PyText.upper(String(separator.unicodeScalars.first!))
+                    out +=
+                        PyText.upper(String(separator.unicodeScalars.first!))
                         + PyText.lower(String(separator.unicodeScalars.dropFirst()))
                     separator = ""
                 }
@@ -235,7 +241,8 @@ extension Interpreter {
         }
         flush()
         if !separator.isEmpty {
-            out += PyText.upper(String(separator.unicodeScalars.first!))
+            out +=
+                PyText.upper(String(separator.unicodeScalars.first!))
                 + PyText.lower(String(separator.unicodeScalars.dropFirst()))
         }
         return out
@@ -270,7 +277,9 @@ extension Interpreter {
     }
 
     private func truncate(_ value: Value, length: Int, killwords: Bool, end: String, leeway: Int) throws -> Value {
-        guard let s = value.stringValue else { throw TemplateError.runtime("object of type '\(value.typeName)' has no len()") }
+        guard let s = value.stringValue else {
+            throw TemplateError.runtime("object of type '\(value.typeName)' has no len()")
+        }
         let endLength = PyText.length(end)
         guard length >= endLength else { throw TemplateError.runtime("expected length >= \(endLength), got \(length)") }
         guard leeway >= 0 else { throw TemplateError.runtime("expected leeway >= 0, got \(leeway)") }
@@ -286,8 +295,10 @@ extension Interpreter {
             throw TemplateError.runtime("could not convert \(value.typeName) to float")
         }
         let base = binary ? 1024.0 : 1000.0
-        let prefixes = binary
-            ? ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"] : ["kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"]
+        let prefixes =
+            binary
+            ? ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"]
+            : ["kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"]
         if bytes == 1 { return "1 Byte" }
         if bytes < base { return "\(Int(bytes)) Bytes" }
         var unit = base
@@ -336,7 +347,9 @@ extension Interpreter {
             if case .none = item { continue }
             if item.isUndefined { continue }
             let name = key.pyStr
-            if name.unicodeScalars.contains(where: { ($0.isASCII && PyText.isSpace($0)) || "/>=".unicodeScalars.contains($0) }) {
+            if name.unicodeScalars.contains(where: {
+                ($0.isASCII && PyText.isSpace($0)) || "/>=".unicodeScalars.contains($0)
+            }) {
                 throw TemplateError.runtime("Invalid character in attribute name: \(PyText.repr(name))")
             }
             let escapedValue: String
@@ -355,7 +368,8 @@ extension Interpreter {
             return "{" + pairs.map { "\(prettyRepr($0.0)): \(prettyRepr($0.1))" }.joined(separator: ", ") + "}"
         case .list(let items): return "[" + items.map(prettyRepr).joined(separator: ", ") + "]"
         case .tuple(let items):
-            return items.count == 1 ? "(\(prettyRepr(items[0])),)" : "(" + items.map(prettyRepr).joined(separator: ", ") + ")"
+            return items.count == 1
+                ? "(\(prettyRepr(items[0])),)" : "(" + items.map(prettyRepr).joined(separator: ", ") + ")"
         default: return value.pyRepr
         }
     }

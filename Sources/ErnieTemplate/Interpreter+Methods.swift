@@ -13,7 +13,9 @@ extension Interpreter {
                 return args.positional[loop.index0 % args.positional.count]
             }
             let values = args.positional
-            if let last = loop.lastChanged, last.count == values.count, zip(last, values).allSatisfy({ $0.pyEquals($1) }) {
+            if let last = loop.lastChanged, last.count == values.count,
+                zip(last, values).allSatisfy({ $0.pyEquals($1) })
+            {
                 return .bool(false)
             }
             loop.lastChanged = values
@@ -81,11 +83,13 @@ extension Interpreter {
             let maxsplit = try intArg(bound[1], name) ?? -1
             let parts: [String]
             if let sep {
-                parts = name == "split"
+                parts =
+                    name == "split"
                     ? try PyText.split(s, separator: sep, maxsplit: maxsplit)
                     : try PyText.rsplit(s, separator: sep, maxsplit: maxsplit)
             } else {
-                parts = name == "split"
+                parts =
+                    name == "split"
                     ? PyText.splitWhitespace(s, maxsplit: maxsplit) : PyText.rsplitWhitespace(s, maxsplit: maxsplit)
             }
             return .list(parts.map(wrap))
@@ -155,7 +159,9 @@ extension Interpreter {
             return wrap(parts.joined(separator: s))
         case "removeprefix", "removesuffix":
             let bound = try args.bind(name, ["affix"], required: 1)
-            guard let affix = bound[0]?.stringValue else { throw TemplateError.runtime("\(name)() argument must be str") }
+            guard let affix = bound[0]?.stringValue else {
+                throw TemplateError.runtime("\(name)() argument must be str")
+            }
             if name == "removeprefix", PyText.hasPrefix(s, affix) {
                 return wrap(String(decoding: Array(s.utf8).dropFirst(affix.utf8.count), as: UTF8.self))
             }
@@ -167,7 +173,8 @@ extension Interpreter {
             let bound = try args.bind(name, ["sep"], required: 1)
             guard let sep = bound[0]?.stringValue else { throw TemplateError.runtime("must be str") }
             guard !sep.isEmpty else { throw TemplateError.runtime("empty separator") }
-            let parts = name == "partition"
+            let parts =
+                name == "partition"
                 ? try PyText.split(s, separator: sep, maxsplit: 1) : try PyText.rsplit(s, separator: sep, maxsplit: 1)
             if parts.count == 2 { return .tuple([wrap(parts[0]), wrap(sep), wrap(parts[1])]) }
             return name == "partition" ? .tuple([wrap(s), wrap(""), wrap("")]) : .tuple([wrap(""), wrap(""), wrap(s)])
@@ -178,7 +185,8 @@ extension Interpreter {
             guard fill.unicodeScalars.count == 1, let f = fill.unicodeScalars.first else {
                 throw TemplateError.runtime("The fill character must be exactly one character long")
             }
-            return wrap(try PyText.pad(s, width: width, fill: f, align: name == "center" ? "^" : name == "ljust" ? "<" : ">"))
+            return wrap(
+                try PyText.pad(s, width: width, fill: f, align: name == "center" ? "^" : name == "ljust" ? "<" : ">"))
         case "zfill":
             let bound = try args.bind(name, ["width"], required: 1)
             let width = try intArg(bound[0], name) ?? 0
@@ -276,7 +284,8 @@ extension Interpreter {
         }
     }
 
-    private func sequenceMethod(_ receiver: Value, _ items: [Value], _ name: String, _ args: Arguments) throws -> Value {
+    private func sequenceMethod(_ receiver: Value, _ items: [Value], _ name: String, _ args: Arguments) throws -> Value
+    {
         switch name {
         case "count":
             let bound = try args.bind("count", ["value"], required: 1)

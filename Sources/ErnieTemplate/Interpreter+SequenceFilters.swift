@@ -16,7 +16,9 @@ extension Interpreter {
         guard let attribute = attribute.orNone else { return [] }
         if let s = attribute.stringValue {
             return PyText.splitOn(s, ".").map { part in
-                if !part.isEmpty, part.unicodeScalars.allSatisfy({ PyText.isDigit($0) }), let i = Int(part) { return .int(i) }
+                if !part.isEmpty, part.unicodeScalars.allSatisfy({ PyText.isDigit($0) }), let i = Int(part) {
+                    return .int(i)
+                }
                 return .string(part)
             }
         }
@@ -159,7 +161,9 @@ extension Interpreter {
             for (i, item) in items.enumerated() {
                 if i > 0 { out += separator }
                 out += item.pyStr
-                if out.utf8.count > limits.maxOutputBytes { throw TemplateError.limit("string exceeds the output size limit") }
+                if out.utf8.count > limits.maxOutputBytes {
+                    throw TemplateError.limit("string exceeds the output size limit")
+                }
             }
             return .string(out)
         case "first":
@@ -192,7 +196,9 @@ extension Interpreter {
         case "items":
             try args.none(name)
             if value.isUndefined { return generator([]) }
-            guard case .dict(let d) = value else { throw TemplateError.runtime("Can only get item pairs from a mapping.") }
+            guard case .dict(let d) = value else {
+                throw TemplateError.runtime("Can only get item pairs from a mapping.")
+            }
             return generator(zip(d.keys, d.values).map { .tuple([$0, $1]) })
         case "reverse":
             try args.none(name)
@@ -259,9 +265,10 @@ extension Interpreter {
                     groups.append((k, [item]))
                 }
             }
-            return .list(try groups.map { k, items in
-                .tuple([caseSensitive ? k : try output(items[0]), .list(items)])
-            })
+            return .list(
+                try groups.map { k, items in
+                    .tuple([caseSensitive ? k : try output(items[0]), .list(items)])
+                })
         default:
             return nil
         }

@@ -259,6 +259,7 @@ struct JSONParser {
                 column += 1
             }
         }
-        return TemplateError(message: "invalid JSON at line \(line), column \(column): \(message)", line: line, kind: .json)
+        return TemplateError(
+            message: "invalid JSON at line \(line), column \(column): \(message)", line: line, kind: .json)
     }
 }

@@ -127,7 +127,8 @@ struct Parser {
             let expected = Set(stack.flatMap { $0 })
             let alternatives = looking.map { "'\($0)'" }.joined(separator: " or ")
             if let name, expected.contains(name) {
-                message += " You probably made a nesting mistake. Jinja is expecting this tag, but currently"
+                message +=
+                    " You probably made a nesting mistake. Jinja is expecting this tag, but currently"
                     + " looking for \(alternatives)."
             } else {
                 message += " Jinja was looking for the following tags: \(alternatives)."
@@ -283,7 +284,8 @@ struct Parser {
         let call = try parseExpression()
         guard case .call = call.kind else { throw fail("expected call", line: line) }
         let body = try parseFunctionBody("endcall")
-        let caller = Parser.makeMacro(name: "caller", parameters: parameters, defaults: defaults, body: body, line: line)
+        let caller = Parser.makeMacro(
+            name: "caller", parameters: parameters, defaults: defaults, body: body, line: line)
         return .callBlock(CallBlock(caller: caller, call: call, line: line))
     }
 

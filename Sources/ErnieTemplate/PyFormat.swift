@@ -46,7 +46,9 @@ enum PyFormat {
                 }
                 guard depth == 0 else { throw TemplateError.runtime("incomplete format key") }
                 let key = PyText.string(chars[(i + 1)..<(j - 1)])
-                guard let value = map.get(string: key) else { throw TemplateError.runtime("KeyError: \(PyText.repr(key))") }
+                guard let value = map.get(string: key) else {
+                    throw TemplateError.runtime("KeyError: \(PyText.repr(key))")
+                }
                 keyed = value
                 usedMapping = true
                 i = j
@@ -145,7 +147,9 @@ enum PyFormat {
             if let i = value.intValue, let scalar = Unicode.Scalar(UInt32(clamping: max(0, i))) {
                 return try pad(String(scalar), width: width, left: left, zero: false)
             }
-            if let s = value.stringValue, s.unicodeScalars.count == 1 { return try pad(s, width: width, left: left, zero: false) }
+            if let s = value.stringValue, s.unicodeScalars.count == 1 {
+                return try pad(s, width: width, left: left, zero: false)
+            }
             throw TemplateError.runtime("%c requires int or char")
         default:
             throw TemplateError.runtime("unsupported format character '\(type)'")
@@ -313,7 +317,8 @@ enum PyFormat {
                 body = group(intPart, separator: g, every: 3) + (parts.count > 1 ? "." + parts[1] : "")
             }
         }
-        return alignNumber(prefix: signPrefix(negative: d.sign == .minus && !d.isNaN, spec: spec), digits: body, spec: spec)
+        return alignNumber(
+            prefix: signPrefix(negative: d.sign == .minus && !d.isNaN, spec: spec), digits: body, spec: spec)
     }
 
     private static func signPrefix(negative: Bool, spec: Spec) -> String {

@@ -10,7 +10,8 @@ struct PyJSON {
     /// The output may not grow beyond this many bytes.
     var maxBytes = Int.max
 
-    init(ensureASCII: Bool = false, indent: String? = nil, separators: (String, String)? = nil, sortKeys: Bool = false) {
+    init(ensureASCII: Bool = false, indent: String? = nil, separators: (String, String)? = nil, sortKeys: Bool = false)
+    {
         self.ensureASCII = ensureASCII
         self.indent = indent
         self.sortKeys = sortKeys

@@ -50,7 +50,8 @@ extension PyText {
     private static func text(_ bytes: ArraySlice<UInt8>) -> String { String(decoding: bytes, as: UTF8.self) }
 
     /// `str.replace(old, new, count)`; `count < 0` replaces all. Throws when the result would exceed `limit` bytes.
-    static func replace(_ s: String, _ old: String, _ new: String, count: Int = -1, limit: Int = .max) throws -> String {
+    static func replace(_ s: String, _ old: String, _ new: String, count: Int = -1, limit: Int = .max) throws -> String
+    {
         if count == 0 { return s }
         func tooBig() -> TemplateError { .limit("string exceeds the output size limit") }
         if old.isEmpty {
@@ -222,7 +223,8 @@ extension PyText {
         if lo > hay.count { return -1 }
         if needle.isEmpty { return lo <= hi ? (reverse ? hi : lo) : -1 }
         guard hi - lo >= needle.count else { return -1 }
-        let positions = reverse
+        let positions =
+            reverse
             ? Array(stride(from: hi - needle.count, through: lo, by: -1))
             : Array(lo...(hi - needle.count))
         for p in positions where hay[p..<(p + needle.count)].elementsEqual(needle) { return p }

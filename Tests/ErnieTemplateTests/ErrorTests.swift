@@ -21,9 +21,10 @@ import Testing
         #expect(e?.line == 3)
         #expect(e?.description.hasPrefix("line 3: ") == true)
         let unclosed = error("a\n{% if x %}\nb\n")
-        #expect(unclosed?.message
-            == "Unexpected end of template. Jinja was looking for the following tags: 'elif' or 'else' or 'endif'."
-            + " The innermost block that needs to be closed is 'if'.")
+        #expect(
+            unclosed?.message
+                == "Unexpected end of template. Jinja was looking for the following tags: 'elif' or 'else' or 'endif'."
+                + " The innermost block that needs to be closed is 'if'.")
     }
 
     @Test func unknownFilterAndTest() {
@@ -39,8 +40,11 @@ import Testing
     }
 
     @Test func raiseExceptionCarriesTheMessage() {
-        let e = error("ok\n{% if messages|length > 1 %}{{ raise_exception('Only one message, got ' ~ messages|length) }}{% endif %}",
-                      ["messages": [1, 2, 3]])
+        let source = """
+            ok
+            {% if messages|length > 1 %}{{ raise_exception('Only one message, got ' ~ messages|length) }}{% endif %}
+            """
+        let e = error(source, ["messages": [1, 2, 3]])
         #expect(e?.kind == .raised)
         #expect(e?.message == "Only one message, got 3")
         #expect(e?.line == 2)
@@ -118,7 +122,8 @@ import Testing
         for entry in clock["cases"]?.arrayValue ?? [] {
             let format = try #require(entry["format"]?.stringValue)
             let template = try ChatTemplate(source: "{{ strftime_now(fmt) }}")
-            #expect(try template.render(["fmt": .string(format)], currentTime: timestamp) == entry["expected"]?.stringValue)
+            #expect(
+                try template.render(["fmt": .string(format)], currentTime: timestamp) == entry["expected"]?.stringValue)
         }
         // Without a fixed time it uses the clock.
         let year = try ChatTemplate(source: "{{ strftime_now('%Y')|int > 2023 }}").render([:])
@@ -126,7 +131,8 @@ import Testing
     }
 
     @Test func generationTagRendersItsBody() throws {
-        let template = try ChatTemplate(source: "{% for m in messages %}{% generation %}{{ m }}{% endgeneration %}{% endfor %}")
+        let template = try ChatTemplate(
+            source: "{% for m in messages %}{% generation %}{{ m }}{% endgeneration %}{% endfor %}")
         #expect(try template.render(["messages": ["a", "b"]]) == "ab")
     }
 }

@@ -22,7 +22,8 @@ import Testing
             let compact = try value.jsonString()
             #expect(compact.utf8.elementsEqual(entry["compact"]?.stringValue?.utf8 ?? "".utf8), "\(input): \(compact)")
             let pretty = try value.jsonString(indent: 2, sortKeys: true)
-            #expect(pretty.utf8.elementsEqual(entry["indent2_sorted"]?.stringValue?.utf8 ?? "".utf8), "\(input): \(pretty)")
+            #expect(
+                pretty.utf8.elementsEqual(entry["indent2_sorted"]?.stringValue?.utf8 ?? "".utf8), "\(input): \(pretty)")
             let ascii = try value.jsonString(ensureASCII: true)
             #expect(ascii.utf8.elementsEqual(entry["ascii"]?.stringValue?.utf8 ?? "".utf8), "\(input): \(ascii)")
             // The bytes initialiser gives the same value.

@@ -77,7 +77,8 @@ import Testing
         }
         // The default limit applies too.
         #expect(renderError("{{ ('x' * 100)|replace('', 'y' * 1000000) }}")?.kind == .limit)
-        #expect(renderError("{{ [1]|slice(1000000000000)|list }}", limits: RenderLimits(maxSteps: 100_000))?.kind == .limit)
+        #expect(
+            renderError("{{ [1]|slice(1000000000000)|list }}", limits: RenderLimits(maxSteps: 100_000))?.kind == .limit)
     }
 
     @Test func rangeIsCappedLikeTheSandbox() {
@@ -129,9 +130,11 @@ import Testing
         #expect(renderError(methods, limits: limits)?.kind == .limit)
         // The default limit applies too, and shallow values work and print as Python does.
         #expect(renderError(chain.replacingOccurrences300())?.kind == .limit)
-        let shallow = try? ChatTemplate(source: """
-            {% set ns = namespace(x=[]) %}{% for i in range(3) %}{% set ns.x = [ns.x, i] %}{% endfor %}{{ ns.x }}
-            """).render([:])
+        let shallow = try? ChatTemplate(
+            source: """
+                {% set ns = namespace(x=[]) %}{% for i in range(3) %}{% set ns.x = [ns.x, i] %}{% endfor %}{{ ns.x }}
+                """
+        ).render([:])
         #expect(shallow == "[[[[], 0], 1], 2]")
     }
 
@@ -152,11 +155,12 @@ import Testing
         for i in 0..<600 {
             messages.append(["role": i % 2 == 0 ? "user" : "assistant", "content": .string("message \(i)")])
         }
-        let template = try ChatTemplate(source: """
-            {%- set ns = namespace(items=[]) -%}
-            {%- for m in messages %}{% set ns.items = ns.items + [m] %}{% endfor -%}
-            {{ ns.items|length }}
-            """)
+        let template = try ChatTemplate(
+            source: """
+                {%- set ns = namespace(items=[]) -%}
+                {%- for m in messages %}{% set ns.items = ns.items + [m] %}{% endfor -%}
+                {{ ns.items|length }}
+                """)
         #expect(try template.render(["messages": .array(messages)]) == "600")
     }
 }
