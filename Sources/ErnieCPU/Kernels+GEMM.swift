@@ -122,61 +122,34 @@ extension Kernels {
         }
     }
 
-    /// One activation row against weight rows `nRange`, four weight rows at a time (the decode path).
+    /// One activation row against weight rows `nRange`, one weight row at a time (the decode path: a single
+    /// sequential stream through the weights is what the memory system serves fastest).
     @inline(__always)
     static func rowTimesBlock(
         x: UnsafePointer<Float>, w: UnsafePointer<Float>, nRange: Range<Int>, k: Int, out: UnsafeMutablePointer<Float>
     ) {
-        let k8 = k & ~7
-        var j = nRange.lowerBound
-        while j + 4 <= nRange.upperBound {
-            let w0 = w + j * k, w1 = w0 + k, w2 = w1 + k, w3 = w2 + k
-            var a0 = SIMD4<Float>(), a1 = SIMD4<Float>(), a2 = SIMD4<Float>(), a3 = SIMD4<Float>()
-            var c0 = SIMD4<Float>(), c1 = SIMD4<Float>(), c2 = SIMD4<Float>(), c3 = SIMD4<Float>()
-            var i = 0
-            while i < k8 {
-                let xa = load4(x + i), xb = load4(x + i + 4)
-                a0 += xa * load4(w0 + i)
-                c0 += xb * load4(w0 + i + 4)
-                a1 += xa * load4(w1 + i)
-                c1 += xb * load4(w1 + i + 4)
-                a2 += xa * load4(w2 + i)
-                c2 += xb * load4(w2 + i + 4)
-                a3 += xa * load4(w3 + i)
-                c3 += xb * load4(w3 + i + 4)
-                i += 8
-            }
-            var s0 = (a0 + c0).sum(), s1 = (a1 + c1).sum(), s2 = (a2 + c2).sum(), s3 = (a3 + c3).sum()
-            while i < k {
-                s0 += x[i] * w0[i]
-                s1 += x[i] * w1[i]
-                s2 += x[i] * w2[i]
-                s3 += x[i] * w3[i]
-                i += 1
-            }
-            out[j] = s0
-            out[j + 1] = s1
-            out[j + 2] = s2
-            out[j + 3] = s3
-            j += 4
-        }
-        while j < nRange.upperBound {
+        for j in nRange {
             out[j] = dot(x, w + j * k, k)
-            j += 1
         }
     }
 
     /// `Σ a[i] · b[i]` for `i < n`.
     @inline(__always)
     static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
-        var acc0 = SIMD4<Float>(), acc1 = SIMD4<Float>()
+        var acc0 = SIMD4<Float>(), acc1 = SIMD4<Float>(), acc2 = SIMD4<Float>(), acc3 = SIMD4<Float>()
         var i = 0
-        while i + 8 <= n {
+        while i + 16 <= n {
             acc0 += load4(a + i) * load4(b + i)
             acc1 += load4(a + i + 4) * load4(b + i + 4)
-            i += 8
+            acc2 += load4(a + i + 8) * load4(b + i + 8)
+            acc3 += load4(a + i + 12) * load4(b + i + 12)
+            i += 16
         }
-        var s = (acc0 + acc1).sum()
+        while i + 4 <= n {
+            acc0 += load4(a + i) * load4(b + i)
+            i += 4
+        }
+        var s = ((acc0 + acc1) + (acc2 + acc3)).sum()
         while i < n {
             s += a[i] * b[i]
             i += 1
@@ -195,6 +168,26 @@ extension Kernels {
         }
         while i < n {
             y[i] += a * x[i]
+            i += 1
+        }
+    }
+
+    /// `y[i] += a0·x0[i] + a1·x1[i] + a2·x2[i] + a3·x3[i]` for `i < n` (one pass over `y` for four rows).
+    @inline(__always)
+    static func axpy4(
+        _ a0: Float, _ x0: UnsafePointer<Float>, _ a1: Float, _ x1: UnsafePointer<Float>, _ a2: Float,
+        _ x2: UnsafePointer<Float>, _ a3: Float, _ x3: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int
+    ) {
+        let b0 = SIMD4<Float>(repeating: a0), b1 = SIMD4<Float>(repeating: a1)
+        let b2 = SIMD4<Float>(repeating: a2), b3 = SIMD4<Float>(repeating: a3)
+        var i = 0
+        while i + 4 <= n {
+            let sum = (b0 * load4(x0 + i) + b1 * load4(x1 + i)) + (b2 * load4(x2 + i) + b3 * load4(x3 + i))
+            store4(load4(y + i) + sum, y + i)
+            i += 4
+        }
+        while i < n {
+            y[i] += (a0 * x0[i] + a1 * x1[i]) + (a2 * x2[i] + a3 * x3[i])
             i += 1
         }
     }

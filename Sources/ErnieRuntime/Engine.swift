@@ -1,6 +1,6 @@
-import Foundation
 public import ErnieModel
 public import ErnieTokenizer
+import Foundation
 import Synchronization
 
 /// The serving engine: one thread owns the model and the KV pool and runs the scheduler loop; any task may submit
@@ -57,8 +57,11 @@ public final class Engine: Sendable {
     }
 
     deinit {
+        // The engine thread holds only the inbox and the loop, so it ends after aborting what is left (it is started
+        // here if it never was, so that queued streams still get their final output).
         inbox.state.withLock { $0.accepting = false }
         inbox.post(.shutdown(deadline: .now))
+        handoff.start(name: "ernie-engine")
     }
 
     /// Starts the engine thread (once; later calls do nothing).
@@ -111,7 +114,8 @@ public final class Engine: Sendable {
         inbox.post(.abort(requestID: requestID))
     }
 
-    /// Empties the prefix cache. Refused (false) while requests are queued or running, as in SGLang.
+    /// Empties the prefix cache. Refused (false) while requests are queued or running, as in SGLang, and after
+    /// shutdown. Answered by the engine thread, so it waits for `start()`.
     public func flushCache() async -> Bool {
         await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
             if !inbox.post(.flush(continuation)) { continuation.resume(returning: false) }
@@ -130,6 +134,7 @@ public final class Engine: Sendable {
     public var stats: EngineStats {
         inbox.state.withLock { state in
             var stats = state.stats
+            stats.queuedRequests = state.queued  // includes submissions the engine thread has not picked up yet
             stats.generationThroughput = state.throughput.rate()
             return stats
         }

@@ -75,7 +75,8 @@ final class EngineInbox: Sendable {
     /// Blocks the engine thread until a command arrives (or `timeout` passes).
     func waitForWork(timeout: Duration? = nil) {
         if let timeout {
-            let nanoseconds = Int(timeout.components.seconds) * 1_000_000_000
+            let nanoseconds =
+                Int(timeout.components.seconds) * 1_000_000_000
                 + Int(timeout.components.attoseconds / 1_000_000_000)
             _ = wakeup.wait(timeout: .now() + .nanoseconds(nanoseconds))
         } else {
@@ -87,10 +88,12 @@ final class EngineInbox: Sendable {
     func publish(_ stats: EngineStats, waiting: Int, generatedTokens: Int) {
         state.withLock { state in
             state.stats = stats
-            state.queued = waiting + state.commands.reduce(0) { count, command in
-                if case .submit = command { return count + 1 }
-                return count
-            }
+            state.queued =
+                waiting
+                + state.commands.reduce(0) { count, command in
+                    if case .submit = command { return count + 1 }
+                    return count
+                }
             state.throughput.record(generatedTokens)
         }
     }

@@ -74,7 +74,8 @@ public struct LogprobEntry: Sendable, Equatable {
 
 /// What the engine streams back for a request: one value per step in which the request made progress.
 public struct GenerationOutput: Sendable {
-    /// Tokens generated in this step (usually one; empty for the final output of a request stopped by a string).
+    /// Tokens generated in this step (usually one, including the token that completed a stop string or is a stop
+    /// token; empty for a final output that only reports an abort, or ends a `maxNewTokens == 0` scoring request).
     public var newTokens: [Int]
     /// Text that became final in this step (held back while it could still be the start of a stop string).
     public var text: String

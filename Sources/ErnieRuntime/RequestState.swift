@@ -68,7 +68,8 @@ struct RequestState {
     func scoreRequest(tokenIndex: Int, position: Int, rules: GenerationRules) -> LogitsRequest {
         LogitsRequest(
             tokenIndex: tokenIndex, sampling: nil,
-            targetToken: Int32(truncatingIfNeeded: request.promptTokens[position + 1]), topLogprobs: request.topLogprobs, vocabLimit: rules.vocabLimit)
+            targetToken: Int32(truncatingIfNeeded: request.promptTokens[position + 1]),
+            topLogprobs: request.topLogprobs, vocabLimit: rules.vocabLimit)
     }
 
     mutating func recordScore(position: Int, result: TokenResult) {

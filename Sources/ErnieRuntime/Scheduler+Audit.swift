@@ -7,7 +7,8 @@ extension Scheduler {
         for sequence in sequences.values {
             for page in sequence.pages { expected[Int(page)] += 1 }
             if sequence.pages.count < pool.pagesFor(tokens: sequence.kvCount) {
-                problems.append("sequence \(sequence.id) has \(sequence.kvCount) tokens of KV in \(sequence.pages.count) pages")
+                problems.append(
+                    "sequence \(sequence.id) has \(sequence.kvCount) tokens of KV in \(sequence.pages.count) pages")
             }
             if !sequence.isRunning && !sequence.pages.isEmpty {
                 problems.append("queued sequence \(sequence.id) still holds pages")
@@ -21,7 +22,8 @@ extension Scheduler {
         }
         let runningSet = Set(running)
         let waitingSet = Set(waiting)
-        if runningSet.count != running.count || waitingSet.count != waiting.count || !runningSet.isDisjoint(with: waitingSet)
+        if runningSet.count != running.count || waitingSet.count != waiting.count
+            || !runningSet.isDisjoint(with: waitingSet)
             || runningSet.union(waitingSet) != Set(sequences.keys)
         {
             problems.append("running/waiting sets do not match the sequences")

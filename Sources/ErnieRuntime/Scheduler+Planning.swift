@@ -7,7 +7,8 @@ extension Scheduler {
     mutating func schedule() -> StepPlan {
         var plan = StepPlan()
         if !running.isEmpty {
-            let step = (config.initialNewTokenRatio - config.minNewTokenRatio)
+            let step =
+                (config.initialNewTokenRatio - config.minNewTokenRatio)
                 / Double(max(1, config.newTokenRatioDecaySteps))
             newTokenRatio = max(config.minNewTokenRatio, newTokenRatio - step)
         }
@@ -51,32 +52,31 @@ extension Scheduler {
             }
         }
         for id in decoders {
-            guard var s = sequences[id] else { continue }
-            let needed = max(0, pool.pagesFor(tokens: s.kvCount + 1) - s.pages.count)
-            guard let pages = pool.allocate(needed) else { continue }
-            s.pages += pages
-            sequences[id] = s
-            plan.entries.append(entry(for: s, count: 1, isPrefill: false))
+            // Read, then mutate in place: a local copy would make the page table copy itself on write.
+            guard let (kv, held) = sequences[id].map({ ($0.kvCount, $0.pages.count) }) else { continue }
+            guard let pages = pool.allocate(max(0, pool.pagesFor(tokens: kv + 1) - held)) else { continue }
+            sequences[id]?.pages += pages
+            if let s = sequences[id] { plan.entries.append(entry(for: s, count: 1, isPrefill: false)) }
         }
     }
 
     /// A prefill chunk for a running sequence: as many pending tokens as the budget and the pool allow.
     private mutating func prefillEntry(for id: SequenceID, budget: inout Int) -> StepPlan.Entry? {
-        guard var s = sequences[id] else { return nil }
-        var count = min(s.pendingCount, budget)
+        guard let (kv, held, pending) = sequences[id].map({ ($0.kvCount, $0.pages.count, $0.pendingCount) })
+        else { return nil }
+        var count = min(pending, budget)
         guard count > 0 else { return nil }
-        var needed = max(0, pool.pagesFor(tokens: s.kvCount + count) - s.pages.count)
+        var needed = max(0, pool.pagesFor(tokens: kv + count) - held)
         if !ensureFree(needed) {
             // Take what fits: the rest of the last page plus every free page.
-            count = min(count, (s.pages.count + pool.freeCount) * config.pageSize - s.kvCount)
+            count = min(count, (held + pool.freeCount) * config.pageSize - kv)
             guard count > 0 else { return nil }
-            needed = max(0, pool.pagesFor(tokens: s.kvCount + count) - s.pages.count)
+            needed = max(0, pool.pagesFor(tokens: kv + count) - held)
         }
         guard let pages = pool.allocate(needed) else { return nil }
-        s.pages += pages
-        sequences[id] = s
+        sequences[id]?.pages += pages
         budget -= count
-        return entry(for: s, count: count, isPrefill: true)
+        return sequences[id].map { entry(for: $0, count: count, isPrefill: true) }
     }
 
     private func entry(for s: ScheduledSequence, count: Int, isPrefill: Bool) -> StepPlan.Entry {
@@ -105,7 +105,8 @@ extension Scheduler {
             s.kvCount = matched.count * config.pageSize
             if !running.isEmpty {
                 let required = futurePages(of: s)
-                let available = pool.freeCount + pool.cacheOnlyCount
+                let available =
+                    pool.freeCount + pool.cacheOnlyCount
                     - running.reduce(0) { $0 + (sequences[$1].map(futurePages(of:)) ?? 0) }
                 if required > available {
                     for page in matched { pool.release(page) }
@@ -133,7 +134,8 @@ extension Scheduler {
     private mutating func fail(_ id: SequenceID, _ plan: inout StepPlan) {
         let tokens = sequences[id]?.tokens.count ?? 0
         finish(id, cacheable: false)
-        plan.failed.append(
-            (id, "the request needs KV cache for \(tokens) tokens but the pool of \(config.capacityTokens) is exhausted"))
+        let reason =
+            "the request needs KV cache for \(tokens) tokens but the pool of \(config.capacityTokens) is exhausted"
+        plan.failed.append((id, reason))
     }
 }

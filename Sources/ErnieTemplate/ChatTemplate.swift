@@ -23,8 +23,8 @@ public struct ChatTemplate: Sendable {
         self.source = source
         self.limits = limits
         let maxNesting = limits.maxNesting
-        program = try BigStack.run {
-            let program = try Parser.parse(source, maxNesting: maxNesting)
+        program = try BigStack.run { floor in
+            let program = try Parser.parse(source, maxNesting: maxNesting, stackFloor: floor)
             try ASTWalker.checkNames(program)
             return program
         }
@@ -41,8 +41,8 @@ public struct ChatTemplate: Sendable {
     public func render(_ context: [String: JinjaValue], currentTime: Double?) throws -> String {
         let program = program
         let limits = limits
-        return try BigStack.run {
-            try Interpreter(limits: limits, fixedTime: currentTime).render(program, context: context)
+        return try BigStack.run { floor in
+            try Interpreter(limits: limits, fixedTime: currentTime, stackFloor: floor).render(program, context: context)
         }
     }
 }

@@ -24,7 +24,9 @@ extension Interpreter {
     func attribute(_ value: Value, _ name: String) throws -> Value? {
         if name.hasPrefix("_") { return nil }
         func method() -> Value { .callable(.method(BoundMethod(receiver: value, name: name))) }
-        func unsafe() -> Value { .undefined(Undefined(owner: value.objectTypeDescription, attribute: name, security: true)) }
+        func unsafe() -> Value {
+            .undefined(Undefined(owner: value.objectTypeDescription, attribute: name, security: true))
+        }
         switch value {
         case .undefined(let u):
             throw u.error
@@ -102,7 +104,8 @@ extension Interpreter {
         case "depth": return .int(loop.depth0 + 1)
         case "depth0": return .int(loop.depth0)
         case "previtem":
-            return loop.index0 > 0 ? loop.items[loop.index0 - 1] : .undefined(Undefined(hint: "there is no previous item"))
+            return loop.index0 > 0
+                ? loop.items[loop.index0 - 1] : .undefined(Undefined(hint: "there is no previous item"))
         case "nextitem":
             return loop.isLast ? .undefined(Undefined(hint: "there is no next item")) : loop.items[loop.index0 + 1]
         case "cycle", "changed": return method()

@@ -28,6 +28,7 @@ extension Interpreter {
     func callMacro(_ macro: MacroValue, _ args: Arguments) throws -> Value {
         let definition = macro.definition
         let frame = Scope(parent: macro.closure)
+        guard macro.closure != nil else { throw TemplateError.runtime("macro called after the render ended") }
         var keywords = args.keyword
         func takeKeyword(_ name: String) -> Value? {
             guard let i = keywords.firstIndex(where: { $0.0 == name }) else { return nil }
@@ -120,7 +121,9 @@ extension Interpreter {
             }
             var d = try args.positional.first.map(dictFrom) ?? PyDict()
             for (key, value) in args.keyword { d.set(string: key, value) }
-            return .namespace(Namespace(d))
+            let ns = Namespace(d)
+            namespaces.append(ns)
+            return .namespace(ns)
         case .cycler:
             guard !args.positional.isEmpty else {
                 throw TemplateError.runtime("at least one item has to be provided")
@@ -151,7 +154,8 @@ extension Interpreter {
         for item in try iterate(value) {
             let pair = try iterate(item)
             guard pair.count == 2 else {
-                throw TemplateError.runtime("dictionary update sequence element has length \(pair.count); 2 is required")
+                throw TemplateError.runtime(
+                    "dictionary update sequence element has length \(pair.count); 2 is required")
             }
             try d.set(pair[0], pair[1])
         }

@@ -1,6 +1,7 @@
 extension Interpreter {
     func eval(_ expr: Expr, _ scope: Scope) throws -> Value {
         try tick()
+        try checkStack()
         currentLine = expr.line
         switch expr.kind {
         case .literal(let literal):

@@ -1,9 +1,9 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #endif
 
 /// The names jinja2 3.1 knows (plus transformers' `tojson` override).
@@ -42,7 +42,7 @@ extension Interpreter {
         case "capitalize": try args.none(name); return .string(PyText.capitalize(value.pyStr))
         case "center":
             let bound = try args.bind(name, ["width"])
-            return .string(PyText.pad(value.pyStr, width: try intParameter(bound[0], 80), fill: " ", align: "^"))
+            return .string(try PyText.pad(value.pyStr, width: try intParameter(bound[0], 80), fill: " ", align: "^"))
         case "d", "default":
             let bound = try args.bind(name, ["default_value", "boolean"])
             let useDefault = value.isUndefined || ((bound[1]?.isTruthy ?? false) && !value.isTruthy)
@@ -65,13 +65,15 @@ extension Interpreter {
             if !args.positional.isEmpty && !args.keyword.isEmpty {
                 throw TemplateError.runtime("can't handle positional and keyword arguments at the same time")
             }
-            let operand: Value = args.keyword.isEmpty
+            let operand: Value =
+                args.keyword.isEmpty
                 ? .tuple(args.positional) : .dict(PyDict(stringPairs: args.keyword))
             return .string(try PyFormat.percent(value.pyStr, operand))
         case "indent":
             let bound = try args.bind(name, ["width", "first", "blank"])
-            return try indent(value, width: bound[0] ?? .int(4), first: bound[1]?.isTruthy ?? false,
-                              blank: bound[2]?.isTruthy ?? false)
+            return try indent(
+                value, width: bound[0] ?? .int(4), first: bound[1]?.isTruthy ?? false,
+                blank: bound[2]?.isTruthy ?? false)
         case "int":
             let bound = try args.bind(name, ["default", "base"])
             return try toInt(value, base: try intParameter(bound[1], 10)) ?? bound[0] ?? .int(0)
@@ -91,9 +93,10 @@ extension Interpreter {
         case "replace":
             let bound = try args.bind(name, ["old", "new", "count"], required: 2)
             let count = try bound[2].orNone.map { try intParameter($0, -1) } ?? -1
-            let result = PyText.replace(value.pyStr, (bound[0] ?? .none).pyStr, (bound[1] ?? .none).pyStr, count: count)
-            if result.utf8.count > limits.maxOutputBytes { throw TemplateError.limit("string exceeds the output size limit") }
-            return .string(result)
+            return .string(
+                try PyText.replace(
+                    value.pyStr, (bound[0] ?? .none).pyStr, (bound[1] ?? .none).pyStr, count: count,
+                    limit: limits.maxOutputBytes))
         case "round":
             let bound = try args.bind(name, ["precision", "method"])
             return try roundFilter(value, precision: try intParameter(bound[0], 0), method: bound[1]?.pyStr ?? "common")
@@ -112,8 +115,9 @@ extension Interpreter {
             return .string(PyText.strip(value.pyStr, chars: chars))
         case "truncate":
             let bound = try args.bind(name, ["length", "killwords", "end", "leeway"])
-            return try truncate(value, length: try intParameter(bound[0], 255), killwords: bound[1]?.isTruthy ?? false,
-                                end: bound[2]?.pyStr ?? "...", leeway: try intParameter(bound[3].orNone, 5))
+            return try truncate(
+                value, length: try intParameter(bound[0], 255), killwords: bound[1]?.isTruthy ?? false,
+                end: bound[2]?.pyStr ?? "...", leeway: try intParameter(bound[3].orNone, 5))
         case "urlencode": try args.none(name); return .string(try urlEncode(value))
         case "wordcount":
             try args.none(name)
@@ -169,7 +173,9 @@ extension Interpreter {
             return .int(i)
         case .string(let s), .markup(let s):
             if let i = PyNumber.parseInt(s, base: base) { return .int(i) }
-            if let d = PyNumber.parseFloat(s), d.isFinite, let i = Int(exactly: d.rounded(.towardZero)) { return .int(i) }
+            if let d = PyNumber.parseFloat(s), d.isFinite, let i = Int(exactly: d.rounded(.towardZero)) {
+                return .int(i)
+            }
             return nil
         default:
             return nil
@@ -184,9 +190,15 @@ extension Interpreter {
         if let text = width.stringValue {
             indention = text
         } else {
-            indention = String(repeating: " ", count: max(0, try intParameter(width, 4)))
+            let count = max(0, try intParameter(width, 4))
+            try PyText.checkWidth(count)
+            indention = String(repeating: " ", count: count)
         }
         let lines = PyText.splitlines(text + "\n")
+        let (grown, overflow) = lines.count.multipliedReportingOverflow(by: indention.utf8.count)
+        if overflow || grown > limits.maxOutputBytes - text.utf8.count {
+            throw TemplateError.limit("indented text exceeds the output size limit")
+        }
         var result: String
         if blank {
             result = lines.joined(separator: "\n" + indention)
@@ -219,7 +231,8 @@ extension Interpreter {
                 separator.unicodeScalars.append(c)
             } else {
                 if !separator.isEmpty {
-                    out += PyText.upper(String(separator.unicodeScalars.first!))
+                    out +=
+                        PyText.upper(String(separator.unicodeScalars.first!))
                         + PyText.lower(String(separator.unicodeScalars.dropFirst()))
                     separator = ""
                 }
@@ -228,7 +241,8 @@ extension Interpreter {
         }
         flush()
         if !separator.isEmpty {
-            out += PyText.upper(String(separator.unicodeScalars.first!))
+            out +=
+                PyText.upper(String(separator.unicodeScalars.first!))
                 + PyText.lower(String(separator.unicodeScalars.dropFirst()))
         }
         return out
@@ -263,7 +277,9 @@ extension Interpreter {
     }
 
     private func truncate(_ value: Value, length: Int, killwords: Bool, end: String, leeway: Int) throws -> Value {
-        guard let s = value.stringValue else { throw TemplateError.runtime("object of type '\(value.typeName)' has no len()") }
+        guard let s = value.stringValue else {
+            throw TemplateError.runtime("object of type '\(value.typeName)' has no len()")
+        }
         let endLength = PyText.length(end)
         guard length >= endLength else { throw TemplateError.runtime("expected length >= \(endLength), got \(length)") }
         guard leeway >= 0 else { throw TemplateError.runtime("expected leeway >= 0, got \(leeway)") }
@@ -279,8 +295,10 @@ extension Interpreter {
             throw TemplateError.runtime("could not convert \(value.typeName) to float")
         }
         let base = binary ? 1024.0 : 1000.0
-        let prefixes = binary
-            ? ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"] : ["kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"]
+        let prefixes =
+            binary
+            ? ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"]
+            : ["kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"]
         if bytes == 1 { return "1 Byte" }
         if bytes < base { return "\(Int(bytes)) Bytes" }
         var unit = base
@@ -329,7 +347,9 @@ extension Interpreter {
             if case .none = item { continue }
             if item.isUndefined { continue }
             let name = key.pyStr
-            if name.unicodeScalars.contains(where: { ($0.isASCII && PyText.isSpace($0)) || "/>=".unicodeScalars.contains($0) }) {
+            if name.unicodeScalars.contains(where: {
+                ($0.isASCII && PyText.isSpace($0)) || "/>=".unicodeScalars.contains($0)
+            }) {
                 throw TemplateError.runtime("Invalid character in attribute name: \(PyText.repr(name))")
             }
             let escapedValue: String
@@ -348,7 +368,8 @@ extension Interpreter {
             return "{" + pairs.map { "\(prettyRepr($0.0)): \(prettyRepr($0.1))" }.joined(separator: ", ") + "}"
         case .list(let items): return "[" + items.map(prettyRepr).joined(separator: ", ") + "]"
         case .tuple(let items):
-            return items.count == 1 ? "(\(prettyRepr(items[0])),)" : "(" + items.map(prettyRepr).joined(separator: ", ") + ")"
+            return items.count == 1
+                ? "(\(prettyRepr(items[0])),)" : "(" + items.map(prettyRepr).joined(separator: ", ") + ")"
         default: return value.pyRepr
         }
     }
@@ -361,6 +382,7 @@ extension Interpreter {
         case .string(let s)?, .markup(let s)?: indent = s
         case let v?:
             guard let n = v.intValue else { throw TemplateError.runtime("indent must be an int or a string") }
+            try PyText.checkWidth(n)
             indent = String(repeating: " ", count: max(0, n))
         }
         var separators: (String, String)?
@@ -371,13 +393,14 @@ extension Interpreter {
             }
             separators = (a, b)
         }
-        let encoder = PyJSON(
+        var encoder = PyJSON(
             ensureASCII: bound[0]?.isTruthy ?? false, indent: indent, separators: separators,
             sortKeys: bound[3]?.isTruthy ?? false)
+        encoder.maxBytes = limits.maxOutputBytes
         return try encoder.dumps(value)
     }
 }
 
 extension String {
-    fileprivate func replacingSpaceEscapes() -> String { PyText.replace(self, "%20", "+") }
+    fileprivate func replacingSpaceEscapes() -> String { (try? PyText.replace(self, "%20", "+")) ?? self }
 }

@@ -70,10 +70,14 @@ extension Interpreter {
         var spec = ""
         var rest = Array(field[nameEnd...])
         if rest.first == "!" {
-            guard rest.count >= 2 else { throw TemplateError.runtime("end of string while looking for conversion specifier") }
+            guard rest.count >= 2 else {
+                throw TemplateError.runtime("end of string while looking for conversion specifier")
+            }
             conversion = rest[1]
             rest = Array(rest.dropFirst(2))
-            if !rest.isEmpty && rest.first != ":" { throw TemplateError.runtime("expected ':' after conversion specifier") }
+            if !rest.isEmpty && rest.first != ":" {
+                throw TemplateError.runtime("expected ':' after conversion specifier")
+            }
         }
         if rest.first == ":" {
             spec = try formatString(
@@ -86,14 +90,18 @@ extension Interpreter {
         var value: Value
         if first.isEmpty {
             guard !autoIndex.manual else {
-                throw TemplateError.runtime("cannot switch from manual field specification to automatic field numbering")
+                throw TemplateError.runtime(
+                    "cannot switch from manual field specification to automatic field numbering")
             }
             guard autoIndex.next < positional.count else {
-                throw TemplateError.runtime("Replacement index \(autoIndex.next) out of range for positional args tuple")
+                throw TemplateError.runtime(
+                    "Replacement index \(autoIndex.next) out of range for positional args tuple")
             }
             value = positional[autoIndex.next]
             autoIndex.next += 1
-        } else if let index = Int(first), first.unicodeScalars.allSatisfy({ $0.isASCII && $0.properties.numericType != nil }) {
+        } else if let index = Int(first),
+            first.unicodeScalars.allSatisfy({ $0.isASCII && $0.properties.numericType != nil })
+        {
             autoIndex.manual = true
             guard index < positional.count else {
                 throw TemplateError.runtime("Replacement index \(index) out of range for positional args tuple")

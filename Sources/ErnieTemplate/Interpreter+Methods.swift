@@ -13,7 +13,9 @@ extension Interpreter {
                 return args.positional[loop.index0 % args.positional.count]
             }
             let values = args.positional
-            if let last = loop.lastChanged, last.count == values.count, zip(last, values).allSatisfy({ $0.pyEquals($1) }) {
+            if let last = loop.lastChanged, last.count == values.count,
+                zip(last, values).allSatisfy({ $0.pyEquals($1) })
+            {
                 return .bool(false)
             }
             loop.lastChanged = values
@@ -81,11 +83,13 @@ extension Interpreter {
             let maxsplit = try intArg(bound[1], name) ?? -1
             let parts: [String]
             if let sep {
-                parts = name == "split"
+                parts =
+                    name == "split"
                     ? try PyText.split(s, separator: sep, maxsplit: maxsplit)
                     : try PyText.rsplit(s, separator: sep, maxsplit: maxsplit)
             } else {
-                parts = name == "split"
+                parts =
+                    name == "split"
                     ? PyText.splitWhitespace(s, maxsplit: maxsplit) : PyText.rsplitWhitespace(s, maxsplit: maxsplit)
             }
             return .list(parts.map(wrap))
@@ -125,11 +129,8 @@ extension Interpreter {
                 throw TemplateError.runtime("replace() arguments must be str")
             }
             let count = try intArg(bound[2], name) ?? -1
-            let replaced = PyText.replace(s, old, markup ? PyText.htmlEscapeIfPlain(bound[1]) : new, count: count)
-            if replaced.utf8.count > limits.maxOutputBytes {
-                throw TemplateError.limit("string exceeds the output size limit")
-            }
-            return wrap(replaced)
+            let replacement = markup ? PyText.htmlEscapeIfPlain(bound[1]) : new
+            return wrap(try PyText.replace(s, old, replacement, count: count, limit: limits.maxOutputBytes))
         case "find", "rfind", "index", "rindex":
             let bound = try args.bind(name, ["sub", "start", "end"], required: 1)
             guard let sub = bound[0]?.stringValue else {
@@ -158,7 +159,9 @@ extension Interpreter {
             return wrap(parts.joined(separator: s))
         case "removeprefix", "removesuffix":
             let bound = try args.bind(name, ["affix"], required: 1)
-            guard let affix = bound[0]?.stringValue else { throw TemplateError.runtime("\(name)() argument must be str") }
+            guard let affix = bound[0]?.stringValue else {
+                throw TemplateError.runtime("\(name)() argument must be str")
+            }
             if name == "removeprefix", PyText.hasPrefix(s, affix) {
                 return wrap(String(decoding: Array(s.utf8).dropFirst(affix.utf8.count), as: UTF8.self))
             }
@@ -170,7 +173,8 @@ extension Interpreter {
             let bound = try args.bind(name, ["sep"], required: 1)
             guard let sep = bound[0]?.stringValue else { throw TemplateError.runtime("must be str") }
             guard !sep.isEmpty else { throw TemplateError.runtime("empty separator") }
-            let parts = name == "partition"
+            let parts =
+                name == "partition"
                 ? try PyText.split(s, separator: sep, maxsplit: 1) : try PyText.rsplit(s, separator: sep, maxsplit: 1)
             if parts.count == 2 { return .tuple([wrap(parts[0]), wrap(sep), wrap(parts[1])]) }
             return name == "partition" ? .tuple([wrap(s), wrap(""), wrap("")]) : .tuple([wrap(""), wrap(""), wrap(s)])
@@ -181,12 +185,14 @@ extension Interpreter {
             guard fill.unicodeScalars.count == 1, let f = fill.unicodeScalars.first else {
                 throw TemplateError.runtime("The fill character must be exactly one character long")
             }
-            return wrap(PyText.pad(s, width: width, fill: f, align: name == "center" ? "^" : name == "ljust" ? "<" : ">"))
+            return wrap(
+                try PyText.pad(s, width: width, fill: f, align: name == "center" ? "^" : name == "ljust" ? "<" : ">"))
         case "zfill":
             let bound = try args.bind(name, ["width"], required: 1)
             let width = try intArg(bound[0], name) ?? 0
             var chars = Array(s.unicodeScalars)
             guard width > chars.count else { return wrap(s) }
+            try PyText.checkWidth(width)
             let zeros = [Unicode.Scalar](repeating: "0", count: width - chars.count)
             let signed = chars.first == "+" || chars.first == "-"
             chars.insert(contentsOf: zeros, at: signed ? 1 : 0)
@@ -216,6 +222,12 @@ extension Interpreter {
         case "expandtabs":
             let bound = try args.bind(name, ["tabsize"])
             let size = try intArg(bound[0], name) ?? 8
+            try PyText.checkWidth(size)
+            let tabs = s.unicodeScalars.filter { $0 == "\t" }.count
+            let (grown, overflow) = tabs.multipliedReportingOverflow(by: max(size, 0))
+            if overflow || grown > limits.maxOutputBytes - s.utf8.count {
+                throw TemplateError.limit("string exceeds the output size limit")
+            }
             var out = ""
             var column = 0
             for c in s.unicodeScalars {
@@ -272,7 +284,8 @@ extension Interpreter {
         }
     }
 
-    private func sequenceMethod(_ receiver: Value, _ items: [Value], _ name: String, _ args: Arguments) throws -> Value {
+    private func sequenceMethod(_ receiver: Value, _ items: [Value], _ name: String, _ args: Arguments) throws -> Value
+    {
         switch name {
         case "count":
             let bound = try args.bind("count", ["value"], required: 1)

@@ -16,7 +16,9 @@ extension Interpreter {
         guard let attribute = attribute.orNone else { return [] }
         if let s = attribute.stringValue {
             return PyText.splitOn(s, ".").map { part in
-                if !part.isEmpty, part.unicodeScalars.allSatisfy({ PyText.isDigit($0) }), let i = Int(part) { return .int(i) }
+                if !part.isEmpty, part.unicodeScalars.allSatisfy({ PyText.isDigit($0) }), let i = Int(part) {
+                    return .int(i)
+                }
                 return .string(part)
             }
         }
@@ -43,6 +45,7 @@ extension Interpreter {
         case "batch":
             let bound = try args.bind(name, ["linecount", "fill_with"], required: 1)
             let size = try intParameter(bound[0], 1)
+            try PyText.checkWidth(size)
             var batches: [Value] = []
             var current: [Value] = []
             for item in try iterate(value) {
@@ -69,6 +72,7 @@ extension Interpreter {
             var offset = 0
             var out: [Value] = []
             for number in 0..<slices {
+                try tick()
                 let start = offset + number * perSlice
                 if number < withExtra { offset += 1 }
                 let end = offset + (number + 1) * perSlice
@@ -157,7 +161,9 @@ extension Interpreter {
             for (i, item) in items.enumerated() {
                 if i > 0 { out += separator }
                 out += item.pyStr
-                if out.utf8.count > limits.maxOutputBytes { throw TemplateError.limit("string exceeds the output size limit") }
+                if out.utf8.count > limits.maxOutputBytes {
+                    throw TemplateError.limit("string exceeds the output size limit")
+                }
             }
             return .string(out)
         case "first":
@@ -190,7 +196,9 @@ extension Interpreter {
         case "items":
             try args.none(name)
             if value.isUndefined { return generator([]) }
-            guard case .dict(let d) = value else { throw TemplateError.runtime("Can only get item pairs from a mapping.") }
+            guard case .dict(let d) = value else {
+                throw TemplateError.runtime("Can only get item pairs from a mapping.")
+            }
             return generator(zip(d.keys, d.values).map { .tuple([$0, $1]) })
         case "reverse":
             try args.none(name)
@@ -257,9 +265,10 @@ extension Interpreter {
                     groups.append((k, [item]))
                 }
             }
-            return .list(try groups.map { k, items in
-                .tuple([caseSensitive ? k : try output(items[0]), .list(items)])
-            })
+            return .list(
+                try groups.map { k, items in
+                    .tuple([caseSensitive ? k : try output(items[0]), .list(items)])
+                })
         default:
             return nil
         }

@@ -10,18 +10,26 @@ final class Interpreter {
     let limits: RenderLimits
     /// Seconds since the epoch for `strftime_now`; nil means the current time.
     let fixedTime: Double?
-    private var buffers: [String] = [""]
-    private var bytesWritten = 0
-    private var steps = 0
+    @exclusivity(unchecked) private var buffers: [String] = [""]
+    @exclusivity(unchecked) private var bytesWritten = 0
+    @exclusivity(unchecked) private var steps = 0
     var callDepth = 0
     /// The line being evaluated, for error messages.
-    var currentLine = 1
+    @exclusivity(unchecked) var currentLine = 1
     /// The input of a `{% filter %}` block / `{% set x | f %}` body while its filter chain is evaluated.
     var filterInput: Value?
+    /// Objects that can take part in reference cycles; their references are dropped when the render ends.
+    var namespaces: [Namespace] = []
+    var macros: [MacroValue] = []
+    var loops: [LoopContext] = []
 
-    init(limits: RenderLimits, fixedTime: Double?) {
+    /// The lowest stack address the interpreter may use (see `BigStack`).
+    let stackFloor: UInt
+
+    init(limits: RenderLimits, fixedTime: Double?, stackFloor: UInt) {
         self.limits = limits
         self.fixedTime = fixedTime
+        self.stackFloor = stackFloor
     }
 
     /// Renders `body` with the context variables on top of the global functions.
@@ -29,15 +37,31 @@ final class Interpreter {
         let globals = Scope(parent: nil)
         for builtin in Builtin.allCases { globals.set(builtin.rawValue, .callable(.builtin(builtin))) }
         let contextScope = Scope(parent: globals)
-        for (name, value) in context { contextScope.set(name, Value(value)) }
         let top = Scope(parent: contextScope)
+        defer {
+            // Break reference cycles (scope -> macro -> scope, namespaces holding themselves...).
+            for ns in namespaces { ns.attributes = PyDict() }
+            for macro in macros { macro.closure = nil }
+            for loop in loops { loop.lastChanged = nil }
+            top.removeAll()
+        }
         do {
+            for (name, value) in context {
+                contextScope.set(name, try Value(value, maxDepth: limits.maxValueDepth))
+            }
             _ = try exec(body, top)
         } catch var error as TemplateError {
             if error.line == nil && error.kind != .json { error.line = currentLine }
             throw error
         }
         return buffers[0]
+    }
+
+    /// A macro bound to `scope`, remembered so the cycle it forms with the scope can be broken at the end.
+    func makeMacro(_ definition: MacroDefinition, _ scope: Scope) -> Value {
+        let macro = MacroValue(definition: definition, closure: scope)
+        macros.append(macro)
+        return .callable(.macro(macro))
     }
 
     // MARK: output and limits
@@ -55,6 +79,13 @@ final class Interpreter {
         steps += 1
         if steps > limits.maxSteps {
             throw TemplateError.limit("template exceeded \(limits.maxSteps) evaluation steps")
+        }
+    }
+
+    /// Stops recursion before the render thread's stack runs out.
+    func checkStack() throws {
+        if BigStack.currentAddress() < stackFloor {
+            throw TemplateError.limit("template recursion too deep for the render stack")
         }
     }
 
@@ -92,6 +123,7 @@ final class Interpreter {
 
     func exec(_ stmt: Stmt, _ scope: Scope) throws -> Flow {
         try tick()
+        try checkStack()
         switch stmt {
         case .text(let text):
             try write(text)
@@ -116,13 +148,13 @@ final class Interpreter {
             try assign(target, value, scope)
             return flow
         case .macro(let definition):
-            scope.set(definition.name, .callable(.macro(MacroValue(definition: definition, closure: scope))))
+            scope.set(definition.name, makeMacro(definition, scope))
         case .callBlock(let block):
             currentLine = block.line
             guard case .call(let callee, let argExprs) = block.call.kind else { return .normal }
             let function = try eval(callee, scope)
             var args = try evalArguments(argExprs, scope)
-            args.keyword.append(("caller", .callable(.macro(MacroValue(definition: block.caller, closure: scope)))))
+            args.keyword.append(("caller", makeMacro(block.caller, scope)))
             try write(try call(function, args).pyStr)
         case .filterBlock(let filter, let body, _):
             let (text, flow) = try capture { try exec(body, Scope(parent: scope)) }
@@ -160,6 +192,7 @@ final class Interpreter {
             guard case .namespace(let ns)? = scope.lookup(name) else {
                 throw TemplateError.runtime("cannot assign attribute on non-namespace object")
             }
+            try checkDepth(value)
             ns.attributes.set(string: attribute, value)
         case .tuple(let targets):
             let items = try iterate(value)
@@ -198,6 +231,7 @@ final class Interpreter {
         let context = LoopContext(
             items: items, depth0: depth0,
             recursion: loop.recursive ? LoopRecursion(loop: loop, scope: scope) : nil)
+        loops.append(context)
         for (i, item) in items.enumerated() {
             try tick()
             context.index0 = i

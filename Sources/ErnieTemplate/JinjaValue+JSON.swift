@@ -5,13 +5,13 @@ extension JinjaValue {
     /// `.double`. Throws a ``TemplateError`` of kind `.json` naming the line and column of the first error.
     public init(json text: String, maxDepth: Int = 512) throws {
         var parser = JSONParser(bytes: Array(text.utf8), maxDepth: maxDepth)
-        self = try parser.parseDocument()
+        self = try parser.parseDocument(allowByteOrderMark: false)
     }
 
-    /// Parses JSON bytes (UTF-8); see ``init(json:maxDepth:)``.
+    /// Parses JSON bytes (UTF-8, optionally with a byte order mark); see ``init(json:maxDepth:)``.
     public init<Bytes: Collection>(jsonBytes bytes: Bytes, maxDepth: Int = 512) throws where Bytes.Element == UInt8 {
         var parser = JSONParser(bytes: Array(bytes), maxDepth: maxDepth)
-        self = try parser.parseDocument()
+        self = try parser.parseDocument(allowByteOrderMark: true)
     }
 
     /// Serialises the value as Python's `json.dumps(value, ensure_ascii=ensureASCII, indent=indent,
@@ -21,7 +21,8 @@ extension JinjaValue {
         let encoder = PyJSON(
             ensureASCII: ensureASCII, indent: indent.map { String(repeating: " ", count: max(0, $0)) },
             sortKeys: sortKeys)
-        return try encoder.dumps(ErnieTemplate.Value(self))
+        let value = self
+        return try BigStack.run { _ in try encoder.dumps(try ErnieTemplate.Value(value, maxDepth: encoder.maxDepth)) }
     }
 }
 
@@ -41,8 +42,8 @@ struct JSONParser {
         case object([(String, JinjaValue)], key: String)
     }
 
-    mutating func parseDocument() throws -> JinjaValue {
-        if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { position = 3 }
+    mutating func parseDocument(allowByteOrderMark: Bool) throws -> JinjaValue {
+        if allowByteOrderMark && bytes.starts(with: [0xEF, 0xBB, 0xBF]) { position = 3 }
         var stack: [Container] = []
         var value: JinjaValue
         parsing: while true {
@@ -235,6 +236,7 @@ struct JSONParser {
 
     private mutating func parseHex4() throws -> UInt32 {
         guard position + 4 <= bytes.count,
+            bytes[position..<(position + 4)].allSatisfy({ Character(Unicode.Scalar($0)).isHexDigit }),
             let v = UInt32(String(decoding: bytes[position..<(position + 4)], as: UTF8.self), radix: 16)
         else { throw error("invalid \\u escape") }
         position += 4
@@ -257,6 +259,7 @@ struct JSONParser {
                 column += 1
             }
         }
-        return TemplateError(message: "invalid JSON at line \(line), column \(column): \(message)", line: line, kind: .json)
+        return TemplateError(
+            message: "invalid JSON at line \(line), column \(column): \(message)", line: line, kind: .json)
     }
 }

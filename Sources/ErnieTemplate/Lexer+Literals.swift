@@ -53,7 +53,8 @@ extension Lexer {
         var end = p + 1
         var radix = 10
         var digitsStart = p
-        if source[p] == "0", let marker = at(p + 1), let r = ["b": 2, "B": 2, "o": 8, "O": 8, "x": 16, "X": 16][marker] {
+        if source[p] == "0", let marker = at(p + 1), let r = ["b": 2, "B": 2, "o": 8, "O": 8, "x": 16, "X": 16][marker]
+        {
             var i = p + 2
             var count = 0
             while true {

@@ -249,7 +249,8 @@ extension Parser {
             let attribute = next()
             if attribute.kind == .name { return Expr(.getattr(node, attribute.value), line: token.line) }
             guard attribute.kind == .integer else { throw fail("expected name or number", line: attribute.line) }
-            return Expr(.getitem(node, Expr(.literal(.int(attribute.intValue)), line: attribute.line)), line: token.line)
+            return Expr(
+                .getitem(node, Expr(.literal(.int(attribute.intValue)), line: attribute.line)), line: token.line)
         }
         var args: [Expr] = []
         while !current.isOp("]") {

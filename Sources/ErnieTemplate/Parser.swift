@@ -8,15 +8,18 @@ struct Parser {
     var loopDepth = 0
     var nesting = 0
     let maxNesting: Int
+    /// The lowest stack address the parser may use (see `BigStack`).
+    let stackFloor: UInt
 
-    init(tokens: [Token], maxNesting: Int) {
+    init(tokens: [Token], maxNesting: Int, stackFloor: UInt) {
         self.tokens = tokens
         self.maxNesting = maxNesting
+        self.stackFloor = stackFloor
     }
 
-    static func parse(_ source: String, maxNesting: Int) throws -> [Stmt] {
+    static func parse(_ source: String, maxNesting: Int, stackFloor: UInt) throws -> [Stmt] {
         var lexer = Lexer(source)
-        var parser = Parser(tokens: try lexer.tokenize(), maxNesting: maxNesting)
+        var parser = Parser(tokens: try lexer.tokenize(), maxNesting: maxNesting, stackFloor: stackFloor)
         return try parser.subparse(endTokens: nil)
     }
 
@@ -74,7 +77,9 @@ struct Parser {
 
     mutating func enter() throws {
         nesting += 1
-        if nesting > maxNesting { throw fail("template nested too deeply (more than \(maxNesting) levels)") }
+        if nesting > maxNesting || BigStack.currentAddress() < stackFloor {
+            throw fail("template nested too deeply (more than \(maxNesting) levels)")
+        }
     }
 
     mutating func leave() { nesting -= 1 }
@@ -122,7 +127,8 @@ struct Parser {
             let expected = Set(stack.flatMap { $0 })
             let alternatives = looking.map { "'\($0)'" }.joined(separator: " or ")
             if let name, expected.contains(name) {
-                message += " You probably made a nesting mistake. Jinja is expecting this tag, but currently"
+                message +=
+                    " You probably made a nesting mistake. Jinja is expecting this tag, but currently"
                     + " looking for \(alternatives)."
             } else {
                 message += " Jinja was looking for the following tags: \(alternatives)."
@@ -278,7 +284,8 @@ struct Parser {
         let call = try parseExpression()
         guard case .call = call.kind else { throw fail("expected call", line: line) }
         let body = try parseFunctionBody("endcall")
-        let caller = Parser.makeMacro(name: "caller", parameters: parameters, defaults: defaults, body: body, line: line)
+        let caller = Parser.makeMacro(
+            name: "caller", parameters: parameters, defaults: defaults, body: body, line: line)
         return .callBlock(CallBlock(caller: caller, call: call, line: line))
     }
 

@@ -56,11 +56,20 @@ struct PyString: Hashable {
     let text: String
     init(_ text: String) { self.text = text }
 
-    static func == (lhs: PyString, rhs: PyString) -> Bool { lhs.text.utf8.elementsEqual(rhs.text.utf8) }
+    static func == (lhs: PyString, rhs: PyString) -> Bool { PyString.sameCodePoints(lhs.text, rhs.text) }
 
     func hash(into hasher: inout Hasher) {
-        for byte in text.utf8 { hasher.combine(byte) }
+        var copy = text
+        copy.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
         hasher.combine(0xFF as UInt8)
+    }
+
+    /// Code-point equality (Swift's `==` would also equate canonically equivalent strings).
+    static func sameCodePoints(_ a: String, _ b: String) -> Bool {
+        guard a.utf8.count == b.utf8.count else { return false }
+        var x = a
+        var y = b
+        return x.withUTF8 { p in y.withUTF8 { q in p.elementsEqual(q) } }
     }
 }
 

@@ -46,7 +46,9 @@ enum PyFormat {
                 }
                 guard depth == 0 else { throw TemplateError.runtime("incomplete format key") }
                 let key = PyText.string(chars[(i + 1)..<(j - 1)])
-                guard let value = map.get(string: key) else { throw TemplateError.runtime("KeyError: \(PyText.repr(key))") }
+                guard let value = map.get(string: key) else {
+                    throw TemplateError.runtime("KeyError: \(PyText.repr(key))")
+                }
                 keyed = value
                 usedMapping = true
                 i = j
@@ -83,6 +85,8 @@ enum PyFormat {
                     precision = Int(digits) ?? 0
                 }
             }
+            try PyText.checkWidth(width ?? 0)
+            try PyText.checkWidth(precision ?? 0)
             while i < chars.count, "hlL".unicodeScalars.contains(chars[i]) { i += 1 }
             guard i < chars.count else { throw TemplateError.runtime("incomplete format") }
             let type = chars[i]
@@ -108,7 +112,7 @@ enum PyFormat {
         case "s", "r", "a":
             var text = type == "s" ? value.pyStr : value.pyRepr
             if let precision { text = String(text.unicodeScalars.prefix(precision).map(Character.init)) }
-            return pad(text, width: width, left: left, zero: false)
+            return try pad(text, width: width, left: left, zero: false)
         case "d", "i", "u", "x", "X", "o":
             let integer: Int
             switch value {
@@ -141,18 +145,20 @@ enum PyFormat {
             return PyNumber.printf(spec, number.double)
         case "c":
             if let i = value.intValue, let scalar = Unicode.Scalar(UInt32(clamping: max(0, i))) {
-                return pad(String(scalar), width: width, left: left, zero: false)
+                return try pad(String(scalar), width: width, left: left, zero: false)
             }
-            if let s = value.stringValue, s.unicodeScalars.count == 1 { return pad(s, width: width, left: left, zero: false) }
+            if let s = value.stringValue, s.unicodeScalars.count == 1 {
+                return try pad(s, width: width, left: left, zero: false)
+            }
             throw TemplateError.runtime("%c requires int or char")
         default:
             throw TemplateError.runtime("unsupported format character '\(type)'")
         }
     }
 
-    private static func pad(_ text: String, width: Int?, left: Bool, zero: Bool) -> String {
+    private static func pad(_ text: String, width: Int?, left: Bool, zero: Bool) throws -> String {
         guard let width else { return text }
-        return PyText.pad(text, width: width, fill: " ", align: left ? "<" : ">")
+        return try PyText.pad(text, width: width, fill: " ", align: left ? "<" : ">")
     }
 
     private static func padNumber(prefix: String, digits: String, width: Int?, left: Bool, zero: Bool) -> String {
@@ -227,6 +233,8 @@ enum PyFormat {
             c = c.dropFirst()
         }
         guard c.isEmpty else { throw TemplateError.runtime("Invalid format specifier '\(text)'") }
+        try PyText.checkWidth(spec.width ?? 0)
+        try PyText.checkWidth(spec.precision ?? 0)
         return spec
     }
 
@@ -309,7 +317,8 @@ enum PyFormat {
                 body = group(intPart, separator: g, every: 3) + (parts.count > 1 ? "." + parts[1] : "")
             }
         }
-        return alignNumber(prefix: signPrefix(negative: d.sign == .minus && !d.isNaN, spec: spec), digits: body, spec: spec)
+        return alignNumber(
+            prefix: signPrefix(negative: d.sign == .minus && !d.isNaN, spec: spec), digits: body, spec: spec)
     }
 
     private static func signPrefix(negative: Bool, spec: Spec) -> String {

@@ -7,8 +7,11 @@ struct PyJSON {
     var keySeparator: String
     var sortKeys = false
     var maxDepth = 512
+    /// The output may not grow beyond this many bytes.
+    var maxBytes = Int.max
 
-    init(ensureASCII: Bool = false, indent: String? = nil, separators: (String, String)? = nil, sortKeys: Bool = false) {
+    init(ensureASCII: Bool = false, indent: String? = nil, separators: (String, String)? = nil, sortKeys: Bool = false)
+    {
         self.ensureASCII = ensureASCII
         self.indent = indent
         self.sortKeys = sortKeys
@@ -39,10 +42,10 @@ struct PyJSON {
             out += "["
             for (i, item) in items.enumerated() {
                 if i > 0 { out += itemSeparator }
-                newline(level + 1, into: &out)
+                try newline(level + 1, into: &out)
                 try encode(item, level: level + 1, into: &out)
             }
-            newline(level, into: &out)
+            try newline(level, into: &out)
             out += "]"
         case .dict(let d):
             if d.isEmpty {
@@ -54,22 +57,23 @@ struct PyJSON {
             out += "{"
             for (i, (key, item)) in pairs.enumerated() {
                 if i > 0 { out += itemSeparator }
-                newline(level + 1, into: &out)
+                try newline(level + 1, into: &out)
                 PyJSON.quote(try keyString(key), ascii: ensureASCII, into: &out)
                 out += keySeparator
                 try encode(item, level: level + 1, into: &out)
             }
-            newline(level, into: &out)
+            try newline(level, into: &out)
             out += "}"
         default:
             throw TemplateError.runtime("Object of type \(value.typeName) is not JSON serializable")
         }
     }
 
-    private func newline(_ level: Int, into out: inout String) {
+    private func newline(_ level: Int, into out: inout String) throws {
         guard let indent else { return }
         out += "\n"
         for _ in 0..<level { out += indent }
+        if out.utf8.count > maxBytes { throw TemplateError.limit("tojson output exceeds the output size limit") }
     }
 
     private func keyString(_ key: Value) throws -> String {

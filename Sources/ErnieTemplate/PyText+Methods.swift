@@ -49,10 +49,15 @@ extension PyText {
 
     private static func text(_ bytes: ArraySlice<UInt8>) -> String { String(decoding: bytes, as: UTF8.self) }
 
-    /// `str.replace(old, new, count)`; `count < 0` replaces all.
-    static func replace(_ s: String, _ old: String, _ new: String, count: Int = -1) -> String {
+    /// `str.replace(old, new, count)`; `count < 0` replaces all. Throws when the result would exceed `limit` bytes.
+    static func replace(_ s: String, _ old: String, _ new: String, count: Int = -1, limit: Int = .max) throws -> String
+    {
         if count == 0 { return s }
+        func tooBig() -> TemplateError { .limit("string exceeds the output size limit") }
         if old.isEmpty {
+            let insertions = min(count < 0 ? Int.max : count, s.unicodeScalars.count + 1)
+            let (extra, overflow) = insertions.multipliedReportingOverflow(by: new.utf8.count)
+            if overflow || extra > limit - s.utf8.count { throw tooBig() }
             // Python inserts `new` before every code point and at the end, `count` times at most.
             var out = ""
             var done = 0
@@ -74,6 +79,7 @@ extension PyText {
         var done = 0
         while count < 0 || done < count, let found = search(hay, needle, from: position) {
             out.append(contentsOf: hay[position..<found])
+            if out.count + new.utf8.count > limit { throw tooBig() }
             out.append(contentsOf: new.utf8)
             position = found + needle.count
             done += 1
@@ -217,7 +223,8 @@ extension PyText {
         if lo > hay.count { return -1 }
         if needle.isEmpty { return lo <= hi ? (reverse ? hi : lo) : -1 }
         guard hi - lo >= needle.count else { return -1 }
-        let positions = reverse
+        let positions =
+            reverse
             ? Array(stride(from: hi - needle.count, through: lo, by: -1))
             : Array(lo...(hi - needle.count))
         for p in positions where hay[p..<(p + needle.count)].elementsEqual(needle) { return p }
@@ -244,10 +251,18 @@ extension PyText {
         return n
     }
 
+    /// Widths beyond this (for padding, `zfill`, format specs, `expandtabs`) are refused.
+    static let maxWidth = 1 << 24
+
+    static func checkWidth(_ width: Int) throws {
+        if width > maxWidth { throw TemplateError.limit("width \(width) is larger than the limit of \(maxWidth)") }
+    }
+
     /// `str.center` / `ljust` / `rjust` padding.
-    static func pad(_ s: String, width: Int, fill: Unicode.Scalar, align: Character) -> String {
+    static func pad(_ s: String, width: Int, fill: Unicode.Scalar, align: Character) throws -> String {
         let length = length(s)
         guard width > length else { return s }
+        try checkWidth(width)
         let total = width - length
         let fillText = String(repeating: String(fill), count: 1)
         switch align {

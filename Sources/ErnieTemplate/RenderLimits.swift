@@ -8,11 +8,18 @@ public struct RenderLimits: Sendable, Equatable {
     public var maxCallDepth: Int
     /// Nesting of blocks and expressions in the template source.
     public var maxNesting: Int
+    /// Nesting of values: context variables, and values a template stores in `namespace()` attributes (the only way
+    /// a template can grow a value across loop iterations).
+    public var maxValueDepth: Int
 
-    public init(maxOutputBytes: Int = 64 << 20, maxSteps: Int = 20_000_000, maxCallDepth: Int = 200, maxNesting: Int = 200) {
+    public init(
+        maxOutputBytes: Int = 64 << 20, maxSteps: Int = 5_000_000, maxCallDepth: Int = 200, maxNesting: Int = 200,
+        maxValueDepth: Int = 1000
+    ) {
         self.maxOutputBytes = maxOutputBytes
         self.maxSteps = maxSteps
         self.maxCallDepth = maxCallDepth
         self.maxNesting = maxNesting
+        self.maxValueDepth = maxValueDepth
     }
 }

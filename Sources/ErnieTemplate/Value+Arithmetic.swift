@@ -1,9 +1,9 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #endif
 
 /// Binary arithmetic operators of the template language.
@@ -19,6 +19,7 @@ extension Value {
         if let x = a.number, let y = b.number { return try numeric(op, x, y) }
         switch op {
         case .add:
+            try checkConcatenation(a, b, sizeLimit: sizeLimit)
             switch (a, b) {
             case let (.string(x), .string(y)): return .string(x + y)
             case let (.markup(x), .markup(y)): return .markup(x + y)
@@ -43,6 +44,25 @@ extension Value {
         throw unsupported(op, a, b)
     }
 
+    /// The largest list / tuple a template may build, in elements.
+    static func maxElements(_ sizeLimit: Int) -> Int { sizeLimit / 16 }
+
+    private static func checkConcatenation(_ a: Value, _ b: Value, sizeLimit: Int) throws {
+        switch (a, b) {
+        case let (.string(x), .string(y)), let (.markup(x), .markup(y)), let (.string(x), .markup(y)),
+            let (.markup(x), .string(y)):
+            if x.utf8.count > sizeLimit - y.utf8.count {
+                throw TemplateError.limit("string exceeds the output size limit")
+            }
+        case let (.list(x), .list(y)), let (.tuple(x), .tuple(y)):
+            if x.count > maxElements(sizeLimit) - y.count {
+                throw TemplateError.limit("sequence exceeds the size limit")
+            }
+        default:
+            break
+        }
+    }
+
     private static func unsupported(_ op: BinaryOp, _ a: Value, _ b: Value) -> TemplateError {
         if op == .add, case .string = a {
             return .runtime("can only concatenate str (not \"\(b.typeName)\") to str")
@@ -65,7 +85,7 @@ extension Value {
             if case .markup = value { return .markup(text) }
             return .string(text)
         case .list(let items), .tuple(let items):
-            guard n == 0 || items.count <= sizeLimit / n else {
+            guard n == 0 || items.count <= maxElements(sizeLimit) / n else {
                 throw TemplateError.limit("sequence repetition exceeds the size limit")
             }
             var out: [Value] = []

@@ -20,19 +20,24 @@ extension Value {
     }
 
     /// Python `==`.
-    func pyEquals(_ other: Value) -> Bool {
+    func pyEquals(_ other: Value) -> Bool { pyEquals(other, depth: 0) }
+
+    private func pyEquals(_ other: Value, depth: Int) -> Bool {
+        if depth > Value.maxReprDepth { return false }
         if let a = number, let b = other.number { return Value.numbersEqual(a, b) }
         switch (self, other) {
         case (.undefined, .undefined), (.none, .none): return true
         case let (.string(a), .string(b)), let (.string(a), .markup(b)), let (.markup(a), .string(b)),
             let (.markup(a), .markup(b)):
-            return a.utf8.elementsEqual(b.utf8)
+            return PyString.sameCodePoints(a, b)
         case let (.list(a), .list(b)), let (.tuple(a), .tuple(b)):
-            return a.count == b.count && zip(a, b).allSatisfy { $0.pyEquals($1) }
+            return a.count == b.count && zip(a, b).allSatisfy { $0.pyEquals($1, depth: depth + 1) }
         case let (.dict(a), .dict(b)):
             guard a.count == b.count else { return false }
             for (key, value) in zip(a.keys, a.values) {
-                guard let otherValue = try? b.get(key), value.pyEquals(otherValue) else { return false }
+                guard let otherValue = try? b.get(key), value.pyEquals(otherValue, depth: depth + 1) else {
+                    return false
+                }
             }
             return true
         case let (.namespace(a), .namespace(b)): return a === b
@@ -44,7 +49,8 @@ extension Value {
             switch (a, b) {
             case let (.macro(x), .macro(y)): return x === y
             case let (.builtin(x), .builtin(y)): return x == y
-            case let (.method(x), .method(y)): return x.name == y.name && x.receiver.pyEquals(y.receiver)
+            case let (.method(x), .method(y)):
+                return x.name == y.name && x.receiver.pyEquals(y.receiver, depth: depth + 1)
             default: return false
             }
         default:

@@ -26,34 +26,79 @@ extension Value {
 
     /// Python `repr(value)`.
     var pyRepr: String {
-        switch self {
-        case .undefined: "Undefined"
-        case .none: "None"
-        case .bool(let b): b ? "True" : "False"
-        case .int(let i): String(i)
-        case .float(let d): PyNumber.repr(d)
-        case .string(let s): PyText.repr(s)
-        case .markup(let s): "Markup(\(PyText.repr(s)))"
-        case .list(let items): "[" + items.map(\.pyRepr).joined(separator: ", ") + "]"
-        case .tuple(let items):
-            items.count == 1 ? "(\(items[0].pyRepr),)" : "(" + items.map(\.pyRepr).joined(separator: ", ") + ")"
-        case .dict(let d): Value.dictRepr(d)
-        case .namespace(let ns): "<Namespace \(Value.dictRepr(ns.attributes))>"
-        case .loop(let loop): "<LoopContext \(loop.index0 + 1)/\(loop.length)>"
-        case .callable(let callable):
-            switch callable {
-            case .macro(let m): "<Macro \(PyText.repr(m.definition.name))>"
-            case .builtin(let b): "<built-in function \(b.rawValue)>"
-            case .method(let m): "<built-in method \(m.name) of \(m.receiver.typeName) object>"
-            }
-        case .iterator(let it): "<\(it.typeName) object>"
-        case .cycler: "<jinja2.utils.Cycler object>"
-        case .joiner: "<jinja2.utils.Joiner object>"
-        }
+        var out = ""
+        var active: [ObjectIdentifier] = []
+        appendRepr(to: &out, depth: 0, active: &active)
+        return out
     }
 
-    static func dictRepr(_ d: PyDict) -> String {
-        "{" + zip(d.keys, d.values).map { "\($0.pyRepr): \($1.pyRepr)" }.joined(separator: ", ") + "}"
+    /// Deeper than this, containers print as `...` instead of recursing further (Python would raise
+    /// RecursionError; values this deep are already refused by `RenderLimits.maxValueDepth`).
+    static let maxReprDepth = 5000
+
+    private func appendRepr(to out: inout String, depth: Int, active: inout [ObjectIdentifier]) {
+        func sequence(_ items: [Value], _ open: String, _ close: String) {
+            out += open
+            for (i, item) in items.enumerated() {
+                if i > 0 { out += ", " }
+                item.appendRepr(to: &out, depth: depth + 1, active: &active)
+            }
+            out += close
+        }
+        func dict(_ d: PyDict) {
+            out += "{"
+            for (i, (key, value)) in zip(d.keys, d.values).enumerated() {
+                if i > 0 { out += ", " }
+                key.appendRepr(to: &out, depth: depth + 1, active: &active)
+                out += ": "
+                value.appendRepr(to: &out, depth: depth + 1, active: &active)
+            }
+            out += "}"
+        }
+        if depth > Value.maxReprDepth {
+            out += "..."
+            return
+        }
+        switch self {
+        case .undefined: out += "Undefined"
+        case .none: out += "None"
+        case .bool(let b): out += b ? "True" : "False"
+        case .int(let i): out += String(i)
+        case .float(let d): out += PyNumber.repr(d)
+        case .string(let s): out += PyText.repr(s)
+        case .markup(let s): out += "Markup(\(PyText.repr(s)))"
+        case .list(let items): sequence(items, "[", "]")
+        case .tuple(let items):
+            if items.count == 1 {
+                out += "("
+                items[0].appendRepr(to: &out, depth: depth + 1, active: &active)
+                out += ",)"
+            } else {
+                sequence(items, "(", ")")
+            }
+        case .dict(let d): dict(d)
+        case .namespace(let ns):
+            let id = ObjectIdentifier(ns)
+            if active.contains(id) {
+                out += "<Namespace {...}>"
+                return
+            }
+            active.append(id)
+            out += "<Namespace "
+            dict(ns.attributes)
+            out += ">"
+            active.removeLast()
+        case .loop(let loop): out += "<LoopContext \(loop.index0 + 1)/\(loop.length)>"
+        case .callable(let callable):
+            switch callable {
+            case .macro(let m): out += "<Macro \(PyText.repr(m.definition.name))>"
+            case .builtin(let b): out += "<built-in function \(b.rawValue)>"
+            case .method(let m): out += "<built-in method \(m.name) of \(m.receiver.typeName) object>"
+            }
+        case .iterator(let it): out += "<\(it.typeName) object>"
+        case .cycler: out += "<jinja2.utils.Cycler object>"
+        case .joiner: out += "<jinja2.utils.Joiner object>"
+        }
     }
 
     /// `"dict object"`-style names jinja2 uses in undefined-attribute messages.

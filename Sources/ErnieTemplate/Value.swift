@@ -101,6 +101,9 @@ final class PyIterator {
         return rest
     }
 
+    /// The items not yet consumed (without consuming them).
+    var remaining: ArraySlice<Value> { items[position...] }
+
     /// Takes the next item.
     func next() -> Value? {
         guard position < items.count else { return nil }
@@ -136,7 +139,8 @@ struct LoopRecursion {
 /// A macro (or the `caller` of a call block) bound to the scope it was defined in.
 final class MacroValue {
     let definition: MacroDefinition
-    let closure: Scope
+    /// Cleared when the render ends, breaking the scope -> macro -> scope reference cycle.
+    var closure: Scope?
     init(definition: MacroDefinition, closure: Scope) {
         self.definition = definition
         self.closure = closure

@@ -5,7 +5,8 @@
 ///
 /// Ids beyond the base vocabulary: added tokens keep the ids their files give them even when these exceed the
 /// model's vocabulary (ERNIE's `added_tokens.json` starts at 100295), so `vocabularySize` is the highest real id + 1;
-/// ids in between that name no token (and ids at or above `vocabularySize`) decode to nothing and have no `token(for:)`.
+/// ids in between that name no token (and ids at or above `vocabularySize`) decode to nothing and have no
+/// `token(for:)`.
 public struct Tokenizer: Sendable {
     /// Which vocabulary file a tokenizer was loaded from.
     public enum Format: Sendable, Equatable {
@@ -51,7 +52,12 @@ public struct Tokenizer: Sendable {
     }
 
     /// Token ids of `text`. No BOS is added. With `parseSpecialTokens`, added/special tokens written in the text map to
-    /// their ids (text is split on them first).
+    /// their ids (text is split on them first, longest match wins, and each remaining segment is encoded on its own).
+    ///
+    /// Without `parseSpecialTokens`, a `tokenizer.model` tokenizer hands the whole text to SentencePiece (transformers'
+    /// `split_special_tokens`; the model's own user-defined pieces are still matched whole, as SentencePiece does),
+    /// and a `tokenizer.json` tokenizer skips only the special added tokens (the tokenizers library's
+    /// `encode_special_tokens`).
     public func encode(_ text: String, parseSpecialTokens: Bool = true) -> [Int] {
         switch backend {
         case .sentencePiece(let tokenizer): return tokenizer.encode(text, parseSpecialTokens: parseSpecialTokens)

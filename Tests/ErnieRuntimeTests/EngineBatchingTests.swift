@@ -27,8 +27,9 @@ import Testing
         Setup(name: "roomy pool, radix cache", pages: 2048, pageSize: 4, chunk: 256, radix: true),
         Setup(name: "radix cache off", pages: 2048, pageSize: 4, chunk: 256, radix: false),
         Setup(name: "page size 1, no chunking", pages: 8192, pageSize: 1, chunk: 0, radix: true),
-        Setup(name: "page size 16, small chunks, 8 running", pages: 512, pageSize: 16, chunk: 48, radix: true,
-              maxRunning: 8),
+        Setup(
+            name: "page size 16, small chunks, 8 running", pages: 512, pageSize: 16, chunk: 48, radix: true,
+            maxRunning: 8),
         Setup(
             name: "tiny pool forcing retraction", pages: 110, pageSize: 4, chunk: 64, radix: true, conservativeness: 0,
             expectRetractions: true, maxPrompt: 300, maxNew: 120),
@@ -135,8 +136,9 @@ import Testing
             }
         }
         #expect(steps.map(\.sequenceCount).max() ?? 0 <= setup.maxRunning)
-        #expect(steps.contains { $0.sequenceTokens.contains(1) && $0.sequenceTokens.contains { $0 > 1 } },
-                "decodes and prefill chunks share steps")
+        #expect(
+            steps.contains { $0.sequenceTokens.contains(1) && $0.sequenceTokens.contains { $0 > 1 } },
+            "decodes and prefill chunks share steps")
         await engine.shutdown()
     }
 

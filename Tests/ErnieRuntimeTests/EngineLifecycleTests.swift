@@ -95,15 +95,21 @@ import Testing
         #expect(rejection(GenerationRequest(id: "n", promptTokens: [-1])) != nil)
         #expect(rejection(GenerationRequest(id: "m", promptTokens: [3], maxNewTokens: -1)) != nil)
         #expect(rejection(GenerationRequest(id: "l", promptTokens: [3], inputLogprobsStart: -2)) != nil)
-        guard case .tooLong = rejection(GenerationRequest(id: "c", promptTokens: Array(repeating: 3, count: 100))) else {
+        guard case .tooLong = rejection(GenerationRequest(id: "c", promptTokens: Array(repeating: 3, count: 100)))
+        else {
             Issue.record("a prompt as long as the context must be refused")
             return
         }
-        guard case .tooLong = rejection(GenerationRequest(id: "k", promptTokens: Array(repeating: 3, count: 30), maxNewTokens: 40)) else {
+        guard
+            case .tooLong = rejection(
+                GenerationRequest(id: "k", promptTokens: Array(repeating: 3, count: 30), maxNewTokens: 40))
+        else {
             Issue.record("69 KV slots do not fit a pool of 64")
             return
         }
-        #expect(rejection(GenerationRequest(id: "ok", promptTokens: Array(repeating: 3, count: 30), maxNewTokens: 35)) == nil)
+        #expect(
+            rejection(GenerationRequest(id: "ok", promptTokens: Array(repeating: 3, count: 30), maxNewTokens: 35))
+                == nil)
         await engine.shutdown()
     }
 
@@ -126,7 +132,8 @@ import Testing
         let log = FakeExecutorLog()
         let engine = makeFakeEngine(log: log)
         log.failNextSteps(1)
-        let failed = await collect(try engine.submit(GenerationRequest(id: "f", promptTokens: [5, 6, 7], maxNewTokens: 4)))
+        let failed = await collect(
+            try engine.submit(GenerationRequest(id: "f", promptTokens: [5, 6, 7], maxNewTokens: 4)))
         guard case .abort(let message) = failed.finish else {
             Issue.record("expected an abort, got \(String(describing: failed.finish))")
             return
@@ -169,11 +176,21 @@ import Testing
 
     @Test func gracefulShutdownLetsShortRequestsFinish() async throws {
         let engine = Self.slowEngine()
-        let stream = try engine.submit(GenerationRequest(id: "s", promptTokens: [3, 4], maxNewTokens: 20, ignoreEOS: true))
+        let stream = try engine.submit(
+            GenerationRequest(id: "s", promptTokens: [3, 4], maxNewTokens: 20, ignoreEOS: true))
         await engine.shutdown(gracePeriod: .seconds(20))
         let result = await collect(stream)
         #expect(result.finish == .length)
         #expect(result.tokens.count == 20)
+    }
+
+    @Test func droppedEngineEndsItsStreams() async throws {
+        func submitToUnstartedEngine() throws -> AsyncStream<GenerationOutput> {
+            let engine = makeFakeEngine(start: false)
+            return try engine.submit(GenerationRequest(id: "d", promptTokens: [3, 4], maxNewTokens: 5))
+        }
+        let result = await collect(try submitToUnstartedEngine())
+        #expect(result.finish == .abort("the engine is shutting down"))
     }
 
     @Test func statsTrackUsageAndThroughput() async throws {

@@ -45,14 +45,17 @@ import Testing
     @Test func promptLogprobsAreComputedEvenWhenThePromptIsCached() async throws {
         let engine = makeFakeEngine(pageSize: 4)
         _ = await collect(try engine.submit(GenerationRequest(id: "warm", promptTokens: Self.prompt, maxNewTokens: 1)))
-        let plain = await collect(try engine.submit(GenerationRequest(id: "c", promptTokens: Self.prompt, maxNewTokens: 1)))
+        let plain = await collect(
+            try engine.submit(GenerationRequest(id: "c", promptTokens: Self.prompt, maxNewTokens: 1)))
         #expect(plain.cachedTokens == 48, "without logprobs the whole cached prefix is reused")
         let fromStart = await collect(
-            try engine.submit(GenerationRequest(id: "a", promptTokens: Self.prompt, maxNewTokens: 1, inputLogprobsStart: 0)))
+            try engine.submit(
+                GenerationRequest(id: "a", promptTokens: Self.prompt, maxNewTokens: 1, inputLogprobsStart: 0)))
         #expect(fromStart.cachedTokens == 0)
         Self.checkInput(fromStart.inputLogprobs, start: 0, top: 0)
         let fromTwenty = await collect(
-            try engine.submit(GenerationRequest(id: "b", promptTokens: Self.prompt, maxNewTokens: 1, inputLogprobsStart: 21)))
+            try engine.submit(
+                GenerationRequest(id: "b", promptTokens: Self.prompt, maxNewTokens: 1, inputLogprobsStart: 21)))
         #expect(fromTwenty.cachedTokens == 20, "reuse stops at position 20, whose logits score token 21")
         Self.checkInput(fromTwenty.inputLogprobs, start: 21, top: 0)
         await expectNoLeaks(engine)
@@ -62,13 +65,15 @@ import Testing
     @Test func scoringOnlyWithZeroNewTokens() async throws {
         let engine = makeFakeEngine()
         let got = await collect(
-            try engine.submit(GenerationRequest(id: "z", promptTokens: Self.prompt, maxNewTokens: 0, inputLogprobsStart: 0)))
+            try engine.submit(
+                GenerationRequest(id: "z", promptTokens: Self.prompt, maxNewTokens: 0, inputLogprobsStart: 0)))
         #expect(got.tokens.isEmpty)
         #expect(got.finish == .length)
         #expect(got.outputs == 1)
         Self.checkInput(got.inputLogprobs, start: 0, top: 0)
         let past = await collect(
-            try engine.submit(GenerationRequest(id: "y", promptTokens: Self.prompt, maxNewTokens: 1, inputLogprobsStart: 80)))
+            try engine.submit(
+                GenerationRequest(id: "y", promptTokens: Self.prompt, maxNewTokens: 1, inputLogprobsStart: 80)))
         #expect(past.inputLogprobs?.isEmpty == true)
         await expectNoLeaks(engine)
         await engine.shutdown()

@@ -118,13 +118,18 @@ import Testing
         let prompt = [5, 6, 7, 8]
         let engine = makeFakeEngine { $0.randomSeed = 1000 }
         var sampling = SamplingParams(temperature: 1.5)
-        let unseeded = GenerationRequest(id: "u", promptTokens: prompt, sampling: sampling, maxNewTokens: 20, ignoreEOS: true)
+        let unseeded = GenerationRequest(
+            id: "u", promptTokens: prompt, sampling: sampling, maxNewTokens: 20, ignoreEOS: true)
         let first = await collect(try engine.submit(unseeded))
         let second = await collect(try engine.submit(unseeded))
         sampling.seed = 1000
-        #expect(first.tokens == Self.model.generate(prompt: prompt, maxNewTokens: 20, sampling: sampling, ignoreEOS: true).tokens)
+        #expect(
+            first.tokens
+                == Self.model.generate(prompt: prompt, maxNewTokens: 20, sampling: sampling, ignoreEOS: true).tokens)
         sampling.seed = 1001
-        #expect(second.tokens == Self.model.generate(prompt: prompt, maxNewTokens: 20, sampling: sampling, ignoreEOS: true).tokens)
+        #expect(
+            second.tokens
+                == Self.model.generate(prompt: prompt, maxNewTokens: 20, sampling: sampling, ignoreEOS: true).tokens)
         #expect(first.tokens != second.tokens)
         var seeded = unseeded
         seeded.seed = 77

@@ -15,7 +15,8 @@ import Testing
     private func sequence(
         _ id: Int, prompt: [Int32], maxNew: Int = 8, logprobsFrom: Int? = nil
     ) -> ScheduledSequence {
-        ScheduledSequence(id: SequenceID(id), promptTokens: prompt, maxNewTokens: maxNew, inputLogprobsStart: logprobsFrom)
+        ScheduledSequence(
+            id: SequenceID(id), promptTokens: prompt, maxNewTokens: maxNew, inputLogprobsStart: logprobsFrom)
     }
 
     /// Completes a planned step; sampled sequences get token 7 and finish after `maxNewTokens` tokens.
@@ -162,6 +163,31 @@ import Testing
         #expect(second.retracted == [SequenceID(3)])
         #expect(second.entries.map(\.id) == [SequenceID(1), SequenceID(2)])
         #expect(s.auditProblems().isEmpty)
+    }
+
+    @Test func promptScoresSurviveRetractionMidPrefill() {
+        // #2 prefills 40 prompt tokens with log-probabilities while #1 decodes; the pool cannot hold both, so #2 is
+        // retracted part-way. Every prompt position must still be scored exactly once.
+        var s = Scheduler(config: config(pages: 11, pageSize: 4, chunk: 8))
+        #expect(s.enqueue(sequence(1, prompt: [9, 9, 9, 9], maxNew: 20)) == nil)
+        #expect(s.enqueue(sequence(2, prompt: (0..<40).map { Int32($0) }, maxNew: 2, logprobsFrom: 0)) == nil)
+        var scored: [Int] = []
+        var retractedWhilePrefilling = false
+        for _ in 0..<200 where !s.isIdle {
+            let plan = s.schedule()
+            if plan.retracted.contains(SequenceID(2)), let seq = s.sequences[SequenceID(2)], seq.outputCount == 0 {
+                retractedWhilePrefilling = true
+            }
+            for entry in plan.entries where entry.id == SequenceID(2) {
+                scored += Array(entry.scorePositions)
+                if let from = s.sequences[SequenceID(2)]?.scoreFrom { #expect(entry.startPosition <= from) }
+            }
+            advance(&s, plan)
+        }
+        #expect(s.isIdle)
+        #expect(retractedWhilePrefilling)
+        #expect(scored == Array(0..<39))
+        #expect(s.pool.usedCount == 0)
     }
 
     @Test func neverDeadlocksOnPrefillsThatDoNotFitTogether() {

@@ -1,6 +1,7 @@
 import ErnieTemplate
 import ErnieTestSupport
 import Foundation
+import Testing
 
 /// One rendering case from `Tests/Fixtures/templates/*.json` (generated with jinja2 by
 /// `scripts/fixtures/templates/generate.py`).
@@ -16,8 +17,6 @@ struct RenderCase: CustomTestStringConvertible, Sendable {
 
     var testDescription: String { name }
 }
-
-import Testing
 
 enum TemplateFixtures {
     static func load(_ file: String) throws -> JinjaValue {
@@ -80,19 +79,25 @@ enum TemplateFixtures {
             case .success(let rendered):
                 // Compare code units: Swift's String == would accept canonically-equivalent text.
                 let same = rendered.utf8.elementsEqual(expected.utf8)
-                #expect(same, "\(testCase.name)\n got: \(rendered.debugDescription)\nwant: \(expected.debugDescription)")
+                #expect(
+                    same, "\(testCase.name)\n got: \(rendered.debugDescription)\nwant: \(expected.debugDescription)")
             case .failure(let error):
                 Issue.record("\(testCase.name): threw \(error), jinja2 rendered \(expected.debugDescription)")
             }
             return
         }
         guard case .failure(let error) = result else {
-            Issue.record("\(testCase.name): rendered \(String(describing: try? result.get()).debugDescription), jinja2 raised \(testCase.errorKind ?? "") \(testCase.errorMessage ?? "")")
+            let rendered = (try? result.get()) ?? ""
+            let note = "\(testCase.name): rendered \(rendered.debugDescription), jinja2 raised"
+                + " \(testCase.errorKind ?? "") \(testCase.errorMessage ?? "")"
+            Issue.record(Comment(rawValue: note))
             return
         }
         switch testCase.errorKind {
         case "syntax":
-            #expect(error.kind == .syntax, "\(testCase.name): \(error.kind) \(error), jinja2: \(testCase.errorMessage ?? "")")
+            #expect(
+                error.kind == .syntax,
+                "\(testCase.name): \(error.kind) \(error), jinja2: \(testCase.errorMessage ?? "")")
         case "raised":
             #expect(error.kind == .raised, "\(testCase.name): \(error)")
             #expect(error.message == testCase.errorMessage, "\(testCase.name)")
@@ -100,9 +105,12 @@ enum TemplateFixtures {
             #expect(error.kind == .runtime || error.kind == .limit, "\(testCase.name): \(error.kind) \(error)")
         }
         if testCase.checkMessage {
-            #expect(error.message == testCase.errorMessage, "\(testCase.name): message \(error.message.debugDescription) != jinja2 \(testCase.errorMessage.debugDescription)")
+            let note = "\(testCase.name): message \(error.message.debugDescription)"
+                + " != jinja2 \(testCase.errorMessage.debugDescription)"
+            #expect(error.message == testCase.errorMessage, Comment(rawValue: note))
             if let line = testCase.errorLine {
-                #expect(error.line == line, "\(testCase.name): line \(String(describing: error.line)) != jinja2 \(line)")
+                #expect(
+                    error.line == line, "\(testCase.name): line \(String(describing: error.line)) != jinja2 \(line)")
             }
         }
     }

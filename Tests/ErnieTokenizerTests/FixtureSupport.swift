@@ -17,8 +17,26 @@ enum TokenizerFixtures {
 
     static func directory(_ name: String) -> String { Fixtures.path("tokenizer/\(name)") }
 
+    /// Fixtures checked against every test line; the others are variants checked on the first lines only.
+    static let mainFolders: Set<String> = [
+        "sp-ernie", "sp-unigram-nfkc", "sp-bpe-nfkc", "sp-unigram-suffix", "hf-ernie", "hf-llama-legacy",
+        "hf-bytelevel",
+    ]
+
+    /// Loads a fixture folder. A variant without a folder (`meta.variantOf`) is written to a scratch folder first:
+    /// the other fixture's tokenizer.json with the top-level keys in `meta.replace` replaced.
     static func load(_ name: String, format: Tokenizer.FormatPreference = .automatic) throws -> Tokenizer {
-        try Tokenizer.load(directory: directory(name), format: format)
+        if FileManager.default.fileExists(atPath: directory(name)) {
+            return try Tokenizer.load(directory: directory(name), format: format)
+        }
+        let meta = try expected(name).meta
+        let source = try #require(meta["variantOf"] as? String, "\(name): no folder and no variantOf")
+        let replace = try #require(meta["replace"] as? [String: Any])
+        var json = try TemporaryFolder.fixtureJSON(source, "tokenizer.json")
+        json.merge(replace) { _, new in new }
+        let folder = try TemporaryFolder()
+        try folder.write("tokenizer.json", json: json)
+        return try Tokenizer.load(directory: folder.path, format: format)
     }
 
     /// Reference ids and texts of one fixture folder (see `write_expected` in the generator).
@@ -29,6 +47,17 @@ enum TokenizerFixtures {
         var decodedSkipSpecial: [Int: String]
         var idsWithoutSpecialParsing: [Int: [Int]]
         var meta: [String: Any]
+
+        /// Arbitrary id sequences (byte pieces, control/unknown/added ids, ids past the vocabulary) and their reference
+        /// decodings, with and without skipping special tokens.
+        var decodeCases: [(ids: [Int], text: String, textSkipSpecial: String)] {
+            (meta["decodeCases"] as? [[String: Any]] ?? []).compactMap { item in
+                guard let ids = item["ids"] as? [Int], let text = item["text"] as? String,
+                    let skipped = item["textSkipSpecial"] as? String
+                else { return nil }
+                return (ids, text, skipped)
+            }
+        }
 
         func decodedText(_ index: Int) -> String { decoded[index] ?? TokenizerFixtures.lines[index] }
         func skippedText(_ index: Int) -> String { decodedSkipSpecial[index] ?? decodedText(index) }

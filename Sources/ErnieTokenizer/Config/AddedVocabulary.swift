@@ -1,6 +1,10 @@
 /// Tokens added on top of the model's vocabulary (special tokens, added_tokens.json, added_tokens_decoder, a
 /// tokenizer.json's `added_tokens`), with a leftmost-longest matcher over their contents.
 struct AddedVocabulary: Sendable {
+    /// Token ids above this are rejected when loading (they would only be embedding rows of absurd models, and
+    /// `vocabularySize` must stay far from overflow).
+    static let maximumID = 50_000_000
+
     struct Entry: Sendable {
         var id: Int
         var spec: AddedTokenSpec

@@ -45,8 +45,10 @@ struct TokenizerConfiguration {
         if let addedTokens = try JSONDocument.load(directory + "/added_tokens.json") {
             let reader = JSONReader(path: addedTokens.path)
             for (content, value) in addedTokens.root {
-                guard let id = try reader.int(value, content), id >= 0 else {
-                    throw TokenizerError.file(addedTokens.path, "\"\(content)\" must map to a non-negative id")
+                guard let id = try reader.int(value, "\"\(content)\""), id >= 0, id <= AddedVocabulary.maximumID else {
+                    throw TokenizerError.file(
+                        addedTokens.path, "\"\(content)\" must map to an id from 0 to \(AddedVocabulary.maximumID)"
+                    )
                 }
                 configuration.addedTokensFile.append((content, id))
             }
@@ -60,9 +62,11 @@ struct TokenizerConfiguration {
     }
 
     /// A token value: a string, or an AddedToken object with `content`; nil for null and other types.
-    static func tokenSpec(_ value: Any?, special: Bool, reader: JSONReader, key: String) throws -> AddedTokenSpec? {
-        if let string = value as? String { return AddedTokenSpec(content: string, special: special) }
-        guard let object = value as? [String: Any] else { return nil }
+    static func tokenSpec(_ value: JSONValue?, special: Bool, reader: JSONReader, key: String) throws
+        -> AddedTokenSpec?
+    {
+        if case .string(let string)? = value { return AddedTokenSpec(content: string, special: special) }
+        guard case .object(let object)? = value else { return nil }
         var spec = AddedTokenSpec(content: try reader.requiredString(object["content"], "\(key).content"))
         spec.singleWord = try reader.bool(object["single_word"], "\(key).single_word") ?? false
         spec.lstrip = try reader.bool(object["lstrip"], "\(key).lstrip") ?? false
@@ -74,24 +78,26 @@ struct TokenizerConfiguration {
 
     private mutating func readSpecialTokens(_ document: JSONDocument) throws {
         let reader = JSONReader(path: document.path)
-        for key in document.root.keys.sorted() {
+        for key in document.root.keys {
             let value = document.root[key]
             if key.hasSuffix("_token") {
                 guard let spec = try TokenizerConfiguration.tokenSpec(value, special: true, reader: reader, key: key)
                 else { continue }
                 specialTokenStrings[key] = spec.content
-                if value is [String: Any] { specialTokenFlags[spec.content] = spec }
+                if case .object? = value { specialTokenFlags[spec.content] = spec }
             } else if key == "additional_special_tokens" || key == "extra_special_tokens" {
-                var items: [(String, Any)] = []
+                var items: [(String, JSONValue)] = []
                 if let list = try? reader.array(value, key) {
                     items = list.enumerated().map { ("\(key)[\($0.offset)]", $0.element) }
-                } else if let object = value as? [String: Any] {
-                    items = object.keys.sorted().compactMap { name in object[name].map { ("\(key).\(name)", $0) } }
+                } else if case .object(let object)? = value {
+                    items = object.keys.compactMap { name in object[name].map { ("\(key).\(name)", $0) } }
                 } else if !reader.isNull(value) {
                     throw TokenizerError.file(document.path, "\(key) must be a list or an object")
                 }
                 for (itemKey, item) in items {
-                    guard let spec = try TokenizerConfiguration.tokenSpec(item, special: true, reader: reader, key: itemKey)
+                    guard
+                        let spec = try TokenizerConfiguration.tokenSpec(
+                            item, special: true, reader: reader, key: itemKey)
                     else { throw TokenizerError.file(document.path, "\(itemKey) must be a string or an AddedToken") }
                     if !additionalSpecialTokens.contains(where: { $0.content == spec.content }) {
                         additionalSpecialTokens.append(spec)
@@ -107,11 +113,11 @@ struct TokenizerConfiguration {
             return
         }
         for (key, value) in decoder {
-            guard let id = Int(key), id >= 0 else {
+            guard let id = Int(key), id >= 0, id <= AddedVocabulary.maximumID else {
                 throw TokenizerError.file(document.path, "added_tokens_decoder key \"\(key)\" is not a token id")
             }
             let itemKey = "added_tokens_decoder.\(key)"
-            guard value is [String: Any],
+            guard case .object = value,
                 let spec = try TokenizerConfiguration.tokenSpec(value, special: false, reader: reader, key: itemKey)
             else { throw TokenizerError.file(document.path, "\(itemKey) must be an AddedToken object") }
             addedTokensDecoder.append((id, spec))
@@ -147,9 +153,9 @@ struct TokenizerConfiguration {
         return try templateValue(tokenizerConfig.root["chat_template"], document: tokenizerConfig)
     }
 
-    private static func templateValue(_ value: Any?, document: JSONDocument) throws -> String? {
+    private static func templateValue(_ value: JSONValue?, document: JSONDocument) throws -> String? {
         let reader = JSONReader(path: document.path)
-        if let string = value as? String { return string }
+        if case .string(let string)? = value { return string }
         guard let list = try reader.array(value, "chat_template") else { return nil }
         for (index, item) in list.enumerated() {
             let key = "chat_template[\(index)]"

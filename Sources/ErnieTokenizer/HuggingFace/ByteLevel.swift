@@ -76,7 +76,9 @@ enum ByteLevel {
                 }
                 if start + 2 < count {
                     let third = scalars[start + 2]
-                    if (second == "r" && third == "e") || (second == "v" && third == "e") || (second == "l" && third == "l") {
+                    if (second == "r" && third == "e") || (second == "v" && third == "e")
+                        || (second == "l" && third == "l")
+                    {
                         pieces.append(start..<(start + 3))
                         start += 3
                         continue

@@ -19,9 +19,11 @@ final class HFBPEModel: Sendable {
 
     var highestID: Int { tokens.count - 1 }
 
-    init(json: [String: Any], reader: JSONReader) throws {
+    init(json: JSONObject, reader: JSONReader) throws {
         let type = try reader.string(json["type"], "model.type") ?? (json["merges"] != nil ? "BPE" : "")
-        guard type == "BPE" else { throw TokenizerError.unsupported(reader.path, "model", type.isEmpty ? "(none)" : type) }
+        guard type == "BPE" else {
+            throw TokenizerError.unsupported(reader.path, "model", type.isEmpty ? "(none)" : type)
+        }
         if let dropout = try reader.double(json["dropout"], "model.dropout"), dropout != 0 {
             throw TokenizerError.file(reader.path, "model.dropout \(dropout) is not supported (only null or 0)")
         }
@@ -33,15 +35,19 @@ final class HFBPEModel: Sendable {
         var entries: [(String, Int)] = []
         entries.reserveCapacity(vocabularyJSON.count)
         for (token, value) in vocabularyJSON {
-            guard let id = try reader.int(value, "model.vocab[\"\(token)\"]"), id >= 0, id < 50_000_000 else {
-                throw TokenizerError.file(reader.path, "model.vocab[\"\(token)\"] must be an id from 0 to 50000000")
+            guard let id = try reader.int(value, "model.vocab[\"\(token)\"]"), id >= 0, id <= AddedVocabulary.maximumID
+            else {
+                throw TokenizerError.file(
+                    reader.path, "model.vocab[\"\(token)\"] must be an id from 0 to \(AddedVocabulary.maximumID)"
+                )
             }
             entries.append((token, id))
             highest = max(highest, id)
         }
         var tokens = [String?](repeating: nil, count: highest + 1)
-        for (token, id) in entries {
-            vocabulary.insert(Array(token.utf8), value: Int32(id))
+        // Last occurrence wins for a repeated token, as when the library reads the map.
+        for (token, id) in entries.reversed() where vocabulary.insert(Array(token.utf8), value: Int32(id)) == Int32(id)
+        {
             tokens[id] = token
         }
         self.vocabulary = vocabulary
@@ -58,15 +64,21 @@ final class HFBPEModel: Sendable {
         ignoreMerges = try reader.bool(json["ignore_merges"], "model.ignore_merges") ?? false
         let prefix = try reader.string(json["continuing_subword_prefix"], "model.continuing_subword_prefix")
         continuingSubwordPrefix = prefix.map { Array($0.utf8) }
-        endOfWordSuffix = try reader.string(json["end_of_word_suffix"], "model.end_of_word_suffix").map { Array($0.utf8) }
+        endOfWordSuffix = try reader.string(json["end_of_word_suffix"], "model.end_of_word_suffix").map {
+            Array($0.utf8)
+        }
         byteIDs = (0..<256).map { byte in
             vocabulary.lookup(HFBPEModel.bytePiece(byte)) ?? -1
         }
-        merges = try HFBPEModel.readMerges(json["merges"], vocabulary: vocabulary, prefixLength: prefix?.utf8.count ?? 0,
-                                           reader: reader)
+        merges = try HFBPEModel.readMerges(
+            json["merges"], vocabulary: vocabulary, prefixLength: prefix?.utf8.count ?? 0,
+            reader: reader)
     }
 
-    private static func readMerges(_ value: Any?, vocabulary: ByteStringTable, prefixLength: Int, reader: JSONReader) throws
+    private static func readMerges(
+        _ value: JSONValue?, vocabulary: ByteStringTable, prefixLength: Int, reader: JSONReader
+    )
+        throws
         -> UInt64Map
     {
         guard let list = try reader.array(value, "model.merges") else {
@@ -76,11 +88,12 @@ final class HFBPEModel: Sendable {
         for (rank, item) in list.enumerated() {
             let key = "model.merges[\(rank)]"
             let pair: [String]
-            if let string = item as? String {
+            switch item {
+            case .string(let string):
                 pair = string.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
-            } else if let array = item as? [Any] {
+            case .array(let array):
                 pair = try array.enumerated().map { try reader.requiredString($0.element, "\(key)[\($0.offset)]") }
-            } else {
+            default:
                 throw TokenizerError.file(reader.path, "\(key) must be \"a b\" or [\"a\", \"b\"]")
             }
             guard pair.count == 2 else { throw TokenizerError.file(reader.path, "\(key) is not a pair") }

@@ -20,7 +20,7 @@ struct HFDecoder: Sendable {
 
     let steps: [Step]
 
-    init(json: Any?, reader: JSONReader) throws {
+    init(json: JSONValue?, reader: JSONReader) throws {
         var steps: [Step] = []
         try HFDecoder.collect(json, reader: reader, key: "decoder", into: &steps)
         if steps.isEmpty && reader.isNull(json) { steps = [.joinWithSpaces] }
@@ -30,7 +30,8 @@ struct HFDecoder: Sendable {
             switch step {
             case .byteFallback, .byteLevel:
                 if fused {
-                    throw TokenizerError.file(reader.path, "decoder: ByteFallback/ByteLevel after Fuse or ByteLevel is not supported")
+                    throw TokenizerError.file(
+                        reader.path, "decoder: ByteFallback/ByteLevel after Fuse or ByteLevel is not supported")
                 }
                 if case .byteLevel = step { fused = true }
             case .fuse, .joinWithSpaces: fused = true
@@ -40,7 +41,7 @@ struct HFDecoder: Sendable {
         self.steps = steps
     }
 
-    private static func collect(_ json: Any?, reader: JSONReader, key: String, into steps: inout [Step]) throws {
+    private static func collect(_ json: JSONValue?, reader: JSONReader, key: String, into steps: inout [Step]) throws {
         guard let object = try reader.object(json, key) else { return }
         let type = try reader.requiredString(object["type"], "\(key).type")
         switch type {
@@ -56,7 +57,9 @@ struct HFDecoder: Sendable {
         case "Fuse": steps.append(.fuse)
         case "Strip":
             let content = Array(try reader.requiredString(object["content"], "\(key).content").unicodeScalars)
-            guard content.count == 1 else { throw TokenizerError.file(reader.path, "\(key).content must be one character") }
+            guard content.count == 1 else {
+                throw TokenizerError.file(reader.path, "\(key).content must be one character")
+            }
             let start = try reader.int(object["start"], "\(key).start") ?? 0
             let stop = try reader.int(object["stop"], "\(key).stop") ?? 0
             guard start >= 0 && stop >= 0 else { throw TokenizerError.file(reader.path, "\(key): negative start/stop") }

@@ -12,13 +12,13 @@ struct HFNormalizer: Sendable {
 
     let steps: [Step]
 
-    init(json: Any?, reader: JSONReader, key: String) throws {
+    init(json: JSONValue?, reader: JSONReader, key: String) throws {
         var steps: [Step] = []
         try HFNormalizer.collect(json, reader: reader, key: key, into: &steps)
         self.steps = steps
     }
 
-    private static func collect(_ json: Any?, reader: JSONReader, key: String, into steps: inout [Step]) throws {
+    private static func collect(_ json: JSONValue?, reader: JSONReader, key: String, into steps: inout [Step]) throws {
         guard let object = try reader.object(json, key) else { return }
         let type = try reader.requiredString(object["type"], "\(key).type")
         switch type {
@@ -42,7 +42,7 @@ struct HFNormalizer: Sendable {
     }
 
     /// The string pattern and content of a `Replace` normalizer or decoder (`Regex` patterns are not supported).
-    static func replaceArguments(_ object: [String: Any], reader: JSONReader, key: String) throws
+    static func replaceArguments(_ object: JSONObject, reader: JSONReader, key: String) throws
         -> (pattern: [UInt8], content: [UInt8])
     {
         let pattern = try reader.requiredObject(object["pattern"], "\(key).pattern")

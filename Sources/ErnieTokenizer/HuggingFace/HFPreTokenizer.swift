@@ -12,13 +12,13 @@ struct HFPreTokenizer: Sendable {
 
     let steps: [Step]
 
-    init(json: Any?, reader: JSONReader, key: String) throws {
+    init(json: JSONValue?, reader: JSONReader, key: String) throws {
         var steps: [Step] = []
         try HFPreTokenizer.collect(json, reader: reader, key: key, into: &steps)
         self.steps = steps
     }
 
-    private static func collect(_ json: Any?, reader: JSONReader, key: String, into steps: inout [Step]) throws {
+    private static func collect(_ json: JSONValue?, reader: JSONReader, key: String, into steps: inout [Step]) throws {
         guard let object = try reader.object(json, key) else { return }
         let type = try reader.requiredString(object["type"], "\(key).type")
         switch type {
@@ -42,7 +42,7 @@ struct HFPreTokenizer: Sendable {
 
     /// `replacement` (one character) and `prepend_scheme` (default "always"; a legacy `add_prefix_space: false`
     /// means "never") of a Metaspace pre-tokenizer or decoder.
-    static func metaspaceArguments(_ object: [String: Any], reader: JSONReader, key: String) throws
+    static func metaspaceArguments(_ object: JSONObject, reader: JSONReader, key: String) throws
         -> (Unicode.Scalar, PrependScheme)
     {
         let replacementString = try reader.requiredString(object["replacement"], "\(key).replacement")
@@ -113,7 +113,8 @@ struct HFPreTokenizer: Sendable {
                 var bytes: [UInt8] = []
                 for scalar in scalars[range] { bytes.appendUTF8(scalar) }
                 let mapped = ByteLevel.encode(bytes)
-                output.append(Piece(scalars: Array(mapped.unicodeScalars), atStart: piece.atStart && range.lowerBound == 0))
+                output.append(
+                    Piece(scalars: Array(mapped.unicodeScalars), atStart: piece.atStart && range.lowerBound == 0))
             }
         }
     }

@@ -34,8 +34,8 @@ final class HFTokenizer: Sendable {
         for (index, item) in (try reader.array(root["added_tokens"], "added_tokens") ?? []).enumerated() {
             let key = "added_tokens[\(index)]"
             guard let object = try reader.object(item, key),
-                let spec = try TokenizerConfiguration.tokenSpec(object, special: false, reader: reader, key: key),
-                let id = try reader.int(object["id"], "\(key).id"), id >= 0
+                let spec = try TokenizerConfiguration.tokenSpec(item, special: false, reader: reader, key: key),
+                let id = try reader.int(object["id"], "\(key).id"), id >= 0, id <= AddedVocabulary.maximumID
             else { throw TokenizerError.file(document.path, "\(key) must be an AddedToken object with an id") }
             added.add(spec, id: id)
         }
@@ -125,9 +125,12 @@ final class HFTokenizer: Sendable {
                 var start = match.range.lowerBound
                 var stop = match.range.upperBound
                 if spec.singleWord {
-                    let startSpace = start == 0
+                    let startSpace =
+                        start == 0
                         || !HFTokenizer.isWordCharacter(before: start, in: bytes)
-                    let stopSpace = stop == bytes.count || !UnicodeClasses.isWordCharacter(UTF8Scalars.scalar(at: stop, in: bytes).0)
+                    let stopSpace =
+                        stop == bytes.count
+                        || !UnicodeClasses.isWordCharacter(UTF8Scalars.scalar(at: stop, in: bytes).0)
                     if !startSpace || !stopSpace { continue }
                 }
                 if spec.lstrip {
@@ -135,7 +138,8 @@ final class HFTokenizer: Sendable {
                     start = max(trimmed.upperBound, offset)
                 }
                 if spec.rstrip {
-                    stop = UTF8Scalars.trimmingLeading(stop..<bytes.count, in: bytes, where: UnicodeClasses.isWhitespace)
+                    stop =
+                        UTF8Scalars.trimmingLeading(stop..<bytes.count, in: bytes, where: UnicodeClasses.isWhitespace)
                         .lowerBound
                 }
                 start = max(start, offset)

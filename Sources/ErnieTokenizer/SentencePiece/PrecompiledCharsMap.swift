@@ -24,7 +24,8 @@ struct PrecompiledCharsMap: Sendable {
         var units = [UInt32](repeating: 0, count: trieSize / 4)
         for index in units.indices {
             let base = 4 + index * 4
-            units[index] = UInt32(blob[base]) | UInt32(blob[base + 1]) << 8 | UInt32(blob[base + 2]) << 16
+            units[index] =
+                UInt32(blob[base]) | UInt32(blob[base + 1]) << 8 | UInt32(blob[base + 2]) << 16
                 | UInt32(blob[base + 3]) << 24
         }
         self.units = units

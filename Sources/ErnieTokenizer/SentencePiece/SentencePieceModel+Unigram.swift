@@ -27,7 +27,8 @@ extension SentencePieceModel {
                 if id < 0 || types[Int(id)] == .unused { continue }
                 let length = key - start
                 // User-defined symbols get a bonus so that they are always chosen.
-                let score: Float = types[Int(id)] == .userDefined
+                let score: Float =
+                    types[Int(id)] == .userDefined
                     ? Float(Double(Float(length) * maxScore) - 0.1) : scores[Int(id)]
                 let candidate = score + scoreHere
                 if startsAt[key] == -1 || candidate > bestScores[key] {

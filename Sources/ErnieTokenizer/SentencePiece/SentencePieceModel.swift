@@ -61,10 +61,13 @@ final class SentencePieceModel: Sendable {
             let id = Int32(index)
             guard !piece.bytes.isEmpty else { throw TokenizerError.file(path, "piece \(index) is empty") }
             let isNormal = piece.type == .normal || piece.type == .userDefined || piece.type == .unused
-            let stored = isNormal ? pieceTable.insert(piece.bytes, value: id) : reservedTable.insert(piece.bytes, value: id)
+            let stored =
+                isNormal ? pieceTable.insert(piece.bytes, value: id) : reservedTable.insert(piece.bytes, value: id)
             guard stored == id else {
-                throw TokenizerError.file(path, "piece \"\(String(decoding: piece.bytes, as: UTF8.self))\" (id \(index)) "
-                    + "is already defined as id \(stored)")
+                throw TokenizerError.file(
+                    path,
+                    "piece \"\(String(decoding: piece.bytes, as: UTF8.self))\" (id \(index)) "
+                        + "is already defined as id \(stored)")
             }
             switch piece.type {
             case .userDefined:
@@ -92,14 +95,16 @@ final class SentencePieceModel: Sendable {
         }
         guard unknownID >= 0 else { throw TokenizerError.file(path, "the model defines no unknown piece") }
         if proto.byteFallback, let missing = byteIDs.firstIndex(of: -1) {
-            throw TokenizerError.file(path, "byte_fallback is set but the byte piece for 0x\(String(missing, radix: 16)) is missing")
+            throw TokenizerError.file(
+                path, "byte_fallback is set but the byte piece for 0x\(String(missing, radix: 16)) is missing")
         }
         if proto.modelType == .unigram && pieceTable.count == 0 {
             throw TokenizerError.file(path, "the unigram model has no normal pieces")
         }
         var pieceTrie = ByteTrie(expectedKeyBytes: proto.modelType == .unigram ? pieceTable.count * 4 : 0)
         if proto.modelType == .unigram {
-            for (index, piece) in proto.pieces.enumerated() where piece.type == .normal || piece.type == .userDefined
+            for (index, piece) in proto.pieces.enumerated()
+            where piece.type == .normal || piece.type == .userDefined
                 || piece.type == .unused
             {
                 pieceTrie.insert(piece.bytes, value: Int32(index))

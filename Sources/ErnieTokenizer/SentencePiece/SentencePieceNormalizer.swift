@@ -11,10 +11,12 @@ struct SentencePieceNormalizer: Sendable {
 
     static let spaceSymbol: [UInt8] = [0xE2, 0x96, 0x81]  // U+2581 ▁
 
-    init(spec: SentencePieceModelProto.NormalizerSpec, treatWhitespaceAsSuffix: Bool, userDefined: ByteTrie,
-         context: String) throws
-    {
-        charsMap = spec.precompiledCharsMap.isEmpty
+    init(
+        spec: SentencePieceModelProto.NormalizerSpec, treatWhitespaceAsSuffix: Bool, userDefined: ByteTrie,
+        context: String
+    ) throws {
+        charsMap =
+            spec.precompiledCharsMap.isEmpty
             ? nil : try PrecompiledCharsMap(blob: spec.precompiledCharsMap, context: context)
         addDummyPrefix = spec.addDummyPrefix
         removeExtraWhitespaces = spec.removeExtraWhitespaces

@@ -7,6 +7,9 @@
 ///   `str.isspace`) at the start of the next segment and one with `lstrip` the whitespace at the end of the previous
 ///   segment (transformers' `tokenize`);
 /// - without special-token parsing the whole text goes to sentencepiece (transformers' `split_special_tokens`);
+/// - the model's user-defined pieces that the configuration does not list are not split out beforehand:
+///   sentencepiece matches them whole inside each segment, as Baidu's tokenizer lets it do (for ERNIE, which has no
+///   dummy prefix, splitting first would give the same ids; for dummy-prefix models it would add a `▁`);
 /// - decoding emits added tokens verbatim and decodes each run of pieces between them with sentencepiece.
 final class SentencePieceTokenizer: Sendable {
     let model: SentencePieceModel
@@ -36,9 +39,8 @@ final class SentencePieceTokenizer: Sendable {
 
     func encode(_ text: String, parseSpecialTokens: Bool) -> [Int] {
         var ids: [Int] = []
-        var bytes = Array(text.utf8)
-        bytes.withUnsafeMutableBufferPointer { mutable in
-            let buffer = UnsafeBufferPointer(mutable)
+        let bytes = Array(text.utf8)
+        bytes.withUnsafeBufferPointer { buffer in
             if !parseSpecialTokens || matcher.isEmpty {
                 model.encode(buffer, into: &ids)
                 return
@@ -74,10 +76,12 @@ final class SentencePieceTokenizer: Sendable {
             guard case .token(let entry) = result[index] else { continue }
             let spec = added.entries[entry].spec
             if spec.rstrip, index + 1 < result.count, case .text(let range) = result[index + 1] {
-                result[index + 1] = .text(UTF8Scalars.trimmingLeading(range, in: text, where: UnicodeClasses.isPythonWhitespace))
+                result[index + 1] = .text(
+                    UTF8Scalars.trimmingLeading(range, in: text, where: UnicodeClasses.isPythonWhitespace))
             }
             if spec.lstrip, index > 0, case .text(let range) = result[index - 1] {
-                result[index - 1] = .text(UTF8Scalars.trimmingTrailing(range, in: text, where: UnicodeClasses.isPythonWhitespace))
+                result[index - 1] = .text(
+                    UTF8Scalars.trimmingTrailing(range, in: text, where: UnicodeClasses.isPythonWhitespace))
             }
         }
         return result

@@ -1,78 +1,85 @@
 /// An exact-match hash table from byte strings to `Int32` values: one hash of the key, then a byte comparison, which
 /// is much cheaper than walking a trie byte by byte for whole-piece lookups (BPE merge candidates, vocabulary).
+///
+/// Each slot holds the key's hash, value and location in the key pool, so a lookup touches one slot (plus the key
+/// bytes on a hash match) — large vocabularies do not fit in cache and every extra array costs a miss.
 struct ByteStringTable: Sendable {
-    /// All keys, concatenated; entry `i` is `pool[offsets[i]..<offsets[i + 1]]`.
+    private struct Slot {
+        var hash: UInt32
+        /// `Int32.min` for an empty slot.
+        var value: Int32
+        var start: UInt32
+        var length: UInt32
+    }
+
+    /// All keys, concatenated.
     private var pool: [UInt8] = []
-    private var offsets: [Int] = [0]
-    private var values: [Int32] = []
-    /// Per slot: entry index, or -1.
-    private var slots: [Int32]
+    private var slots: [Slot]
     private var mask: Int
+    private(set) var count = 0
+
+    private static let empty = Slot(hash: 0, value: Int32.min, start: 0, length: 0)
 
     init(capacity: Int = 8) {
         var size = 16
         while size < capacity * 2 { size <<= 1 }
-        slots = [Int32](repeating: -1, count: size)
+        slots = [Slot](repeating: ByteStringTable.empty, count: size)
         mask = size - 1
     }
 
-    var count: Int { values.count }
-
     @inline(__always)
-    private static func hash(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> Int {
+    private static func hash(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> UInt32 {
         var hash: UInt64 = 0xCBF2_9CE4_8422_2325
         for index in range { hash = (hash ^ UInt64(bytes[index])) &* 0x0000_0100_0000_01B3 }
-        return Int(truncatingIfNeeded: hash ^ (hash >> 29))
+        hash = (hash ^ (hash >> 32)) &* 0x9E37_79B9_7F4A_7C15
+        return UInt32(truncatingIfNeeded: hash >> 32)
     }
 
     /// Inserts `key` unless present; returns the value stored for it afterwards.
     @discardableResult
     mutating func insert(_ key: [UInt8], value: Int32) -> Int32 {
         if let existing = lookup(key) { return existing }
-        if (values.count + 1) * 2 > slots.count { grow() }
+        if (count + 1) * 2 > slots.count { grow() }
+        let hash = key.withUnsafeBufferPointer { ByteStringTable.hash($0, 0..<$0.count) }
+        place(Slot(hash: hash, value: value, start: UInt32(pool.count), length: UInt32(key.count)))
         pool.append(contentsOf: key)
-        offsets.append(pool.count)
-        values.append(value)
-        place(values.count - 1)
+        count += 1
         return value
     }
 
-    private mutating func place(_ entry: Int) {
-        let start = offsets[entry]
-        let end = offsets[entry + 1]
-        var slot = pool.withUnsafeBufferPointer { ByteStringTable.hash($0, start..<end) } & mask
-        while slots[slot] >= 0 { slot = (slot + 1) & mask }
-        slots[slot] = Int32(entry)
+    private mutating func place(_ slot: Slot) {
+        var index = Int(slot.hash) & mask
+        while slots[index].value != Int32.min { index = (index + 1) & mask }
+        slots[index] = slot
     }
 
     private mutating func grow() {
-        slots = [Int32](repeating: -1, count: slots.count * 2)
+        let old = slots
+        slots = [Slot](repeating: ByteStringTable.empty, count: old.count * 2)
         mask = slots.count - 1
-        for entry in values.indices { place(entry) }
+        for slot in old where slot.value != Int32.min { place(slot) }
     }
 
     /// The value of exactly `bytes[range]`, or nil.
     func lookup(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> Int32? {
-        let length = range.count
-        var slot = ByteStringTable.hash(bytes, range) & mask
-        return pool.withUnsafeBufferPointer { pool in
-            while true {
-                let entry = Int(slots[slot])
-                if entry < 0 { return nil }
-                let start = offsets[entry]
-                if offsets[entry + 1] - start == length {
-                    var equal = true
-                    var index = 0
-                    while index < length {
-                        if pool[start + index] != bytes[range.lowerBound + index] {
-                            equal = false
-                            break
+        let hash = ByteStringTable.hash(bytes, range)
+        let length = UInt32(range.count)
+        return slots.withUnsafeBufferPointer { slots in
+            pool.withUnsafeBufferPointer { pool in
+                var index = Int(hash) & mask
+                while true {
+                    let slot = slots[index]
+                    if slot.value == Int32.min { return nil }
+                    if slot.hash == hash && slot.length == length {
+                        let start = Int(slot.start)
+                        var offset = 0
+                        while offset < range.count && pool[start + offset] == bytes[range.lowerBound + offset] {
+                            offset += 1
                         }
-                        index += 1
+                        if offset == range.count { return slot.value }
                     }
-                    if equal { return values[entry] }
+                    index = (index + 1) & mask
                 }
-                slot = (slot + 1) & mask
             }
         }
     }

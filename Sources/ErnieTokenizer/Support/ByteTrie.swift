@@ -114,7 +114,9 @@ struct ByteTrie: Sendable {
     }
 
     /// The longest key that is a prefix of `bytes[start..<end]`: its length and value, or nil.
-    func longestPrefix(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int, to end: Int) -> (length: Int, value: Int32)? {
+    func longestPrefix(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int, to end: Int) -> (
+        length: Int, value: Int32
+    )? {
         var node = ByteTrie.root
         var best: (length: Int, value: Int32)?
         var index = start
