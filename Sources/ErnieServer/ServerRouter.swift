@@ -2,8 +2,8 @@ public import Hummingbird
 
 extension ServerContext {
     /// The router with every route, the error mapping and (with `--api-key`) authentication.
-    public func makeRouter() -> Router<BasicRequestContext> {
-        let router = Router(context: BasicRequestContext.self)
+    public func makeRouter() -> Router<ServerRequestContext> {
+        let router = Router(context: ServerRequestContext.self)
         router.add(middleware: ErrorMiddleware(maxBodyBytes: configuration.maxBodyBytes))
         if let apiKey = configuration.apiKey, !apiKey.isEmpty {
             router.add(middleware: AuthMiddleware(apiKey: apiKey))
@@ -26,11 +26,13 @@ extension ServerContext {
         router.get("/v1/models/**") { _, context in
             try info.model(context.parameters.getCatchAll().joined(separator: "/"))
         }
-        router.post("/v1/chat/completions") { request, _ in try await chat.handle(request) }
-        router.post("/v1/completions") { request, _ in try await completions.handle(request) }
+        router.post("/v1/chat/completions") { request, context in try await chat.handle(request, context: context) }
+        router.post("/v1/completions") { request, context in
+            try await completions.handle(request, context: context)
+        }
 
-        router.post("/generate") { request, _ in try await generate.handle(request) }
-        router.put("/generate") { request, _ in try await generate.handle(request) }
+        router.post("/generate") { request, context in try await generate.handle(request, context: context) }
+        router.put("/generate") { request, context in try await generate.handle(request, context: context) }
         for prefix in ["", "/v1"] {
             router.post("\(prefix)/tokenize") { request, _ in try await tokenize.tokenize(request) }
             router.post("\(prefix)/detokenize") { request, _ in try await tokenize.detokenize(request) }

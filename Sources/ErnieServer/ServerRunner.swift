@@ -33,6 +33,7 @@ public enum ServerRunner {
     ) -> some ApplicationProtocol {
         Application(
             router: server.makeRouter(),
+            server: .http1(configuration: .init(additionalChannelHandlers: [ClientCloseWatcher()])),
             configuration: ApplicationConfiguration(
                 address: .hostname(server.configuration.host, port: server.configuration.port),
                 serverName: "ernie-serve/\(ErnieServeVersion.string)", backlog: 1024),

@@ -142,3 +142,24 @@ def test_flush_cache_is_refused_while_requests_run(base_url, http, api_key, cont
     else:
         pytest.fail("/flush_cache still refused after the running requests were abandoned")
 
+
+
+def test_client_that_gives_up_on_a_non_streaming_request_aborts_it(base_url, api_key, http, context_length):
+    """Nothing is written to a non-streaming client until the end; its disconnect must still abort the request."""
+    from conftest import metric
+
+    tokens_before = metric(http, "ernie:generation_tokens_total")
+    budget = 4 * (context_length - len(IDS))
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(base_url + "/generate", headers={"Authorization": f"Bearer {api_key}"},
+                   json={"input_ids": IDS, "sampling_params": {"max_new_tokens": context_length - len(IDS), "n": 4,
+                                                               "ignore_eos": True}},
+                   timeout=httpx.Timeout(10, read=0.2))
+    for _ in range(400):
+        if metric(http, "ernie:num_running_reqs") == 0 and metric(http, "ernie:num_used_tokens") == 0:
+            break
+        time.sleep(0.05)
+    assert metric(http, "ernie:num_running_reqs") == 0
+    assert metric(http, "ernie:num_used_tokens") == 0
+    generated = metric(http, "ernie:generation_tokens_total") - tokens_before
+    assert generated < budget, "the requests were aborted before generating their whole budget"

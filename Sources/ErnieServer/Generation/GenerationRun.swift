@@ -33,9 +33,25 @@ final class GenerationRun: Sendable {
         self.finished = Mutex([Bool](repeating: false, count: requests.count))
     }
 
+    /// The client's connection and the token of this run's abort action on it.
+    private let watch = Mutex<(connection: ClientConnection, token: Int)?>(nil)
+
     deinit {
+        if let watch = watch.withLock({ $0 }) { watch.connection.cancel(watch.token) }
+        abortUnfinished()
+    }
+
+    /// Aborts every request that has not finished (their streams then end with `.abort`).
+    func abortUnfinished() {
         let unfinished = finished.withLock { flags in flags.indices.filter { !flags[$0] } }
         for index in unfinished { context.engine.abort(requestID: requests[index].id) }
+    }
+
+    /// Aborts the unfinished requests as soon as the client closes `connection` (even while nothing is written to it).
+    func abortWhenClientLeaves(_ connection: ClientConnection?) {
+        guard let connection else { return }
+        let token = connection.onClose { [weak self] in self?.abortUnfinished() }
+        if let token { watch.withLock { $0 = (connection, token) } }
     }
 
     static func httpError(_ rejection: EngineRejection) -> APIError {

@@ -12,7 +12,7 @@ struct GenerateRoute: Sendable {
         var rids: [String]
     }
 
-    func handle(_ request: Request) async throws -> Response {
+    func handle(_ request: Request, context: ServerRequestContext) async throws -> Response {
         let arrival = ContinuousClock.now
         let body = try await server.readBody(request)
         let server = self.server
@@ -21,6 +21,7 @@ struct GenerateRoute: Sendable {
             try Self.prepare(try GenerateRequest(try parseJSONBody(body)), id: id, server: server)
         }
         let run = try GenerationRun(prepared.requests, context: server, arrival: arrival)
+        run.abortWhenClientLeaves(await context.channel.clientConnection())
         let builder = GenerateResponseBuilder(server: server, request: prepared.generate)
         let indexed = prepared.generate.isBatch || prepared.requests.count > 1
         if prepared.generate.stream {

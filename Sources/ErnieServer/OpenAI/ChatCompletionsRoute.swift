@@ -5,7 +5,7 @@ import Hummingbird
 struct ChatCompletionsRoute: Sendable {
     let server: ServerContext
 
-    func handle(_ request: Request) async throws -> Response {
+    func handle(_ request: Request, context: ServerRequestContext) async throws -> Response {
         let arrival = ContinuousClock.now
         let body = try await server.readBody(request)
         let server = self.server
@@ -25,6 +25,7 @@ struct ChatCompletionsRoute: Sendable {
             return (chat, requests)
         }
         let run = try GenerationRun(requests, context: server, arrival: arrival)
+        run.abortWhenClientLeaves(await context.channel.clientConnection())
         if chat.stream {
             return stream(run, chat: chat, id: id)
         }

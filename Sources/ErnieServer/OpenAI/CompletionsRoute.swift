@@ -13,7 +13,7 @@ struct CompletionsRoute: Sendable {
         var requests: [GenerationRequest]
     }
 
-    func handle(_ request: Request) async throws -> Response {
+    func handle(_ request: Request, context: ServerRequestContext) async throws -> Response {
         let arrival = ContinuousClock.now
         let body = try await server.readBody(request)
         let server = self.server
@@ -44,6 +44,7 @@ struct CompletionsRoute: Sendable {
             return Prepared(completion: completion, promptTokens: tokens, promptTexts: texts, requests: requests)
         }
         let run = try GenerationRun(prepared.requests, context: server, arrival: arrival)
+        run.abortWhenClientLeaves(await context.channel.clientConnection())
         if prepared.completion.stream {
             return stream(run, prepared: prepared, id: id)
         }
