@@ -17,25 +17,26 @@ from conftest import spawn_server
 IDS = [11, 22, 33, 44]
 
 
-def test_full_queue_is_503_with_retry_after():
+def test_full_queue_is_503_with_retry_after(context_length):
     """One request runs, two wait, the rest of a burst of concurrent requests is refused with 503 + Retry-After."""
     with spawn_server(["--max-running-requests", "1", "--max-queued-requests", "2"]) as (_, url):
         headers = {"Authorization": "Bearer sk-spawned"}
         client = openai.OpenAI(base_url=url + "/v1", api_key="sk-spawned", max_retries=0, timeout=300)
         model = client.models.list().data[0].id
         raw, typed = [], []
+        long = min(2000, context_length - len(IDS))
         start = threading.Barrier(12)
 
         def raw_request():
             start.wait(30)
             response = httpx.post(url + "/generate", headers=headers, timeout=300, json={
-                "input_ids": IDS, "sampling_params": {"max_new_tokens": 2000, "ignore_eos": True}})
+                "input_ids": IDS, "sampling_params": {"max_new_tokens": long, "ignore_eos": True}})
             raw.append((response.status_code, response.headers.get("retry-after"), response.json()))
 
         def openai_request():
             start.wait(30)
             try:
-                client.completions.create(model=model, prompt=IDS, max_tokens=2000, extra_body={"ignore_eos": True})
+                client.completions.create(model=model, prompt=IDS, max_tokens=long, extra_body={"ignore_eos": True})
                 typed.append(200)
             except openai.InternalServerError as error:
                 typed.append(error.status_code)
@@ -56,14 +57,15 @@ def test_full_queue_is_503_with_retry_after():
         assert 503 in typed, "the openai client raised InternalServerError for a 503"
 
 
-def test_sigterm_ends_streams_and_exits_zero():
+def test_sigterm_ends_streams_and_exits_zero(context_length):
     with spawn_server([]) as (process, url):
         headers = {"Authorization": "Bearer sk-spawned"}
         outcomes = []
         first_chunk = threading.Barrier(6)
 
         def stream(i):
-            body = {"input_ids": IDS, "stream": True, "sampling_params": {"max_new_tokens": 3000, "ignore_eos": True}}
+            body = {"input_ids": IDS, "stream": True,
+                    "sampling_params": {"max_new_tokens": context_length - len(IDS), "ignore_eos": True}}
             seen_first = False
             last = None
             try:
