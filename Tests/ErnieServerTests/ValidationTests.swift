@@ -56,6 +56,10 @@ import Testing
         Case("top_p out of range", "/v1/completions", #"{"prompt": [1, 2], "top_p": 0}"#, param: "top_p"),
         Case("n of zero", "/v1/completions", #"{"prompt": [1, 2], "n": 0}"#, param: "n"),
         Case("stop of the wrong type", "/v1/completions", #"{"prompt": [1, 2], "stop": 5}"#, param: "stop"),
+        Case(
+            "too many stop strings", "/v1/completions",
+            #"{"prompt": [1, 2], "stop": [\#((1...65).map { "\"s\($0)\"" }.joined(separator: ","))]}"#, param: "stop"),
+        Case("logit_bias", "/v1/completions", #"{"prompt": [1, 2], "logit_bias": {"5": 10}}"#, param: "logit_bias"),
         Case("token id beyond the vocabulary", "/generate", #"{"input_ids": [1, 999]}"#, param: "input_ids[1]"),
         Case("negative token id", "/v1/completions", #"{"prompt": [3, -1]}"#, param: "prompt[1]"),
         Case("token id that is not an integer", "/generate", #"{"input_ids": [1, "a"]}"#, param: "input_ids[1]"),

@@ -24,6 +24,8 @@ public struct GenerationOptions: Sendable, Equatable {
 
     /// Largest `n` accepted.
     public static let maximumN = 128
+    /// Most stop strings accepted in one request.
+    public static let maximumStopStrings = 64
 
     /// Reads the sampling fields shared by the OpenAI routes (and SGLang's `sampling_params`, which uses the same
     /// names except for the token limits).
@@ -50,6 +52,13 @@ public struct GenerationOptions: Sendable, Equatable {
         stop = try reader.stringList("stop") ?? []
         if let empty = stop.firstIndex(of: "") {
             throw .invalidParameter("\(reader.param("stop"))[\(empty)]", "Stop strings must not be empty.")
+        }
+        if stop.count > Self.maximumStopStrings {
+            throw .invalidParameter(
+                reader.param("stop"), "At most \(Self.maximumStopStrings) stop strings are accepted, got \(stop.count).")
+        }
+        if let bias = try reader.object("logit_bias"), !bias.isEmpty {
+            throw .invalidParameter(reader.param("logit_bias"), "'logit_bias' is not supported by this server.")
         }
         stopTokenIDs = try reader.intList("stop_token_ids") ?? []
         ignoreEOS = try reader.bool("ignore_eos") ?? false
