@@ -55,7 +55,8 @@ public struct GenerationOptions: Sendable, Equatable {
         }
         if stop.count > Self.maximumStopStrings {
             throw .invalidParameter(
-                reader.param("stop"), "At most \(Self.maximumStopStrings) stop strings are accepted, got \(stop.count).")
+                reader.param("stop"),
+                "At most \(Self.maximumStopStrings) stop strings are accepted, got \(stop.count).")
         }
         if let bias = try reader.object("logit_bias"), !bias.isEmpty {
             throw .invalidParameter(reader.param("logit_bias"), "'logit_bias' is not supported by this server.")
