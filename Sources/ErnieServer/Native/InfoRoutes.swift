@@ -109,9 +109,13 @@ struct InfoRoutes: Sendable {
         try JSONResponse.make(["object": "list", "data": [modelCard]] as JSONValue)
     }
 
-    /// `GET /v1/models/{id}` (the id may contain slashes).
+    /// `GET /v1/models/{id}` (the id may contain slashes; a leading one is lost in the URL, so an absolute model path
+    /// arrives without it).
     func model(_ name: String) throws -> Response {
-        try server.checkModel(name)
+        let known = [server.model.name, server.model.modelPath]
+        guard known.contains(where: { $0 == name || String($0.drop { $0 == "/" }) == name }) else {
+            throw APIError.modelNotFound(name, served: server.model.name)
+        }
         return try JSONResponse.make(modelCard)
     }
 
