@@ -1,42 +1,48 @@
 /// A compiled Hugging Face chat template (a Jinja template rendered as jinja2 does with transformers' settings:
 /// `trim_blocks`, `lstrip_blocks`, `tojson` without ASCII escaping, `raise_exception`).
+///
+/// The interpreter follows jinja2 3.1's `ImmutableSandboxedEnvironment` with the `loopcontrols` extension and
+/// transformers' `{% generation %}` tag: Python value semantics (printing, truthiness, integer/float arithmetic,
+/// string methods), jinja2's scoping (loop bodies and macros get their own scope; `namespace()` objects are shared),
+/// and its undefined-value rules. Rendering runs on a thread with a large stack and is bounded by ``RenderLimits``.
 public struct ChatTemplate: Sendable {
+    /// The template text as given.
+    public let source: String
+    /// Bounds applied to every render.
+    public var limits: RenderLimits
+    let program: [Stmt]
+
+    /// Compiles `source`; throws a ``TemplateError`` of kind `.syntax` (with the line) for invalid templates and for
+    /// unknown filters or tests outside `if` blocks, as jinja2 does at compile time.
     public init(source: String) throws {
-        throw TemplateError(message: "templates are not implemented yet")
+        try self.init(source: source, limits: RenderLimits())
+    }
+
+    /// Compiles `source` with custom limits.
+    public init(source: String, limits: RenderLimits) throws {
+        self.source = source
+        self.limits = limits
+        let maxNesting = limits.maxNesting
+        program = try BigStack.run { floor in
+            let program = try Parser.parse(source, maxNesting: maxNesting, stackFloor: floor)
+            try ASTWalker.checkNames(program)
+            return program
+        }
     }
 
     /// Renders the template with the given variables (`messages`, `tools`, `add_generation_prompt`, the special token
     /// strings, and any `chat_template_kwargs`).
-    public func render(_ context: [String: JinjaValue]) throws -> String { "" }
-}
+    public func render(_ context: [String: JinjaValue]) throws -> String {
+        try render(context, currentTime: nil)
+    }
 
-/// A value in a template context; objects keep their key order (needed for `tojson` to match Python).
-public indirect enum JinjaValue: Sendable, Equatable {
-    case undefined
-    case none
-    case bool(Bool)
-    case int(Int)
-    case double(Double)
-    case string(String)
-    case array([JinjaValue])
-    case object([(String, JinjaValue)])
-
-    public static func == (lhs: JinjaValue, rhs: JinjaValue) -> Bool {
-        switch (lhs, rhs) {
-        case (.undefined, .undefined), (.none, .none): true
-        case let (.bool(a), .bool(b)): a == b
-        case let (.int(a), .int(b)): a == b
-        case let (.double(a), .double(b)): a == b
-        case let (.string(a), .string(b)): a == b
-        case let (.array(a), .array(b)): a == b
-        case let (.object(a), .object(b)): a.count == b.count && zip(a, b).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
-        default: false
+    /// Renders with `strftime_now` reporting `currentTime` (seconds since 1970, formatted in local time) instead of
+    /// the clock; `nil` uses the clock.
+    public func render(_ context: [String: JinjaValue], currentTime: Double?) throws -> String {
+        let program = program
+        let limits = limits
+        return try BigStack.run { floor in
+            try Interpreter(limits: limits, fixedTime: currentTime, stackFloor: floor).render(program, context: context)
         }
     }
-}
-
-public struct TemplateError: Error, CustomStringConvertible, Sendable {
-    public var message: String
-    public init(message: String) { self.message = message }
-    public var description: String { message }
 }
