@@ -11,6 +11,8 @@ public struct ChatTemplate: Sendable {
     /// Bounds applied to every render.
     public var limits: RenderLimits
     let program: [Stmt]
+    /// Names the template's top level starts with undefined (see `Shadows`).
+    let topShadows: [String]
 
     /// Compiles `source`; throws a ``TemplateError`` of kind `.syntax` (with the line) for invalid templates and for
     /// unknown filters or tests outside `if` blocks, as jinja2 does at compile time.
@@ -23,10 +25,11 @@ public struct ChatTemplate: Sendable {
         self.source = source
         self.limits = limits
         let maxNesting = limits.maxNesting
-        program = try BigStack.run { floor in
-            let program = try Parser.parse(source, maxNesting: maxNesting, stackFloor: floor)
-            try ASTWalker.checkNames(program)
-            return program
+        let limits = limits
+        (program, topShadows) = try BigStack.run { floor in
+            let parsed = try Parser.parse(source, maxNesting: maxNesting, stackFloor: floor)
+            try ASTWalker.checkNames(parsed)
+            return Shadows.annotate(ConstantFolder.fold(parsed, limits: limits, stackFloor: floor))
         }
     }
 
@@ -40,9 +43,11 @@ public struct ChatTemplate: Sendable {
     /// the clock; `nil` uses the clock.
     public func render(_ context: [String: JinjaValue], currentTime: Double?) throws -> String {
         let program = program
+        let shadows = topShadows
         let limits = limits
         return try BigStack.run { floor in
-            try Interpreter(limits: limits, fixedTime: currentTime, stackFloor: floor).render(program, context: context)
+            try Interpreter(limits: limits, fixedTime: currentTime, stackFloor: floor)
+                .render(program, shadows: shadows, context: context)
         }
     }
 }
