@@ -33,14 +33,18 @@ import Testing
                     mismatches += 1
                     let got = output.map(\.debugDescription) ?? "an error"
                     Issue.record(
-                        "\(testCase.name): \(testCase.source.debugDescription)\n got: \(got)\nwant: \(expected.debugDescription)"
+                        Comment(
+                            rawValue: "\(testCase.name): \(testCase.source.debugDescription)\n got: \(got)"
+                                + "\nwant: \(expected.debugDescription)")
                     )
                     continue
                 }
             } else if let output {
                 mismatches += 1
                 Issue.record(
-                    "\(testCase.name): \(testCase.source.debugDescription) rendered \(output.debugDescription), jinja2 raised"
+                    Comment(
+                        rawValue: "\(testCase.name): \(testCase.source.debugDescription) rendered"
+                            + " \(output.debugDescription), jinja2 raised")
                 )
             }
         }
