@@ -26,10 +26,12 @@ public struct ChatTemplate: Sendable {
         self.limits = limits
         let maxNesting = limits.maxNesting
         let limits = limits
-        (program, topShadows) = try BigStack.run { floor in
-            let parsed = try Parser.parse(source, maxNesting: maxNesting, stackFloor: floor)
-            try ASTWalker.checkNames(parsed)
-            return Shadows.annotate(ConstantFolder.fold(parsed, limits: limits, stackFloor: floor))
+        (program, topShadows) = try ChatTemplate.templateErrors {
+            try BigStack.run { floor in
+                let parsed = try Parser.parse(source, maxNesting: maxNesting, stackFloor: floor)
+                try ASTWalker.checkNames(parsed)
+                return Shadows.annotate(ConstantFolder.fold(parsed, limits: limits, stackFloor: floor))
+            }
         }
     }
 
@@ -45,9 +47,22 @@ public struct ChatTemplate: Sendable {
         let program = program
         let shadows = topShadows
         let limits = limits
-        return try BigStack.run { floor in
-            try Interpreter(limits: limits, fixedTime: currentTime, stackFloor: floor)
-                .render(program, shadows: shadows, context: context)
+        return try ChatTemplate.templateErrors {
+            try BigStack.run { floor in
+                try Interpreter(limits: limits, fixedTime: currentTime, stackFloor: floor)
+                    .render(program, shadows: shadows, context: context)
+            }
+        }
+    }
+
+    /// Everything thrown out of the public API is a `TemplateError`.
+    private static func templateErrors<T>(_ body: () throws -> T) throws(TemplateError) -> T {
+        do {
+            return try body()
+        } catch let error as TemplateError {
+            throw error
+        } catch {
+            throw TemplateError(message: "internal error: \(error)", line: nil, kind: .runtime)
         }
     }
 }
