@@ -50,7 +50,11 @@ final class Interpreter {
         }
         do {
             for (name, value) in context {
-                contextScope.set(name, try Value(value, maxDepth: limits.maxValueDepth))
+                if case .undefined = value {
+                    contextScope.set(name, .undefined(Undefined(name: name)))
+                } else {
+                    contextScope.set(name, try Value(value, maxDepth: limits.maxValueDepth))
+                }
             }
             _ = try exec(body, top)
         } catch var error as TemplateError {
