@@ -34,20 +34,20 @@ enum ASTWalker {
             try walk(loop.body, soft: false, visit)
             try walk(loop.orElse, soft: false, visit)
         case .assign(_, let e, _): try walk(e, soft: soft, visit)
-        case .assignBlock(_, let filter, let body, _):
+        case .assignBlock(_, let filter, let frame, _):
             if let filter { try walk(filter, soft: soft, visit) }
-            try walk(body, soft: false, visit)
+            try walk(frame.body, soft: false, visit)
         case .macro(let m): try walkMacro(m, visit)
         case .callBlock(let c):
             try walk(c.call, soft: soft, visit)
             try walkMacro(c.caller, visit)
-        case .filterBlock(let filter, let body, _):
+        case .filterBlock(let filter, let frame, _):
             try walk(filter, soft: soft, visit)
-            try walk(body, soft: false, visit)
-        case .with(let pairs, let body, _):
+            try walk(frame.body, soft: false, visit)
+        case .with(let pairs, let frame, _):
             for (_, e) in pairs { try walk(e, soft: soft, visit) }
-            try walk(body, soft: false, visit)
-        case .scope(let body, _): try walk(body, soft: false, visit)
+            try walk(frame.body, soft: false, visit)
+        case .scope(let frame): try walk(frame.body, soft: false, visit)
         }
     }
 
@@ -98,6 +98,9 @@ enum ASTWalker {
             try walk(args, soft: soft, visit)
         }
     }
+
+    /// Filters jinja2 cannot evaluate at compile time (they take the render context).
+    static let contextFilters: Set<String> = ["map", "select", "reject", "selectattr", "rejectattr", "random"]
 
     /// jinja2's compile-time check: an unknown filter or test outside `if` blocks is a template error.
     static func checkNames(_ body: [Stmt]) throws {

@@ -1,12 +1,16 @@
 /// The parsed template: jinja2's node types reduced to what rendering needs.
 
-/// A literal constant.
-enum Literal: Sendable {
+/// A literal constant (or a value jinja2's optimizer folded at compile time).
+indirect enum Literal: Sendable {
     case none
     case bool(Bool)
     case int(Int)
     case float(Double)
     case string(String)
+    case markup(String)
+    case list([Literal])
+    case tuple([Literal])
+    case dict([(Literal, Literal)])
 }
 
 enum CompareOp: String, Sendable {
@@ -70,6 +74,16 @@ struct ForLoop: Sendable {
     var orElse: [Stmt]
     var recursive: Bool
     var line: Int
+    /// Names jinja2 initialises to undefined at the start of each iteration / of the `else` block (see `Shadows`).
+    var bodyShadows: [String] = []
+    var elseShadows: [String] = []
+}
+
+/// Statements that run in a scope of their own.
+struct FrameBody: Sendable {
+    var body: [Stmt]
+    /// Names jinja2 initialises to undefined when the scope is entered (see `Shadows`).
+    var shadows: [String] = []
 }
 
 struct MacroDefinition: Sendable {
@@ -83,6 +97,8 @@ struct MacroDefinition: Sendable {
     var usesVarargs: Bool
     var usesKwargs: Bool
     var line: Int
+    /// Names jinja2 initialises to undefined when the macro is called (see `Shadows`).
+    var shadows: [String] = []
 }
 
 struct CallBlock: Sendable {
@@ -97,13 +113,13 @@ indirect enum Stmt: Sendable {
     case ifChain([(Expr, [Stmt])], orElse: [Stmt])
     case forLoop(ForLoop)
     case assign(Target, Expr, line: Int)
-    case assignBlock(Target, filter: Expr?, body: [Stmt], line: Int)
+    case assignBlock(Target, filter: Expr?, body: FrameBody, line: Int)
     case macro(MacroDefinition)
     case callBlock(CallBlock)
-    case filterBlock(Expr, body: [Stmt], line: Int)
-    case with([(Target, Expr)], body: [Stmt], line: Int)
+    case filterBlock(Expr, body: FrameBody, line: Int)
+    case with([(Target, Expr)], body: FrameBody, line: Int)
     case breakLoop(line: Int)
     case continueLoop(line: Int)
-    /// `{% block %}`, `{% generation %}`: render the body in place.
-    case scope([Stmt], newScope: Bool)
+    /// `{% block %}`, `{% generation %}`: render the body in place, in a scope of its own.
+    case scope(FrameBody)
 }

@@ -11,6 +11,8 @@ public struct ChatTemplate: Sendable {
     /// Bounds applied to every render.
     public var limits: RenderLimits
     let program: [Stmt]
+    /// Names the template's top level starts with undefined (see `Shadows`).
+    let topShadows: [String]
 
     /// Compiles `source`; throws a ``TemplateError`` of kind `.syntax` (with the line) for invalid templates and for
     /// unknown filters or tests outside `if` blocks, as jinja2 does at compile time.
@@ -23,10 +25,13 @@ public struct ChatTemplate: Sendable {
         self.source = source
         self.limits = limits
         let maxNesting = limits.maxNesting
-        program = try BigStack.run { floor in
-            let program = try Parser.parse(source, maxNesting: maxNesting, stackFloor: floor)
-            try ASTWalker.checkNames(program)
-            return program
+        let limits = limits
+        (program, topShadows) = try ChatTemplate.templateErrors {
+            try BigStack.run { floor in
+                let parsed = try Parser.parse(source, maxNesting: maxNesting, stackFloor: floor)
+                try ASTWalker.checkNames(parsed)
+                return Shadows.annotate(ConstantFolder.fold(parsed, limits: limits, stackFloor: floor))
+            }
         }
     }
 
@@ -40,9 +45,24 @@ public struct ChatTemplate: Sendable {
     /// the clock; `nil` uses the clock.
     public func render(_ context: [String: JinjaValue], currentTime: Double?) throws -> String {
         let program = program
+        let shadows = topShadows
         let limits = limits
-        return try BigStack.run { floor in
-            try Interpreter(limits: limits, fixedTime: currentTime, stackFloor: floor).render(program, context: context)
+        return try ChatTemplate.templateErrors {
+            try BigStack.run { floor in
+                try Interpreter(limits: limits, fixedTime: currentTime, stackFloor: floor)
+                    .render(program, shadows: shadows, context: context)
+            }
+        }
+    }
+
+    /// Everything thrown out of the public API is a `TemplateError`.
+    private static func templateErrors<T>(_ body: () throws -> T) throws(TemplateError) -> T {
+        do {
+            return try body()
+        } catch let error as TemplateError {
+            throw error
+        } catch {
+            throw TemplateError(message: "internal error: \(error)", line: nil, kind: .runtime)
         }
     }
 }

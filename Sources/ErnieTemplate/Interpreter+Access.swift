@@ -152,6 +152,11 @@ extension Interpreter {
         }
     }
 
+    /// The TypeError a slice of a non-sequence (or with non-integer bounds) raises.
+    struct SliceTypeError: Error {
+        let message: String
+    }
+
     /// `obj[start:stop:step]`. jinja2 compiles slices to plain Python subscripts (bypassing the sandbox's
     /// `getitem`), so failures raise instead of giving Undefined.
     func slice(_ value: Value, _ start: Value?, _ stop: Value?, _ step: Value?) throws -> Value {
@@ -163,11 +168,11 @@ extension Interpreter {
         }
         switch value {
         case .list, .tuple, .string, .markup: break
-        case .dict: throw TemplateError.runtime("unhashable type: 'slice'")
-        default: throw TemplateError.runtime("'\(value.typeName)' object is not subscriptable")
+        case .dict: throw SliceTypeError(message: "unhashable type: 'slice'")
+        default: throw SliceTypeError(message: "'\(value.typeName)' object is not subscriptable")
         }
         guard let first = index(start), let last = index(stop), let stride = index(step) else {
-            throw TemplateError.runtime("slice indices must be integers or None or have an __index__ method")
+            throw SliceTypeError(message: "slice indices must be integers or None or have an __index__ method")
         }
         let by = stride ?? 1
         guard by != 0 else { throw TemplateError.runtime("slice step cannot be zero") }

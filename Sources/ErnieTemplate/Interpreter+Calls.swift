@@ -27,7 +27,7 @@ extension Interpreter {
     /// Binds arguments as jinja2's `Macro.__call__` does and renders the body in a fresh scope.
     func callMacro(_ macro: MacroValue, _ args: Arguments) throws -> Value {
         let definition = macro.definition
-        let frame = Scope(parent: macro.closure)
+        let frame = enter(definition.shadows, macro.closure ?? Scope(parent: nil))
         guard macro.closure != nil else { throw TemplateError.runtime("macro called after the render ended") }
         var keywords = args.keyword
         func takeKeyword(_ name: String) -> Value? {

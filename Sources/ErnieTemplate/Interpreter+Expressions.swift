@@ -5,14 +5,9 @@ extension Interpreter {
         currentLine = expr.line
         switch expr.kind {
         case .literal(let literal):
-            switch literal {
-            case .none: return .none
-            case .bool(let b): return .bool(b)
-            case .int(let i): return .int(i)
-            case .float(let d): return .float(d)
-            case .string(let s): return .string(s)
-            }
+            return try Value(literal)
         case .name(let name):
+            if constantMode { throw NotConstant() }
             return scope.lookup(name) ?? .undefined(Undefined(name: name))
         case .list(let items):
             return .list(try items.map { try eval($0, scope) })
@@ -31,7 +26,14 @@ extension Interpreter {
             let target = try eval(object, scope)
             if case .slice(let start, let stop, let step) = argument.kind {
                 let bounds = try [start, stop, step].map { try $0.map { try eval($0, scope) } }
-                return try slice(target, bounds[0], bounds[1], bounds[2])
+                do {
+                    return try slice(target, bounds[0], bounds[1], bounds[2])
+                } catch let error as SliceTypeError {
+                    // Compile-time folding goes through the sandbox's getitem, which turns this TypeError into
+                    // Undefined; at run time jinja2 emits a plain Python subscript, which raises.
+                    if constantMode { return .undefined(Undefined(hint: error.message)) }
+                    throw TemplateError.runtime(error.message)
+                }
             }
             return try getitem(target, try eval(argument, scope))
         case .slice:
@@ -74,16 +76,19 @@ extension Interpreter {
         case .conditional(let test, let then, let otherwise):
             if try eval(test, scope).isTruthy { return try eval(then, scope) }
             if let otherwise { return try eval(otherwise, scope) }
+            if constantMode { throw NotConstant() }
             return .undefined(
                 Undefined(
                     hint: "the inline if-expression on line \(expr.line) evaluated to false and no else section"
                         + " was defined."))
         case .call(let callee, let argExprs):
+            if constantMode { throw NotConstant() }
             let function = try eval(callee, scope)
             let args = try evalArguments(argExprs, scope)
             currentLine = expr.line
             return try call(function, args)
         case .filter(let operand, let name, let argExprs):
+            if constantMode && (operand == nil || ASTWalker.contextFilters.contains(name)) { throw NotConstant() }
             let value: Value
             if let operand {
                 value = try eval(operand, scope)

@@ -277,14 +277,15 @@ extension Interpreter {
     }
 
     private func truncate(_ value: Value, length: Int, killwords: Bool, end: String, leeway: Int) throws -> Value {
-        guard let s = value.stringValue else {
-            throw TemplateError.runtime("object of type '\(value.typeName)' has no len()")
-        }
         let endLength = PyText.length(end)
         guard length >= endLength else { throw TemplateError.runtime("expected length >= \(endLength), got \(length)") }
         guard leeway >= 0 else { throw TemplateError.runtime("expected leeway >= 0, got \(leeway)") }
+        // Any sized value that is short enough comes back unchanged, as in jinja2.
+        if try self.length(value) <= length + leeway { return value }
+        guard let s = value.stringValue else {
+            throw TemplateError.runtime("can only truncate strings, not \(value.typeName)")
+        }
         let chars = Array(s.unicodeScalars)
-        if chars.count <= length + leeway { return value }
         let head = PyText.string(chars.prefix(max(0, length - endLength)))
         if killwords { return .string(head + end) }
         return .string((try PyText.rsplit(head, separator: " ", maxsplit: 1).first ?? "") + end)

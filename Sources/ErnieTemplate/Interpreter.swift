@@ -18,6 +18,9 @@ final class Interpreter {
     @exclusivity(unchecked) var currentLine = 1
     /// The input of a `{% filter %}` block / `{% set x | f %}` body while its filter chain is evaluated.
     var filterInput: Value?
+    /// Set while the constant folder evaluates an expression at compile time: variables, calls and context
+    /// filters are then not available (`NotConstant`), and failing slices give Undefined.
+    var constantMode = false
     /// Objects that can take part in reference cycles; their references are dropped when the render ends.
     var namespaces: [Namespace] = []
     var macros: [MacroValue] = []
@@ -33,11 +36,11 @@ final class Interpreter {
     }
 
     /// Renders `body` with the context variables on top of the global functions.
-    func render(_ body: [Stmt], context: [String: JinjaValue]) throws -> String {
+    func render(_ body: [Stmt], shadows: [String] = [], context: [String: JinjaValue]) throws -> String {
         let globals = Scope(parent: nil)
         for builtin in Builtin.allCases { globals.set(builtin.rawValue, .callable(.builtin(builtin))) }
         let contextScope = Scope(parent: globals)
-        let top = Scope(parent: contextScope)
+        let top = enter(shadows, contextScope)
         defer {
             // Break reference cycles (scope -> macro -> scope, namespaces holding themselves...).
             for ns in namespaces { ns.attributes = PyDict() }
@@ -47,7 +50,11 @@ final class Interpreter {
         }
         do {
             for (name, value) in context {
-                contextScope.set(name, try Value(value, maxDepth: limits.maxValueDepth))
+                if case .undefined = value {
+                    contextScope.set(name, .undefined(Undefined(name: name)))
+                } else {
+                    contextScope.set(name, try Value(value, maxDepth: limits.maxValueDepth))
+                }
             }
             _ = try exec(body, top)
         } catch var error as TemplateError {
@@ -140,8 +147,8 @@ final class Interpreter {
             let value = try eval(expr, scope)
             currentLine = line
             try assign(target, value, scope)
-        case .assignBlock(let target, let filter, let body, let line):
-            let (text, flow) = try capture { try exec(body, Scope(parent: scope)) }
+        case .assignBlock(let target, let filter, let frame, let line):
+            let (text, flow) = try capture { try exec(frame.body, enter(frame.shadows, scope)) }
             var value = Value.string(text)
             if let filter { value = try applyFilterChain(filter, input: value, scope) }
             currentLine = line
@@ -156,24 +163,32 @@ final class Interpreter {
             var args = try evalArguments(argExprs, scope)
             args.keyword.append(("caller", makeMacro(block.caller, scope)))
             try write(try call(function, args).pyStr)
-        case .filterBlock(let filter, let body, _):
-            let (text, flow) = try capture { try exec(body, Scope(parent: scope)) }
+        case .filterBlock(let filter, let frame, _):
+            let (text, flow) = try capture { try exec(frame.body, enter(frame.shadows, scope)) }
             try write(try applyFilterChain(filter, input: .string(text), scope).pyStr)
             return flow
-        case .with(let pairs, let body, let line):
+        case .with(let pairs, let frame, let line):
             let values = try pairs.map { try eval($0.1, scope) }
-            let inner = Scope(parent: scope)
+            let inner = enter(frame.shadows, scope)
             currentLine = line
             for ((target, _), value) in zip(pairs, values) { try assign(target, value, inner) }
-            return try exec(body, inner)
+            return try exec(frame.body, inner)
         case .breakLoop:
             return .breakLoop
         case .continueLoop:
             return .continueLoop
-        case .scope(let body, let newScope):
-            return try exec(body, newScope ? Scope(parent: scope) : scope)
+        case .scope(let frame):
+            return try exec(frame.body, enter(frame.shadows, scope))
         }
         return .normal
+    }
+
+    /// A new scope under `parent` in which `shadows` start out undefined, as jinja2 initialises names that a frame
+    /// assigns before reading them.
+    func enter(_ shadows: [String], _ parent: Scope) -> Scope {
+        let scope = Scope(parent: parent)
+        for name in shadows { scope.set(name, .undefined(Undefined(name: name))) }
+        return scope
     }
 
     /// Evaluates a filter chain whose innermost operand is the body text of a filter / set block.
@@ -235,13 +250,13 @@ final class Interpreter {
         for (i, item) in items.enumerated() {
             try tick()
             context.index0 = i
-            let iteration = Scope(parent: scope)
+            let iteration = enter(loop.bodyShadows, scope)
             iteration.set("loop", .loop(context))
             try assign(loop.target, item, iteration)
             if case .breakLoop = try exec(loop.body, iteration) { break }
         }
         if items.isEmpty {
-            return try exec(loop.orElse, Scope(parent: scope))
+            return try exec(loop.orElse, enter(loop.elseShadows, scope))
         }
         return .normal
     }

@@ -1,12 +1,19 @@
 /// A value in a template context; objects keep their key order (needed for `tojson` to match Python).
+///
+/// In a template, `.none` is Python's `None`, `.int` / `.double` are `int` / `float` (printed as Python prints them),
+/// `.array` is a list and `.object` a dict (with duplicate keys, the last value wins at the first position, as in
+/// `json.loads`). `.undefined` is jinja2's `Undefined`.
 public indirect enum JinjaValue: Sendable, Equatable {
+    /// jinja2's `Undefined` (prints as nothing, fails `is defined`).
     case undefined
+    /// `None` / JSON `null`.
     case none
     case bool(Bool)
     case int(Int)
     case double(Double)
     case string(String)
     case array([JinjaValue])
+    /// Members in order.
     case object([(String, JinjaValue)])
 
     public static func == (lhs: JinjaValue, rhs: JinjaValue) -> Bool {

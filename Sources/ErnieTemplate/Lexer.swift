@@ -154,6 +154,7 @@ struct Lexer {
     }
 
     private mutating func lexRaw() throws {
+        if position >= source.count { return }
         var p = position
         while p < source.count {
             if matches("{%", at: p) {
@@ -192,6 +193,8 @@ struct Lexer {
     // MARK: comments
 
     private mutating func lexComment(openedAt start: Int) throws {
+        // jinja2's lexer only reports the missing end when at least one character follows the opener.
+        if position >= source.count { return }
         var p = position
         while p < source.count {
             var end: Int?

@@ -177,7 +177,7 @@ struct Parser {
             let saved = loopDepth
             loopDepth = 0
             defer { loopDepth = saved }
-            return [.scope(try parseStatements(["endgeneration"], dropNeedle: true), newScope: true)]
+            return [.scope(FrameBody(body: try parseStatements(["endgeneration"], dropNeedle: true)))]
         case "extends", "include", "import", "from", "autoescape":
             throw fail("the '\(token.value)' tag is not supported by this template engine", line: token.line)
         default:
@@ -230,7 +230,7 @@ struct Parser {
         }
         let filter = try parseFilter(nil)
         let body = try parseStatements(["endset"], dropNeedle: true)
-        return .assignBlock(target, filter: filter, body: body, line: line)
+        return .assignBlock(target, filter: filter, body: FrameBody(body: body), line: line)
     }
 
     private mutating func parseSignature() throws -> ([String], [Expr]) {
@@ -293,7 +293,7 @@ struct Parser {
         let line = next().line
         guard let filter = try parseFilter(nil, startInline: true) else { throw fail("expected filter", line: line) }
         let body = try parseStatements(["endfilter"], dropNeedle: true)
-        return .filterBlock(filter, body: body, line: line)
+        return .filterBlock(filter, body: FrameBody(body: body), line: line)
     }
 
     private mutating func parseWith() throws -> Stmt {
@@ -306,7 +306,7 @@ struct Parser {
             pairs.append((target, try parseExpression()))
         }
         let body = try parseStatements(["endwith"], dropNeedle: true)
-        return .with(pairs, body: body, line: line)
+        return .with(pairs, body: FrameBody(body: body), line: line)
     }
 
     private mutating func parseBlock() throws -> Stmt {
@@ -321,7 +321,7 @@ struct Parser {
         }
         let body = try parseStatements(["endblock"], dropNeedle: true)
         _ = skipName(name)
-        return .scope(body, newScope: true)
+        return .scope(FrameBody(body: body))
     }
 
     // MARK: assignment targets

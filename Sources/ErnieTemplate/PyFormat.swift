@@ -13,6 +13,13 @@ enum PyFormat {
             mapping = d
         default: positional = [args]
         }
+        // Python only complains about unused arguments when the argument is not subscriptable by key
+        // (`PyMapping_Check`): a list or dict given to a format without specifiers is fine.
+        let lenientUnused: Bool
+        switch args {
+        case .dict, .list, .undefined: lenientUnused = true
+        default: lenientUnused = false
+        }
         let chars = PyText.scalars(format)
         var out = ""
         var i = 0
@@ -98,7 +105,7 @@ enum PyFormat {
             let value = try keyed ?? takeArg()
             out += try percentOne(value, type: type, flags: flags, width: width, precision: precision)
         }
-        if next < positional.count && !(mapping != nil && (usedMapping || positional.count == 1)) {
+        if next < positional.count && !lenientUnused && !usedMapping {
             throw TemplateError.runtime("not all arguments converted during string formatting")
         }
         return out

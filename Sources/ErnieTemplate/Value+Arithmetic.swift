@@ -15,7 +15,9 @@ enum BinaryOp: String, Sendable {
 extension Value {
     static func binary(_ op: BinaryOp, _ a: Value, _ b: Value, sizeLimit: Int) throws -> Value {
         if case .undefined(let u) = a { throw u.error }
-        if case .undefined(let u) = b { throw u.error }
+        // `str % Undefined` is handled by str.__mod__ (Undefined prints as ""); other operators defer to the
+        // Undefined operand, which raises.
+        if case .undefined(let u) = b, !(op == .mod && a.stringValue != nil) { throw u.error }
         if let x = a.number, let y = b.number { return try numeric(op, x, y) }
         switch op {
         case .add:

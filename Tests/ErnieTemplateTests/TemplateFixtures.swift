@@ -88,7 +88,8 @@ enum TemplateFixtures {
         }
         guard case .failure(let error) = result else {
             let rendered = (try? result.get()) ?? ""
-            let note = "\(testCase.name): rendered \(rendered.debugDescription), jinja2 raised"
+            let note =
+                "\(testCase.name): rendered \(rendered.debugDescription), jinja2 raised"
                 + " \(testCase.errorKind ?? "") \(testCase.errorMessage ?? "")"
             Issue.record(Comment(rawValue: note))
             return
@@ -105,7 +106,8 @@ enum TemplateFixtures {
             #expect(error.kind == .runtime || error.kind == .limit, "\(testCase.name): \(error.kind) \(error)")
         }
         if testCase.checkMessage {
-            let note = "\(testCase.name): message \(error.message.debugDescription)"
+            let note =
+                "\(testCase.name): message \(error.message.debugDescription)"
                 + " != jinja2 \(testCase.errorMessage.debugDescription)"
             #expect(error.message == testCase.errorMessage, Comment(rawValue: note))
             if let line = testCase.errorLine {
