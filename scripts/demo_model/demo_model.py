@@ -386,6 +386,7 @@ def save_hub(model: DemoErnieMoe, out: Path, eos_ids: list[int], metadata: dict 
     out.mkdir(parents=True, exist_ok=True)
     sd = hub_state_dict(model)
     save_file(sd, str(out / "model.safetensors"), metadata={"format": "pt", **(metadata or {})})
+    (out / "model.safetensors").chmod(0o644)
     (out / "config.json").write_text(json.dumps(model.cfg.hf_config(), indent=2) + "\n")
     gen = {
         "bos_token_id": 1,

