@@ -527,8 +527,24 @@ def write_card(args, summary: dict) -> None:
         "FINAL_TRAIN_LOSS": last_train_loss(args.log_dir / "loss_curve.csv"),
         "SAMPLES": sample_md,
     }
+    c = m
+    values.update({
+        "LAYERS": str(c["num_hidden_layers"]), "INTER": str(c["intermediate_size"]), "HIDDEN": str(c["hidden_size"]),
+        "LAST_MOE": str(c["num_hidden_layers"] - 1 if c["moe_layer_end_index"] == -1 else c["moe_layer_end_index"]),
+        "HEADS": str(c["num_attention_heads"]), "KV": str(c["num_key_value_heads"]), "HEAD_DIM": str(c["head_dim"]),
+        "EXPERTS": str(c["moe_num_experts"]), "MOE_INTER": str(c["moe_intermediate_size"]), "TOPK": str(c["moe_k"]),
+        "SHARED": str(c["moe_num_shared_experts"]),
+        "SHARED_WIDTH": str(c["moe_intermediate_size"] * c["moe_num_shared_experts"]),
+        "MAX_POS": str(c["max_position_embeddings"]), "SEQ": str(args.seq_len), "BATCH": str(args.batch),
+        "LR": f"{args.lr:g}", "AUX": f"{args.aux_coef:g}",
+        "BIAS_RULE": (f"by {args.bias_rate:g} per step in the direction of sign(mean load − load), as in DeepSeek-V3"
+                      if args.bias_update == "sign" else
+                      f"by {args.bias_rate:g} × (mean load − load) / mean load per step"),
+    })
     for k, v in values.items():
         text = text.replace("{{" + k + "}}", v)
+    if "{{" in text:
+        log("model card: unfilled placeholders left")
     (args.log_dir / "README.md").write_text(text)
 
 
