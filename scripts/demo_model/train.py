@@ -383,8 +383,9 @@ def main() -> None:
     val_loss, val_tokens = evaluate(model, val_tok, args.seq_len, micro, args.final_eval_windows, autocast)
     summary["final_val_loss"] = round(val_loss, 4)
     summary["final_val_tokens"] = val_tokens
-    summary["final_val_ppl"] = round(math.exp(val_loss), 2)
-    log(f"held-out loss {val_loss:.4f} (ppl {math.exp(val_loss):.1f}) over {val_tokens:,} tokens ({time.time() - t0:.1f}s)")
+    summary["final_val_ppl"] = round(math.exp(min(val_loss, 50.0)), 2)
+    log(f"held-out loss {val_loss:.4f} (ppl {summary['final_val_ppl']:.1f}) over {val_tokens:,} tokens "
+        f"({time.time() - t0:.1f}s)")
     summary["expert_bias"] = [[round(v, 4) for v in m.e_score_correction_bias.flatten().tolist()] for m in moes]
 
     # ---- export
