@@ -48,7 +48,7 @@ extension CUDABackend {
         results.reserveCapacity(count)
         for (i, request) in requests.enumerated() {
             let token = hostInts[i]
-            var result = TokenResult(token: nil, logprob: 0)
+            var result = TokenResult(token: nil, logprob: request.targetToken != nil ? hostFloats[count + i] : 0)
             if request.sampling != nil {
                 guard token >= 0 else {
                     throw CUDAError.invalidArgument(

@@ -17,13 +17,13 @@ public final class CUDABackend: Backend {
         public var maxTokensPerStep: Int
         /// Kernel cache directory; nil uses `KernelCache.defaultDirectory`.
         public var kernelCacheDirectory: String?
-        /// Whether top-p keeps the prefix of the distribution renormalised after top-k (vLLM, transformers), or of
-        /// the full distribution.
+        /// Whether top-p measures mass within the top-k set (vLLM, transformers) instead of over the full
+        /// distribution (SGLang, and ErnieModel's `Sampler`, the default).
         public var topPAfterTopK: Bool
 
         public init(
             deviceOrdinal: Int = 0, maxTokensPerStep: Int = 8192, kernelCacheDirectory: String? = nil,
-            topPAfterTopK: Bool = true
+            topPAfterTopK: Bool = false
         ) {
             self.deviceOrdinal = deviceOrdinal
             self.maxTokensPerStep = maxTokensPerStep

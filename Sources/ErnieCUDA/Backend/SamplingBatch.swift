@@ -39,9 +39,11 @@ struct SamplingBatch: Equatable {
             var topK: Int32 = 0
             let penaltyBegin = Int32(penaltyTokens.count)
             if let sampling = request.sampling {
-                mode = sampling.isGreedy ? .greedy : .sample
-                guard sampling.temperature.isFinite, sampling.topP > 0, sampling.topP <= 1, sampling.minP >= 0,
-                    sampling.minP <= 1, sampling.repetitionPenalty > 0
+                // ErnieModel's Sampler: greedy also when 1 / temperature overflows.
+                mode = sampling.isGreedy || !(1 / sampling.temperature).isFinite ? .greedy : .sample
+                guard sampling.temperature.isFinite, sampling.repetitionPenalty > 0, sampling.repetitionPenalty.isFinite,
+                    sampling.frequencyPenalty.isFinite, sampling.presencePenalty.isFinite, !sampling.topP.isNaN,
+                    !sampling.minP.isNaN
                 else {
                     throw CUDAError.invalidArgument("request \(index): invalid sampling parameters \(sampling)")
                 }
@@ -51,10 +53,11 @@ struct SamplingBatch: Equatable {
                     sampling.frequencyPenalty, sampling.presencePenalty,
                 ]
                 if sampling.usesPenalties, let history = request.penalties {
-                    let tokens = Set(history.promptTokens).union(history.outputCounts.keys).sorted()
+                    let generated = history.outputCounts.filter { $0.value > 0 }.keys
+                    let tokens = Set(history.promptTokens).union(generated).sorted()
                     for token in tokens {
                         penaltyTokens.append(token)
-                        penaltyCounts.append(history.outputCounts[token] ?? 0)
+                        penaltyCounts.append(max(history.outputCounts[token] ?? 0, 0))
                     }
                 }
             }

@@ -57,15 +57,16 @@ extern "C" __global__ void ernie_add_bias(bf16 *__restrict__ y, const bf16 *__re
     }
 }
 
-// Dummy weights (`--load-format dummy`): element i of a tensor with seed s and scale a is
+// Dummy weights (`--load-format dummy`), ErnieModel's `DummyWeights.value`: element i of a tensor with seed s and
+// scale a is
 //   z = splitmix64_mix(s + (i + 1) * 0x9E3779B97F4A7C15)   (64-bit wrapping arithmetic)
-//   u = float(z >> 40) * 2^-24                              (exact, in [0, 1))
-//   value = a * (2u - 1)                                     (float32), then rounded to bf16 (nearest even)
+//   u = (float(z >> 40) + 0.5) * 2^-24                      (exact, in (0, 1))
+//   value = (2u - 1) * a                                     (float32), then rounded to bf16 (nearest even) for bf16
 // Host mirror: RandomWeights.value(seed:index:scale:); Python: scripts/gpu/compare_layers.py.
 __device__ __forceinline__ float random_weight(u64 seed, u64 i, float scale) {
     const u64 z = splitmix64_mix(seed + (i + 1ull) * 0x9E3779B97F4A7C15ull);
-    const float u = (float)(z >> 40) * (1.0f / 16777216.0f);
-    return scale * (2.0f * u - 1.0f);
+    const float u = ((float)(z >> 40) + 0.5f) * (1.0f / 16777216.0f);
+    return (2.0f * u - 1.0f) * scale;
 }
 
 extern "C" __global__ void ernie_random_bf16(bf16 *__restrict__ out, u64 count, u64 seed, float scale) {

@@ -1,10 +1,12 @@
 // Sampling and log-probabilities, one block (SAMPLE_THREADS threads) per logits row / request.
 //
-// Order (Sources/ErnieModel/Sampling.swift): log-probabilities from the raw logits; penalties (repetition over
-// prompt+output tokens, then frequency and presence over output tokens) and banned tokens on the raw logits;
-// greedy arg-max (ties -> lowest id), or: divide by the temperature, softmax, keep the top-k / top-p / min-p
-// prefix of the order (probability desc, id asc), and draw with the exponential race argmax p_i / E_i,
-// E_i = -log(sampling_uniform(seed, counter, i)).
+// Semantics: ErnieModel's `Sampler` (the CPU reference). Log-probabilities from the raw logits; penalties
+// (repetition over prompt+output tokens, then frequency and presence over output tokens) and banned tokens on a copy
+// of the raw logits; greedy arg-max (ties -> lowest id), or p_i = exp((x_i - max) / T) (unnormalised), ids with
+// p_i = 0 dropped, ordered by (p desc, id asc): top-k keeps the first k, top-p keeps an id while the mass strictly
+// before it is <= top_p * total (total over the full distribution, or over the top-k set when P_TOP_P_AFTER_TOP_K),
+// min-p keeps p_i >= min_p (p_max = 1); the draw is argmax p_i / E_i, E_i = -log(sampling_uniform(seed, counter, i)),
+// ties -> lowest id.
 //
 // The top-k / top-p / min-p sets are prefixes of one order, so each is described by a boundary (key, cut):
 // element i is in the set iff key_i > key or (key_i == key and i <= cut), found by radix selection (4 passes of
@@ -113,15 +115,18 @@ __device__ Boundary select_top_count(KeyFn key_of, int limit, u32 n, u32 *hist, 
     return b;
 }
 
-// Boundary of the shortest prefix (key desc, id asc) whose mass reaches `target`; mass_of(i) is the (unnormalised)
-// probability, identical for equal keys.
+// Boundary of the shortest prefix (key desc, id asc) whose mass strictly exceeds `target` (every id whose preceding
+// mass is <= target); mass_of(i) is identical for equal keys. *all is set when no prefix exceeds the target.
 template <class KeyFn, class MassFn>
 __device__ Boundary select_top_mass(KeyFn key_of, MassFn mass_of, int limit, float target, float *hist,
-                                    u32 *scan_scratch, int *shared_int, u32 *shared_u32, float *shared_float) {
-    u32 prefix = 0, mask = 0, count_above = 0;
+                                    u32 *scan_scratch, int *shared_int, u32 *shared_u32, float *shared_float,
+                                    bool *all) {
+    u32 prefix = 0, mask = 0;
     float above = 0.0f;
     bool valid;
     __shared__ u32 hist_count[256];
+    __shared__ int exhausted;
+    if (threadIdx.x == 0) exhausted = 0;
     for (int pass = 0; pass < 4; ++pass) {
         const int shift = 24 - 8 * pass;
         for (int b = threadIdx.x; b < 256; b += blockDim.x) {
@@ -142,30 +147,28 @@ __device__ Boundary select_top_mass(KeyFn key_of, MassFn mass_of, int limit, flo
             for (int b = 255; b >= 0; --b) {
                 if (hist_count[b] == 0) continue;
                 lowest = b;
-                if (above + hist[b] >= target) {
+                if (above + hist[b] > target) {
                     chosen = b;
                     break;
                 }
                 above += hist[b];
-                count_above += hist_count[b];
             }
-            if (chosen < 0) {  // rounding: the target exceeds the whole mass; keep everything
+            if (chosen < 0) {  // the whole mass never exceeds the target: keep everything
                 chosen = lowest;
                 above -= hist[lowest];
-                count_above -= hist_count[lowest];
+                exhausted = 1;
             }
             shared_u32[0] = (u32)chosen;
-            shared_u32[1] = count_above;
             shared_float[0] = above;
         }
         __syncthreads();
         prefix |= shared_u32[0] << shift;
         mask |= 255u << shift;
-        count_above = shared_u32[1];
         above = shared_float[0];
         __syncthreads();
     }
-    // All ties share one mass v: keep the fewest of them (lowest ids first) that reach the target.
+    *all = exhausted != 0;
+    // Ties share one mass v: keep the fewest (lowest ids first) whose mass exceeds the target.
     u32 ties = 0;
     for (int i = threadIdx.x; i < limit; i += blockDim.x) {
         const u32 k = key_of(i, &valid);
@@ -173,21 +176,13 @@ __device__ Boundary select_top_mass(KeyFn key_of, MassFn mass_of, int limit, flo
     }
     u32 total_ties;
     block_exclusive_scan(ties, scan_scratch, &total_ties);
-    __shared__ float tie_mass;
-    if (threadIdx.x == 0) tie_mass = 0.0f;
-    __syncthreads();
-    for (int i = threadIdx.x; i < limit; i += blockDim.x) {
-        const u32 k = key_of(i, &valid);
-        if (valid && k == prefix) tie_mass = mass_of(i);  // every tie writes the same value
-    }
-    __syncthreads();
+    const float v = key_float(prefix);
     u32 need = 1;
-    if (tie_mass > 0.0f) {
-        const float missing = target - above;
-        float q = missing / tie_mass;
-        need = q <= 1.0f ? 1u : (u32)ceilf(q);
-        // ceil can overshoot by one from rounding; step back while the smaller count already reaches the target.
-        while (need > 1 && above + (float)(need - 1) * tie_mass >= target) --need;
+    if (v > 0.0f && target >= above) {
+        const float q = floorf((target - above) / v) + 1.0f;
+        need = q >= (float)total_ties ? total_ties : (u32)q;
+        while (need > 1 && above + (float)(need - 1) * v > target) --need;
+        while (need < total_ties && !(above + (float)need * v > target)) ++need;
     }
     if (need > total_ties) need = total_ties;
     if (need < 1) need = 1;
@@ -267,7 +262,7 @@ extern "C" __global__ void __launch_bounds__(SAMPLE_THREADS)
         const int target = p[P_TARGET];
         out_target[r] = target >= 0 && target < limit ? bf2f(raw[target]) - lse : ERNIE_NEG_INF;
         out_token[r] = -1;
-        out_logprob[r] = 0.0f;
+        out_logprob[r] = target >= 0 ? out_target[r] : 0.0f;
     }
 
     // 2. top-n raw log-probabilities.
@@ -344,45 +339,43 @@ extern "C" __global__ void __launch_bounds__(SAMPLE_THREADS)
         }
         chosen = block_argmax(best, best_id, red_v, red_i);
     } else {
-        // 5. temperature, softmax, top-k / top-p / min-p, exponential race.
+        // 5. p_i = exp((x_i - max) / T), top-k / top-p / min-p, exponential race.
         const float inv_t = 1.0f / fp[F_TEMPERATURE];
-        for (int i = threadIdx.x; i < limit; i += blockDim.x) z[i] = z[i] * inv_t;
-        __syncthreads();
-        float zmax = ERNIE_NEG_INF;
-        u32 finite = 0;
-        for (int i = threadIdx.x; i < limit; i += blockDim.x) {
-            zmax = fmaxf(zmax, z[i]);
-            finite += z[i] != ERNIE_NEG_INF ? 1u : 0u;
-        }
-        zmax = block_max(zmax, red);
-        u32 finite_total;
-        block_exclusive_scan(finite, scan_scratch, &finite_total);
+        float xmax = ERNIE_NEG_INF;
+        for (int i = threadIdx.x; i < limit; i += blockDim.x) xmax = fmaxf(xmax, z[i]);
+        xmax = block_max(xmax, red);
+        auto mass_of = [&](int i) -> float { return expf((z[i] - xmax) * inv_t); };
         auto key_of = [&](int i, bool *valid) -> u32 {
-            const float v = z[i];
-            *valid = v != ERNIE_NEG_INF;
-            return float_key(v);
+            const float m = mass_of(i);
+            *valid = m > 0.0f;
+            return float_key(m);
         };
-        auto mass_of = [&](int i) -> float { return expf(z[i] - zmax); };
+        u32 candidates = 0;
+        for (int i = threadIdx.x; i < limit; i += blockDim.x) candidates += mass_of(i) > 0.0f ? 1u : 0u;
+        u32 candidate_total;
+        block_exclusive_scan(candidates, scan_scratch, &candidate_total);
         Boundary all;
         all.key = 0;
         all.cut = limit;
         Boundary k_set = all, p_set = all;
         const int top_k = p[P_TOP_K];
-        if (finite_total > 0 && top_k > 0 && (u32)top_k < finite_total) {
+        if (candidate_total > 0 && top_k > 0 && (u32)top_k < candidate_total) {
             k_set = select_top_count(key_of, limit, (u32)top_k, hist, scan_scratch, shared_int, shared_u32);
         }
         const float top_p = fp[F_TOP_P];
-        if (finite_total > 0 && top_p < 1.0f) {
-            float base = 0.0f;
+        if (candidate_total > 0 && top_p < 1.0f) {
             const bool after_k = p[P_TOP_P_AFTER_TOP_K] != 0;
+            float base = 0.0f;
             for (int i = threadIdx.x; i < limit; i += blockDim.x) {
                 bool valid;
                 const u32 k = key_of(i, &valid);
                 if (valid && (!after_k || in_set(k_set, k, i))) base += mass_of(i);
             }
             base = block_sum(base, red);
-            p_set = select_top_mass(key_of, mass_of, limit, top_p * base, hist_mass, scan_scratch, shared_int,
-                                    shared_u32, shared_float);
+            bool keep_all;
+            const Boundary b = select_top_mass(key_of, mass_of, limit, top_p * base, hist_mass, scan_scratch,
+                                               shared_int, shared_u32, shared_float, &keep_all);
+            if (!keep_all) p_set = b;
         }
         const float min_p = fp[F_MIN_P];
         const u64 seed = seeds[(i64)r * 2];
@@ -393,10 +386,9 @@ extern "C" __global__ void __launch_bounds__(SAMPLE_THREADS)
             bool valid;
             const u32 k = key_of(i, &valid);
             if (!valid || !in_set(k_set, k, i) || !in_set(p_set, k, i)) continue;
-            const float mass = mass_of(i);  // p_i * (sum of masses): the same ratio p_i / p_max
+            const float mass = mass_of(i);  // p_i / p_max
             if (min_p > 0.0f && mass < min_p) continue;
-            const float e = -logf(sampling_uniform(seed, counter, (u32)i));
-            const float score = mass / e;
+            const float score = mass / -logf(sampling_uniform(seed, counter, (u32)i));
             if (best_id < 0 || score > best) {
                 best = score;
                 best_id = i;
