@@ -1,0 +1,57 @@
+import ErnieModel
+
+extension CPUBackend {
+    /// `[n]` → a vector of n rows and one column; `[r, c]` → a matrix.
+    private static func geometry(_ shape: [Int], name: String) throws -> (rows: Int, cols: Int, isVector: Bool) {
+        switch shape.count {
+        case 1 where shape[0] >= 0: return (shape[0], 1, true)
+        case 2 where shape[0] >= 0 && shape[1] >= 0: return (shape[0], shape[1], false)
+        default: throw ModelError.backend("weight '\(name)' has shape \(shape); expected [n] or [rows, cols]")
+        }
+    }
+
+    private static func checkBytes(_ t: HostTensor) throws {
+        guard t.bytes.count >= t.elementCount * t.dtype.byteSize else {
+            throw ModelError.backend("tensor '\(t.name)' has \(t.bytes.count) bytes for shape \(t.shape) of \(t.dtype)")
+        }
+    }
+
+    public func makeWeight(_ tensor: HostTensor, precision: WeightPrecision) throws -> CPUWeight {
+        try makeWeight(concatenatingRows: [tensor], precision: precision)
+    }
+
+    public func makeWeight(concatenatingRows parts: [HostTensor], precision: WeightPrecision) throws -> CPUWeight {
+        guard let first = parts.first else { throw ModelError.backend("makeWeight with no tensors") }
+        let g = try Self.geometry(first.shape, name: first.name)
+        var rows = 0
+        for part in parts {
+            let pg = try Self.geometry(part.shape, name: part.name)
+            guard pg.cols == g.cols, pg.isVector == g.isVector else {
+                throw ModelError.backend(
+                    "cannot stack '\(part.name)' \(part.shape) under '\(first.name)' \(first.shape): column counts differ"
+                )
+            }
+            try Self.checkBytes(part)
+            rows += pg.rows
+        }
+        let weight = CPUWeight(rows: rows, cols: g.cols, isVector: g.isVector)
+        var offset = 0
+        for part in parts {
+            part.copyFloats(into: weight.data + offset)
+            offset += part.elementCount
+        }
+        return weight
+    }
+
+    public func makeRandomWeight(shape: [Int], precision: WeightPrecision, scale: Float, seed: UInt64) throws
+        -> CPUWeight
+    {
+        let g = try Self.geometry(shape, name: "random weight")
+        let weight = CPUWeight(rows: g.rows, cols: g.cols, isVector: g.isVector)
+        let p = SharedPointer(weight.data)
+        Parallel.forRanges(weight.count, costPerItem: 16) { range in
+            for i in range { p.base[i] = DummyWeights.value(seed: seed, index: UInt64(i), scale: scale) }
+        }
+        return weight
+    }
+}

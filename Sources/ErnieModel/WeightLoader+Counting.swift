@@ -1,0 +1,49 @@
+/// Element counts of a model's weights, by the precision they are kept in.
+public struct ParameterCounts: Sendable, Equatable {
+    /// Weights in the backend's compute format (bf16 in the released checkpoints).
+    public var standard: Int
+    /// Weights kept in float32 (MoE routers and correction biases).
+    public var float32: Int
+
+    public var total: Int { standard + float32 }
+}
+
+extension WeightLoader {
+    /// How many elements the loader reads for `config` (the LM head counted once when tied), from the same
+    /// structure description the loader uses.
+    public static func parameterCounts(config: ModelConfig) -> ParameterCounts {
+        let counter = CountingSource()
+        // The counting source never throws.
+        _ = try? build(config: config, source: counter)
+        return ParameterCounts(standard: counter.standard, float32: counter.float32)
+    }
+}
+
+/// A weight source that only adds up shapes.
+private final class CountingSource: WeightSource {
+    typealias W = Void
+    var standard = 0
+    var float32 = 0
+
+    private func add(_ count: Int, _ kind: WeightKind) {
+        if kind.precision == .float32 { float32 += count } else { standard += count }
+    }
+
+    func tensor(_ name: String, shape: [Int], kind: WeightKind) throws {
+        add(shape.reduce(1, *), kind)
+    }
+
+    func rows(_ names: [String], shapes: [[Int]], kind: WeightKind) throws {
+        for shape in shapes { add(shape.reduce(1, *), kind) }
+    }
+
+    func experts(prefix: String, count: Int, hidden: Int, width: Int) throws -> (gateUp: Void, down: Void) {
+        add(count * 3 * hidden * width, .linear)
+        return ((), ())
+    }
+
+    func correctionBias(prefix: String, count: Int) throws -> Void? {
+        add(count, .router)
+        return ()
+    }
+}
