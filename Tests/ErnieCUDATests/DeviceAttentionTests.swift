@@ -154,4 +154,9 @@ struct DeviceAttentionTests {
     @Test func groupsWiderThanEightUseSeveralBlocks() throws {
         try run(nq: 12, nkv: 1, hd: 64, longPrefill: 40)
     }
+
+    @Test func headDimsBelowTheKernelWidthAreMasked() throws {
+        try run(nq: 4, nkv: 2, hd: 20, longPrefill: 270)
+        try run(nq: 3, nkv: 3, hd: 96, longPrefill: 30)
+    }
 }

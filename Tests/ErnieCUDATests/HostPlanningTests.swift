@@ -62,6 +62,14 @@ import Testing
         }
     }
 
+    @Test func attentionKernelPerHeadDim() {
+        #expect(CUDABackend.attentionKernel(headDim: 128) == "ernie_attention_w128")
+        #expect(CUDABackend.attentionKernel(headDim: 64) == "ernie_attention_w64")
+        #expect(CUDABackend.attentionKernel(headDim: 20) == "ernie_attention_w32_masked")
+        #expect(CUDABackend.attentionKernel(headDim: 96) == "ernie_attention_w128_masked")
+        #expect(CUDABackend.attentionKernel(headDim: 250) == "ernie_attention_w256_masked")
+    }
+
     @Test func activationPoolSizeClasses() {
         #expect(ActivationPool.capacityRows(1) == 16)
         #expect(ActivationPool.capacityRows(16) == 16)

@@ -39,6 +39,13 @@ extension CUDABackend {
         (0..<(headDim / 2)).map { i in 1 / powf(Float(theta), Float(2 * i) / Float(headDim)) }
     }
 
+    /// The attention kernel for `headDim`: the full-width variant for 64/128/256, else the narrowest masked one.
+    static func attentionKernel(headDim: Int) -> String {
+        if [64, 128, 256].contains(headDim) { return "ernie_attention_w\(headDim)" }
+        let width = [32, 64, 128, 256].first { $0 >= headDim } ?? 256
+        return "ernie_attention_w\(width)_masked"
+    }
+
     func ropeTable(theta: Double, headDim: Int) throws -> UInt64 {
         let key = RopeKey(theta: theta, headDim: headDim)
         if let table = ropeTables[key] { return table.address }
@@ -98,7 +105,7 @@ extension CUDABackend {
         }
         let scale = 1 / Float(hd).squareRoot()
         try launch(
-            "ernie_attention_hd\(hd)",
+            Self.attentionKernel(headDim: hd),
             LaunchConfiguration(grid: (tokens, nkv * chunks, plan.splits), block: (128, 1, 1))
         ) { args in
             args.pointer(q.address)
@@ -113,6 +120,7 @@ extension CUDABackend {
             try args.int(tokens)
             try args.int(nq)
             try args.int(nkv)
+            try args.int(hd)
             try args.int(layout.pageSize)
             args.uint64(UInt64(pageStride))
             args.float(scale)

@@ -101,8 +101,8 @@ extension CUDABackend {
         guard layout.numPages > 0, layout.pageSize > 0, layout.numLayers > 0, layout.numKVHeads > 0,
             layout.headDim > 0
         else { throw CUDAError.invalidArgument("invalid KV cache layout \(layout)") }
-        guard [64, 128, 256].contains(layout.headDim) else {
-            throw CUDAError.invalidArgument("head_dim \(layout.headDim) unsupported (64, 128 or 256)")
+        guard layout.headDim <= 256, layout.headDim % 2 == 0 else {
+            throw CUDAError.invalidArgument("head_dim \(layout.headDim) unsupported (even, at most 256)")
         }
         let perPage = kvBytesPerPage(
             pageSize: layout.pageSize, numLayers: layout.numLayers, numKVHeads: layout.numKVHeads,

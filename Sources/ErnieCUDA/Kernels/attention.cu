@@ -55,14 +55,15 @@ extern "C" __global__ void ernie_rope_kv_write(const bf16 *__restrict__ qkv, bf1
 #define ATT_WARPS 4
 #define ATT_MAX_GROUP 8
 
-// DPL = head_dim / 32 consecutive bf16 of a row, widened (lane-contiguous, 4/8/16-byte loads).
-template <int DPL>
-__device__ __forceinline__ void load_lane(const bf16 *p, float *out) {
-    if constexpr (DPL == 2) {
+// DPL consecutive bf16 of a row, widened (lane-contiguous 4/8-byte loads when the row is full width and aligned;
+// element loads masked to `valid` otherwise).
+template <int DPL, bool FULL>
+__device__ __forceinline__ void load_lane(const bf16 *p, int valid, float *out) {
+    if constexpr (FULL && DPL == 2) {
         const u32 v = *reinterpret_cast<const u32 *>(p);
         out[0] = __uint_as_float(v << 16);
         out[1] = __uint_as_float(v & 0xffff0000u);
-    } else if constexpr (DPL == 4) {
+    } else if constexpr (FULL && DPL == 4) {
         const uint2 v = *reinterpret_cast<const uint2 *>(p);
         out[0] = __uint_as_float(v.x << 16);
         out[1] = __uint_as_float(v.x & 0xffff0000u);
@@ -70,25 +71,26 @@ __device__ __forceinline__ void load_lane(const bf16 *p, float *out) {
         out[3] = __uint_as_float(v.y & 0xffff0000u);
     } else {
 #pragma unroll
-        for (int i = 0; i < DPL; ++i) out[i] = bf2f(p[i]);
+        for (int i = 0; i < DPL; ++i) out[i] = i < valid ? bf2f(p[i]) : 0.0f;
     }
 }
 
 // Block (token t, KV head + group chunk, split). Each of ATT_WARPS warps walks every ATT_WARPS-th key of the split's
-// range [split * split_len, min(pos + 1, (split + 1) * split_len)); lanes hold head_dim / 32 dims; up to
-// ATT_MAX_GROUP query heads of the KV head's group share each K/V load. Online softmax in base 2, fp32.
-// One split: writes bf16 output. Several: writes unnormalised partial O and (max, sum) for ernie_attention_merge.
-template <int HD>
+// range [split * split_len, min(pos + 1, (split + 1) * split_len)); lane l holds dims [l*DPL, l*DPL + DPL) of the
+// head (head_dim <= 32 * DPL; FULL when equal); up to ATT_MAX_GROUP query heads of the KV head's group share each K/V
+// load. Online softmax in base 2, fp32. One split: writes bf16 output. Several: writes unnormalised partial O and
+// (max, sum) for ernie_attention_merge.
+template <int DPL, bool FULL>
 __device__ __forceinline__ void attention_impl(const bf16 *__restrict__ q, const bf16 *__restrict__ kv,
                                                const int *__restrict__ token_seq, const int *__restrict__ positions,
                                                const int *__restrict__ seq_page_start, const int *__restrict__ pages,
                                                bf16 *__restrict__ out, float *__restrict__ part_o,
-                                               float *__restrict__ part_ml, int num_tokens, int nq, int nkv,
+                                               float *__restrict__ part_ml, int num_tokens, int nq, int nkv, int hd,
                                                int page_size, i64 page_stride, float scale, int split_len) {
-    constexpr int DPL = HD / 32;
+    constexpr int WIDTH = 32 * DPL;
     __shared__ float sm_m[ATT_WARPS][ATT_MAX_GROUP];
     __shared__ float sm_l[ATT_WARPS][ATT_MAX_GROUP];
-    __shared__ float sm_acc[ATT_WARPS][ATT_MAX_GROUP][HD];
+    __shared__ float sm_acc[ATT_WARPS][ATT_MAX_GROUP][WIDTH];
 
     const int t = blockIdx.x;
     const int group = nq / nkv;
@@ -105,13 +107,15 @@ __device__ __forceinline__ void attention_impl(const bf16 *__restrict__ q, const
     const int k_end = min(kv_len, k_begin + split_len);
     const int *seq_pages = pages + seq_page_start[token_seq[t]];
     const float qk_scale = scale * LOG2E;
+    const int dim0 = lane * DPL;
+    const int valid = FULL ? DPL : max(0, min(DPL, hd - dim0));
 
     float qv[ATT_MAX_GROUP][DPL];
     float m[ATT_MAX_GROUP], l[ATT_MAX_GROUP], acc[ATT_MAX_GROUP][DPL];
 #pragma unroll
     for (int j = 0; j < ATT_MAX_GROUP; ++j) {
         if (j < nh) {
-            load_lane<DPL>(q + ((i64)t * nq + h0 + j) * HD + lane * DPL, qv[j]);
+            load_lane<DPL, FULL>(q + ((i64)t * nq + h0 + j) * hd + dim0, valid, qv[j]);
         } else {
 #pragma unroll
             for (int d = 0; d < DPL; ++d) qv[j][d] = 0.0f;
@@ -125,12 +129,11 @@ __device__ __forceinline__ void attention_impl(const bf16 *__restrict__ q, const
     for (int k = k_begin + warp; k < k_end; k += ATT_WARPS) {
         const int page_index = k / page_size;
         const int offset = k - page_index * page_size;
-        const bf16 *kp = kv + (i64)seq_pages[page_index] * page_stride + ((i64)kvh * page_size + offset) * HD +
-                         lane * DPL;
-        const bf16 *vp = kp + (i64)nkv * page_size * HD;
+        const bf16 *kp = kv + (i64)seq_pages[page_index] * page_stride + ((i64)kvh * page_size + offset) * hd + dim0;
+        const bf16 *vp = kp + (i64)nkv * page_size * hd;
         float kf[DPL], vf[DPL];
-        load_lane<DPL>(kp, kf);
-        load_lane<DPL>(vp, vf);
+        load_lane<DPL, FULL>(kp, valid, kf);
+        load_lane<DPL, FULL>(vp, valid, vf);
 #pragma unroll
         for (int j = 0; j < ATT_MAX_GROUP; ++j) {
             if (j < nh) {  // nh is uniform over the block: the shuffles below are convergent
@@ -156,12 +159,12 @@ __device__ __forceinline__ void attention_impl(const bf16 *__restrict__ q, const
             sm_l[warp][j] = l[j];
         }
 #pragma unroll
-        for (int d = 0; d < DPL; ++d) sm_acc[warp][j][lane * DPL + d] = acc[j][d];
+        for (int d = 0; d < DPL; ++d) sm_acc[warp][j][dim0 + d] = acc[j][d];
     }
     __syncthreads();
-    for (int idx = threadIdx.x; idx < nh * HD; idx += blockDim.x) {
-        const int j = idx / HD;
-        const int d = idx - j * HD;
+    for (int idx = threadIdx.x; idx < nh * hd; idx += blockDim.x) {
+        const int j = idx / hd;
+        const int d = idx - j * hd;
         float mx = ERNIE_NEG_INF;
 #pragma unroll
         for (int w = 0; w < ATT_WARPS; ++w) mx = fmaxf(mx, sm_m[w][j]);
@@ -176,10 +179,10 @@ __device__ __forceinline__ void attention_impl(const bf16 *__restrict__ q, const
         }
         const int h = h0 + j;
         if (gridDim.z == 1) {
-            out[((i64)t * nq + h) * HD + d] = f2bf(sum > 0.0f ? o / sum : 0.0f);
+            out[((i64)t * nq + h) * hd + d] = f2bf(sum > 0.0f ? o / sum : 0.0f);
         } else {
             const i64 p = ((i64)split * num_tokens + t) * nq + h;
-            part_o[p * HD + d] = o;
+            part_o[p * hd + d] = o;
             if (d == 0) {
                 part_ml[p * 2] = mx;
                 part_ml[p * 2 + 1] = sum;
@@ -188,21 +191,26 @@ __device__ __forceinline__ void attention_impl(const bf16 *__restrict__ q, const
     }
 }
 
-#define ERNIE_ATTENTION_KERNEL(HD)                                                                                \
-    extern "C" __global__ void __launch_bounds__(ATT_WARPS * 32) ernie_attention_hd##HD(                         \
+// ernie_attention_w<WIDTH>: head_dim == WIDTH (vector loads); ernie_attention_w<WIDTH>_masked: head_dim < WIDTH.
+#define ERNIE_ATTENTION_KERNEL(NAME, DPL, FULL)                                                                   \
+    extern "C" __global__ void __launch_bounds__(ATT_WARPS * 32) NAME(                                            \
         const bf16 *__restrict__ q, const bf16 *__restrict__ kv, const int *__restrict__ token_seq,              \
         const int *__restrict__ positions, const int *__restrict__ seq_page_start, const int *__restrict__ pages, \
         bf16 *__restrict__ out, float *__restrict__ part_o, float *__restrict__ part_ml, int num_tokens, int nq,  \
-        int nkv, int page_size, i64 page_stride, float scale, int split_len) {                                    \
-        attention_impl<HD>(q, kv, token_seq, positions, seq_page_start, pages, out, part_o, part_ml, num_tokens, \
-                           nq, nkv, page_size, page_stride, scale, split_len);                                    \
+        int nkv, int hd, int page_size, i64 page_stride, float scale, int split_len) {                            \
+        attention_impl<DPL, FULL>(q, kv, token_seq, positions, seq_page_start, pages, out, part_o, part_ml,      \
+                                  num_tokens, nq, nkv, hd, page_size, page_stride, scale, split_len);            \
     }
 
-ERNIE_ATTENTION_KERNEL(64)
-ERNIE_ATTENTION_KERNEL(128)
-ERNIE_ATTENTION_KERNEL(256)
+ERNIE_ATTENTION_KERNEL(ernie_attention_w64, 2, true)
+ERNIE_ATTENTION_KERNEL(ernie_attention_w128, 4, true)
+ERNIE_ATTENTION_KERNEL(ernie_attention_w256, 8, true)
+ERNIE_ATTENTION_KERNEL(ernie_attention_w32_masked, 1, false)
+ERNIE_ATTENTION_KERNEL(ernie_attention_w64_masked, 2, false)
+ERNIE_ATTENTION_KERNEL(ernie_attention_w128_masked, 4, false)
+ERNIE_ATTENTION_KERNEL(ernie_attention_w256_masked, 8, false)
 
-// Combines the splits of ernie_attention_hd*: out = sum_s O_s 2^(m_s - M) / sum_s l_s 2^(m_s - M).
+// Combines the splits of ernie_attention_w*: out = sum_s O_s 2^(m_s - M) / sum_s l_s 2^(m_s - M).
 // Grid (tokens, heads), block >= 32 threads striding head_dim.
 extern "C" __global__ void ernie_attention_merge(const float *__restrict__ part_o, const float *__restrict__ part_ml,
                                                  bf16 *__restrict__ out, int num_tokens, int nq, int head_dim,
