@@ -163,8 +163,8 @@ struct SampleCase: SelfTestCase {
 }
 
 /// A two-layer model of the shape (dense layer, then MoE when the shape has experts) with dummy weights through
-/// `ErnieForward`: prompt log-probabilities (bf16 weights on the GPU vs float32 in the reference, hence the looser
-/// absolute tolerance).
+/// `ErnieForward`: prompt log-probabilities. The error is the mean |Δ logprob| (bf16 weights and activations on the
+/// GPU against float32 in the reference; transformers in bf16 shows 0.013–0.026 against float32 on the fixtures).
 struct ForwardCase: SelfTestCase {
     var op: String { "forward" }
     var detail: String { "2 layers, prompt 40, dummy weights" }
@@ -195,8 +195,10 @@ struct ForwardCase: SelfTestCase {
 
     func compare(cuda: [Float], reference: [Float]) -> (error: Float, note: String) {
         guard cuda.count == reference.count else { return (.infinity, "result count differs") }
-        let worst = zip(cuda, reference).map { abs($0 - $1) }.max() ?? 0
+        let errors = zip(cuda, reference).map { abs($0 - $1) }
+        let mean = errors.reduce(0, +) / Float(max(errors.count, 1))
         let spread = (reference.max() ?? 0) - (reference.min() ?? 0)
-        return (worst.isNaN ? .infinity : worst, String(format: "max |Δ logprob|; logprobs span %.2f", spread))
+        return (mean.isNaN ? .infinity : mean,
+                String(format: "mean |Δ logprob|; max %.3f; logprobs span %.2f", errors.max() ?? 0, spread))
     }
 }
