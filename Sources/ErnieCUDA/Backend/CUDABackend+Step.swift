@@ -40,6 +40,8 @@ final class StepBuffers {
 
 extension CUDABackend {
     public func beginStep(_ batch: ForwardBatch) throws {
+        // The engine may run steps on another thread than the one that created the backend.
+        try device.makeCurrent()
         guard let layout = kvLayout else { throw CUDAError.invalidArgument("beginStep before allocateKVCache") }
         let tokenCount = batch.tokens.count
         guard tokenCount > 0 else { throw CUDAError.invalidArgument("a step needs at least one token") }

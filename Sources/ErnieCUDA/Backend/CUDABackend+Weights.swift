@@ -10,6 +10,7 @@ extension CUDABackend {
 
     public func makeWeight(concatenatingRows parts: [HostTensor], precision: WeightPrecision) throws -> CUDAWeight {
         guard let first = parts.first else { throw CUDAError.invalidArgument("makeWeight with no tensors") }
+        try device.makeCurrent()
         let name = parts.count == 1 ? first.name : "\(first.name) (+\(parts.count - 1) concatenated)"
         for part in parts {
             guard !part.shape.isEmpty, part.shape.allSatisfy({ $0 > 0 }), part.shape.count <= 2 else {
@@ -73,6 +74,7 @@ extension CUDABackend {
         guard !shape.isEmpty, shape.count <= 2, shape.allSatisfy({ $0 > 0 }) else {
             throw CUDAError.invalidArgument("random weight with unsupported shape \(shape)")
         }
+        try device.makeCurrent()
         let type: CUDAElementType = precision == .float32 ? .float32 : .bfloat16
         let count = shape.reduce(1, *)
         let name = "random \(shape) seed \(seed)"
@@ -101,6 +103,7 @@ extension CUDABackend {
         guard layout.numPages > 0, layout.pageSize > 0, layout.numLayers > 0, layout.numKVHeads > 0,
             layout.headDim > 0
         else { throw CUDAError.invalidArgument("invalid KV cache layout \(layout)") }
+        try device.makeCurrent()
         guard layout.headDim <= 256, layout.headDim % 2 == 0 else {
             throw CUDAError.invalidArgument("head_dim \(layout.headDim) unsupported (even, at most 256)")
         }

@@ -97,7 +97,10 @@ public final class CUDABackend: Backend {
     }
 
     /// Waits for all queued work.
-    public func synchronize() throws { try synchronizeStream() }
+    public func synchronize() throws {
+        try device.makeCurrent()
+        try synchronizeStream()
+    }
 
     /// Free and total device memory.
     public func memoryInfo() throws -> (free: Int, total: Int) { try device.memoryInfo() }
@@ -114,6 +117,7 @@ public final class CUDABackend: Backend {
     // MARK: Inspection
 
     public func toHost(_ x: CUDATensor) throws -> [Float] {
+        try device.makeCurrent()
         let count = x.rows * x.columns
         switch x.elementType {
         case .bfloat16:
@@ -133,6 +137,7 @@ public final class CUDABackend: Backend {
 
     /// Copies a weight to the host as Float (tests).
     public func weightToHost(_ w: CUDAWeight) throws -> [Float] {
+        try device.makeCurrent()
         switch w.elementType {
         case .bfloat16:
             return try stream.download(UInt16.self, count: w.elementCount, from: w.address).map {

@@ -24,7 +24,8 @@ struct RMSNormCase: SelfTestCase {
     let tokens: Int
     var op: String { "rmsnorm" }
     var detail: String { "T=\(tokens)" }
-    var tolerance: Float { 1e-2 }
+    /// Two bf16 roundings (normalised value, then times the weight) that the float32 reference does not make.
+    var tolerance: Float { 1.6e-2 }
 
     func run<B: Backend>(_ bag: WeightBag<B>) throws -> [Float] {
         let h = bag.shape.hidden
@@ -63,7 +64,8 @@ struct SiLUCase: SelfTestCase {
     let tokens: Int
     var op: String { "silu" }
     var detail: String { "T=\(tokens) I=\(width)" }
-    var tolerance: Float { 1e-2 }
+    /// Two bf16 roundings (SiLU, then the product).
+    var tolerance: Float { 1.6e-2 }
     var width: Int
 
     func run<B: Backend>(_ bag: WeightBag<B>) throws -> [Float] {
