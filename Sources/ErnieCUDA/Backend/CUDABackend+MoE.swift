@@ -1,9 +1,15 @@
 import ErnieModel
 
 extension CUDABackend {
-    /// The MoE block: router kernel (FP32 logits, softmax, biased top-k, renormalised bf16 weights) → the ids are read
-    /// back and grouped by expert on the host (`MoEPlan`) → rows gathered in expert order → one cuBLASLt GEMM per
-    /// active expert for gate|up, SiLU·mul, one per expert for down → weighted combine with the shared expert.
+    /// Most (token, expert) pairs the small-batch path handles; larger batches group rows by expert for cuBLASLt.
+    static let smallBatchPairs = 96
+
+    /// The MoE block: router kernel (FP32 logits, softmax, biased top-k, renormalised bf16 weights), then
+    /// - small batches (≤ `smallBatchPairs` pairs, widths multiples of 8): two GEMV-style kernels read the router's ids
+    ///   on the device (gate|up + SiLU·mul per pair, then down + weighted combine per token), no host round trip;
+    /// - otherwise: the ids are read back and grouped by expert on the host (`MoEPlan`), rows gathered in expert
+    ///   order, one cuBLASLt GEMM per active expert for gate|up, SiLU·mul, one per expert for down, weighted combine.
+    /// The shared expert is a dense SwiGLU MLP through `linear`.
     public func moe(_ x: CUDATensor, weights: MoEWeights<CUDAWeight>, shape: MoEShape) throws -> CUDATensor {
         try requireBF16(x, "moe input")
         let tokens = x.rows, hidden = x.columns
@@ -50,6 +56,50 @@ extension CUDABackend {
             try args.int(topK)
             args.float(shape.normMin)
         }
+        // Shared expert (a dense SwiGLU MLP on every token).
+        var sharedOut: CUDATensor?
+        if let shared = weights.shared {
+            let sgu = try linear(x, shared.gateUp.weight, bias: shared.gateUp.bias)
+            let sact = try siluAndMul(sgu)
+            sharedOut = try linear(sact, shared.down.weight, bias: shared.down.bias)
+        }
+        let out = try makeTensor(rows: tokens, columns: hidden, .bfloat16, "moe output")
+        if tokens * topK <= Self.smallBatchPairs, hidden % 8 == 0, inter % 8 == 0,
+            topK * inter * 2 <= device.maxSharedMemoryPerBlockOptin, hidden * 2 <= device.maxSharedMemoryPerBlockOptin
+        {
+            let h = try makeTensor(rows: tokens * topK, columns: inter, .bfloat16, "expert activations")
+            try launch(
+                "ernie_moe_gate_up_small",
+                LaunchConfiguration(grid: ((inter + 7) / 8, tokens * topK, 1), block: (256, 1, 1),
+                                    sharedMemoryBytes: hidden * 2)
+            ) { args in
+                args.pointer(x.address)
+                args.pointer(ids.address)
+                args.pointer(gateUp.address)
+                args.pointer(weights.expertsGateUpBias?.address ?? 0)
+                args.pointer(h.address)
+                try args.int(hidden)
+                try args.int(inter)
+                try args.int(topK)
+            }
+            try launch(
+                "ernie_moe_down_small",
+                LaunchConfiguration(grid: ((hidden + 7) / 8, tokens, 1), block: (256, 1, 1),
+                                    sharedMemoryBytes: topK * inter * 2)
+            ) { args in
+                args.pointer(h.address)
+                args.pointer(ids.address)
+                args.pointer(routeWeights.address)
+                args.pointer(down.address)
+                args.pointer(weights.expertsDownBias?.address ?? 0)
+                args.pointer(sharedOut?.address ?? 0)
+                args.pointer(out.address)
+                try args.int(hidden)
+                try args.int(inter)
+                try args.int(topK)
+            }
+            return out
+        }
         // 2. Group by expert on the host.
         let hostIDs = try stream.download(Int32.self, count: tokens * topK, from: ids.address)
         uploads.recycle()
@@ -86,15 +136,7 @@ extension CUDABackend {
                             biasOffset: expert * hidden)
             }
         }
-        // 4. Shared expert (a dense SwiGLU MLP on every token).
-        var sharedOut: CUDATensor?
-        if let shared = weights.shared {
-            let sgu = try linear(x, shared.gateUp.weight, bias: shared.gateUp.bias)
-            let sact = try siluAndMul(sgu)
-            sharedOut = try linear(sact, shared.down.weight, bias: shared.down.bias)
-        }
-        // 5. Combine.
-        let out = try makeTensor(rows: tokens, columns: hidden, .bfloat16, "moe output")
+        // 4. Combine.
         try launch("ernie_moe_combine", LaunchConfiguration(grid: (tokens, 1, 1), block: (256, 1, 1))) { args in
             args.pointer(ys.address)
             args.pointer(rowOf)

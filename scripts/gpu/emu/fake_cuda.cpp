@@ -245,6 +245,9 @@ int cuLaunchKernel(void *function, unsigned gx, unsigned gy, unsigned gz, unsign
         return 1;
     if (shared_bytes > 232448) return 1;
     emu_launch_dims d{{gx, gy, gz}, {bx, by, bz}, shared_bytes, f->name.c_str()};
+    // One kernel at a time in the whole process: the emulated device state of a module is not thread-safe.
+    static std::mutex launch_lock;
+    std::lock_guard<std::mutex> g(launch_lock);
     f->launcher(&d, params);
     return 0;
 }
