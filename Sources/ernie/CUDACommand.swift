@@ -50,7 +50,7 @@ struct CUDACommand: AsyncParsableCommand {
             commandName: "selftest",
             abstract: "Run every backend op on the GPU and on the CPU backend with random inputs and compare.",
             discussion: """
-                One line per case: status, op, shape group, detail, error (max |a − b| / max |b|, or max |Δ logprob| \
+                One line per case: status, op, shape group, detail, error (max |a − b| / max |b|, or |Δ logprob| \
                 for forward/sample), tolerance, time. Exits 1 when a case fails.
                 """
         )
@@ -66,7 +66,8 @@ struct CUDACommand: AsyncParsableCommand {
             var selected: [SelfTestShape] = []
             for name in shapes.split(separator: ",").map({ String($0).trimmingCharacters(in: .whitespaces) }) {
                 guard let shape = byName[name] else {
-                    throw ValidationError("unknown shape group '\(name)'; known: \(byName.keys.sorted().joined(separator: ", "))")
+                    throw ValidationError(
+                        "unknown shape group '\(name)'; known: \(byName.keys.sorted().joined(separator: ", "))")
                 }
                 selected.append(shape)
             }
@@ -75,7 +76,8 @@ struct CUDACommand: AsyncParsableCommand {
                 let requested = Set(op.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) })
                 let unknown = requested.subtracting(CUDASelfTest.ops)
                 guard unknown.isEmpty else {
-                    throw ValidationError("unknown op(s) \(unknown.sorted()); known: \(CUDASelfTest.ops.joined(separator: ", "))")
+                    throw ValidationError(
+                        "unknown op(s) \(unknown.sorted()); known: \(CUDASelfTest.ops.joined(separator: ", "))")
                 }
                 ops = requested
             }
@@ -182,7 +184,10 @@ struct CUDACommand: AsyncParsableCommand {
             let memory = try backend.memoryInfo()
             let seconds = String(format: "%.1f", Date().timeIntervalSince(start))
             let free = String(format: "%.1f", Double(memory.free) / 1_073_741_824)
-            print("loaded \(modelPath) (\(format.rawValue)) in \(seconds)s on \(backend.deviceDescription); \(free) GiB free")
+            print(
+                "loaded \(modelPath) (\(format.rawValue)) in \(seconds)s on \(backend.deviceDescription); "
+                    + "\(free) GiB free"
+            )
             _ = try ThroughputBench.run(executor: executor, options: options) { line in
                 print(line)
                 fflush(nil)

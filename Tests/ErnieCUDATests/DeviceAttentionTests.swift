@@ -26,7 +26,8 @@ struct AttentionReference {
         var out = v
         for i in 0..<(hd / 2) {
             let angle = Float(position) * inv[i]
-            let c = cosf(angle), s = sinf(angle)
+            let c = cosf(angle)
+            let s = sinf(angle)
             out[2 * i] = bf(v[2 * i] * c - v[2 * i + 1] * s)
             out[2 * i + 1] = bf(v[2 * i + 1] * c + v[2 * i] * s)
         }
@@ -42,7 +43,8 @@ struct AttentionReference {
                 let t = seq.tokenOffset + j
                 let row = qkv[(t * width)..<((t + 1) * width)]
                 let pos = seq.startPosition + j
-                var k: [Float] = [], v: [Float] = []
+                var k: [Float] = []
+                var v: [Float] = []
                 for h in 0..<nkv {
                     let start = row.startIndex + (nq + h) * hd
                     k += rope(row[start..<(start + hd)], position: pos)
@@ -112,8 +114,10 @@ struct DeviceAttentionTests {
             var sequences: [ForwardBatch.Sequence] = []
             var offset = 0
             for (s, part) in step.enumerated() {
-                sequences.append(.init(tokenOffset: offset, tokenCount: part.count, startPosition: part.start,
-                                       pages: pages[s]))
+                sequences.append(
+                    .init(
+                        tokenOffset: offset, tokenCount: part.count, startPosition: part.start,
+                        pages: pages[s]))
                 offset += part.count
             }
             let values = TestData.values(offset * width, seed: UInt64(100 + index))

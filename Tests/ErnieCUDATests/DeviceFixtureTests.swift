@@ -1,6 +1,6 @@
 import ErnieModel
-import Foundation
 import ErnieTestSupport
+import Foundation
 import Testing
 
 @testable import ErnieCUDA
@@ -11,7 +11,9 @@ struct DeviceFixtureTests {
     @Test(.serialized, arguments: ["moe-hub-f32", "moe-fused-bf16-sharded", "dense-f32", "dense-hub-bf16-sharded"])
     func fixtureModelMatchesTransformers(name: String) throws {
         let directory = Fixtures.path("models/" + name)
-        let referenceDirectory = ProcessInfo.processInfo.environment["ERNIE_FIXTURE_REFERENCE_DIR"].map { $0 + "/" + name }
+        let referenceDirectory = ProcessInfo.processInfo.environment["ERNIE_FIXTURE_REFERENCE_DIR"].map {
+            $0 + "/" + name
+        }
         let reference = try FixtureCheck.Reference.load((referenceDirectory ?? directory) + "/reference.json")
         let result = try FixtureCheck.run(
             modelDirectory: directory, reference: reference, backend: try TestDevice.backend()

@@ -67,31 +67,38 @@ struct DeviceMoETests {
         let sgu = shared ? TestData.values(2 * sharedInter * hidden, seed: 16, scale: 0.2) : nil
         let sdn = shared ? TestData.values(hidden * sharedInter, seed: 17, scale: 0.2) : nil
         let weights = MoEWeights<CUDAWeight>(
-            router: try backend.makeWeight(TestData.tensor("router", [experts, hidden], router, dtype: .float32),
-                                           precision: .float32),
+            router: try backend.makeWeight(
+                TestData.tensor("router", [experts, hidden], router, dtype: .float32),
+                precision: .float32),
             correctionBias: withBias
-                ? try backend.makeWeight(TestData.tensor("bias", [1, experts], bias, dtype: .float32), precision: .float32)
+                ? try backend.makeWeight(
+                    TestData.tensor("bias", [1, experts], bias, dtype: .float32), precision: .float32)
                 : nil,
             expertsGateUp: try backend.makeWeight(
                 concatenatingRows: (0..<experts).map { e in
-                    TestData.tensor("gu\(e)", [2 * inter, hidden],
-                                    Array(gateUp[(e * 2 * inter * hidden)..<((e + 1) * 2 * inter * hidden)]))
+                    TestData.tensor(
+                        "gu\(e)", [2 * inter, hidden],
+                        Array(gateUp[(e * 2 * inter * hidden)..<((e + 1) * 2 * inter * hidden)]))
                 }, precision: .standard),
-            expertsDown: try backend.makeWeight(TestData.tensor("down", [experts * hidden, inter], down),
-                                                precision: .standard),
+            expertsDown: try backend.makeWeight(
+                TestData.tensor("down", [experts * hidden, inter], down),
+                precision: .standard),
             shared: shared
                 ? MLPWeights(
-                    gateUp: Linear(weight: try backend.makeWeight(
-                        TestData.tensor("sgu", [2 * sharedInter, hidden], sgu!), precision: .standard)),
-                    down: Linear(weight: try backend.makeWeight(
-                        TestData.tensor("sdn", [hidden, sharedInter], sdn!), precision: .standard)))
+                    gateUp: Linear(
+                        weight: try backend.makeWeight(
+                            TestData.tensor("sgu", [2 * sharedInter, hidden], sgu!), precision: .standard)),
+                    down: Linear(
+                        weight: try backend.makeWeight(
+                            TestData.tensor("sdn", [hidden, sharedInter], sdn!), precision: .standard)))
                 : nil
         )
         let table = try backend.makeWeight(TestData.tensor("x", [tokens, hidden], x), precision: .standard)
         try backend.beginStep(identityBatch(tokens))
         let input = try backend.embed(table)
-        let shape = MoEShape(numExperts: experts, topK: topK, intermediateSize: inter, sharedIntermediateSize: sharedInter,
-                             normMin: 1e-12)
+        let shape = MoEShape(
+            numExperts: experts, topK: topK, intermediateSize: inter, sharedIntermediateSize: sharedInter,
+            normMin: 1e-12)
         let out = try backend.toHost(try backend.moe(input, weights: weights, shape: shape))
         try backend.endStep()
         let expected = Self.reference(

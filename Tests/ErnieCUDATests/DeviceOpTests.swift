@@ -11,9 +11,12 @@ struct DeviceOpTests {
     @Test func embeddingGatherNormLinearAndSiLU() throws {
         let backend = try TestDevice.backend()
         try backend.allocateKVCache(KVCacheLayout(numPages: 4, pageSize: 16, numLayers: 1, numKVHeads: 1, headDim: 64))
-        let vocab = 40, hidden = 96, out = 24
+        let vocab = 40
+        let hidden = 96
+        let out = 24
         let tableValues = TestData.values(vocab * hidden, seed: 1)
-        let table = try backend.makeWeight(TestData.tensor("embed", [vocab, hidden], tableValues), precision: .standard)
+        let table = try backend.makeWeight(
+            TestData.tensor("embed", [vocab, hidden], tableValues), precision: .standard)
         let residualValues = TestData.values(5 * hidden, seed: 2)
         let residualTable = try backend.makeWeight(
             TestData.tensor("residual", [5, hidden], residualValues, dtype: .float32), precision: .standard
@@ -25,8 +28,9 @@ struct DeviceOpTests {
         let tokens: [Int32] = [3, 7, 7, 39, 0]
 
         try backend.beginStep(
-            ForwardBatch(tokens: tokens, sequences: [.init(tokenOffset: 0, tokenCount: 5, startPosition: 0, pages: [0])],
-                         pageSize: 16)
+            ForwardBatch(
+                tokens: tokens, sequences: [.init(tokenOffset: 0, tokenCount: 5, startPosition: 0, pages: [0])],
+                pageSize: 16)
         )
         let x = try backend.embed(table)
         let expectedX = tokens.flatMap { t in tableValues[(Int(t) * hidden)..<((Int(t) + 1) * hidden)] }
@@ -40,12 +44,14 @@ struct DeviceOpTests {
         let residual = try backend.embed(residualTable)
         try backend.endStep()
         try backend.beginStep(
-            ForwardBatch(tokens: tokens, sequences: [.init(tokenOffset: 0, tokenCount: 5, startPosition: 0, pages: [0])],
-                         pageSize: 16)
+            ForwardBatch(
+                tokens: tokens, sequences: [.init(tokenOffset: 0, tokenCount: 5, startPosition: 0, pages: [0])],
+                pageSize: 16)
         )
         let x2 = try backend.embed(table)
         let (normed, newResidual) = try backend.addRMSNorm(x2, residual: residual, weight: norm, eps: 1e-5)
-        var expectedResidual = [Float](), expectedNormed = [Float]()
+        var expectedResidual = [Float]()
+        var expectedNormed = [Float]()
         for r in 0..<5 {
             let z = (0..<hidden).map { bf(expectedX[r * hidden + $0] + residualValues[r * hidden + $0]) }
             let mean = z.reduce(Double(0)) { $0 + Double($1) * Double($1) } / Double(hidden)
@@ -85,7 +91,8 @@ struct DeviceOpTests {
         var expectedAct = [Float]()
         for r in 0..<5 {
             for c in 0..<half {
-                let g = yHost[r * out + c], u = yHost[r * out + half + c]
+                let g = yHost[r * out + c]
+                let u = yHost[r * out + half + c]
                 expectedAct.append(bf(bf(g / (1 + expf(-g))) * u))
             }
         }
@@ -115,8 +122,10 @@ struct DeviceOpTests {
         #expect(try backend.weightToHost(vector) == [1, 2, 3, 4, 5])
         #expect(throws: CUDAError.self) {
             try backend.makeWeight(
-                concatenatingRows: [TestData.tensor("a", [2, 8], a.prefix(16).map { $0 }),
-                                    TestData.tensor("c", [2, 4], a.prefix(8).map { $0 })],
+                concatenatingRows: [
+                    TestData.tensor("a", [2, 8], a.prefix(16).map { $0 }),
+                    TestData.tensor("c", [2, 4], a.prefix(8).map { $0 }),
+                ],
                 precision: .standard
             )
         }
@@ -139,25 +148,45 @@ struct DeviceOpTests {
         #expect(oom?.description.contains("KV cache") == true)
         #expect(oom?.description.contains("out of GPU memory") == true)
         try backend.allocateKVCache(KVCacheLayout(numPages: 2, pageSize: 4, numLayers: 1, numKVHeads: 1, headDim: 64))
-        let table = try backend.makeWeight(TestData.tensor("t", [3, 8], TestData.values(24, seed: 1)), precision: .standard)
+        let table = try backend.makeWeight(
+            TestData.tensor("t", [3, 8], TestData.values(24, seed: 1)), precision: .standard)
         // Too many tokens, a page outside the cache, pages that do not cover the positions.
         #expect(throws: CUDAError.self) { try backend.beginStep(identityBatch(9, pageSize: 4)) }
         #expect(throws: CUDAError.self) {
-            try backend.beginStep(ForwardBatch(tokens: [0], sequences: [.init(tokenOffset: 0, tokenCount: 1,
-                                                                              startPosition: 0, pages: [2])], pageSize: 4))
+            try backend.beginStep(
+                ForwardBatch(
+                    tokens: [0],
+                    sequences: [
+                        .init(
+                            tokenOffset: 0, tokenCount: 1,
+                            startPosition: 0, pages: [2])
+                    ], pageSize: 4))
         }
         #expect(throws: CUDAError.self) {
-            try backend.beginStep(ForwardBatch(tokens: [0], sequences: [.init(tokenOffset: 0, tokenCount: 1,
-                                                                              startPosition: 4, pages: [0])], pageSize: 4))
+            try backend.beginStep(
+                ForwardBatch(
+                    tokens: [0],
+                    sequences: [
+                        .init(
+                            tokenOffset: 0, tokenCount: 1,
+                            startPosition: 4, pages: [0])
+                    ], pageSize: 4))
         }
-        try backend.beginStep(ForwardBatch(tokens: [0, 5], sequences: [.init(tokenOffset: 0, tokenCount: 2,
-                                                                             startPosition: 0, pages: [1])], pageSize: 4))
+        try backend.beginStep(
+            ForwardBatch(
+                tokens: [0, 5],
+                sequences: [
+                    .init(
+                        tokenOffset: 0, tokenCount: 2,
+                        startPosition: 0, pages: [1])
+                ], pageSize: 4))
         let embedError = #expect(throws: CUDAError.self) { try backend.embed(table) }
         #expect(embedError?.description.contains("token id 5") == true)
         try backend.endStep()
         try backend.beginStep(identityBatch(2, pageSize: 4))
         let x = try backend.embed(table)
-        let wrong = try backend.makeWeight(TestData.tensor("w", [4, 7], TestData.values(28, seed: 2)), precision: .standard)
+        let wrong = try backend.makeWeight(
+            TestData.tensor("w", [4, 7], TestData.values(28, seed: 2)), precision: .standard)
         #expect(throws: CUDAError.self) { try backend.linear(x, wrong, bias: nil) }
         #expect(throws: CUDAError.self) { try backend.gatherRows(x, indices: [2]) }
         try backend.endStep()

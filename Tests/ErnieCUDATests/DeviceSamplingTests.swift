@@ -25,7 +25,8 @@ enum SamplingReference {
             for (id, c) in history.outputCounts where c > 0 { seen.insert(id) }
             if params.repetitionPenalty != 1 {
                 for id in seen where Int(id) < n {
-                    x[Int(id)] = x[Int(id)] > 0 ? x[Int(id)] / params.repetitionPenalty : x[Int(id)] * params.repetitionPenalty
+                    x[Int(id)] =
+                        x[Int(id)] > 0 ? x[Int(id)] / params.repetitionPenalty : x[Int(id)] * params.repetitionPenalty
                 }
             }
             for (id, c) in history.outputCounts where c > 0 && Int(id) < n {
@@ -84,9 +85,12 @@ struct DeviceSamplingTests {
             LogitsRequest(tokenIndex: 0, sampling: nil, targetToken: 17, topLogprobs: 5, vocabLimit: 300),
             LogitsRequest(tokenIndex: 1, sampling: .greedy, targetToken: 299, topLogprobs: 3, vocabLimit: 250),
             LogitsRequest(tokenIndex: 2, sampling: .greedy, bannedTokens: [], vocabLimit: 300),
-            LogitsRequest(tokenIndex: 3, sampling: SamplingParams(temperature: 0, repetitionPenalty: 1.5,
-                                                                   frequencyPenalty: 0.7, presencePenalty: 0.4),
-                          penalties: history, vocabLimit: 300),
+            LogitsRequest(
+                tokenIndex: 3,
+                sampling: SamplingParams(
+                    temperature: 0, repetitionPenalty: 1.5,
+                    frequencyPenalty: 0.7, presencePenalty: 0.4),
+                penalties: history, vocabLimit: 300),
         ]
         let samplings: [SamplingParams] = [
             SamplingParams(temperature: 1, seed: 1),
@@ -94,17 +98,19 @@ struct DeviceSamplingTests {
             SamplingParams(temperature: 1.3, topP: 0.5, seed: 3),
             SamplingParams(temperature: 0.9, minP: 0.2, seed: 4),
             SamplingParams(temperature: 1, topP: 0.8, topK: 40, minP: 0.05, seed: 5),
-            SamplingParams(temperature: 0.5, topP: 0.95, topK: 3, repetitionPenalty: 1.2, frequencyPenalty: 0.3, seed: 6),
+            SamplingParams(
+                temperature: 0.5, topP: 0.95, topK: 3, repetitionPenalty: 1.2, frequencyPenalty: 0.3, seed: 6),
             SamplingParams(temperature: 2, topP: 0.3, seed: 7),
             SamplingParams(temperature: 1, topK: 1, seed: 8),
             SamplingParams(temperature: 1e-30, seed: 9),
         ]
         for (i, params) in samplings.enumerated() {
             for counter in [0, 1, 5] as [UInt64] {
-                out.append(LogitsRequest(
-                    tokenIndex: out.count, sampling: params, randomCounter: counter, targetToken: Int32(i),
-                    topLogprobs: i % 3, penalties: history, bannedTokens: [Int32(10 + i)], vocabLimit: 280
-                ))
+                out.append(
+                    LogitsRequest(
+                        tokenIndex: out.count, sampling: params, randomCounter: counter, targetToken: Int32(i),
+                        topLogprobs: i % 3, penalties: history, bannedTokens: [Int32(10 + i)], vocabLimit: 280
+                    ))
             }
         }
         return out
@@ -118,8 +124,9 @@ struct DeviceSamplingTests {
         // Logits with many exact ties (few distinct bf16 values) and a few large ones.
         var logits = TestData.values(requests.count * vocab, seed: 31, scale: 2.5)
         for i in stride(from: 0, to: logits.count, by: 7) { logits[i] = bf(logits[i] * 0.25).rounded() }
-        let table = try backend.makeWeight(TestData.tensor("logits", [requests.count, vocab], logits),
-                                           precision: .standard)
+        let table = try backend.makeWeight(
+            TestData.tensor("logits", [requests.count, vocab], logits),
+            precision: .standard)
         try backend.beginStep(identityBatch(requests.count))
         let rows = try backend.embed(table)
         let results = try backend.sample(rows, requests: requests)
@@ -131,8 +138,9 @@ struct DeviceSamplingTests {
             #expect(got.token == expected.token, "request \(i) \(String(describing: request.sampling))")
             #expect(abs(got.logprob - expected.logprob) < 1e-4, "request \(i) logprob")
             if let target = expected.targetLogprob {
-                #expect(got.targetLogprob.map { abs($0 - target) < 1e-4 || (target.isInfinite && $0 == target) } == true,
-                        "request \(i) target")
+                #expect(
+                    got.targetLogprob.map { abs($0 - target) < 1e-4 || (target.isInfinite && $0 == target) } == true,
+                    "request \(i) target")
             }
             #expect(got.top.map(\.token) == expected.top.map(\.token), "request \(i) top ids")
             for (a, b) in zip(got.top, expected.top) { #expect(abs(a.logprob - b.logprob) < 1e-4) }

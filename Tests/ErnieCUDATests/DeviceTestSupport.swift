@@ -35,7 +35,8 @@ enum TestData {
         for (i, v) in values.enumerated() {
             switch dtype {
             case .float32: buffer.bytes.storeBytes(of: v, toByteOffset: i * 4, as: Float.self)
-            case .bfloat16: buffer.bytes.storeBytes(of: HostConversion.bf16Bits(v), toByteOffset: i * 2, as: UInt16.self)
+            case .bfloat16:
+                buffer.bytes.storeBytes(of: HostConversion.bf16Bits(v), toByteOffset: i * 2, as: UInt16.self)
             case .float16: buffer.bytes.storeBytes(of: Float16(v).bitPattern, toByteOffset: i * 2, as: UInt16.self)
             }
         }
@@ -53,7 +54,8 @@ enum TestData {
             return Float((state >> 40) & 0xFFFFFF) / 16_777_216
         }
         return (0..<count).map { _ in
-            let u1 = max(next(), 1e-7), u2 = next()
+            let u1 = max(next(), 1e-7)
+            let u2 = next()
             return bf((-2 * logf(u1)).squareRoot() * cosf(2 * .pi * u2) * scale)
         }
     }

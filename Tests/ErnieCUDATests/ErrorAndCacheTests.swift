@@ -77,7 +77,8 @@ import Testing
     @Test func cacheDirectoryFollowsTheEnvironment() {
         #expect(KernelCache.defaultDirectory(environment: ["ERNIE_KERNEL_CACHE": "/c"]) == "/c")
         #expect(KernelCache.defaultDirectory(environment: ["ERNIE_KERNEL_CACHE": "off"]) == nil)
-        #expect(KernelCache.defaultDirectory(environment: ["XDG_CACHE_HOME": "/x", "HOME": "/h"]) == "/x/ernie/kernels")
+        #expect(
+            KernelCache.defaultDirectory(environment: ["XDG_CACHE_HOME": "/x", "HOME": "/h"]) == "/x/ernie/kernels")
         #expect(KernelCache.defaultDirectory(environment: ["HOME": "/h"]) == "/h/.cache/ernie/kernels")
     }
 
@@ -96,7 +97,8 @@ import Testing
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ernie-kernels-\(UUID())").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        try "extern \"C\" __global__ void k() {}".write(toFile: directory + "/only.cu", atomically: true, encoding: .utf8)
+        try "extern \"C\" __global__ void k() {}".write(
+            toFile: directory + "/only.cu", atomically: true, encoding: .utf8)
         let overridden = try KernelSources.load(environment: ["ERNIE_KERNEL_DIR": directory])
         #expect(overridden.directory == directory)
         #expect(overridden.sources.map(\.name) == ["only.cu"])

@@ -54,7 +54,8 @@ import Testing
         // Every split is non-empty at the longest length and they cover it.
         for tokens in [1, 3, 17, 64] {
             for length in [1, 255, 256, 257, 1000, 33000] {
-                let plan = AttentionPlan.make(tokens: tokens, maxKVLength: length, blocksPerToken: 4, multiprocessors: 132)
+                let plan = AttentionPlan.make(
+                    tokens: tokens, maxKVLength: length, blocksPerToken: 4, multiprocessors: 132)
                 #expect(plan.splits * plan.splitLength >= length)
                 #expect((plan.splits - 1) * plan.splitLength < length)
                 #expect(plan.splits <= 128 && plan.splits * tokens <= max(4096, tokens))
@@ -89,8 +90,9 @@ import Testing
         #expect(plan.pages == budget / (16 * 57344))
         #expect(plan.kvBytes <= budget && plan.kvBytes + plan.bytesPerPage > budget)
         let error = #expect(throws: CUDAError.self) {
-            try MemoryPlanner.kvPages(freeBytes: 10 * gib, totalBytes: 140 * gib, memFractionStatic: 0.5,
-                                      bytesPerPage: 1 << 20)
+            try MemoryPlanner.kvPages(
+                freeBytes: 10 * gib, totalBytes: 140 * gib, memFractionStatic: 0.5,
+                bytesPerPage: 1 << 20)
         }
         #expect(error?.description.contains("--mem-fraction-static") == true)
         #expect(throws: CUDAError.self) {
@@ -126,8 +128,9 @@ import Testing
             LogitsRequest(tokenIndex: 1, sampling: .greedy, vocabLimit: 200),
             LogitsRequest(
                 tokenIndex: 2,
-                sampling: SamplingParams(temperature: 0.7, topP: 0.9, topK: 20, minP: 0.05, repetitionPenalty: 1.2,
-                                         frequencyPenalty: 0.5, presencePenalty: 0.1, seed: 42),
+                sampling: SamplingParams(
+                    temperature: 0.7, topP: 0.9, topK: 20, minP: 0.05, repetitionPenalty: 1.2,
+                    frequencyPenalty: 0.5, presencePenalty: 0.1, seed: 42),
                 randomCounter: 7, penalties: penalties, bannedTokens: [2], vocabLimit: 100
             ),
         ]
@@ -143,8 +146,9 @@ import Testing
         #expect(batch.seeds == [0, 0, 0, 0, 42, 7])
         #expect(batch.maxTop == 2)
         #expect(throws: CUDAError.self) {
-            try SamplingBatch(requests: [LogitsRequest(tokenIndex: 0, sampling: nil, vocabLimit: 0)], vocabulary: 8,
-                              topPAfterTopK: false)
+            try SamplingBatch(
+                requests: [LogitsRequest(tokenIndex: 0, sampling: nil, vocabLimit: 0)], vocabulary: 8,
+                topPAfterTopK: false)
         }
     }
 }

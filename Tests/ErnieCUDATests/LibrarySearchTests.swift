@@ -43,7 +43,8 @@ private func fileSystem(files: [String]) -> SearchFileSystem {
         )
         #expect(
             found == [
-                .file("/opt/lib/libcublasLt.so.13"), .file("/opt/lib/libcublasLt.so.12"), .file("/opt/lib/libcublasLt.so"),
+                .file("/opt/lib/libcublasLt.so.13"), .file("/opt/lib/libcublasLt.so.12"),
+                .file("/opt/lib/libcublasLt.so"),
             ]
         )
     }

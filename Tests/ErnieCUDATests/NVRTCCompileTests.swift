@@ -49,7 +49,8 @@ struct NVRTCCompileTests {
     @Test func compileErrorsCarryTheNVRTCLog() throws {
         let nvrtc = try #require(RealNVRTC.library)
         let compiler = KernelCompiler(nvrtc: nvrtc, architecture: "sm_90a", cache: KernelCache(directory: nil))
-        let bad = KernelSources.Source(name: "broken.cu", text: "extern \"C\" __global__ void k() { undefined_thing(); }")
+        let bad = KernelSources.Source(
+            name: "broken.cu", text: "extern \"C\" __global__ void k() { undefined_thing(); }")
         let error = #expect(throws: CUDAError.self) { try compiler.cubin(for: bad, headers: []) }
         let text = try #require(error).description
         #expect(text.contains("broken.cu"))
@@ -62,7 +63,8 @@ struct NVRTCCompileTests {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ernie-nvrtc-\(UUID())").path
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let compiler = KernelCompiler(nvrtc: nvrtc, architecture: "sm_90a", cache: KernelCache(directory: directory))
-        let source = KernelSources.Source(name: "tiny.cu", text: "extern \"C\" __global__ void tiny(float *x) { *x = 1; }")
+        let source = KernelSources.Source(
+            name: "tiny.cu", text: "extern \"C\" __global__ void tiny(float *x) { *x = 1; }")
         let first = try compiler.cubin(for: source, headers: [])
         let second = try compiler.cubin(for: source, headers: [])
         #expect(!first.fromCache && second.fromCache)

@@ -47,7 +47,9 @@ final class CuBLASLt {
         let shape = GemmShape(
             m: outFeatures, n: rows, k: inFeatures, output: outputType,
             alignment: GemmShape.alignment(
-                of: [x, weight, output, UInt64(inFeatures * 2), UInt64(outFeatures * (outputType == .bfloat16 ? 2 : 4))]
+                of: [
+                    x, weight, output, UInt64(inFeatures * 2), UInt64(outFeatures * (outputType == .bfloat16 ? 2 : 4)),
+                ]
             )
         )
         let plan = try self.plan(for: shape)
@@ -56,7 +58,8 @@ final class CuBLASLt {
         let status = withUnsafeBytes(of: plan.algo) { algo in
             api.matmul(
                 handle, plan.desc, &alpha, UnsafeRawPointer(bitPattern: UInt(weight)), plan.a,
-                UnsafeRawPointer(bitPattern: UInt(x)), plan.b, &beta, UnsafeRawPointer(bitPattern: UInt(output)), plan.c,
+                UnsafeRawPointer(bitPattern: UInt(x)), plan.b, &beta, UnsafeRawPointer(bitPattern: UInt(output)),
+                plan.c,
                 UnsafeMutableRawPointer(bitPattern: UInt(output)), plan.c,
                 algo.baseAddress!.assumingMemoryBound(to: ernie_cublasLtMatmulAlgo.self),
                 UnsafeMutableRawPointer(bitPattern: UInt(workspace.address)), workspace.byteCount, stream.handle
@@ -139,7 +142,8 @@ final class GemmPlan {
         defer { _ = api.preferenceDestroy(preference) }
         var maxWorkspace = UInt64(workspaceBytes)
         try api.check(
-            api.preferenceSetAttribute(preference, Int32(ERNIE_CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES), &maxWorkspace, 8),
+            api.preferenceSetAttribute(
+                preference, Int32(ERNIE_CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES), &maxWorkspace, 8),
             "cublasLtMatmulPreferenceSetAttribute(MAX_WORKSPACE_BYTES)"
         )
         var alignment = UInt32(shape.alignment)

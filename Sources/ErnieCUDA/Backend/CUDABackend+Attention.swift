@@ -61,15 +61,19 @@ extension CUDABackend {
         let step = try currentStep("attention")
         try requireBF16(qkv, "attention qkv")
         guard let layout = kvLayout else { throw CUDAError.invalidArgument("attention before allocateKVCache") }
-        let nq = shape.numHeads, nkv = shape.numKVHeads, hd = shape.headDim
+        let nq = shape.numHeads
+        let nkv = shape.numKVHeads
+        let hd = shape.headDim
         guard nq > 0, nkv > 0, nq % nkv == 0, hd == layout.headDim, nkv == layout.numKVHeads, hd % 2 == 0 else {
             throw CUDAError.invalidArgument(
-                "attention shape \(shape) does not match the KV cache (\(layout.numKVHeads) KV heads × \(layout.headDim))"
+                "attention shape \(shape) does not match the KV cache "
+                    + "(\(layout.numKVHeads) KV heads × \(layout.headDim))"
             )
         }
         guard qkv.rows == step.tokenCount, qkv.columns == (nq + 2 * nkv) * hd else {
             throw CUDAError.invalidArgument(
-                "attention: qkv [\(qkv.rows), \(qkv.columns)] but step has \(step.tokenCount) tokens × \((nq + 2 * nkv) * hd)"
+                "attention: qkv [\(qkv.rows), \(qkv.columns)] but the step has \(step.tokenCount) tokens × "
+                    + "\((nq + 2 * nkv) * hd)"
             )
         }
         let kv = try kvLayerAddress(layer)
@@ -127,7 +131,8 @@ extension CUDABackend {
             try args.int(plan.splitLength)
         }
         if let partO, let partML {
-            try launch("ernie_attention_merge", LaunchConfiguration(grid: (tokens, nq, 1), block: (128, 1, 1))) { args in
+            try launch("ernie_attention_merge", LaunchConfiguration(grid: (tokens, nq, 1), block: (128, 1, 1))) {
+                args in
                 args.pointer(partO.address)
                 args.pointer(partML.address)
                 args.pointer(out.address)

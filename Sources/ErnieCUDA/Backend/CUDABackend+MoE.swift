@@ -5,22 +5,26 @@ extension CUDABackend {
     static let smallBatchPairs = 96
 
     /// The MoE block: router kernel (FP32 logits, softmax, biased top-k, renormalised bf16 weights), then
-    /// - small batches (≤ `smallBatchPairs` pairs, widths multiples of 8): two GEMV-style kernels read the router's ids
-    ///   on the device (gate|up + SiLU·mul per pair, then down + weighted combine per token), no host round trip;
+    /// - small batches (≤ `smallBatchPairs` pairs, widths multiples of 8): two GEMV-style kernels read the router's
+    ///   ids on the device (gate|up + SiLU·mul per pair, then down + weighted combine per token), no host round trip;
     /// - otherwise: the ids are read back and grouped by expert on the host (`MoEPlan`), rows gathered in expert
     ///   order, one cuBLASLt GEMM per active expert for gate|up, SiLU·mul, one per expert for down, weighted combine.
     /// The shared expert is a dense SwiGLU MLP through `linear`.
     public func moe(_ x: CUDATensor, weights: MoEWeights<CUDAWeight>, shape: MoEShape) throws -> CUDATensor {
         try requireBF16(x, "moe input")
-        let tokens = x.rows, hidden = x.columns
-        let experts = shape.numExperts, topK = shape.topK, inter = shape.intermediateSize
+        let tokens = x.rows
+        let hidden = x.columns
+        let experts = shape.numExperts
+        let topK = shape.topK
+        let inter = shape.intermediateSize
         guard experts > 0, topK > 0, topK <= min(experts, 64), inter > 0 else {
             throw CUDAError.invalidArgument("unsupported MoE shape \(shape) (top-k must be 1...min(experts, 64))")
         }
         let router = weights.router
         guard router.elementType == .float32, router.rows == experts, router.columns == hidden else {
             throw CUDAError.invalidArgument(
-                "MoE router \(router.name) must be float32 [\(experts), \(hidden)], got \(router.shape) \(router.elementType)"
+                "MoE router \(router.name) must be float32 [\(experts), \(hidden)], got \(router.shape) "
+                    + "\(router.elementType)"
             )
         }
         if let bias = weights.correctionBias {
@@ -28,14 +32,16 @@ extension CUDABackend {
                 throw CUDAError.invalidArgument("correction bias \(bias.name) must be float32 [\(experts)]")
             }
         }
-        let gateUp = weights.expertsGateUp, down = weights.expertsDown
+        let gateUp = weights.expertsGateUp
+        let down = weights.expertsDown
         guard gateUp.elementType == .bfloat16, gateUp.rows == experts * 2 * inter, gateUp.columns == hidden else {
             throw CUDAError.invalidArgument(
                 "experts gate|up \(gateUp.name) \(gateUp.shape) is not [\(experts * 2 * inter), \(hidden)]"
             )
         }
         guard down.elementType == .bfloat16, down.rows == experts * hidden, down.columns == inter else {
-            throw CUDAError.invalidArgument("experts down \(down.name) \(down.shape) is not [\(experts * hidden), \(inter)]")
+            throw CUDAError.invalidArgument(
+                "experts down \(down.name) \(down.shape) is not [\(experts * hidden), \(inter)]")
         }
         guard tokens > 0 else { return try makeTensor(rows: 0, columns: hidden, .bfloat16, "moe output") }
 
@@ -70,8 +76,9 @@ extension CUDABackend {
             let h = try makeTensor(rows: tokens * topK, columns: inter, .bfloat16, "expert activations")
             try launch(
                 "ernie_moe_gate_up_small",
-                LaunchConfiguration(grid: ((inter + 7) / 8, tokens * topK, 1), block: (256, 1, 1),
-                                    sharedMemoryBytes: hidden * 2)
+                LaunchConfiguration(
+                    grid: ((inter + 7) / 8, tokens * topK, 1), block: (256, 1, 1),
+                    sharedMemoryBytes: hidden * 2)
             ) { args in
                 args.pointer(x.address)
                 args.pointer(ids.address)
@@ -84,8 +91,9 @@ extension CUDABackend {
             }
             try launch(
                 "ernie_moe_down_small",
-                LaunchConfiguration(grid: ((hidden + 7) / 8, tokens, 1), block: (256, 1, 1),
-                                    sharedMemoryBytes: topK * inter * 2)
+                LaunchConfiguration(
+                    grid: ((hidden + 7) / 8, tokens, 1), block: (256, 1, 1),
+                    sharedMemoryBytes: topK * inter * 2)
             ) { args in
                 args.pointer(h.address)
                 args.pointer(ids.address)
@@ -118,8 +126,9 @@ extension CUDABackend {
                 inFeatures: hidden, outputType: .bfloat16, stream: stream
             )
             if let bias = weights.expertsGateUpBias {
-                try addBias(gu.address(row: range.lowerBound), rows: range.count, columns: 2 * inter, bias: bias,
-                            biasOffset: expert * 2 * inter)
+                try addBias(
+                    gu.address(row: range.lowerBound), rows: range.count, columns: 2 * inter, bias: bias,
+                    biasOffset: expert * 2 * inter)
             }
         }
         let act = try makeTensor(rows: rows, columns: inter, .bfloat16, "expert activations")
@@ -132,8 +141,9 @@ extension CUDABackend {
                 outputType: .bfloat16, stream: stream
             )
             if let bias = weights.expertsDownBias {
-                try addBias(ys.address(row: range.lowerBound), rows: range.count, columns: hidden, bias: bias,
-                            biasOffset: expert * hidden)
+                try addBias(
+                    ys.address(row: range.lowerBound), rows: range.count, columns: hidden, bias: bias,
+                    biasOffset: expert * hidden)
             }
         }
         // 4. Combine.

@@ -10,8 +10,9 @@ extension CUDABackend {
             throw CUDAError.invalidArgument("token id \(bad) outside the embedding table (\(table.rows) rows)")
         }
         let out = try makeTensor(rows: step.tokenCount, columns: table.columns, .bfloat16, "embeddings")
-        try gatherRows(source: table.address, rowIndices: step.tokens, count: step.tokenCount, width: table.columns,
-                       into: out.address)
+        try gatherRows(
+            source: table.address, rowIndices: step.tokens, count: step.tokenCount, width: table.columns,
+            into: out.address)
         return out
     }
 
@@ -36,7 +37,9 @@ extension CUDABackend {
         }
     }
 
-    public func addRMSNorm(_ x: CUDATensor, residual: CUDATensor?, weight: CUDAWeight, eps: Float) throws
+    public func addRMSNorm(
+        _ x: CUDATensor, residual: CUDATensor?, weight: CUDAWeight, eps: Float
+    ) throws
         -> (normed: CUDATensor, residual: CUDATensor)
     {
         try requireBF16(x, "addRMSNorm input")

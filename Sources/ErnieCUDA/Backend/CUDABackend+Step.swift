@@ -51,7 +51,8 @@ extension CUDABackend {
             )
         }
         guard batch.pageSize == layout.pageSize else {
-            throw CUDAError.invalidArgument("batch page size \(batch.pageSize) != KV cache page size \(layout.pageSize)")
+            throw CUDAError.invalidArgument(
+                "batch page size \(batch.pageSize) != KV cache page size \(layout.pageSize)")
         }
         var tokenSequence = [Int32](repeating: -1, count: tokenCount)
         var pageStart: [Int32] = []

@@ -17,7 +17,8 @@ extension CUDABackend {
                 throw CUDAError.invalidArgument("weight \(part.name) has unsupported shape \(part.shape)")
             }
             guard part.bytes.count >= part.elementCount * part.dtype.byteSize else {
-                throw CUDAError.invalidArgument("weight \(part.name): \(part.bytes.count) bytes for shape \(part.shape)")
+                throw CUDAError.invalidArgument(
+                    "weight \(part.name): \(part.bytes.count) bytes for shape \(part.shape)")
             }
         }
         let shape: [Int]
@@ -68,7 +69,9 @@ extension CUDABackend {
         }
     }
 
-    public func makeRandomWeight(shape: [Int], precision: WeightPrecision, scale: Float, seed: UInt64) throws
+    public func makeRandomWeight(
+        shape: [Int], precision: WeightPrecision, scale: Float, seed: UInt64
+    ) throws
         -> CUDAWeight
     {
         guard !shape.isEmpty, shape.count <= 2, shape.allSatisfy({ $0 > 0 }) else {

@@ -73,7 +73,9 @@ public final class CUDABackend: Backend {
     // MARK: Helpers shared by the op files
 
     /// A pool tensor of `[rows, columns]`.
-    func makeTensor(rows: Int, columns: Int, _ type: CUDAElementType = .bfloat16, _ label: @autoclosure () -> String)
+    func makeTensor(
+        rows: Int, columns: Int, _ type: CUDAElementType = .bfloat16, _ label: @autoclosure () -> String
+    )
         throws -> CUDATensor
     {
         guard rows >= 0, columns >= 0 else { throw CUDAError.invalidArgument("negative tensor shape for \(label())") }
@@ -82,7 +84,9 @@ public final class CUDABackend: Backend {
     }
 
     /// Launches kernel `name`.
-    func launch(_ name: String, _ configuration: LaunchConfiguration, _ build: (inout KernelArguments) throws -> Void)
+    func launch(
+        _ name: String, _ configuration: LaunchConfiguration, _ build: (inout KernelArguments) throws -> Void
+    )
         throws
     {
         var arguments = KernelArguments()

@@ -17,7 +17,7 @@ final class KernelLibrary {
             let module: CUDAModule
             do {
                 module = try CUDAModule(device: device, image: output.cubin, name: source.name)
-            } catch where output.fromCache {
+            } catch  where output.fromCache {
                 // A stale or damaged cache file: compile afresh.
                 let fresh = try compiler.cubin(for: source, headers: sources.headers, useCache: false)
                 module = try CUDAModule(device: device, image: fresh.cubin, name: source.name)

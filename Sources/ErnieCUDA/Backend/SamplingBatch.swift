@@ -41,7 +41,8 @@ struct SamplingBatch: Equatable {
             if let sampling = request.sampling {
                 // ErnieModel's Sampler: greedy also when 1 / temperature overflows.
                 mode = sampling.isGreedy || !(1 / sampling.temperature).isFinite ? .greedy : .sample
-                guard sampling.temperature.isFinite, sampling.repetitionPenalty > 0, sampling.repetitionPenalty.isFinite,
+                guard sampling.temperature.isFinite, sampling.repetitionPenalty > 0,
+                    sampling.repetitionPenalty.isFinite,
                     sampling.frequencyPenalty.isFinite, sampling.presencePenalty.isFinite, !sampling.topP.isNaN,
                     !sampling.minP.isNaN
                 else {

@@ -42,7 +42,8 @@ public struct KernelCache: Sendable {
 
     public func lookup(source: String, key: String) -> [UInt8]? {
         guard let directory else { return nil }
-        guard let data = FileManager.default.contents(atPath: directory + "/" + Self.fileName(source: source, key: key)),
+        guard
+            let data = FileManager.default.contents(atPath: directory + "/" + Self.fileName(source: source, key: key)),
             !data.isEmpty
         else { return nil }
         return [UInt8](data)

@@ -28,7 +28,9 @@ public struct KernelCompiler: Sendable {
     }
 
     /// The CUBIN for `source`, from the cache when present.
-    public func cubin(for source: KernelSources.Source, headers: [KernelSources.Source], useCache: Bool = true)
+    public func cubin(
+        for source: KernelSources.Source, headers: [KernelSources.Source], useCache: Bool = true
+    )
         throws -> Output
     {
         let start = Date()

@@ -23,7 +23,9 @@ public struct KernelSources: Sendable {
     public static let bundleName = "ErnieServe_ErnieCUDA.resources"
 
     /// Loads every source from the first directory of `candidateDirectories` that holds `.cu` files.
-    public static func load(environment: [String: String] = ProcessInfo.processInfo.environment)
+    public static func load(
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    )
         throws -> KernelSources
     {
         let candidates = candidateDirectories(environment: environment)

@@ -54,7 +54,8 @@ public final class NVRTC: Sendable {
         {
             builtins = candidate
         }
-        return NVRTC(library: library, api: api, version: (Int(major), Int(minor)), libraryPath: path, builtins: builtins)
+        return NVRTC(
+            library: library, api: api, version: (Int(major), Int(minor)), libraryPath: path, builtins: builtins)
     }
 
     /// "13.0".
@@ -64,7 +65,9 @@ public final class NVRTC: Sendable {
     ///
     /// - Parameters:
     ///   - headers: in-memory headers `(include name, text)` the source may `#include "name"`.
-    public func compileToCUBIN(source: String, name: String, headers: [(name: String, text: String)], options: [String])
+    public func compileToCUBIN(
+        source: String, name: String, headers: [(name: String, text: String)], options: [String]
+    )
         throws -> [UInt8]
     {
         var program: ernie_nvrtcProgram?
@@ -87,7 +90,8 @@ public final class NVRTC: Sendable {
         var size = 0
         let sizeResult = api.nvrtcGetCUBINSize(program, &size)
         guard sizeResult == 0 else {
-            throw CUDAError.nvrtc(call: "nvrtcGetCUBINSize(\(name))", code: sizeResult, message: api.message(sizeResult))
+            throw CUDAError.nvrtc(
+                call: "nvrtcGetCUBINSize(\(name))", code: sizeResult, message: api.message(sizeResult))
         }
         guard size > 0 else {
             throw CUDAError.compilation(

@@ -88,7 +88,9 @@ public final class CUDADevice {
 
     /// The NVRTC target for this device: `sm_90a` on compute capability 9.0 (wgmma needs the `a` variant), else
     /// `sm_<major><minor>`.
-    public var architecture: String { Self.architecture(major: computeCapability.major, minor: computeCapability.minor) }
+    public var architecture: String {
+        Self.architecture(major: computeCapability.major, minor: computeCapability.minor)
+    }
 
     public static func architecture(major: Int, minor: Int) -> String {
         major == 9 && minor == 0 ? "sm_90a" : "sm_\(major)\(minor)"

@@ -48,7 +48,9 @@ final class CUDAFunction {
     private var api: DriverAPI { module.device.api }
 
     /// Queues the kernel on `stream`. Empty grids are skipped.
-    func launch(_ configuration: LaunchConfiguration, on stream: CUDAStream, _ arguments: KernelArguments)
+    func launch(
+        _ configuration: LaunchConfiguration, on stream: CUDAStream, _ arguments: KernelArguments
+    )
         throws
     {
         try configuration.validate(kernel: name)
@@ -57,7 +59,8 @@ final class CUDAFunction {
             let limit = module.device.maxSharedMemoryPerBlockOptin
             guard configuration.sharedMemoryBytes <= limit else {
                 throw CUDAError.invalidArgument(
-                    "kernel \(name) needs \(configuration.sharedMemoryBytes) bytes of shared memory; device allows \(limit)"
+                    "kernel \(name) needs \(configuration.sharedMemoryBytes) bytes of shared memory; "
+                        + "the device allows \(limit)"
                 )
             }
             try api.check(

@@ -36,7 +36,9 @@ public final class CUDAStream {
     }
 
     /// Device → host, then waits for the stream (the data is on the host when this returns).
-    func copyToHostAndWait(_ destination: UnsafeMutableRawPointer, from source: UInt64, byteCount: Int)
+    func copyToHostAndWait(
+        _ destination: UnsafeMutableRawPointer, from source: UInt64, byteCount: Int
+    )
         throws
     {
         guard byteCount > 0 else { return }

@@ -84,7 +84,8 @@ public struct SearchFileSystem: Sendable {
 ///
 /// 1. `$<ENV>` (a file, or a directory holding one of the file names); when set, only this is tried.
 /// 2. The dynamic loader with each soname (`LD_LIBRARY_PATH`, ld.so cache).
-/// 3. Driver install folders (driver only), `$CUDA_HOME/lib64`, `$CUDA_PATH/lib64`, `/usr/local/cuda/lib64` (toolkit libraries only).
+/// 3. Driver install folders (driver only); `$CUDA_HOME/lib64`, `$CUDA_PATH/lib64`, `/usr/local/cuda/lib64`
+///    (toolkit libraries only).
 /// 4. Python site-packages folders holding NVIDIA's pip wheels (`nvidia/cu13/lib`, CUDA-12 per-package folders):
 ///    `$VIRTUAL_ENV`, `$CONDA_PREFIX`, `$PYTHONPATH`, `/usr/local/lib/python3.*`, `/usr/lib/python3*`,
 ///    `~/.local/lib/python3.*`, `/opt/*/.venv` and `/opt/*` environments, pyenv versions.

@@ -2,7 +2,9 @@ import Foundation
 
 /// What `ernie cuda info` prints: every library found (or why not), its version, the device, the kernel sources.
 public enum CUDAInfo {
-    public static func report(environment: [String: String] = ProcessInfo.processInfo.environment) -> (
+    public static func report(
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) -> (
         text: String, deviceFound: Bool
     ) {
         var lines: [String] = []
@@ -15,8 +17,10 @@ public enum CUDAInfo {
                 let device = try CUDADevice(ordinal: ordinal, driver: driver)
                 let memory = try device.memoryInfo()
                 lines.append(
-                    "device \(ordinal)   \(device.summary), CC \(device.computeCapability.major).\(device.computeCapability.minor), "
-                        + "L2 \(CUDAError.formatBytes(device.l2CacheBytes)), smem/block \(device.maxSharedMemoryPerBlockOptin) B, "
+                    "device \(ordinal)   \(device.summary), CC \(device.computeCapability.major)."
+                        + "\(device.computeCapability.minor), "
+                        + "L2 \(CUDAError.formatBytes(device.l2CacheBytes)), "
+                        + "smem/block \(device.maxSharedMemoryPerBlockOptin) B, "
                         + "free \(CUDAError.formatBytes(memory.free))"
                 )
                 deviceFound = true
@@ -61,14 +65,16 @@ public enum CUDAInfo {
             cache: KernelCache(directory: KernelCache.defaultDirectory(environment: environment))
         )
         var ok = true
-        log("compiling \(sources.sources.count) sources from \(sources.directory) for \(architecture) "
-            + "(\(compiler.options.joined(separator: " ")))")
+        log(
+            "compiling \(sources.sources.count) sources from \(sources.directory) for \(architecture) "
+                + "(\(compiler.options.joined(separator: " ")))")
         for source in sources.sources {
             do {
                 let output = try compiler.cubin(for: source, headers: sources.headers, useCache: useCache)
-                log("OK    \(source.name.padding(toLength: 16, withPad: " ", startingAt: 0)) "
-                    + String(format: "%8d bytes  %6.2fs", output.cubin.count, output.seconds)
-                    + (output.fromCache ? "  (cache)" : ""))
+                log(
+                    "OK    \(source.name.padding(toLength: 16, withPad: " ", startingAt: 0)) "
+                        + String(format: "%8d bytes  %6.2fs", output.cubin.count, output.seconds)
+                        + (output.fromCache ? "  (cache)" : ""))
             } catch {
                 ok = false
                 log("FAIL  \(source.name): \(error)")

@@ -20,7 +20,8 @@ public enum CUDASelfTest {
         public var line: String {
             let status = passed ? "PASS" : "FAIL"
             let err = error.isFinite ? String(format: "%.2e", error) : "  inf   "
-            var text = "\(status)  \(op.padding(toLength: 9, withPad: " ", startingAt: 0)) "
+            var text =
+                "\(status)  \(op.padding(toLength: 9, withPad: " ", startingAt: 0)) "
                 + "\(shape.padding(toLength: 10, withPad: " ", startingAt: 0)) "
                 + "\(detail.padding(toLength: 58, withPad: " ", startingAt: 0)) err \(err)  tol "
                 + String(format: "%.1e", tolerance) + String(format: "  %6.2fs", seconds)
@@ -39,12 +40,18 @@ public enum CUDASelfTest {
         for t in shape.tokenCounts { cases.append(RMSNormCase(tokens: t)) }
         for t in shape.tokenCounts {
             cases.append(LinearCase(name: "qkv", tokens: t, outFeatures: shape.qkvWidth, inFeatures: shape.hidden))
-            cases.append(LinearCase(name: "o", tokens: t, outFeatures: shape.hidden,
-                                    inFeatures: shape.heads * shape.headDim))
-            cases.append(LinearCase(name: "dense-gate-up", tokens: t, outFeatures: 2 * shape.denseIntermediate,
-                                    inFeatures: shape.hidden))
-            cases.append(LinearCase(name: "dense-down", tokens: t, outFeatures: shape.hidden,
-                                    inFeatures: shape.denseIntermediate))
+            cases.append(
+                LinearCase(
+                    name: "o", tokens: t, outFeatures: shape.hidden,
+                    inFeatures: shape.heads * shape.headDim))
+            cases.append(
+                LinearCase(
+                    name: "dense-gate-up", tokens: t, outFeatures: 2 * shape.denseIntermediate,
+                    inFeatures: shape.hidden))
+            cases.append(
+                LinearCase(
+                    name: "dense-down", tokens: t, outFeatures: shape.hidden,
+                    inFeatures: shape.denseIntermediate))
         }
         cases.append(LinearCase(name: "lm-head", tokens: maxTokens, outFeatures: shape.vocab, inFeatures: shape.hidden))
         cases.append(SiLUCase(tokens: maxTokens, width: shape.denseIntermediate))
@@ -67,8 +74,9 @@ public enum CUDASelfTest {
             if cases.isEmpty { continue }
             let hosts = HostTensorCache()
             let pageSize = 16
-            let layout = KVCacheLayout(numPages: 256, pageSize: pageSize, numLayers: 2, numKVHeads: shape.kvHeads,
-                                       headDim: shape.headDim)
+            let layout = KVCacheLayout(
+                numPages: 256, pageSize: pageSize, numLayers: 2, numKVHeads: shape.kvHeads,
+                headDim: shape.headDim)
             let backends: (CUDABackend, R)
             do {
                 var config = configuration
@@ -76,8 +84,9 @@ public enum CUDASelfTest {
                 backends = (try CUDABackend(configuration: config), try reference())
             } catch {
                 for c in cases {
-                    let r = Result(shape: shape.name, op: c.op, detail: c.detail, error: .infinity,
-                                   tolerance: c.tolerance, seconds: 0, note: "setup failed: \(error)")
+                    let r = Result(
+                        shape: shape.name, op: c.op, detail: c.detail, error: .infinity,
+                        tolerance: c.tolerance, seconds: 0, note: "setup failed: \(error)")
                     log(r.line)
                     results.append(r)
                 }
@@ -87,8 +96,9 @@ public enum CUDASelfTest {
             let referenceBag = WeightBag(backend: backends.1, shape: shape, hosts: hosts, pageSize: pageSize)
             for c in cases {
                 let start = Date()
-                var result = Result(shape: shape.name, op: c.op, detail: c.detail, error: .infinity,
-                                    tolerance: c.tolerance, seconds: 0, note: "")
+                var result = Result(
+                    shape: shape.name, op: c.op, detail: c.detail, error: .infinity,
+                    tolerance: c.tolerance, seconds: 0, note: "")
                 do {
                     try backends.0.allocateKVCache(layout)
                     try backends.1.allocateKVCache(layout)

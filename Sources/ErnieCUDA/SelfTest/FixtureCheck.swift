@@ -49,10 +49,13 @@ public enum FixtureCheck {
 
         public var summary: String {
             (passed ? "PASS" : "FAIL")
-                + String(format: "  |Δ logprob| mean %.4f (tol %.3f) max %.4f (tol %.2f) over %d tokens",
-                         meanLogprobError, tolerance.mean, maxLogprobError, tolerance.max, scoredTokens)
-                + "  greedy \(greedyMatched)/\(greedyCompared) matched, \(lowMarginDivergences) low-margin divergence(s)"
-                + (mismatches.isEmpty ? "" : ", \(mismatches.count) mismatch(es): " + mismatches.prefix(3).joined(separator: "; "))
+                + String(
+                    format: "  |Δ logprob| mean %.4f (tol %.3f) max %.4f (tol %.2f) over %d tokens",
+                    meanLogprobError, tolerance.mean, maxLogprobError, tolerance.max, scoredTokens)
+                + "  greedy \(greedyMatched)/\(greedyCompared) matched, "
+                + "\(lowMarginDivergences) low-margin divergence(s)"
+                + (mismatches.isEmpty
+                    ? "" : ", \(mismatches.count) mismatch(es): " + mismatches.prefix(3).joined(separator: "; "))
                 + String(format: "  %.1fs", seconds)
         }
     }
@@ -61,8 +64,8 @@ public enum FixtureCheck {
     ///
     /// transformers itself run in bf16 differs from its float32 fixtures by 0.013–0.026 on average and 0.05–0.1 at
     /// most on the tiny test models (measured; this backend: 0.012–0.028 on average). In MoE models a bf16 rounding
-    /// difference occasionally flips a near-tied expert choice for one token, moving that token's log-probabilities by a
-    /// few tenths, so the maximum bound is loose and the mean is the tight one.
+    /// difference occasionally flips a near-tied expert choice for one token, moving that token's log-probabilities
+    /// by a few tenths, so the maximum bound is loose and the mean is the tight one.
     public struct Tolerance: Sendable {
         public var mean: Float
         public var max: Float
@@ -86,12 +89,14 @@ public enum FixtureCheck {
         let longest = zip(reference.prompts, reference.greedy).map { $0.count + $1.count }.max() ?? 1
         let pageSize = 16
         let executor = try ErnieForward.load(
-            directory: modelDirectory, backend: backend, format: loadFormat, kvPages: (longest + pageSize) / pageSize + 1,
+            directory: modelDirectory, backend: backend, format: loadFormat,
+            kvPages: (longest + pageSize) / pageSize + 1,
             pageSize: pageSize
         )
         let generator = SequentialGenerator(executor: executor)
-        var result = Result(maxLogprobError: 0, meanLogprobError: 0, scoredTokens: 0, greedyCompared: 0,
-                            greedyMatched: 0, lowMarginDivergences: 0, mismatches: [], tolerance: tolerance, seconds: 0)
+        var result = Result(
+            maxLogprobError: 0, meanLogprobError: 0, scoredTokens: 0, greedyCompared: 0,
+            greedyMatched: 0, lowMarginDivergences: 0, mismatches: [], tolerance: tolerance, seconds: 0)
         var total: Double = 0
         for (p, prompt) in reference.prompts.enumerated() {
             if prompt.count > 1, p < reference.promptLogprobs.count {

@@ -50,7 +50,8 @@ final class WeightBag<B: Backend> {
     }
 
     /// A weight of random bf16-exact values uniform in `(-scale, scale)`.
-    func weight(_ name: String, _ shape: [Int], scale: Float, precision: WeightPrecision = .standard) throws -> B.Weight {
+    func weight(_ name: String, _ shape: [Int], scale: Float, precision: WeightPrecision = .standard) throws -> B.Weight
+    {
         if let w = weights[name] { return w }
         let w = try backend.makeWeight(hosts.tensor(name, shape, scale: scale), precision: precision)
         weights[name] = w
@@ -68,7 +69,9 @@ final class WeightBag<B: Backend> {
         let pages = (count + pageSize - 1) / pageSize
         return ForwardBatch(
             tokens: tokens ?? (0..<count).map { Int32($0) },
-            sequences: [.init(tokenOffset: 0, tokenCount: count, startPosition: 0, pages: (0..<pages).map { Int32($0) })],
+            sequences: [
+                .init(tokenOffset: 0, tokenCount: count, startPosition: 0, pages: (0..<pages).map { Int32($0) })
+            ],
             pageSize: pageSize
         )
     }

@@ -44,12 +44,15 @@ struct AttentionCase: SelfTestCase {
             var sequences: [ForwardBatch.Sequence] = []
             var offset = 0
             for (i, part) in step.enumerated() where part.count > 0 {
-                sequences.append(.init(tokenOffset: offset, tokenCount: part.count, startPosition: part.start,
-                                       pages: pageLists[i]))
+                sequences.append(
+                    .init(
+                        tokenOffset: offset, tokenCount: part.count, startPosition: part.start,
+                        pages: pageLists[i]))
                 offset += part.count
             }
-            let batch = ForwardBatch(tokens: (0..<offset).map { Int32($0) }, sequences: sequences,
-                                     pageSize: bag.pageSize)
+            let batch = ForwardBatch(
+                tokens: (0..<offset).map { Int32($0) }, sequences: sequences,
+                pageSize: bag.pageSize)
             outputs += try bag.step(batch) {
                 let qkv = try bag.activation("qkv-step\(index)", rows: offset, columns: s.qkvWidth, scale: 2)
                 let out = try bag.backend.attention(qkv: qkv, layer: 1, shape: attention)
@@ -69,12 +72,17 @@ struct MoECase: SelfTestCase {
 
     init(shape: SelfTestShape, tokens: Int) {
         self.tokens = tokens
-        detail = "T=\(tokens) E=\(shape.experts) top-\(shape.topK) I=\(shape.moeIntermediate) shared \(shape.sharedIntermediate)"
+        detail =
+            "T=\(tokens) E=\(shape.experts) top-\(shape.topK) I=\(shape.moeIntermediate) "
+            + "shared \(shape.sharedIntermediate)"
     }
 
     func run<B: Backend>(_ bag: WeightBag<B>) throws -> [Float] {
         let s = bag.shape
-        let h = s.hidden, e = s.experts, inter = s.moeIntermediate, shared = s.sharedIntermediate
+        let h = s.hidden
+        let e = s.experts
+        let inter = s.moeIntermediate
+        let shared = s.sharedIntermediate
         let gain = (3 / Float(h)).squareRoot()
         let weights = MoEWeights<B.Weight>(
             router: try bag.weight("router", [e, h], scale: 3 * gain, precision: .float32),
@@ -84,12 +92,15 @@ struct MoECase: SelfTestCase {
             shared: shared > 0
                 ? MLPWeights(
                     gateUp: Linear(weight: try bag.weight("shared-gate-up", [2 * shared, h], scale: gain)),
-                    down: Linear(weight: try bag.weight("shared-down", [h, shared],
-                                                        scale: (3 / Float(shared)).squareRoot())))
+                    down: Linear(
+                        weight: try bag.weight(
+                            "shared-down", [h, shared],
+                            scale: (3 / Float(shared)).squareRoot())))
                 : nil
         )
-        let moe = MoEShape(numExperts: e, topK: s.topK, intermediateSize: inter, sharedIntermediateSize: shared,
-                           normMin: 1e-12)
+        let moe = MoEShape(
+            numExperts: e, topK: s.topK, intermediateSize: inter, sharedIntermediateSize: shared,
+            normMin: 1e-12)
         return try bag.step(bag.identityBatch(tokens)) {
             let x = try bag.activation("moe-x\(tokens)", rows: tokens, columns: h)
             return try bag.backend.toHost(bag.backend.moe(x, weights: weights, shape: moe))
@@ -114,15 +125,17 @@ struct SampleCase: SelfTestCase {
         let history = PenaltyHistory(promptTokens: [1, 5, 9, Int32(vocab - 1)], outputCounts: [5: 2, 17: 1])
         let limit = vocab - vocab / 10
         let params: [SamplingParams?] = [
-            nil, .greedy, SamplingParams(temperature: 0, repetitionPenalty: 1.3, frequencyPenalty: 0.5, presencePenalty: 0.5),
+            nil, .greedy,
+            SamplingParams(temperature: 0, repetitionPenalty: 1.3, frequencyPenalty: 0.5, presencePenalty: 0.5),
             SamplingParams(temperature: 1, seed: 1), SamplingParams(temperature: 0.6, topK: 20, seed: 2),
             SamplingParams(temperature: 1.2, topP: 0.7, seed: 3), SamplingParams(temperature: 0.8, minP: 0.1, seed: 4),
             SamplingParams(temperature: 1, topP: 0.9, topK: 50, minP: 0.02, repetitionPenalty: 1.1, seed: 5),
         ]
         return params.enumerated().map { i, p in
-            LogitsRequest(tokenIndex: i, sampling: p, randomCounter: UInt64(3 * i), targetToken: Int32(7 * i + 3),
-                          topLogprobs: i % 4 == 0 ? 5 : i % 3, penalties: history, bannedTokens: [Int32(11 + i)],
-                          vocabLimit: i % 2 == 0 ? vocab : limit)
+            LogitsRequest(
+                tokenIndex: i, sampling: p, randomCounter: UInt64(3 * i), targetToken: Int32(7 * i + 3),
+                topLogprobs: i % 4 == 0 ? 5 : i % 3, penalties: history, bannedTokens: [Int32(11 + i)],
+                vocabLimit: i % 2 == 0 ? vocab : limit)
         }
     }
 
@@ -177,9 +190,10 @@ struct ForwardCase: SelfTestCase {
             vocabSize: s.vocab, maxPositionEmbeddings: 4096, ropeTheta: 500_000, rmsNormEps: 1e-5, useBias: false,
             tieWordEmbeddings: true, bosTokenID: 1, eosTokenIDs: [2], padTokenID: 0,
             moe: s.isMoE
-                ? .init(numExperts: s.experts, topK: s.topK, intermediateSize: s.moeIntermediate,
-                        numSharedExperts: s.sharedIntermediate / max(s.moeIntermediate, 1), layerStart: 1,
-                        layerEnd: 1, layerInterval: 1, normMin: 1e-12)
+                ? .init(
+                    numExperts: s.experts, topK: s.topK, intermediateSize: s.moeIntermediate,
+                    numSharedExperts: s.sharedIntermediate / max(s.moeIntermediate, 1), layerStart: 1,
+                    layerEnd: 1, layerInterval: 1, normMin: 1e-12)
                 : nil
         )
     }
@@ -187,8 +201,9 @@ struct ForwardCase: SelfTestCase {
     func run<B: Backend>(_ bag: WeightBag<B>) throws -> [Float] {
         let config = config(bag.shape)
         let weights = try WeightLoader.dummy(config: config, backend: bag.backend, seed: 7, scale: 0.2)
-        let executor = try ErnieForward(config: config, weights: weights, backend: bag.backend, kvPages: 8,
-                                        pageSize: bag.pageSize)
+        let executor = try ErnieForward(
+            config: config, weights: weights, backend: bag.backend, kvPages: 8,
+            pageSize: bag.pageSize)
         let prompt = SelfTestData.integers(40, bound: config.vocabSize, seed: 99)
         return try SequentialGenerator(executor: executor).promptLogprobs(prompt, chunkSize: 16)
     }
@@ -198,7 +213,9 @@ struct ForwardCase: SelfTestCase {
         let errors = zip(cuda, reference).map { abs($0 - $1) }
         let mean = errors.reduce(0, +) / Float(max(errors.count, 1))
         let spread = (reference.max() ?? 0) - (reference.min() ?? 0)
-        return (mean.isNaN ? .infinity : mean,
-                String(format: "mean |Δ logprob|; max %.3f; logprobs span %.2f", errors.max() ?? 0, spread))
+        return (
+            mean.isNaN ? .infinity : mean,
+            String(format: "mean |Δ logprob|; max %.3f; logprobs span %.2f", errors.max() ?? 0, spread)
+        )
     }
 }

@@ -11,7 +11,9 @@ public enum ThroughputBench {
         public var context: Int
         public var prefillTokens: Int
 
-        public init(batchSizes: [Int] = [1, 8, 64], decodeSteps: Int = 16, context: Int = 512, prefillTokens: Int = 2048) {
+        public init(
+            batchSizes: [Int] = [1, 8, 64], decodeSteps: Int = 16, context: Int = 512, prefillTokens: Int = 2048
+        ) {
             self.batchSizes = batchSizes
             self.decodeSteps = decodeSteps
             self.context = context
@@ -50,21 +52,24 @@ public enum ThroughputBench {
                 var sequences: [ForwardBatch.Sequence] = []
                 for s in 0..<batch {
                     let first = 1 + s * perSequence
-                    sequences.append(.init(
-                        tokenOffset: s, tokenCount: 1, startPosition: options.context + step,
-                        pages: (first..<(first + perSequence)).map { Int32($0) }
-                    ))
+                    sequences.append(
+                        .init(
+                            tokenOffset: s, tokenCount: 1, startPosition: options.context + step,
+                            pages: (first..<(first + perSequence)).map { Int32($0) }
+                        ))
                 }
                 let tokens = (0..<batch).map { Int32(($0 * 7919 + step * 104_729) % max(vocab - 1, 1)) }
                 let requests = (0..<batch).map { LogitsRequest(tokenIndex: $0, sampling: .greedy, vocabLimit: vocab) }
                 let start = Date()
-                _ = try executor.execute(ForwardBatch(tokens: tokens, sequences: sequences, pageSize: pageSize),
-                                         logits: requests)
+                _ = try executor.execute(
+                    ForwardBatch(tokens: tokens, sequences: sequences, pageSize: pageSize),
+                    logits: requests)
                 if step >= 2 { times.append(Date().timeIntervalSince(start)) }
             }
             let mean = times.reduce(0, +) / Double(max(times.count, 1))
-            let line = Line(what: "decode batch \(batch) ctx \(options.context)", tokensPerSecond: Double(batch) / mean,
-                            millisecondsPerStep: mean * 1000)
+            let line = Line(
+                what: "decode batch \(batch) ctx \(options.context)", tokensPerSecond: Double(batch) / mean,
+                millisecondsPerStep: mean * 1000)
             log(line.text)
             lines.append(line)
         }
@@ -73,8 +78,11 @@ public enum ThroughputBench {
             let tokens = (0..<options.prefillTokens).map { Int32(($0 * 31) % max(vocab - 1, 1)) }
             let batch = ForwardBatch(
                 tokens: tokens,
-                sequences: [.init(tokenOffset: 0, tokenCount: tokens.count, startPosition: 0,
-                                  pages: (1...pages).map { Int32($0) })],
+                sequences: [
+                    .init(
+                        tokenOffset: 0, tokenCount: tokens.count, startPosition: 0,
+                        pages: (1...pages).map { Int32($0) })
+                ],
                 pageSize: pageSize
             )
             let request = [LogitsRequest(tokenIndex: tokens.count - 1, sampling: .greedy, vocabLimit: vocab)]
@@ -83,8 +91,9 @@ public enum ThroughputBench {
             let repeats = 3
             for _ in 0..<repeats { _ = try executor.execute(batch, logits: request) }
             let seconds = Date().timeIntervalSince(start) / Double(repeats)
-            let line = Line(what: "prefill \(tokens.count) tokens", tokensPerSecond: Double(tokens.count) / seconds,
-                            millisecondsPerStep: seconds * 1000)
+            let line = Line(
+                what: "prefill \(tokens.count) tokens", tokensPerSecond: Double(tokens.count) / seconds,
+                millisecondsPerStep: seconds * 1000)
             log(line.text)
             lines.append(line)
         }
