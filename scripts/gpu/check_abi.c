@@ -29,6 +29,9 @@ SAME(ERNIE_CU_STREAM_NON_BLOCKING, CU_STREAM_NON_BLOCKING);
 SAME(ERNIE_CU_EVENT_DEFAULT, CU_EVENT_DEFAULT);
 SAME(ERNIE_CU_STREAM_CAPTURE_MODE_THREAD_LOCAL, CU_STREAM_CAPTURE_MODE_THREAD_LOCAL);
 SAME(ERNIE_NVRTC_SUCCESS, NVRTC_SUCCESS);
+_Static_assert(sizeof(CUdeviceptr) == 8, "CUdeviceptr");
+_Static_assert(sizeof(CUresult) == 4 && sizeof(nvrtcResult) == 4, "status enums");
+#ifdef ERNIE_CHECK_CUBLASLT
 SAME(ERNIE_CUBLAS_STATUS_SUCCESS, CUBLAS_STATUS_SUCCESS);
 SAME(ERNIE_CUBLAS_OP_N, CUBLAS_OP_N);
 SAME(ERNIE_CUBLAS_OP_T, CUBLAS_OP_T);
@@ -49,8 +52,8 @@ SAME(ERNIE_CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, CUBLASLT_MATMUL_PREF_MIN_
 SAME(ERNIE_CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES);
 _Static_assert(sizeof(cublasLtMatmulHeuristicResult_t) == 96, "heuristic result size");
 _Static_assert(sizeof(cublasLtMatmulAlgo_t) == 64, "algo size");
-_Static_assert(sizeof(CUdeviceptr) == 8, "CUdeviceptr");
-_Static_assert(sizeof(CUresult) == 4 && sizeof(nvrtcResult) == 4 && sizeof(cublasStatus_t) == 4, "status enums");
+_Static_assert(sizeof(cublasStatus_t) == 4, "cublasStatus_t");
+#endif
 
 // Each entry: the exact symbol ErnieCUDA passes to dlsym, assigned to its function-pointer type.
 #define FN(type, symbol) type check_##symbol = &symbol
@@ -108,6 +111,7 @@ FN(ernie_nvrtcGetProgramLog_fn, nvrtcGetProgramLog);
 FN(ernie_nvrtcGetCUBINSize_fn, nvrtcGetCUBINSize);
 FN(ernie_nvrtcGetCUBIN_fn, nvrtcGetCUBIN);
 
+#ifdef ERNIE_CHECK_CUBLASLT
 FN(ernie_cublasLtGetVersion_fn, cublasLtGetVersion);
 FN(ernie_cublasLtGetStatusString_fn, cublasLtGetStatusString);
 FN(ernie_cublasLtGetStatusName_fn, cublasLtGetStatusName);
@@ -123,3 +127,4 @@ FN(ernie_cublasLtMatmulPreferenceDestroy_fn, cublasLtMatmulPreferenceDestroy);
 FN(ernie_cublasLtMatmulPreferenceSetAttribute_fn, cublasLtMatmulPreferenceSetAttribute);
 FN(ernie_cublasLtMatmulAlgoGetHeuristic_fn, cublasLtMatmulAlgoGetHeuristic);
 FN(ernie_cublasLtMatmul_fn, cublasLtMatmul);
+#endif

@@ -6,7 +6,8 @@
 //
 // Every constant and function-pointer type here is checked against the real headers by
 // scripts/gpu/check_abi.sh (compiles scripts/gpu/check_abi.c with -DERNIE_CHECK_WITH_CUDA_HEADERS, which makes the
-// handle typedefs below alias the real CUDA types, so a wrong signature is a compile error).
+// handle typedefs below alias the real CUDA types, so a wrong signature is a compile error; the cuBLASLt part only
+// when cublasLt.h is available, -DERNIE_CHECK_CUBLASLT).
 
 #include <stddef.h>
 #include <stdint.h>
@@ -14,7 +15,6 @@
 #ifdef ERNIE_CHECK_WITH_CUDA_HEADERS
 #include <cuda.h>
 #include <nvrtc.h>
-#include <cublasLt.h>
 typedef CUresult ernie_CUresult;
 typedef CUdevice ernie_CUdevice;
 typedef CUdeviceptr ernie_CUdeviceptr;
@@ -30,17 +30,6 @@ typedef CUfunction_attribute ernie_CUfunction_attribute;
 typedef CUstreamCaptureMode ernie_CUstreamCaptureMode;
 typedef nvrtcResult ernie_nvrtcResult;
 typedef nvrtcProgram ernie_nvrtcProgram;
-typedef cublasStatus_t ernie_cublasStatus;
-typedef cublasLtHandle_t ernie_cublasLtHandle;
-typedef cublasLtMatmulDesc_t ernie_cublasLtMatmulDesc;
-typedef cublasLtMatrixLayout_t ernie_cublasLtMatrixLayout;
-typedef cublasLtMatmulPreference_t ernie_cublasLtMatmulPreference;
-typedef cublasComputeType_t ernie_cublasComputeType;
-typedef cudaDataType ernie_cudaDataType;
-typedef cublasLtMatmulDescAttributes_t ernie_cublasLtMatmulDescAttribute;
-typedef cublasLtMatmulPreferenceAttributes_t ernie_cublasLtMatmulPreferenceAttribute;
-typedef cublasLtMatmulAlgo_t ernie_cublasLtMatmulAlgo;
-typedef cublasLtMatmulHeuristicResult_t ernie_cublasLtMatmulHeuristicResult;
 #else
 /// `CUresult` (an enum in cuda.h, int-sized).
 typedef int ernie_CUresult;
@@ -58,6 +47,22 @@ typedef int ernie_CUfunction_attribute;
 typedef int ernie_CUstreamCaptureMode;
 typedef int ernie_nvrtcResult;
 typedef struct ernie_nvrtcProgram_st *ernie_nvrtcProgram;
+#endif
+
+#if defined(ERNIE_CHECK_WITH_CUDA_HEADERS) && defined(ERNIE_CHECK_CUBLASLT)
+#include <cublasLt.h>
+typedef cublasStatus_t ernie_cublasStatus;
+typedef cublasLtHandle_t ernie_cublasLtHandle;
+typedef cublasLtMatmulDesc_t ernie_cublasLtMatmulDesc;
+typedef cublasLtMatrixLayout_t ernie_cublasLtMatrixLayout;
+typedef cublasLtMatmulPreference_t ernie_cublasLtMatmulPreference;
+typedef cublasComputeType_t ernie_cublasComputeType;
+typedef cudaDataType ernie_cudaDataType;
+typedef cublasLtMatmulDescAttributes_t ernie_cublasLtMatmulDescAttribute;
+typedef cublasLtMatmulPreferenceAttributes_t ernie_cublasLtMatmulPreferenceAttribute;
+typedef cublasLtMatmulAlgo_t ernie_cublasLtMatmulAlgo;
+typedef cublasLtMatmulHeuristicResult_t ernie_cublasLtMatmulHeuristicResult;
+#else
 typedef int ernie_cublasStatus;
 typedef struct ernie_cublasLtContext *ernie_cublasLtHandle;
 typedef struct ernie_cublasLtMatmulDescOpaque *ernie_cublasLtMatmulDesc;
