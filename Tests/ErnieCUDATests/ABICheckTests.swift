@@ -12,9 +12,11 @@ enum ABICheck {
         var candidates: [String] = []
         if let home = environment["CUDA_HOME"] { candidates.append(home + "/include") }
         candidates.append("/usr/local/cuda/include")
-        candidates += LibrarySearch.sitePackagesDirectories(environment: environment).map { $0 + "/nvidia/cu13/include" }
-        return candidates.first {
-            FileManager.default.fileExists(atPath: $0 + "/cuda.h") && FileManager.default.fileExists(atPath: $0 + "/nvrtc.h")
+        candidates += LibrarySearch.sitePackagesDirectories(environment: environment).map {
+            $0 + "/nvidia/cu13/include"
+        }
+        return candidates.first { directory in
+            ["cuda.h", "nvrtc.h"].allSatisfy { FileManager.default.fileExists(atPath: directory + "/" + $0) }
         }
     }()
 

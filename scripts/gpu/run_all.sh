@@ -105,8 +105,8 @@ if wanted fullsize; then
     fi
 fi
 if wanted bench; then
-    step bench-21b-dummy 240 "$BIN" cuda bench --model-path models/configs/ERNIE-4.5-21B-A3B-PT --load-format dummy \
-        --batch 1,8,64 --steps 8 --context 512 --prefill 2048
+    step bench-21b-dummy 240 "$BIN" cuda bench --model-path models/configs/ERNIE-4.5-21B-A3B-PT \
+        --load-format dummy --batch 1,8,64 --steps 8 --context 512 --prefill 2048
 fi
 if wanted selftest-other; then
     step selftest-0.3b 200 env ERNIE_CUDA_SYNC=1 "$BIN" cuda selftest --shapes ernie-0.3b
