@@ -94,7 +94,8 @@ fi
 if wanted fullsize; then
     PY=$(find_python)
     if [ -z "$PY" ]; then
-        printf '%-30s %-7s %7s  %s\n' fullsize-fixture SKIP "-" "no python with torch + transformers" | tee -a "$SUMMARY"
+        printf '%-30s %-7s %7s  %s\n' fullsize-fixture SKIP "-" "no python with torch + transformers" \
+            | tee -a "$SUMMARY"
     else
         step fullsize-fixture 300 "$PY" scripts/gpu/make_fullsize_fixture.py --out /tmp/ernie-fullsize
         for n in 1 2; do
