@@ -65,6 +65,11 @@ public final class CUDABackend: Backend {
         stepBuffers = try StepBuffers(device: device, maxTokens: configuration.maxTokensPerStep)
     }
 
+    deinit {
+        // Buffers, modules and the cuBLASLt handle are released after this; they need the context current.
+        try? device.makeCurrent()
+    }
+
     public var deviceDescription: String { device.summary }
 
     /// Compile/load reports of every kernel source.
