@@ -70,8 +70,7 @@ extension CPUBackend {
                     let q = pQ.base + t * nq * hd + h * hd
                     var m = -Float.infinity
                     for j in 0..<length {
-                        let slot = Int(seq.pages[j / pageSize]) * pageSize + j % pageSize
-                        let s = Kernels.dot(q, pK.base + (slot * nkv + kvh) * hd, hd) * scale
+                        let s = Kernels.dot(q, pK.base + (seq.slot(j, pageSize) * nkv + kvh) * hd, hd) * scale
                         score[j] = s
                         if s > m { m = s }
                     }
@@ -83,9 +82,21 @@ extension CPUBackend {
                     }
                     let o = pOut.base + t * nq * hd + h * hd
                     let invSum = 1 / sum
-                    for j in 0..<length {
-                        let slot = Int(seq.pages[j / pageSize]) * pageSize + j % pageSize
-                        Kernels.axpy(score[j] * invSum, pV.base + (slot * nkv + kvh) * hd, o, hd)
+                    var j = 0
+                    while j + 4 <= length {
+                        let v0 = pV.base + (seq.slot(j, pageSize) * nkv + kvh) * hd
+                        let v1 = pV.base + (seq.slot(j + 1, pageSize) * nkv + kvh) * hd
+                        let v2 = pV.base + (seq.slot(j + 2, pageSize) * nkv + kvh) * hd
+                        let v3 = pV.base + (seq.slot(j + 3, pageSize) * nkv + kvh) * hd
+                        Kernels.axpy4(
+                            score[j] * invSum, v0, score[j + 1] * invSum, v1, score[j + 2] * invSum, v2,
+                            score[j + 3] * invSum, v3, o, hd
+                        )
+                        j += 4
+                    }
+                    while j < length {
+                        Kernels.axpy(score[j] * invSum, pV.base + (seq.slot(j, pageSize) * nkv + kvh) * hd, o, hd)
+                        j += 1
                     }
                 }
             }
@@ -111,5 +122,13 @@ private func rotate(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Floa
         let a = x[2 * i], b = x[2 * i + 1]
         y[2 * i] = a * cos[i] - b * sin[i]
         y[2 * i + 1] = b * cos[i] + a * sin[i]
+    }
+}
+
+extension ForwardBatch.Sequence {
+    /// KV slot of position `position`.
+    @inline(__always)
+    func slot(_ position: Int, _ pageSize: Int) -> Int {
+        Int(pages[position / pageSize]) * pageSize + position % pageSize
     }
 }

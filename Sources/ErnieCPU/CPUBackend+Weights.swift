@@ -10,6 +10,20 @@ extension CPUBackend {
         }
     }
 
+    /// Counts a new weight against the memory limit; refuses it when the weights would not fit (allocation
+    /// failure would otherwise trap).
+    private func reserve(rows: Int, cols: Int, name: String) throws {
+        let (elements, overflow) = rows.multipliedReportingOverflow(by: cols)
+        let bytes = Double(elements) * 4
+        guard !overflow, Double(weightBytes) + bytes <= Double(memoryLimit) else {
+            throw ModelError.backend(
+                "weight '\(name)' [\(rows), \(cols)] does not fit: \(weightBytes >> 20) MiB of float32 weights are "
+                    + "loaded and the CPU backend's limit is \(memoryLimit >> 20) MiB"
+            )
+        }
+        weightBytes += elements * 4
+    }
+
     private static func checkBytes(_ t: HostTensor) throws {
         guard t.bytes.count >= t.elementCount * t.dtype.byteSize else {
             throw ModelError.backend("tensor '\(t.name)' has \(t.bytes.count) bytes for shape \(t.shape) of \(t.dtype)")
@@ -34,6 +48,7 @@ extension CPUBackend {
             try Self.checkBytes(part)
             rows += pg.rows
         }
+        try reserve(rows: rows, cols: g.cols, name: first.name)
         let weight = CPUWeight(rows: rows, cols: g.cols, isVector: g.isVector)
         var offset = 0
         for part in parts {
@@ -47,6 +62,7 @@ extension CPUBackend {
         -> CPUWeight
     {
         let g = try Self.geometry(shape, name: "random weight")
+        try reserve(rows: g.rows, cols: g.cols, name: "random weight \(shape)")
         let weight = CPUWeight(rows: g.rows, cols: g.cols, isVector: g.isVector)
         let p = SharedPointer(weight.data)
         Parallel.forRanges(weight.count, costPerItem: 16) { range in

@@ -10,7 +10,14 @@ public final class CPUBackend: Backend {
     public typealias Tensor = CPUTensor
     public typealias Weight = CPUWeight
 
-    public init() {}
+    /// Most bytes of float32 weights this backend loads (default: 90% of physical memory).
+    public let memoryLimit: Int
+    /// Bytes of weights loaded so far.
+    public internal(set) var weightBytes = 0
+
+    public init(memoryLimit: Int? = nil) {
+        self.memoryLimit = memoryLimit ?? Int(Double(ProcessInfo.processInfo.physicalMemory) * 0.9)
+    }
 
     public var deviceDescription: String {
         "CPU (\(Parallel.threadCount) thread\(Parallel.threadCount == 1 ? "" : "s"), float32)"
@@ -50,8 +57,8 @@ public final class CPUBackend: Backend {
         guard bytes < Double(ProcessInfo.processInfo.physicalMemory) else {
             throw ModelError.backend("a KV cache of \(Int(bytes) >> 20) MiB does not fit in this machine's memory")
         }
-        keyCache = (0..<layout.numLayers).map { _ in FloatStorage(count: perLayer) }
-        valueCache = (0..<layout.numLayers).map { _ in FloatStorage(count: perLayer) }
+        keyCache = (0..<layout.numLayers).map { _ in FloatStorage(count: perLayer, longLived: true) }
+        valueCache = (0..<layout.numLayers).map { _ in FloatStorage(count: perLayer, longLived: true) }
         kvLayout = layout
     }
 

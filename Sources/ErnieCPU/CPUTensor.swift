@@ -6,18 +6,20 @@ import Darwin
 
 /// Float32 memory owned by one tensor or weight, zero-initialised.
 ///
-/// Buffers of 2 MiB and more are 2 MiB-aligned and advised to use transparent huge pages: streaming a weight matrix
-/// through 4 KiB pages costs a TLB miss every 1024 floats, which halves the decode matrix-vector speed.
+/// Long-lived buffers (weights, the KV cache) of 2 MiB and more are 2 MiB-aligned and advised to use transparent huge
+/// pages: streaming a weight matrix through 4 KiB pages costs a TLB miss every 1024 floats, which halves the decode
+/// matrix-vector speed. Per-step activations use ordinary allocations (fresh huge pages would be cleared by the
+/// kernel on every step).
 final class FloatStorage {
     let pointer: UnsafeMutablePointer<Float>
     let count: Int
 
     static let hugePageBytes = 2 << 20
 
-    init(count: Int) {
+    init(count: Int, longLived: Bool = false) {
         self.count = count
         let bytes = max(count, 1) * MemoryLayout<Float>.stride
-        let alignment = bytes >= Self.hugePageBytes ? Self.hugePageBytes : 64
+        let alignment = longLived && bytes >= Self.hugePageBytes ? Self.hugePageBytes : 64
         let raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: alignment)
         #if os(Linux)
         if alignment == Self.hugePageBytes {
@@ -60,7 +62,7 @@ public final class CPUWeight {
         self.rows = rows
         self.cols = cols
         self.isVector = isVector
-        storage = FloatStorage(count: rows * cols)
+        storage = FloatStorage(count: rows * cols, longLived: true)
     }
 
     var data: UnsafeMutablePointer<Float> { storage.pointer }

@@ -171,4 +171,24 @@ extension Kernels {
             i += 1
         }
     }
+
+    /// `y[i] += a0·x0[i] + a1·x1[i] + a2·x2[i] + a3·x3[i]` for `i < n` (one pass over `y` for four rows).
+    @inline(__always)
+    static func axpy4(
+        _ a0: Float, _ x0: UnsafePointer<Float>, _ a1: Float, _ x1: UnsafePointer<Float>, _ a2: Float,
+        _ x2: UnsafePointer<Float>, _ a3: Float, _ x3: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int
+    ) {
+        let b0 = SIMD4<Float>(repeating: a0), b1 = SIMD4<Float>(repeating: a1)
+        let b2 = SIMD4<Float>(repeating: a2), b3 = SIMD4<Float>(repeating: a3)
+        var i = 0
+        while i + 4 <= n {
+            let sum = (b0 * load4(x0 + i) + b1 * load4(x1 + i)) + (b2 * load4(x2 + i) + b3 * load4(x3 + i))
+            store4(load4(y + i) + sum, y + i)
+            i += 4
+        }
+        while i < n {
+            y[i] += (a0 * x0[i] + a1 * x1[i]) + (a2 * x2[i] + a3 * x3[i])
+            i += 1
+        }
+    }
 }

@@ -26,21 +26,11 @@ extension HostTensor {
         float32(name: name, shape: shape, values: [Float](repeating: value, count: shape.reduce(1, *)))
     }
 
-    /// The same bytes viewed with another shape of the same element count.
+    /// The same bytes viewed with another shape of the same element count (callers check the counts agree; a
+    /// shape with another count is a programming error and traps).
     public func reshaped(_ newShape: [Int]) -> HostTensor {
-        precondition(newShape.reduce(1, *) == elementCount, "reshape must keep the element count")
+        precondition(newShape.reduce(1, *) == elementCount, "reshape of '\(name)' must keep the element count")
         return HostTensor(name: name, dtype: dtype, shape: newShape, bytes: bytes, owner: owner)
-    }
-
-    /// Rows `[start, start + count)` of a tensor whose first axis is rows, as a view.
-    public func rows(_ start: Int, count: Int) -> HostTensor {
-        let rowElements = shape.dropFirst().reduce(1, *)
-        let lower = start * rowElements * dtype.byteSize
-        let upper = (start + count) * rowElements * dtype.byteSize
-        return HostTensor(
-            name: name, dtype: dtype, shape: [count] + shape.dropFirst(),
-            bytes: UnsafeRawBufferPointer(rebasing: bytes[lower..<upper]), owner: owner
-        )
     }
 
     /// Widens all elements to float32 into `destination` (which holds at least `elementCount` floats).

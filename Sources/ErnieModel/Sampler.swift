@@ -168,12 +168,13 @@ public enum Sampler {
         }
         let topK = params.topK > 0 && params.topK < candidates.count ? params.topK : 0
         guard topK > 0 || params.topP < 1 || params.minP > 0 else { return candidates }
+        candidates = prefiltered(candidates, topK: topK, topP: params.topP, minP: params.minP, sum: sum)
         // Sort by probability descending, ties to the lower id: one integer key per candidate (p ≥ 0, so its bit
         // pattern orders like its value; the complemented id breaks ties toward lower ids).
         var keys = candidates.map { UInt64($0.p.bitPattern) << 32 | UInt64(~UInt32($0.id)) }
         keys.sort(by: >)
         candidates = keys.map { Candidate(id: Int(~UInt32(truncatingIfNeeded: $0)), p: Float(bitPattern: UInt32($0 >> 32))) }
-        if topK > 0 { candidates.removeSubrange(topK...) }
+        if topK > 0 && candidates.count > topK { candidates.removeSubrange(topK...) }
         if params.topP < 1 {
             var before: Double = 0
             var keep = 0
@@ -189,6 +190,47 @@ public enum Sampler {
             candidates.removeAll { $0.p < threshold }
         }
         return candidates
+    }
+
+    /// Drops, without sorting, candidates that top-k, top-p or min-p are certain to drop, so only a short list is
+    /// sorted. A candidate below a threshold `τ` sorts after every candidate at or above it, so: when those hold
+    /// more than `topP` of the mass, its exclusive mass exceeds `topP`; when there are at least `topK` of them, its
+    /// rank is at least `topK`. The exact filters still run afterwards on the survivors.
+    private static func prefiltered(
+        _ candidates: [Candidate], topK: Int, topP: Float, minP: Float, sum: Double
+    ) -> [Candidate] {
+        var pmax: Float = 0
+        for c in candidates where c.p > pmax { pmax = c.p }
+        var floor: Float = minP > 0 ? minP * pmax : 0
+        if topP < 1 {
+            var tau = pmax
+            var found = false
+            for _ in 0..<40 {
+                var mass: Double = 0
+                for c in candidates where c.p >= tau { mass += Double(c.p) }
+                if mass / sum > Double(topP) {
+                    found = true
+                    break
+                }
+                tau *= 0.5
+            }
+            if found { floor = max(floor, tau) }
+        }
+        if topK > 0 {
+            var tau = pmax
+            var found = false
+            for _ in 0..<40 {
+                var count = 0
+                for c in candidates where c.p >= tau { count += 1 }
+                if count >= topK {
+                    found = true
+                    break
+                }
+                tau *= 0.5
+            }
+            if found { floor = max(floor, tau) }
+        }
+        return floor > 0 ? candidates.filter { $0.p >= floor } : candidates
     }
 
     private static func choose(

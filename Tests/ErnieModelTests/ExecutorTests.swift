@@ -83,4 +83,20 @@ import Testing
         #expect(output.tokens == Array(expected[...firstStop]))
         #expect(output.finishReason == .stop(stop))
     }
+
+    @Test func weightsBeyondTheMemoryLimitAreAnError() throws {
+        do {
+            _ = try ErnieForward.load(directory: ModelFixtures.directory("dense-f32"),
+                                      backend: CPUBackend(memoryLimit: 100_000), kvPages: 4, pageSize: 4)
+            Issue.record("weights beyond the memory limit were loaded")
+        } catch let ModelError.backend(message) {
+            #expect(message.contains("does not fit"))
+        }
+        let backend = CPUBackend()
+        _ = try ErnieForward.load(directory: ModelFixtures.directory("dense-f32"), backend: backend, kvPages: 4,
+                                  pageSize: 4)
+        // Every weight widened to float32; the tied/untied head counted once.
+        let counts = WeightLoader.parameterCounts(config: try ModelConfig(contentsOf: ModelFixtures.directory("dense-f32")))
+        #expect(backend.weightBytes == counts.total * 4)
+    }
 }
