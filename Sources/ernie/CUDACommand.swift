@@ -1,9 +1,197 @@
 import ArgumentParser
+import ErnieCPU
+import ErnieCUDA
+import ErnieModel
+import Foundation
 
+/// `ernie cuda …`: inspect and verify the CUDA backend on this machine.
 struct CUDACommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "cuda", abstract: "Not implemented yet.")
+    static let configuration = CommandConfiguration(
+        commandName: "cuda",
+        abstract: "Inspect and verify the CUDA backend (libraries, kernels, ops against the CPU backend, models).",
+        subcommands: [Info.self, Compile.self, SelfTest.self, Check.self, Bench.self]
+    )
 
-    func run() async throws {
-        throw ValidationError("'cuda' is not implemented yet")
+    /// Libraries, versions, devices.
+    struct Info: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print the CUDA libraries found (paths, versions), the devices and the kernel sources."
+        )
+
+        func run() async throws {
+            let report = CUDAInfo.report()
+            print(report.text)
+            if !report.deviceFound { throw ExitCode(1) }
+        }
+    }
+
+    /// NVRTC compilation of every kernel.
+    struct Compile: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Compile every kernel with NVRTC and report sizes and times (no GPU needed with --arch)."
+        )
+
+        @Option(help: "Target architecture (default: the GPU's own, sm_90a on an H100/H200).")
+        var arch: String?
+
+        @Flag(help: "Ignore the on-disk kernel cache (the new CUBINs are still stored).")
+        var noCache = false
+
+        func run() async throws {
+            let architecture = try arch ?? CUDADevice(ordinal: 0).architecture
+            let ok = try CUDAInfo.compileAll(architecture: architecture, useCache: !noCache) { print($0) }
+            if !ok { throw ExitCode(1) }
+        }
+    }
+
+    /// The differential op test against the CPU backend.
+    struct SelfTest: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "selftest",
+            abstract: "Run every backend op on the GPU and on the CPU backend with random inputs and compare.",
+            discussion: """
+                One line per case: status, op, shape group, detail, error (max |a − b| / max |b|, or |Δ logprob| \
+                for forward/sample), tolerance, time. Exits 1 when a case fails.
+                """
+        )
+
+        @Option(help: "Shape groups, comma-separated: \(SelfTestShape.all.map(\.name).joined(separator: ", ")).")
+        var shapes: String = SelfTestShape.all.map(\.name).joined(separator: ",")
+
+        @Option(help: "Only these ops, comma-separated: \(CUDASelfTest.ops.joined(separator: ", ")).")
+        var op: String?
+
+        func run() async throws {
+            let byName = Dictionary(uniqueKeysWithValues: SelfTestShape.all.map { ($0.name, $0) })
+            var selected: [SelfTestShape] = []
+            for name in shapes.split(separator: ",").map({ String($0).trimmingCharacters(in: .whitespaces) }) {
+                guard let shape = byName[name] else {
+                    throw ValidationError(
+                        "unknown shape group '\(name)'; known: \(byName.keys.sorted().joined(separator: ", "))")
+                }
+                selected.append(shape)
+            }
+            var ops: Set<String>?
+            if let op {
+                let requested = Set(op.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) })
+                let unknown = requested.subtracting(CUDASelfTest.ops)
+                guard unknown.isEmpty else {
+                    throw ValidationError(
+                        "unknown op(s) \(unknown.sorted()); known: \(CUDASelfTest.ops.joined(separator: ", "))")
+                }
+                ops = requested
+            }
+            let results = CUDASelfTest.run(shapes: selected, ops: ops, reference: { CPUBackend() }) { line in
+                print(line)
+                fflush(nil)
+            }
+            print(CUDASelfTest.summary(results))
+            if results.isEmpty || results.contains(where: { !$0.passed }) { throw ExitCode(1) }
+        }
+    }
+
+    /// A model folder against a transformers fixture.
+    struct Check: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run a fixture's prompts through the model on the GPU and compare with transformers.",
+            discussion: """
+                The fixture is a reference.json as written by scripts/fixtures/models/make_model_fixtures.py or \
+                scripts/gpu/make_fullsize_fixture.py: prompts, prompt_logprobs, greedy, greedy_margins.
+                """
+        )
+
+        @Option(help: "Model folder (config.json + safetensors).")
+        var modelPath: String
+
+        @Option(help: "Fixture JSON (default: <model-path>/reference.json).")
+        var fixture: String?
+
+        @Option(help: "Bound on the mean |Δ logprob|.")
+        var meanTolerance: Float = 0.05
+
+        @Option(help: "Bound on the largest |Δ logprob|.")
+        var maxTolerance: Float = 0.5
+
+        @Option(help: "Greedy divergences are allowed where transformers' top-1/top-2 logit margin is below this.")
+        var margin: Float = 0.25
+
+        @Flag(help: "Also run the CPU backend on the same fixture (slow for large models).")
+        var cpu = false
+
+        func run() async throws {
+            let reference = try FixtureCheck.Reference.load(fixture ?? modelPath + "/reference.json")
+            let tolerance = FixtureCheck.Tolerance(mean: meanTolerance, max: maxTolerance)
+            let result = try FixtureCheck.run(
+                modelDirectory: modelPath, reference: reference, backend: try CUDABackend(), tolerance: tolerance,
+                marginThreshold: margin
+            )
+            print("cuda  \(result.summary)")
+            if cpu {
+                let cpuResult = try FixtureCheck.run(
+                    modelDirectory: modelPath, reference: reference, backend: CPUBackend(), tolerance: tolerance,
+                    marginThreshold: margin
+                )
+                print("cpu   \(cpuResult.summary)")
+            }
+            if !result.passed { throw ExitCode(1) }
+        }
+    }
+
+    /// Forward-step throughput.
+    struct Bench: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Measure decode and prefill throughput of a model (dummy weights by default) on the GPU."
+        )
+
+        @Option(help: "Model folder, or a folder with only config.json when --load-format dummy.")
+        var modelPath: String
+
+        @Option(help: "auto, safetensors or dummy.")
+        var loadFormat: String = "dummy"
+
+        @Option(help: "Decode batch sizes, comma-separated.")
+        var batch: String = "1,8,64"
+
+        @Option(help: "Timed decode steps per batch size.")
+        var steps: Int = 16
+
+        @Option(help: "Context length (tokens already cached) during decode.")
+        var context: Int = 512
+
+        @Option(help: "Prefill chunk length (0 skips the prefill measurement).")
+        var prefill: Int = 2048
+
+        func run() async throws {
+            guard let format = LoadFormat(rawValue: loadFormat) else {
+                throw ValidationError("--load-format must be one of \(LoadFormat.allCases.map(\.rawValue))")
+            }
+            let sizes = batch.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+            guard !sizes.isEmpty, sizes.allSatisfy({ $0 > 0 }), steps > 0, context >= 0, prefill >= 0 else {
+                throw ValidationError("batch sizes, steps, context and prefill must be positive")
+            }
+            let options = ThroughputBench.Options(
+                batchSizes: sizes, decodeSteps: steps, context: context, prefillTokens: prefill
+            )
+            let pageSize = 16
+            let backend = try CUDABackend(
+                configuration: .init(maxTokensPerStep: max(prefill, sizes.max() ?? 1, 256))
+            )
+            let start = Date()
+            let executor = try ErnieForward.load(
+                directory: modelPath, backend: backend, format: format,
+                kvPages: options.pagesNeeded(pageSize: pageSize), pageSize: pageSize
+            )
+            let memory = try backend.memoryInfo()
+            let seconds = String(format: "%.1f", Date().timeIntervalSince(start))
+            let free = String(format: "%.1f", Double(memory.free) / 1_073_741_824)
+            print(
+                "loaded \(modelPath) (\(format.rawValue)) in \(seconds)s on \(backend.deviceDescription); "
+                    + "\(free) GiB free"
+            )
+            _ = try ThroughputBench.run(executor: executor, options: options) { line in
+                print(line)
+                fflush(nil)
+            }
+        }
     }
 }

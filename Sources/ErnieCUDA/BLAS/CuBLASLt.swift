@@ -1,0 +1,184 @@
+import CErnieCUDA
+
+/// Element type of a GEMM output.
+enum GemmOutput: Hashable {
+    case bfloat16
+    case float32
+
+    var cudaType: Int32 { self == .bfloat16 ? Int32(ERNIE_CUDA_R_16BF) : Int32(ERNIE_CUDA_R_32F) }
+}
+
+/// A cuBLASLt handle with a fixed workspace and one cached plan (descriptors + heuristic algorithm) per shape.
+final class CuBLASLt {
+    let api: CuBLASLtAPI
+    let handle: ernie_cublasLtHandle
+    let workspace: DeviceBuffer
+    private var plans: [GemmShape: GemmPlan] = [:]
+
+    static let workspaceBytes = 32 << 20
+
+    init(device: CUDADevice) throws {
+        api = try CuBLASLtAPI.shared()
+        var handle: ernie_cublasLtHandle?
+        try api.check(api.create(&handle), "cublasLtCreate")
+        guard let handle else { throw CUDAError.invalidArgument("cublasLtCreate returned no handle") }
+        self.handle = handle
+        workspace = try DeviceBuffer(device: device, byteCount: Self.workspaceBytes, label: "cuBLASLt workspace")
+    }
+
+    deinit {
+        plans.removeAll()
+        _ = api.destroy(handle)
+    }
+
+    /// `Y[rows, outFeatures] = X[rows, inFeatures] · W[outFeatures, inFeatures]ᵀ` with bf16 X and W (row-major),
+    /// fp32 accumulation, output bf16 or fp32.
+    ///
+    /// Column-major view: `C(n × m) = Aᵀ · B` with A = W stored `k × n` (ld k), B = X stored `k × m` (ld k),
+    /// C = Y stored `n × m` (ld n); transa = T, transb = N.
+    func gemm(
+        x: UInt64, weight: UInt64, output: UInt64, rows: Int, outFeatures: Int, inFeatures: Int, outputType: GemmOutput,
+        stream: CUDAStream
+    ) throws {
+        guard rows > 0, outFeatures > 0 else { return }
+        guard inFeatures > 0 else {
+            throw CUDAError.invalidArgument("GEMM with inner dimension \(inFeatures)")
+        }
+        let shape = GemmShape(
+            m: outFeatures, n: rows, k: inFeatures, output: outputType,
+            alignment: GemmShape.alignment(
+                of: [
+                    x, weight, output, UInt64(inFeatures * 2), UInt64(outFeatures * (outputType == .bfloat16 ? 2 : 4)),
+                ]
+            )
+        )
+        let plan = try self.plan(for: shape)
+        var alpha: Float = 1
+        var beta: Float = 0
+        let status = withUnsafeBytes(of: plan.algo) { algo in
+            api.matmul(
+                handle, plan.desc, &alpha, UnsafeRawPointer(bitPattern: UInt(weight)), plan.a,
+                UnsafeRawPointer(bitPattern: UInt(x)), plan.b, &beta, UnsafeRawPointer(bitPattern: UInt(output)),
+                plan.c,
+                UnsafeMutableRawPointer(bitPattern: UInt(output)), plan.c,
+                algo.baseAddress!.assumingMemoryBound(to: ernie_cublasLtMatmulAlgo.self),
+                UnsafeMutableRawPointer(bitPattern: UInt(workspace.address)), workspace.byteCount, stream.handle
+            )
+        }
+        try api.check(status, "cublasLtMatmul(\(shape))")
+    }
+
+    private func plan(for shape: GemmShape) throws -> GemmPlan {
+        if let plan = plans[shape] { return plan }
+        let plan = try GemmPlan(api: api, handle: handle, shape: shape, workspaceBytes: workspace.byteCount)
+        plans[shape] = plan
+        return plan
+    }
+
+    var cachedPlanCount: Int { plans.count }
+}
+
+/// The cache key of a GEMM plan (column-major m × n × k) plus the pointer alignment the algorithm may assume.
+struct GemmShape: Hashable, CustomStringConvertible {
+    var m: Int
+    var n: Int
+    var k: Int
+    var output: GemmOutput
+    /// Largest power of two ≤ 256 dividing every operand address and row stride in bytes (cuBLASLt assumes 256 unless
+    /// told otherwise; expert sub-matrices and row blocks are often only 16-byte aligned).
+    var alignment: Int
+
+    var description: String { "m=\(m) n=\(n) k=\(k) out=\(output) align=\(alignment)" }
+
+    static func alignment(of values: [UInt64]) -> Int {
+        var alignment = 256
+        for address in values {
+            while alignment > 1 && address % UInt64(alignment) != 0 { alignment /= 2 }
+        }
+        return alignment
+    }
+}
+
+/// Descriptors and the heuristic's algorithm for one shape.
+final class GemmPlan {
+    let api: CuBLASLtAPI
+    let desc: ernie_cublasLtMatmulDesc
+    let a: ernie_cublasLtMatrixLayout
+    let b: ernie_cublasLtMatrixLayout
+    let c: ernie_cublasLtMatrixLayout
+    let algo: ernie_cublasLtMatmulAlgo
+
+    init(api: CuBLASLtAPI, handle: ernie_cublasLtHandle, shape: GemmShape, workspaceBytes: Int) throws {
+        self.api = api
+        var desc: ernie_cublasLtMatmulDesc?
+        try api.check(
+            api.matmulDescCreate(&desc, Int32(ERNIE_CUBLAS_COMPUTE_32F), Int32(ERNIE_CUDA_R_32F)),
+            "cublasLtMatmulDescCreate"
+        )
+        var transA = Int32(ERNIE_CUBLAS_OP_T)
+        var transB = Int32(ERNIE_CUBLAS_OP_N)
+        try api.check(
+            api.matmulDescSetAttribute(desc, Int32(ERNIE_CUBLASLT_MATMUL_DESC_TRANSA), &transA, 4),
+            "cublasLtMatmulDescSetAttribute(TRANSA)"
+        )
+        try api.check(
+            api.matmulDescSetAttribute(desc, Int32(ERNIE_CUBLASLT_MATMUL_DESC_TRANSB), &transB, 4),
+            "cublasLtMatmulDescSetAttribute(TRANSB)"
+        )
+        let bf16 = Int32(ERNIE_CUDA_R_16BF)
+        func layout(_ type: Int32, _ rows: Int, _ cols: Int, _ ld: Int) throws -> ernie_cublasLtMatrixLayout {
+            var layout: ernie_cublasLtMatrixLayout?
+            try api.check(
+                api.matrixLayoutCreate(&layout, type, UInt64(rows), UInt64(cols), Int64(ld)),
+                "cublasLtMatrixLayoutCreate(\(rows)x\(cols), ld \(ld))"
+            )
+            return layout!
+        }
+        let a = try layout(bf16, shape.k, shape.m, shape.k)
+        let b = try layout(bf16, shape.k, shape.n, shape.k)
+        let c = try layout(shape.output.cudaType, shape.m, shape.n, shape.m)
+        var preference: ernie_cublasLtMatmulPreference?
+        try api.check(api.preferenceCreate(&preference), "cublasLtMatmulPreferenceCreate")
+        defer { _ = api.preferenceDestroy(preference) }
+        var maxWorkspace = UInt64(workspaceBytes)
+        try api.check(
+            api.preferenceSetAttribute(
+                preference, Int32(ERNIE_CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES), &maxWorkspace, 8),
+            "cublasLtMatmulPreferenceSetAttribute(MAX_WORKSPACE_BYTES)"
+        )
+        var alignment = UInt32(shape.alignment)
+        for attribute in [
+            ERNIE_CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, ERNIE_CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
+            ERNIE_CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, ERNIE_CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES,
+        ] {
+            try api.check(
+                api.preferenceSetAttribute(preference, Int32(attribute), &alignment, 4),
+                "cublasLtMatmulPreferenceSetAttribute(MIN_ALIGNMENT \(attribute))"
+            )
+        }
+        var result = ernie_cublasLtMatmulHeuristicResult()
+        var returned: Int32 = 0
+        try api.check(
+            api.algoGetHeuristic(handle, desc, a, b, c, c, preference, 1, &result, &returned),
+            "cublasLtMatmulAlgoGetHeuristic(\(shape))"
+        )
+        guard returned > 0, result.state == 0 else {
+            throw CUDAError.cublas(
+                call: "cublasLtMatmulAlgoGetHeuristic(\(shape))", code: result.state, name: "NO_ALGORITHM",
+                message: "cuBLASLt found no algorithm for this GEMM"
+            )
+        }
+        self.desc = desc!
+        self.a = a
+        self.b = b
+        self.c = c
+        self.algo = result.algo
+    }
+
+    deinit {
+        _ = api.matrixLayoutDestroy(a)
+        _ = api.matrixLayoutDestroy(b)
+        _ = api.matrixLayoutDestroy(c)
+        _ = api.matmulDescDestroy(desc)
+    }
+}

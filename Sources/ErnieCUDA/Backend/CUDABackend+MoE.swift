@@ -1,0 +1,162 @@
+import ErnieModel
+
+extension CUDABackend {
+    /// Most (token, expert) pairs the small-batch path handles; larger batches group rows by expert for cuBLASLt.
+    static let smallBatchPairs = 96
+
+    /// The MoE block: router kernel (FP32 logits, softmax, biased top-k, renormalised bf16 weights), then
+    /// - small batches (≤ `smallBatchPairs` pairs, widths multiples of 8): two GEMV-style kernels read the router's
+    ///   ids on the device (gate|up + SiLU·mul per pair, then down + weighted combine per token), no host round trip;
+    /// - otherwise: the ids are read back and grouped by expert on the host (`MoEPlan`), rows gathered in expert
+    ///   order, one cuBLASLt GEMM per active expert for gate|up, SiLU·mul, one per expert for down, weighted combine.
+    /// The shared expert is a dense SwiGLU MLP through `linear`.
+    public func moe(_ x: CUDATensor, weights: MoEWeights<CUDAWeight>, shape: MoEShape) throws -> CUDATensor {
+        try requireBF16(x, "moe input")
+        let tokens = x.rows
+        let hidden = x.columns
+        let experts = shape.numExperts
+        let topK = shape.topK
+        let inter = shape.intermediateSize
+        guard experts > 0, topK > 0, topK <= min(experts, 64), inter > 0 else {
+            throw CUDAError.invalidArgument("unsupported MoE shape \(shape) (top-k must be 1...min(experts, 64))")
+        }
+        let router = weights.router
+        guard router.elementType == .float32, router.rows == experts, router.columns == hidden else {
+            throw CUDAError.invalidArgument(
+                "MoE router \(router.name) must be float32 [\(experts), \(hidden)], got \(router.shape) "
+                    + "\(router.elementType)"
+            )
+        }
+        if let bias = weights.correctionBias {
+            guard bias.elementType == .float32, bias.elementCount == experts else {
+                throw CUDAError.invalidArgument("correction bias \(bias.name) must be float32 [\(experts)]")
+            }
+        }
+        let gateUp = weights.expertsGateUp
+        let down = weights.expertsDown
+        guard gateUp.elementType == .bfloat16, gateUp.rows == experts * 2 * inter, gateUp.columns == hidden else {
+            throw CUDAError.invalidArgument(
+                "experts gate|up \(gateUp.name) \(gateUp.shape) is not [\(experts * 2 * inter), \(hidden)]"
+            )
+        }
+        guard down.elementType == .bfloat16, down.rows == experts * hidden, down.columns == inter else {
+            throw CUDAError.invalidArgument(
+                "experts down \(down.name) \(down.shape) is not [\(experts * hidden), \(inter)]")
+        }
+        guard tokens > 0 else { return try makeTensor(rows: 0, columns: hidden, .bfloat16, "moe output") }
+
+        // 1. Routing.
+        let ids = try makeTensor(rows: tokens, columns: topK, .int32, "top-k ids")
+        let routeWeights = try makeTensor(rows: tokens, columns: topK, .float32, "top-k weights")
+        try launch(
+            "ernie_moe_route",
+            LaunchConfiguration(grid: (tokens, 1, 1), block: (256, 1, 1), sharedMemoryBytes: (hidden + experts) * 4)
+        ) { args in
+            args.pointer(x.address)
+            args.pointer(router.address)
+            args.pointer(weights.correctionBias?.address ?? 0)
+            args.pointer(ids.address)
+            args.pointer(routeWeights.address)
+            try args.int(hidden)
+            try args.int(experts)
+            try args.int(topK)
+            args.float(shape.normMin)
+        }
+        // Shared expert (a dense SwiGLU MLP on every token).
+        var sharedOut: CUDATensor?
+        if let shared = weights.shared {
+            let sgu = try linear(x, shared.gateUp.weight, bias: shared.gateUp.bias)
+            let sact = try siluAndMul(sgu)
+            sharedOut = try linear(sact, shared.down.weight, bias: shared.down.bias)
+        }
+        let out = try makeTensor(rows: tokens, columns: hidden, .bfloat16, "moe output")
+        if tokens * topK <= Self.smallBatchPairs, hidden % 8 == 0, inter % 8 == 0,
+            topK * inter * 2 <= device.maxSharedMemoryPerBlockOptin, hidden * 2 <= device.maxSharedMemoryPerBlockOptin
+        {
+            let h = try makeTensor(rows: tokens * topK, columns: inter, .bfloat16, "expert activations")
+            try launch(
+                "ernie_moe_gate_up_small",
+                LaunchConfiguration(
+                    grid: ((inter + 7) / 8, tokens * topK, 1), block: (256, 1, 1),
+                    sharedMemoryBytes: hidden * 2)
+            ) { args in
+                args.pointer(x.address)
+                args.pointer(ids.address)
+                args.pointer(gateUp.address)
+                args.pointer(weights.expertsGateUpBias?.address ?? 0)
+                args.pointer(h.address)
+                try args.int(hidden)
+                try args.int(inter)
+                try args.int(topK)
+            }
+            try launch(
+                "ernie_moe_down_small",
+                LaunchConfiguration(
+                    grid: ((hidden + 7) / 8, tokens, 1), block: (256, 1, 1),
+                    sharedMemoryBytes: topK * inter * 2)
+            ) { args in
+                args.pointer(h.address)
+                args.pointer(ids.address)
+                args.pointer(routeWeights.address)
+                args.pointer(down.address)
+                args.pointer(weights.expertsDownBias?.address ?? 0)
+                args.pointer(sharedOut?.address ?? 0)
+                args.pointer(out.address)
+                try args.int(hidden)
+                try args.int(inter)
+                try args.int(topK)
+            }
+            return out
+        }
+        // 2. Group by expert on the host.
+        let hostIDs = try stream.download(Int32.self, count: tokens * topK, from: ids.address)
+        uploads.recycle()
+        let plan = try MoEPlan(topKIds: hostIDs, tokens: tokens, topK: topK, experts: experts)
+        let rows = tokens * topK
+        let sortedTokens = try uploads.upload(plan.sortedTokens)
+        let rowOf = try uploads.upload(plan.rowOf)
+        // 3. Experts.
+        let xs = try makeTensor(rows: rows, columns: hidden, .bfloat16, "expert inputs")
+        try gatherRows(source: x.address, rowIndices: sortedTokens, count: rows, width: hidden, into: xs.address)
+        let gu = try makeTensor(rows: rows, columns: 2 * inter, .bfloat16, "expert gate|up")
+        for (expert, range) in plan.activeExperts {
+            try blas.gemm(
+                x: xs.address(row: range.lowerBound), weight: gateUp.address + UInt64(expert * 2 * inter * hidden * 2),
+                output: gu.address(row: range.lowerBound), rows: range.count, outFeatures: 2 * inter,
+                inFeatures: hidden, outputType: .bfloat16, stream: stream
+            )
+            if let bias = weights.expertsGateUpBias {
+                try addBias(
+                    gu.address(row: range.lowerBound), rows: range.count, columns: 2 * inter, bias: bias,
+                    biasOffset: expert * 2 * inter)
+            }
+        }
+        let act = try makeTensor(rows: rows, columns: inter, .bfloat16, "expert activations")
+        try siluAndMul(gu.address, rows: rows, intermediate: inter, into: act.address)
+        let ys = try makeTensor(rows: rows, columns: hidden, .bfloat16, "expert outputs")
+        for (expert, range) in plan.activeExperts {
+            try blas.gemm(
+                x: act.address(row: range.lowerBound), weight: down.address + UInt64(expert * hidden * inter * 2),
+                output: ys.address(row: range.lowerBound), rows: range.count, outFeatures: hidden, inFeatures: inter,
+                outputType: .bfloat16, stream: stream
+            )
+            if let bias = weights.expertsDownBias {
+                try addBias(
+                    ys.address(row: range.lowerBound), rows: range.count, columns: hidden, bias: bias,
+                    biasOffset: expert * hidden)
+            }
+        }
+        // 4. Combine.
+        try launch("ernie_moe_combine", LaunchConfiguration(grid: (tokens, 1, 1), block: (256, 1, 1))) { args in
+            args.pointer(ys.address)
+            args.pointer(rowOf)
+            args.pointer(ids.address)
+            args.pointer(routeWeights.address)
+            args.pointer(sharedOut?.address ?? 0)
+            args.pointer(out.address)
+            try args.int(hidden)
+            try args.int(topK)
+        }
+        return out
+    }
+}

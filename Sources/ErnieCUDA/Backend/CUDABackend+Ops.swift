@@ -1,0 +1,131 @@
+import ErnieModel
+
+extension CUDABackend {
+    public func embed(_ table: CUDAWeight) throws -> CUDATensor {
+        let step = try currentStep("embed")
+        guard table.elementType == .bfloat16, table.shape.count == 2 else {
+            throw CUDAError.invalidArgument("embedding table \(table.name) must be a bf16 matrix, got \(table.shape)")
+        }
+        if let bad = step.batch.tokens.first(where: { $0 < 0 || Int($0) >= table.rows }) {
+            throw CUDAError.invalidArgument("token id \(bad) outside the embedding table (\(table.rows) rows)")
+        }
+        let out = try makeTensor(rows: step.tokenCount, columns: table.columns, .bfloat16, "embeddings")
+        try gatherRows(
+            source: table.address, rowIndices: step.tokens, count: step.tokenCount, width: table.columns,
+            into: out.address)
+        return out
+    }
+
+    public func gatherRows(_ x: CUDATensor, indices: [Int]) throws -> CUDATensor {
+        try requireBF16(x, "gatherRows input")
+        if let bad = indices.first(where: { $0 < 0 || $0 >= x.rows }) {
+            throw CUDAError.invalidArgument("gatherRows index \(bad) outside 0..<\(x.rows)")
+        }
+        let out = try makeTensor(rows: indices.count, columns: x.columns, .bfloat16, "gathered rows")
+        guard !indices.isEmpty else { return out }
+        let device = try uploads.upload(indices.map { Int32($0) })
+        try gatherRows(source: x.address, rowIndices: device, count: indices.count, width: x.columns, into: out.address)
+        return out
+    }
+
+    func gatherRows(source: UInt64, rowIndices: UInt64, count: Int, width: Int, into destination: UInt64) throws {
+        try launch("ernie_gather_rows", LaunchConfiguration(grid: (count, 1, 1), block: (256, 1, 1))) { args in
+            args.pointer(source)
+            args.pointer(rowIndices)
+            args.pointer(destination)
+            try args.int(width)
+        }
+    }
+
+    public func addRMSNorm(
+        _ x: CUDATensor, residual: CUDATensor?, weight: CUDAWeight, eps: Float
+    ) throws
+        -> (normed: CUDATensor, residual: CUDATensor)
+    {
+        try requireBF16(x, "addRMSNorm input")
+        if let residual {
+            try requireBF16(residual, "addRMSNorm residual")
+            guard residual.rows == x.rows, residual.columns == x.columns else {
+                throw CUDAError.invalidArgument(
+                    "addRMSNorm: residual [\(residual.rows), \(residual.columns)] vs x [\(x.rows), \(x.columns)]"
+                )
+            }
+        }
+        guard weight.elementType == .bfloat16, weight.elementCount == x.columns else {
+            throw CUDAError.invalidArgument(
+                "addRMSNorm: norm weight \(weight.name) \(weight.shape) does not match width \(x.columns)"
+            )
+        }
+        let normed = try makeTensor(rows: x.rows, columns: x.columns, .bfloat16, "normed")
+        let residualOut = try makeTensor(rows: x.rows, columns: x.columns, .bfloat16, "residual")
+        try launch(
+            "ernie_add_rmsnorm",
+            LaunchConfiguration(grid: (x.rows, 1, 1), block: (256, 1, 1), sharedMemoryBytes: x.columns * 4)
+        ) { args in
+            args.pointer(x.address)
+            args.pointer(residual?.address ?? 0)
+            args.pointer(weight.address)
+            args.pointer(normed.address)
+            args.pointer(residualOut.address)
+            try args.int(x.columns)
+            args.float(eps)
+        }
+        return (normed, residualOut)
+    }
+
+    public func linear(_ x: CUDATensor, _ weight: CUDAWeight, bias: CUDAWeight?) throws -> CUDATensor {
+        try requireBF16(x, "linear input")
+        guard weight.elementType == .bfloat16, weight.shape.count == 2, weight.columns == x.columns else {
+            throw CUDAError.invalidArgument(
+                "linear: weight \(weight.name) \(weight.shape) (\(weight.elementType)) cannot multiply "
+                    + "[\(x.rows), \(x.columns)]"
+            )
+        }
+        let out = try makeTensor(rows: x.rows, columns: weight.rows, .bfloat16, "linear \(weight.name)")
+        try blas.gemm(
+            x: x.address, weight: weight.address, output: out.address, rows: x.rows, outFeatures: weight.rows,
+            inFeatures: x.columns, outputType: .bfloat16, stream: stream
+        )
+        if let bias { try addBias(out.address, rows: x.rows, columns: weight.rows, bias: bias, biasOffset: 0) }
+        return out
+    }
+
+    /// `y[r, :] += bias[biasOffset ..< biasOffset + columns]` (bf16).
+    func addBias(_ y: UInt64, rows: Int, columns: Int, bias: CUDAWeight, biasOffset: Int) throws {
+        guard bias.elementType == .bfloat16, bias.elementCount >= biasOffset + columns else {
+            throw CUDAError.invalidArgument("bias \(bias.name) \(bias.shape) too short for \(columns) columns")
+        }
+        let total = rows * columns
+        guard total > 0 else { return }
+        let blocks = min(LaunchConfiguration.blocks(total, per: 256), device.multiprocessorCount * 16)
+        try launch("ernie_add_bias", LaunchConfiguration(grid: (blocks, 1, 1), block: (256, 1, 1))) { args in
+            args.pointer(y)
+            args.pointer(bias.address + UInt64(biasOffset * 2))
+            try args.int(columns)
+            args.uint64(UInt64(total))
+        }
+    }
+
+    public func siluAndMul(_ gateUp: CUDATensor) throws -> CUDATensor {
+        try requireBF16(gateUp, "siluAndMul input")
+        guard gateUp.columns % 2 == 0 else {
+            throw CUDAError.invalidArgument("siluAndMul needs an even width, got \(gateUp.columns)")
+        }
+        let inter = gateUp.columns / 2
+        let out = try makeTensor(rows: gateUp.rows, columns: inter, .bfloat16, "silu·mul")
+        try siluAndMul(gateUp.address, rows: gateUp.rows, intermediate: inter, into: out.address)
+        return out
+    }
+
+    func siluAndMul(_ gateUp: UInt64, rows: Int, intermediate: Int, into out: UInt64) throws {
+        let total = rows * intermediate
+        guard total > 0 else { return }
+        let blocks = min(LaunchConfiguration.blocks(total, per: 256), device.multiprocessorCount * 16)
+        try launch("ernie_silu_mul", LaunchConfiguration(grid: (blocks, 1, 1), block: (256, 1, 1))) { args in
+            args.pointer(gateUp)
+            args.pointer(out)
+            try args.int(intermediate)
+            args.uint64(UInt64(total))
+        }
+    }
+}

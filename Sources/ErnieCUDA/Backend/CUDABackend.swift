@@ -1,0 +1,172 @@
+import ErnieModel
+import Foundation
+
+/// The ERNIE-4.5 forward-pass operations on an NVIDIA GPU: bf16 weights and activations (router and correction bias
+/// in fp32, fp32 accumulation everywhere), kernels compiled by NVRTC, GEMMs through cuBLASLt, a paged bf16 KV cache.
+///
+/// Used from one thread (the engine thread); the device's primary context is made current on the creating thread.
+public final class CUDABackend: Backend {
+    public typealias Tensor = CUDATensor
+    public typealias Weight = CUDAWeight
+
+    /// Sizes fixed at creation.
+    public struct Configuration: Sendable {
+        /// CUDA device ordinal.
+        public var deviceOrdinal: Int
+        /// Most tokens one step may hold (prefill chunk + decodes); bounds per-step metadata.
+        public var maxTokensPerStep: Int
+        /// Kernel cache directory; nil uses `KernelCache.defaultDirectory`.
+        public var kernelCacheDirectory: String?
+        /// Whether top-p measures mass within the top-k set (vLLM, transformers) instead of over the full
+        /// distribution (SGLang, and ErnieModel's `Sampler`, the default).
+        public var topPAfterTopK: Bool
+
+        public init(
+            deviceOrdinal: Int = 0, maxTokensPerStep: Int = 8192, kernelCacheDirectory: String? = nil,
+            topPAfterTopK: Bool = false
+        ) {
+            self.deviceOrdinal = deviceOrdinal
+            self.maxTokensPerStep = maxTokensPerStep
+            self.kernelCacheDirectory = kernelCacheDirectory
+            self.topPAfterTopK = topPAfterTopK
+        }
+    }
+
+    public let configuration: Configuration
+    public let device: CUDADevice
+    let stream: CUDAStream
+    let kernels: KernelLibrary
+    let blas: CuBLASLt
+    let pool: ActivationPool
+    let uploads: UploadArena
+    var kvCache: DeviceBuffer?
+    public internal(set) var kvLayout: KVCacheLayout?
+    var step: StepState?
+    var stepBuffers: StepBuffers
+    var ropeTables: [RopeKey: DeviceBuffer] = [:]
+
+    public init(configuration: Configuration = Configuration()) throws {
+        guard configuration.maxTokensPerStep > 0 else {
+            throw CUDAError.invalidArgument("maxTokensPerStep must be positive")
+        }
+        self.configuration = configuration
+        let environment = ProcessInfo.processInfo.environment
+        device = try CUDADevice(ordinal: configuration.deviceOrdinal)
+        stream = try CUDAStream(device: device)
+        let sources = try KernelSources.load(environment: environment)
+        let cache = KernelCache(
+            directory: configuration.kernelCacheDirectory ?? KernelCache.defaultDirectory(environment: environment)
+        )
+        let compiler = KernelCompiler(nvrtc: try NVRTC.shared(), architecture: device.architecture, cache: cache)
+        kernels = try KernelLibrary(device: device, sources: sources, compiler: compiler)
+        blas = try CuBLASLt(device: device)
+        pool = ActivationPool(device: device)
+        uploads = try UploadArena(device: device, stream: stream)
+        stepBuffers = try StepBuffers(device: device, maxTokens: configuration.maxTokensPerStep)
+    }
+
+    deinit {
+        // Buffers, modules and the cuBLASLt handle are released after this; they need the context current.
+        try? device.makeCurrent()
+    }
+
+    public var deviceDescription: String { device.summary }
+
+    /// Compile/load reports of every kernel source.
+    public var kernelReports: [KernelCompiler.Output] { kernels.reports }
+
+    // MARK: Helpers shared by the op files
+
+    /// A pool tensor of `[rows, columns]`.
+    func makeTensor(
+        rows: Int, columns: Int, _ type: CUDAElementType = .bfloat16, _ label: @autoclosure () -> String
+    )
+        throws -> CUDATensor
+    {
+        guard rows >= 0, columns >= 0 else { throw CUDAError.invalidArgument("negative tensor shape for \(label())") }
+        let buffer = try pool.buffer(rows: max(rows, 1), rowBytes: max(columns, 1) * type.byteSize, label: label())
+        return CUDATensor(buffer: buffer, rows: rows, columns: columns, elementType: type)
+    }
+
+    /// Launches kernel `name`.
+    func launch(
+        _ name: String, _ configuration: LaunchConfiguration, _ build: (inout KernelArguments) throws -> Void
+    )
+        throws
+    {
+        var arguments = KernelArguments()
+        try build(&arguments)
+        try kernels.function(name).launch(configuration, on: stream, arguments)
+    }
+
+    /// Waits for the stream, then recycles the upload arena.
+    func synchronizeStream() throws {
+        try stream.synchronize()
+        uploads.recycle()
+    }
+
+    /// Waits for all queued work.
+    public func synchronize() throws {
+        try device.makeCurrent()
+        try synchronizeStream()
+    }
+
+    /// Free and total device memory.
+    public func memoryInfo() throws -> (free: Int, total: Int) { try device.memoryInfo() }
+
+    /// Bytes held by the activation pool.
+    public var activationBytes: Int { pool.reservedBytes }
+
+    func requireBF16(_ tensor: CUDATensor, _ what: String) throws {
+        guard tensor.elementType == .bfloat16 else {
+            throw CUDAError.invalidArgument("\(what) must be bf16, got \(tensor.elementType)")
+        }
+    }
+
+    // MARK: Inspection
+
+    public func toHost(_ x: CUDATensor) throws -> [Float] {
+        try device.makeCurrent()
+        let count = x.rows * x.columns
+        switch x.elementType {
+        case .bfloat16:
+            let bits = try stream.download(UInt16.self, count: count, from: x.address)
+            uploads.recycle()
+            return bits.map { HostConversion.float(bf16: $0) }
+        case .float32:
+            let values = try stream.download(Float.self, count: count, from: x.address)
+            uploads.recycle()
+            return values
+        case .int32:
+            let values = try stream.download(Int32.self, count: count, from: x.address)
+            uploads.recycle()
+            return values.map { Float($0) }
+        }
+    }
+
+    /// Copies a weight to the host as Float (tests).
+    public func weightToHost(_ w: CUDAWeight) throws -> [Float] {
+        try device.makeCurrent()
+        switch w.elementType {
+        case .bfloat16:
+            return try stream.download(UInt16.self, count: w.elementCount, from: w.address).map {
+                HostConversion.float(bf16: $0)
+            }
+        case .float32:
+            return try stream.download(Float.self, count: w.elementCount, from: w.address)
+        case .int32:
+            return try stream.download(Int32.self, count: w.elementCount, from: w.address).map { Float($0) }
+        }
+    }
+
+    /// Uploads host floats as a bf16 activation tensor (tests and the self-test).
+    public func tensor(rows: Int, columns: Int, values: [Float]) throws -> CUDATensor {
+        guard values.count == rows * columns else {
+            throw CUDAError.invalidArgument("tensor(rows: \(rows), columns: \(columns)) given \(values.count) values")
+        }
+        let t = try makeTensor(rows: rows, columns: columns, .bfloat16, "host tensor")
+        try stream.upload(values.map { HostConversion.bf16Bits($0) }, to: t.address)
+        try synchronizeStream()
+        return t
+    }
+}

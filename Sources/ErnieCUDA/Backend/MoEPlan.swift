@@ -1,0 +1,53 @@
+/// Host-side grouping of (token, choice) pairs by expert, from the router's top-k ids.
+///
+/// Rows of the expert-sorted activation are ordered by expert, then by token, then by choice; expert `e` owns rows
+/// `offsets[e] ..< offsets[e + 1]`.
+struct MoEPlan: Equatable {
+    /// `offsets[e]`: first sorted row of expert `e`; `offsets[experts]` = tokens × topK.
+    var offsets: [Int]
+    /// Token of each sorted row.
+    var sortedTokens: [Int32]
+    /// `rowOf[t * topK + j]`: the sorted row holding choice `j` of token `t`.
+    var rowOf: [Int32]
+
+    init(topKIds: [Int32], tokens: Int, topK: Int, experts: Int) throws {
+        guard topKIds.count == tokens * topK else {
+            throw CUDAError.invalidArgument("MoE plan: \(topKIds.count) ids for \(tokens) tokens × top-\(topK)")
+        }
+        var counts = [Int](repeating: 0, count: experts)
+        for id in topKIds {
+            guard id >= 0, Int(id) < experts else {
+                throw CUDAError.invalidArgument("router chose expert \(id) outside 0..<\(experts)")
+            }
+            counts[Int(id)] += 1
+        }
+        var offsets = [Int](repeating: 0, count: experts + 1)
+        for e in 0..<experts { offsets[e + 1] = offsets[e] + counts[e] }
+        var next = Array(offsets.dropLast())
+        var sortedTokens = [Int32](repeating: 0, count: topKIds.count)
+        var rowOf = [Int32](repeating: 0, count: topKIds.count)
+        for t in 0..<tokens {
+            for j in 0..<topK {
+                let e = Int(topKIds[t * topK + j])
+                let row = next[e]
+                next[e] += 1
+                sortedTokens[row] = Int32(t)
+                rowOf[t * topK + j] = Int32(row)
+            }
+        }
+        self.offsets = offsets
+        self.sortedTokens = sortedTokens
+        self.rowOf = rowOf
+    }
+
+    /// Experts with at least one row, with their row ranges.
+    var activeExperts: [(expert: Int, rows: Range<Int>)] {
+        (0..<(offsets.count - 1)).compactMap { e in
+            offsets[e + 1] > offsets[e] ? (e, offsets[e]..<offsets[e + 1]) : nil
+        }
+    }
+
+    static func == (a: MoEPlan, b: MoEPlan) -> Bool {
+        a.offsets == b.offsets && a.sortedTokens == b.sortedTokens && a.rowOf == b.rowOf
+    }
+}

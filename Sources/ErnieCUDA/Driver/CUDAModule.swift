@@ -1,0 +1,107 @@
+import CErnieCUDA
+import Foundation
+
+/// A loaded CUBIN (`cuModuleLoadData`) and the kernels resolved from it.
+final class CUDAModule {
+    let device: CUDADevice
+    let handle: ernie_CUmodule
+    let name: String
+
+    init(device: CUDADevice, image: [UInt8], name: String) throws {
+        var handle: ernie_CUmodule?
+        let result = image.withUnsafeBytes { device.api.cuModuleLoadData(&handle, $0.baseAddress) }
+        try device.api.check(result, "cuModuleLoadData(\(name), \(image.count) bytes)")
+        guard let handle else { throw CUDAError.invalidArgument("cuModuleLoadData returned no module for \(name)") }
+        self.device = device
+        self.handle = handle
+        self.name = name
+    }
+
+    deinit {
+        _ = device.api.cuModuleUnload(handle)
+    }
+
+    func function(_ kernelName: String) throws -> CUDAFunction {
+        var function: ernie_CUfunction?
+        try device.api.check(
+            device.api.cuModuleGetFunction(&function, handle, kernelName), "cuModuleGetFunction(\(name):\(kernelName))"
+        )
+        guard let function else { throw CUDAError.invalidArgument("kernel \(kernelName) not found in \(name)") }
+        return CUDAFunction(module: self, handle: function, name: kernelName)
+    }
+}
+
+/// One kernel of a loaded module.
+final class CUDAFunction {
+    let module: CUDAModule
+    let handle: ernie_CUfunction
+    let name: String
+    /// Dynamic shared memory the function has been allowed (raised above the 48 KiB default on demand).
+    private var allowedDynamicSharedMemory = 48 * 1024
+
+    init(module: CUDAModule, handle: ernie_CUfunction, name: String) {
+        self.module = module
+        self.handle = handle
+        self.name = name
+    }
+
+    private var api: DriverAPI { module.device.api }
+
+    /// Queues the kernel on `stream`. Empty grids are skipped.
+    func launch(
+        _ configuration: LaunchConfiguration, on stream: CUDAStream, _ arguments: KernelArguments
+    )
+        throws
+    {
+        try configuration.validate(kernel: name)
+        if configuration.isEmpty { return }
+        if configuration.sharedMemoryBytes > allowedDynamicSharedMemory {
+            let limit = module.device.maxSharedMemoryPerBlockOptin
+            guard configuration.sharedMemoryBytes <= limit else {
+                throw CUDAError.invalidArgument(
+                    "kernel \(name) needs \(configuration.sharedMemoryBytes) bytes of shared memory; "
+                        + "the device allows \(limit)"
+                )
+            }
+            try api.check(
+                api.cuFuncSetAttribute(
+                    handle, Int32(ERNIE_CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES),
+                    Int32(configuration.sharedMemoryBytes)
+                ),
+                "cuFuncSetAttribute(\(name), MAX_DYNAMIC_SHARED_SIZE_BYTES)"
+            )
+            allowedDynamicSharedMemory = configuration.sharedMemoryBytes
+        }
+        let g = configuration.grid
+        let b = configuration.block
+        let api = self.api
+        let handle = self.handle
+        let name = self.name
+        try arguments.withParameterArray { (params) in
+            try api.check(
+                api.cuLaunchKernel(
+                    handle, UInt32(g.x), UInt32(g.y), UInt32(g.z), UInt32(b.x), UInt32(b.y), UInt32(b.z),
+                    UInt32(configuration.sharedMemoryBytes), stream.handle, params, nil
+                ),
+                "cuLaunchKernel(\(name), grid \(g), block \(b))"
+            )
+        }
+        if Self.synchronizeEveryLaunch {
+            do {
+                try stream.synchronize()
+            } catch {
+                throw CUDAError.kernelFailed(kernel: "\(name) (grid \(g), block \(b))", detail: "\(error)")
+            }
+        }
+    }
+
+    /// `ERNIE_CUDA_SYNC=1`: wait after every launch so a faulting kernel is named (debugging; slow).
+    static let synchronizeEveryLaunch: Bool = ProcessInfo.processInfo.environment["ERNIE_CUDA_SYNC"] == "1"
+
+    /// `cuFuncGetAttribute` (registers, local memory) for reports.
+    func attribute(_ attribute: Int) throws -> Int {
+        var value: Int32 = 0
+        try api.check(api.cuFuncGetAttribute(&value, Int32(attribute), handle), "cuFuncGetAttribute(\(name))")
+        return Int(value)
+    }
+}

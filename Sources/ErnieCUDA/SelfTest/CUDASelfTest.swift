@@ -1,0 +1,129 @@
+import ErnieModel
+import Foundation
+
+/// The differential self-test: every backend op on random inputs of several shapes (including ERNIE-4.5's), run on
+/// the CUDA backend and on a reference backend (the CPU backend), outputs compared with bf16-appropriate tolerances.
+public enum CUDASelfTest {
+    /// One compared case.
+    public struct Result: Sendable {
+        public var shape: String
+        public var op: String
+        public var detail: String
+        public var error: Float
+        public var tolerance: Float
+        public var seconds: Double
+        /// Why it failed or what the error measures.
+        public var note: String
+        public var passed: Bool { error <= tolerance }
+
+        /// `PASS  linear     ernie-21b  qkv T=1 ...  err 2.1e-03  tol 1.0e-02  0.41s`.
+        public var line: String {
+            let status = passed ? "PASS" : "FAIL"
+            let err = error.isFinite ? String(format: "%.2e", error) : "  inf   "
+            var text =
+                "\(status)  \(op.padding(toLength: 9, withPad: " ", startingAt: 0)) "
+                + "\(shape.padding(toLength: 10, withPad: " ", startingAt: 0)) "
+                + "\(detail.padding(toLength: 58, withPad: " ", startingAt: 0)) err \(err)  tol "
+                + String(format: "%.1e", tolerance) + String(format: "  %6.2fs", seconds)
+            if !note.isEmpty { text += "  \(note)" }
+            return text
+        }
+    }
+
+    /// Every op name `--op` accepts.
+    public static let ops = ["embed", "rmsnorm", "linear", "silu", "random", "attention", "moe", "sample", "forward"]
+
+    static func cases(for shape: SelfTestShape) -> [any SelfTestCase] {
+        var cases: [any SelfTestCase] = []
+        let maxTokens = shape.tokenCounts.max() ?? 1
+        for t in shape.tokenCounts { cases.append(EmbedCase(tokens: t)) }
+        for t in shape.tokenCounts { cases.append(RMSNormCase(tokens: t)) }
+        for t in shape.tokenCounts {
+            cases.append(LinearCase(name: "qkv", tokens: t, outFeatures: shape.qkvWidth, inFeatures: shape.hidden))
+            cases.append(
+                LinearCase(
+                    name: "o", tokens: t, outFeatures: shape.hidden,
+                    inFeatures: shape.heads * shape.headDim))
+            cases.append(
+                LinearCase(
+                    name: "dense-gate-up", tokens: t, outFeatures: 2 * shape.denseIntermediate,
+                    inFeatures: shape.hidden))
+            cases.append(
+                LinearCase(
+                    name: "dense-down", tokens: t, outFeatures: shape.hidden,
+                    inFeatures: shape.denseIntermediate))
+        }
+        cases.append(LinearCase(name: "lm-head", tokens: maxTokens, outFeatures: shape.vocab, inFeatures: shape.hidden))
+        cases.append(SiLUCase(tokens: maxTokens, width: shape.denseIntermediate))
+        cases.append(RandomWeightCase())
+        cases.append(AttentionCase(shape: shape))
+        if shape.isMoE { for t in shape.tokenCounts { cases.append(MoECase(shape: shape, tokens: t)) } }
+        cases.append(SampleCase(shape: shape))
+        cases.append(ForwardCase())
+        return cases
+    }
+
+    /// Runs the cases of `shapes` (only `ops` when given), printing one line per case through `log`.
+    public static func run<R: Backend>(
+        shapes: [SelfTestShape], ops: Set<String>? = nil, configuration: CUDABackend.Configuration = .init(),
+        reference: () throws -> R, log: (String) -> Void
+    ) -> [Result] {
+        var results: [Result] = []
+        for shape in shapes {
+            let cases = Self.cases(for: shape).filter { ops?.contains($0.op) ?? true }
+            if cases.isEmpty { continue }
+            let hosts = HostTensorCache()
+            let pageSize = 16
+            let layout = KVCacheLayout(
+                numPages: 256, pageSize: pageSize, numLayers: 2, numKVHeads: shape.kvHeads,
+                headDim: shape.headDim)
+            let backends: (CUDABackend, R)
+            do {
+                var config = configuration
+                config.maxTokensPerStep = max(config.maxTokensPerStep, shape.longContext + 256)
+                backends = (try CUDABackend(configuration: config), try reference())
+            } catch {
+                for c in cases {
+                    let r = Result(
+                        shape: shape.name, op: c.op, detail: c.detail, error: .infinity,
+                        tolerance: c.tolerance, seconds: 0, note: "setup failed: \(error)")
+                    log(r.line)
+                    results.append(r)
+                }
+                continue
+            }
+            let cudaBag = WeightBag(backend: backends.0, shape: shape, hosts: hosts, pageSize: pageSize)
+            let referenceBag = WeightBag(backend: backends.1, shape: shape, hosts: hosts, pageSize: pageSize)
+            for c in cases {
+                let start = Date()
+                var result = Result(
+                    shape: shape.name, op: c.op, detail: c.detail, error: .infinity,
+                    tolerance: c.tolerance, seconds: 0, note: "")
+                do {
+                    try backends.0.allocateKVCache(layout)
+                    try backends.1.allocateKVCache(layout)
+                    let expected = try c.run(referenceBag)
+                    let got = try c.run(cudaBag)
+                    let (error, note) = c.compare(cuda: got, reference: expected)
+                    result.error = error
+                    result.note = note
+                } catch {
+                    result.note = "error: \(error)"
+                }
+                result.seconds = Date().timeIntervalSince(start)
+                log(result.line)
+                results.append(result)
+            }
+            hosts.removeAll()
+        }
+        return results
+    }
+
+    /// `selftest: N passed, M failed` plus the failed lines.
+    public static func summary(_ results: [Result]) -> String {
+        let failed = results.filter { !$0.passed }
+        var text = "selftest: \(results.count - failed.count) passed, \(failed.count) failed"
+        if !failed.isEmpty { text += "\n" + failed.map { "  " + $0.line }.joined(separator: "\n") }
+        return text
+    }
+}

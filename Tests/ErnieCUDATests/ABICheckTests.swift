@@ -1,0 +1,48 @@
+import ErnieTestSupport
+import Foundation
+import Testing
+
+@testable import ErnieCUDA
+
+/// `scripts/gpu/check_abi.sh`: CErnieCUDA.h's function-pointer types and constants against the real CUDA headers
+/// (from a toolkit or the pip wheels). Enabled when a C compiler and cuda.h + nvrtc.h are present.
+enum ABICheck {
+    static let headerDirectory: String? = {
+        let environment = ProcessInfo.processInfo.environment
+        var candidates: [String] = []
+        if let home = environment["CUDA_HOME"] { candidates.append(home + "/include") }
+        candidates.append("/usr/local/cuda/include")
+        candidates += LibrarySearch.sitePackagesDirectories(environment: environment).map {
+            $0 + "/nvidia/cu13/include"
+        }
+        return candidates.first { directory in
+            ["cuda.h", "nvrtc.h"].allSatisfy { FileManager.default.fileExists(atPath: directory + "/" + $0) }
+        }
+    }()
+
+    static let compiler: String? = ["/usr/bin/cc", "/usr/bin/gcc", "/usr/bin/clang"].first {
+        FileManager.default.isExecutableFile(atPath: $0)
+    }
+
+    static var available: Bool { headerDirectory != nil && compiler != nil }
+}
+
+@Suite(.enabled(if: ABICheck.available, "no C compiler or no cuda.h/nvrtc.h"))
+struct ABICheckTests {
+    @Test func declarationsMatchTheCUDAHeaders() throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/bash")
+        process.arguments = [Fixtures.checkout + "/scripts/gpu/check_abi.sh"]
+        var environment = ProcessInfo.processInfo.environment
+        environment["CC"] = ABICheck.compiler
+        process.environment = environment
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "\(output)")
+        #expect(output.contains("check_abi: OK"), "\(output)")
+    }
+}

@@ -1,0 +1,119 @@
+import ErnieModel
+import Foundation
+import Testing
+
+@testable import ErnieCUDA
+
+@Suite(.serialized, .enabled(if: TestDevice.available, "no CUDA device (GPU or emulator)"))
+struct DeviceMoETests {
+    /// transformers' Ernie4_5_MoeSparseMoeBlock on the host: FP32 router, softmax, top-k on p + bias, unbiased
+    /// renormalised weights cast to bf16, bf16 experts, index_add in expert order, plus the shared expert.
+    static func reference(
+        x: [Float], tokens: Int, hidden: Int, experts: Int, topK: Int, inter: Int, router: [Float], bias: [Float],
+        gateUp: [Float], down: [Float], sharedGateUp: [Float]?, sharedDown: [Float]?, sharedInter: Int
+    ) -> [Float] {
+        func matvec(_ w: ArraySlice<Float>, _ v: [Float], rows: Int, cols: Int) -> [Float] {
+            (0..<rows).map { r in
+                var acc = 0.0
+                for c in 0..<cols { acc += Double(w[w.startIndex + r * cols + c]) * Double(v[c]) }
+                return bf(Float(acc))
+            }
+        }
+        func swiglu(_ xr: [Float], _ gu: ArraySlice<Float>, _ dn: ArraySlice<Float>, _ width: Int) -> [Float] {
+            let h = matvec(gu, xr, rows: 2 * width, cols: hidden)
+            let act = (0..<width).map { bf(bf(h[$0] / (1 + expf(-h[$0]))) * h[width + $0]) }
+            return matvec(dn, act, rows: hidden, cols: width)
+        }
+        var out = [Float]()
+        for t in 0..<tokens {
+            let xr = Array(x[(t * hidden)..<((t + 1) * hidden)])
+            let logits = (0..<experts).map { e -> Float in
+                var acc = 0.0
+                for c in 0..<hidden { acc += Double(xr[c]) * Double(router[e * hidden + c]) }
+                return Float(acc)
+            }
+            let m = logits.max()!
+            let exps = logits.map { expf($0 - m) }
+            let total = exps.reduce(0, +)
+            let p = exps.map { $0 / total }
+            let score: [Float] = (0..<experts).map { p[$0] + bias[$0] }
+            let order = (0..<experts).sorted { a, b in score[a] > score[b] || (score[a] == score[b] && a < b) }
+            let chosen = Array(order.prefix(topK))
+            let sum = chosen.reduce(Float(0)) { $0 + p[$1] }
+            var acc = [Float](repeating: 0, count: hidden)
+            for e in chosen.sorted() {
+                let w = bf(p[e] / max(sum, 1e-12))
+                let y = swiglu(xr, gateUp[(e * 2 * inter * hidden)...], down[(e * hidden * inter)...], inter)
+                for c in 0..<hidden { acc[c] = bf(acc[c] + bf(y[c] * w)) }
+            }
+            if let sharedGateUp, let sharedDown {
+                let s = swiglu(xr, sharedGateUp[...], sharedDown[...], sharedInter)
+                for c in 0..<hidden { acc[c] = bf(acc[c] + s[c]) }
+            }
+            out += acc
+        }
+        return out
+    }
+
+    func run(tokens: Int, hidden: Int, experts: Int, topK: Int, inter: Int, shared: Bool, withBias: Bool) throws {
+        let backend = try TestDevice.backend()
+        try backend.allocateKVCache(KVCacheLayout(numPages: 4, pageSize: 16, numLayers: 1, numKVHeads: 1, headDim: 64))
+        let sharedInter = shared ? 2 * inter : 0
+        let x = TestData.values(tokens * hidden, seed: 11)
+        let router = TestData.values(experts * hidden, seed: 12, scale: 0.2).map { $0 * 1.0001 }  // not bf16-exact
+        let bias = withBias ? TestData.values(experts, seed: 13, scale: 0.05) : [Float](repeating: 0, count: experts)
+        let gateUp = TestData.values(experts * 2 * inter * hidden, seed: 14, scale: 0.2)
+        let down = TestData.values(experts * hidden * inter, seed: 15, scale: 0.2)
+        let sgu = shared ? TestData.values(2 * sharedInter * hidden, seed: 16, scale: 0.2) : nil
+        let sdn = shared ? TestData.values(hidden * sharedInter, seed: 17, scale: 0.2) : nil
+        let weights = MoEWeights<CUDAWeight>(
+            router: try backend.makeWeight(
+                TestData.tensor("router", [experts, hidden], router, dtype: .float32),
+                precision: .float32),
+            correctionBias: withBias
+                ? try backend.makeWeight(
+                    TestData.tensor("bias", [1, experts], bias, dtype: .float32), precision: .float32)
+                : nil,
+            expertsGateUp: try backend.makeWeight(
+                concatenatingRows: (0..<experts).map { e in
+                    TestData.tensor(
+                        "gu\(e)", [2 * inter, hidden],
+                        Array(gateUp[(e * 2 * inter * hidden)..<((e + 1) * 2 * inter * hidden)]))
+                }, precision: .standard),
+            expertsDown: try backend.makeWeight(
+                TestData.tensor("down", [experts * hidden, inter], down),
+                precision: .standard),
+            shared: shared
+                ? MLPWeights(
+                    gateUp: Linear(
+                        weight: try backend.makeWeight(
+                            TestData.tensor("sgu", [2 * sharedInter, hidden], sgu!), precision: .standard)),
+                    down: Linear(
+                        weight: try backend.makeWeight(
+                            TestData.tensor("sdn", [hidden, sharedInter], sdn!), precision: .standard)))
+                : nil
+        )
+        let table = try backend.makeWeight(TestData.tensor("x", [tokens, hidden], x), precision: .standard)
+        try backend.beginStep(identityBatch(tokens))
+        let input = try backend.embed(table)
+        let shape = MoEShape(
+            numExperts: experts, topK: topK, intermediateSize: inter, sharedIntermediateSize: sharedInter,
+            normMin: 1e-12)
+        let out = try backend.toHost(try backend.moe(input, weights: weights, shape: shape))
+        try backend.endStep()
+        let expected = Self.reference(
+            x: x, tokens: tokens, hidden: hidden, experts: experts, topK: topK, inter: inter, router: router,
+            bias: bias, gateUp: gateUp, down: down, sharedGateUp: sgu, sharedDown: sdn, sharedInter: sharedInter
+        )
+        let error = normalizedError(out, expected)
+        #expect(error < 2e-2, "MoE T\(tokens) H\(hidden) E\(experts) k\(topK) I\(inter): normalized error \(error)")
+    }
+
+    @Test func routedExpertsWithSharedExpertAndCorrectionBias() throws {
+        try run(tokens: 7, hidden: 64, experts: 8, topK: 3, inter: 16, shared: true, withBias: true)
+    }
+
+    @Test func routedExpertsOnlyManyTokens() throws {
+        try run(tokens: 40, hidden: 32, experts: 16, topK: 4, inter: 24, shared: false, withBias: false)
+    }
+}

@@ -1,0 +1,254 @@
+// A stand-in for libcuda.so.1 that runs ErnieCUDA on the CPU: device memory is host memory (each allocation ends
+// just before a PROT_NONE guard page, so overruns fault), copies are memcpy, "CUBINs" are shared objects built by the
+// fake NVRTC, launches run the emulated kernel synchronously. Reports an H200-like device.
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <dlfcn.h>
+#include <map>
+#include <mutex>
+#include <string>
+#include <sys/mman.h>
+#include <unistd.h>
+
+// Must match emu_launch_dims in emu_device.h.
+struct emu_launch_dims {
+    unsigned grid[3];
+    unsigned block[3];
+    unsigned shared_bytes;
+    const char *name;
+};
+
+typedef void (*emu_launcher)(const emu_launch_dims *, void **);
+
+namespace {
+struct Allocation {
+    void *map;
+    size_t map_bytes;
+    size_t bytes;
+};
+std::mutex lock;
+std::map<uintptr_t, Allocation> allocations;
+size_t allocated = 0;
+const size_t total_memory = 64ull << 30;
+const size_t page = 4096;
+
+struct Module {
+    void *handle;
+    std::string path;
+};
+struct Function {
+    emu_launcher launcher;
+    std::string name;
+};
+struct Event {
+    std::chrono::steady_clock::time_point time;
+};
+
+int getenv_int(const char *name, int fallback) {
+    const char *v = getenv(name);
+    return v ? atoi(v) : fallback;
+}
+}  // namespace
+
+extern "C" {
+int cuInit(unsigned) { return 0; }
+int cuDriverGetVersion(int *v) {
+    *v = 13000;
+    return 0;
+}
+int cuGetErrorName(int e, const char **s) {
+    switch (e) {
+        case 0: *s = "CUDA_SUCCESS"; break;
+        case 1: *s = "CUDA_ERROR_INVALID_VALUE"; break;
+        case 2: *s = "CUDA_ERROR_OUT_OF_MEMORY"; break;
+        case 200: *s = "CUDA_ERROR_INVALID_IMAGE"; break;
+        case 500: *s = "CUDA_ERROR_NOT_FOUND"; break;
+        default: *s = "CUDA_ERROR_EMULATOR"; break;
+    }
+    return 0;
+}
+int cuGetErrorString(int e, const char **s) { return cuGetErrorName(e, s); }
+int cuDeviceGetCount(int *c) {
+    *c = 1;
+    return 0;
+}
+int cuDeviceGet(int *d, int ordinal) {
+    if (ordinal != 0) return 101;
+    *d = 0;
+    return 0;
+}
+int cuDeviceGetName(char *name, int len, int) {
+    snprintf(name, len, "ErnieCUDA CPU emulator");
+    return 0;
+}
+int cuDeviceGetAttribute(int *v, int attribute, int) {
+    switch (attribute) {
+        case 1: *v = 1024; break;
+        case 13: *v = 1980000; break;
+        case 16: *v = getenv_int("ERNIE_EMU_SMS", 132); break;
+        case 36: *v = 3201000; break;
+        case 37: *v = 6016; break;
+        case 38: *v = 62914560; break;
+        case 75: *v = 9; break;
+        case 76: *v = 0; break;
+        case 97: *v = 232448; break;
+        default: return 1;
+    }
+    return 0;
+}
+int cuDeviceTotalMem_v2(size_t *bytes, int) {
+    *bytes = total_memory;
+    return 0;
+}
+int cuDevicePrimaryCtxRetain(void **ctx, int) {
+    static int context;
+    *ctx = &context;
+    return 0;
+}
+int cuDevicePrimaryCtxRelease_v2(int) { return 0; }
+int cuCtxSetCurrent(void *) { return 0; }
+int cuCtxSynchronize() { return 0; }
+int cuMemGetInfo_v2(size_t *free_bytes, size_t *total) {
+    std::lock_guard<std::mutex> g(lock);
+    *total = total_memory;
+    *free_bytes = total_memory - allocated;
+    return 0;
+}
+int cuMemAlloc_v2(unsigned long long *pointer, size_t bytes) {
+    std::lock_guard<std::mutex> g(lock);
+    if (bytes == 0) return 1;
+    if (allocated + bytes > total_memory) return 2;
+    const size_t data_pages = (bytes + page - 1) / page;
+    const size_t map_bytes = (data_pages + 1) * page;
+    void *map = mmap(nullptr, map_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (map == MAP_FAILED) return 2;
+    char *guard = (char *)map + data_pages * page;
+    mprotect(guard, page, PROT_NONE);
+    uintptr_t start = ((uintptr_t)guard - bytes) & ~(uintptr_t)255;
+    memset((void *)start, 0xA5, (uintptr_t)guard - start);  // garbage, like fresh device memory
+    allocations[start] = Allocation{map, map_bytes, bytes};
+    allocated += bytes;
+    *pointer = start;
+    return 0;
+}
+int cuMemFree_v2(unsigned long long pointer) {
+    std::lock_guard<std::mutex> g(lock);
+    auto it = allocations.find((uintptr_t)pointer);
+    if (it == allocations.end()) return 1;
+    munmap(it->second.map, it->second.map_bytes);
+    allocated -= it->second.bytes;
+    allocations.erase(it);
+    return 0;
+}
+int cuMemAllocHost_v2(void **pointer, size_t bytes) {
+    *pointer = aligned_alloc(256, (bytes + 255) / 256 * 256);
+    return *pointer ? 0 : 2;
+}
+int cuMemFreeHost(void *pointer) {
+    free(pointer);
+    return 0;
+}
+int cuMemcpyHtoDAsync_v2(unsigned long long d, const void *s, size_t n, void *) {
+    memcpy((void *)d, s, n);
+    return 0;
+}
+int cuMemcpyDtoHAsync_v2(void *d, unsigned long long s, size_t n, void *) {
+    memcpy(d, (const void *)s, n);
+    return 0;
+}
+int cuMemcpyDtoDAsync_v2(unsigned long long d, unsigned long long s, size_t n, void *) {
+    memmove((void *)d, (const void *)s, n);
+    return 0;
+}
+int cuMemsetD8Async(unsigned long long d, unsigned char v, size_t n, void *) {
+    memset((void *)d, v, n);
+    return 0;
+}
+int cuMemsetD32Async(unsigned long long d, unsigned v, size_t n, void *) {
+    for (size_t i = 0; i < n; ++i) ((unsigned *)d)[i] = v;
+    return 0;
+}
+int cuStreamCreate(void **stream, unsigned) {
+    static int s;
+    *stream = &s;
+    return 0;
+}
+int cuStreamDestroy_v2(void *) { return 0; }
+int cuStreamSynchronize(void *) { return 0; }
+int cuEventCreate(void **event, unsigned) {
+    *event = new Event;
+    return 0;
+}
+int cuEventDestroy_v2(void *event) {
+    delete (Event *)event;
+    return 0;
+}
+int cuEventRecord(void *event, void *) {
+    ((Event *)event)->time = std::chrono::steady_clock::now();
+    return 0;
+}
+int cuEventSynchronize(void *) { return 0; }
+int cuEventElapsedTime_v2(float *ms, void *start, void *end) {
+    *ms = std::chrono::duration<float, std::milli>(((Event *)end)->time - ((Event *)start)->time).count();
+    return 0;
+}
+int cuModuleLoadData(void **module, const void *image) {
+    // The image is a shared object; its size is not passed, so read the ELF section header table end.
+    const unsigned char *p = (const unsigned char *)image;
+    if (memcmp(p, "\x7f" "ELF", 4) != 0) return 200;
+    uint64_t shoff;
+    uint16_t shentsize, shnum;
+    memcpy(&shoff, p + 0x28, 8);
+    memcpy(&shentsize, p + 0x3A, 2);
+    memcpy(&shnum, p + 0x3C, 2);
+    const size_t size = shoff + (size_t)shentsize * shnum;
+    char path[] = "/tmp/ernie-emu-module-XXXXXX";
+    int fd = mkstemp(path);
+    if (fd < 0) return 1;
+    if (write(fd, image, size) != (ssize_t)size) {
+        close(fd);
+        return 1;
+    }
+    close(fd);
+    void *handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    unlink(path);
+    if (!handle) {
+        fprintf(stderr, "fake cuModuleLoadData: %s\n", dlerror());
+        return 200;
+    }
+    *module = new Module{handle, path};
+    return 0;
+}
+int cuModuleUnload(void *module) {
+    delete (Module *)module;  // the shared object stays mapped (functions may still be referenced)
+    return 0;
+}
+int cuModuleGetFunction(void **function, void *module, const char *name) {
+    std::string symbol = std::string("emu_launch_") + name;
+    void *f = dlsym(((Module *)module)->handle, symbol.c_str());
+    if (!f) return 500;
+    *function = new Function{(emu_launcher)f, name};
+    return 0;
+}
+int cuFuncSetAttribute(void *, int, int) { return 0; }
+int cuFuncGetAttribute(int *v, int, void *) {
+    *v = 0;
+    return 0;
+}
+int cuLaunchKernel(void *function, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
+                   unsigned shared_bytes, void *, void **params, void **) {
+    auto *f = (Function *)function;
+    if (gx == 0 || gy == 0 || gz == 0 || bx * by * bz == 0 || bx * by * bz > 1024 || gy > 65535 || gz > 65535)
+        return 1;
+    if (shared_bytes > 232448) return 1;
+    emu_launch_dims d{{gx, gy, gz}, {bx, by, bz}, shared_bytes, f->name.c_str()};
+    // One kernel at a time in the whole process: the emulated device state of a module is not thread-safe.
+    static std::mutex launch_lock;
+    std::lock_guard<std::mutex> g(launch_lock);
+    f->launcher(&d, params);
+    return 0;
+}
+}
