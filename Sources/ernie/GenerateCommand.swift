@@ -1,17 +1,16 @@
 import ArgumentParser
-import ErnieCPU
 import ErnieModel
 import ErnieTemplate
 import ErnieTokenizer
 import Foundation
 
-/// `ernie generate`: one prompt, one sequence, text streamed to stdout as it is produced (CPU backend).
+/// `ernie generate`: one prompt, one sequence, text streamed to stdout as it is produced.
 struct GenerateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "generate",
         abstract: "Generate text from one prompt and stream it to stdout.",
-        discussion: "Runs the model on the CPU without the server: prefill, then one token per step until an end "
-            + "token or --max-new-tokens. Timing goes to stderr."
+        discussion: "Runs the model without the server (on the GPU when there is one, else the CPU): prefill, then "
+            + "one token per step until an end token or --max-new-tokens. Timing goes to stderr."
     )
 
     @Option(name: .customLong("model-path"), help: "Model folder (config.json, safetensors, tokenizer). Default: the demo model.")
@@ -62,6 +61,9 @@ struct GenerateCommand: AsyncParsableCommand {
     @Option(name: .customLong("prefill-chunk"), help: "Prompt tokens per forward step.")
     var prefillChunk = 512
 
+    @Option(help: "auto (the GPU when there is one) | cpu | cuda.")
+    var device: DeviceChoice = .auto
+
     func validate() throws {
         guard LoadFormat(rawValue: loadFormat) != nil else {
             throw ValidationError("--load-format must be one of: auto, safetensors, dummy")
@@ -87,9 +89,12 @@ struct GenerateCommand: AsyncParsableCommand {
         let pageSize = 16
         let pages = (promptIDs.count + maxNewTokens + pageSize - 1) / pageSize
         let loadStart = Date()
-        let executor = try ErnieForward.load(
-            directory: directory, backend: CPUBackend(), format: format, kvPages: pages, pageSize: pageSize, seed: seed
-        )
+        let executor = try ModelFactory.load(
+            ModelFactory.Options(
+                modelPath: directory, device: device, loadFormat: format, pageSize: pageSize,
+                maxTotalTokens: pages * pageSize, memFractionStatic: nil, seed: seed,
+                maxTokensPerStep: max(prefillChunk, 1))
+        ).executor
         let loadSeconds = Date().timeIntervalSince(loadStart)
 
         var stops = Set(config.eosTokenIDs.map(Int32.init))

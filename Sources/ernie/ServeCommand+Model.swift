@@ -1,5 +1,6 @@
 import ArgumentParser
 import ErnieCPU
+import ErnieCUDA
 import ErnieModel
 import Foundation
 
@@ -17,6 +18,8 @@ enum ModelFactory {
         var memFractionStatic: Double?
         /// Seed of dummy weights.
         var seed: UInt64
+        /// Most tokens one step can hold (a prefill chunk plus every running decode); sizes per-step GPU buffers.
+        var maxTokensPerStep: Int = 8192
     }
 
     struct Loaded {
@@ -30,14 +33,53 @@ enum ModelFactory {
     /// Default share of physical memory the CPU KV pool may take.
     static let cpuDefaultMemFraction = 0.1
 
+    /// Default `--mem-fraction-static` on a GPU (SGLang's fallback value): weights and the KV cache may take this
+    /// share of device memory; the rest is left for activations, cuBLASLt and the CUDA context.
+    static let cudaDefaultMemFraction = 0.88
+
     static func load(_ options: Options) throws -> sending Loaded {
         switch options.device {
-        case .auto, .cpu:
+        case .cpu:
             return try loadCPU(options)
         case .cuda:
-            throw ValidationError(
-                "--device cuda: the CUDA backend is not wired into 'serve' yet (ModelFactory.load); use --device cpu.")
+            return try loadCUDA(options)
+        case .auto:
+            return cudaDeviceAvailable() ? try loadCUDA(options) : try loadCPU(options)
         }
+    }
+
+    /// Whether a CUDA driver with at least one device can be loaded (`--device auto` picks the GPU then).
+    static func cudaDeviceAvailable() -> Bool {
+        guard let driver = try? CUDADriver.shared(), let count = try? driver.deviceCount() else { return false }
+        return count > 0
+    }
+
+    private static func loadCUDA(_ options: Options) throws -> sending Loaded {
+        let backend = try CUDABackend(configuration: .init(maxTokensPerStep: options.maxTokensPerStep))
+        let config = try ModelConfig(contentsOf: options.modelPath)
+        let started = Date()
+        let loaded = try WeightLoader.load(
+            directory: options.modelPath, config: config, format: options.loadFormat, backend: backend,
+            seed: options.seed)
+        let pageBytes = backend.kvBytesPerPage(
+            pageSize: options.pageSize, numLayers: config.numHiddenLayers, numKVHeads: config.numKeyValueHeads,
+            headDim: config.headDim)
+        let pages: Int
+        if let tokens = options.maxTotalTokens {
+            pages = (tokens + options.pageSize - 1) / options.pageSize
+        } else {
+            let memory = try backend.device.memoryInfo()
+            pages = try MemoryPlanner.kvPages(
+                freeBytes: memory.free, totalBytes: memory.total,
+                memFractionStatic: options.memFractionStatic ?? cudaDefaultMemFraction, bytesPerPage: pageBytes
+            ).pages
+        }
+        let executor = try ErnieForward(
+            config: config, weights: loaded.weights, backend: backend, kvPages: pages, pageSize: options.pageSize)
+        let seconds = Date().timeIntervalSince(started)
+        FileHandle.standardError.write(Data(
+            "ernie: weights on \(backend.deviceDescription) in \(String(format: "%.1f", seconds)) s\n".utf8))
+        return Loaded(executor: executor, kvBytes: pages * pageBytes)
     }
 
     private static func loadCPU(_ options: Options) throws -> sending Loaded {

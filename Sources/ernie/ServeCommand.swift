@@ -121,7 +121,7 @@ struct ServeCommand: AsyncParsableCommand {
             ModelFactory.Options(
                 modelPath: resolvedModelPath, device: device, loadFormat: loadFormat.format, pageSize: pageSize,
                 maxTotalTokens: maxTotalTokens, memFractionStatic: memFractionStatic,
-                seed: randomSeed ?? 0))
+                seed: randomSeed ?? 0, maxTokensPerStep: chunkedPrefillSize + maxRunningRequests))
         let layout = loaded.executor.kvLayout
         announce(
             "ernie serve: \(config.architecture.rawValue) model \(resolvedModelPath) "
