@@ -5,9 +5,10 @@ extension CUDABackend {
         rows > 0 && rows <= min(perf.gemvMaxRows, 64) && inFeatures % 8 == 0 && inFeatures > 0
     }
 
-    /// Launch shape of the skinny GEMM: `nt` n-tiles of 8 tokens, `warps` warps splitting K per 16-row tile.
+    /// Launch shape of the skinny GEMM: `nt` n-tiles of 8 tokens, `warps` warps splitting K per 16-row tile,
+    /// `tilesPerBlock` row tiles per block (blocks of at least 4 warps), `blocks` blocks.
     static func skinnyGEMMPlan(rows: Int, outFeatures: Int, inFeatures: Int, multiprocessors: Int)
-        -> (nt: Int, warps: Int, tiles: Int)
+        -> (nt: Int, warps: Int, tiles: Int, tilesPerBlock: Int, blocks: Int)
     {
         let nt = [1, 2, 4, 8].first { 8 * $0 >= rows } ?? 8
         let tiles = (outFeatures + 15) / 16
@@ -16,7 +17,8 @@ extension CUDABackend {
         let wanted = (16 * max(multiprocessors, 1) + tiles - 1) / tiles
         var warps = 1
         while warps < 8, warps < wanted, chunks >= 4 * warps { warps *= 2 }
-        return (nt, warps, tiles)
+        let perBlock = max(1, 4 / warps)
+        return (nt, warps, tiles, perBlock, (tiles + perBlock - 1) / perBlock)
     }
 
     /// `Y[rows, outFeatures] = X[rows, inFeatures] · Wᵀ (+ bias)` with the skinny GEMM (bias rounded as `addBias`).
@@ -27,10 +29,11 @@ extension CUDABackend {
         let plan = Self.skinnyGEMMPlan(
             rows: rows, outFeatures: outFeatures, inFeatures: inFeatures,
             multiprocessors: device.multiprocessorCount)
-        let shared = plan.warps > 1 ? plan.warps * plan.nt * 8 * 16 * 4 : 0
+        let warps = plan.warps * plan.tilesPerBlock
+        let shared = plan.warps > 1 ? warps * plan.nt * 8 * 16 * 4 : 0
         try launch(
             "ernie_gemv_nt\(plan.nt)",
-            LaunchConfiguration(grid: (plan.tiles, 1, 1), block: (32 * plan.warps, 1, 1), sharedMemoryBytes: shared),
+            LaunchConfiguration(grid: (plan.blocks, 1, 1), block: (32 * warps, 1, 1), sharedMemoryBytes: shared),
             cost: OpCost.gemm(m: rows, n: outFeatures, k: inFeatures), label: label, programmatic: true
         ) { args in
             args.pointer(x)
@@ -40,6 +43,7 @@ extension CUDABackend {
             try args.int(rows)
             try args.int(outFeatures)
             try args.int(inFeatures)
+            try args.int(plan.warps)
         }
     }
 }

@@ -50,10 +50,12 @@ struct GroupedMoEPlan: Equatable {
             chunkWidth = sharedWidth
         }
         nt = tokens <= 8 ? 1 : tokens <= 16 ? 2 : 4
+        // Up to 8 warps split K (blocks of 10 / 6 chunks per warp at ERNIE's shapes): bigger blocks quantise into
+        // waves better than more, smaller ones at batch 1, where the grid is only ≈ 1.5 waves deep.
         func warps(_ k: Int) -> Int {
             let chunks = (k + 31) / 32
             var w = 1
-            while w < 4, chunks >= 4 * w { w *= 2 }
+            while w < 8, chunks >= 4 * w { w *= 2 }
             return w
         }
         gateUpWarps = warps(hidden)

@@ -12,16 +12,20 @@
 #define GEMV_ROWS 16
 #define GEMV_UNROLL 4
 
-// One row tile of 16 weight rows per block; `blockDim.x / 32` warps split the 32-wide K chunks round-robin.
-// Requirements (checked by the host): K % 8 == 0, M ≤ 8 * NT. Dynamic shared memory: warps * NT * 8 * 16 floats
-// when warps > 1.
+// Each block covers `blockDim.x / 32 / kw` row tiles of 16 weight rows; the `kw` warps of a row tile split its
+// 32-wide K chunks round-robin. Requirements (checked by the host): K % 8 == 0, M ≤ 8 * NT, kw divides the block's
+// warps. Dynamic shared memory: warps * NT * 8 * 16 floats when kw > 1.
 template <int NT>
 __device__ __forceinline__ void gemv_impl(const bf16 *__restrict__ x, const bf16 *__restrict__ w,
-                                          const bf16 *__restrict__ bias, bf16 *__restrict__ y, int M, int N, int K) {
+                                          const bf16 *__restrict__ bias, bf16 *__restrict__ y, int M, int N, int K,
+                                          int kw) {
     ERNIE_DYNAMIC_SMEM(float, red);
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+    const int lane = threadIdx.x & 31, warp_in_block = threadIdx.x >> 5;
+    const int tiles_per_block = (blockDim.x >> 5) / kw;
+    const int tile_in_block = warp_in_block / kw;
+    const int warp = warp_in_block - tile_in_block * kw, warps = kw;
     const int g = lane >> 2, t = lane & 3;
-    const int n0 = blockIdx.x * GEMV_ROWS;
+    const int n0 = (blockIdx.x * tiles_per_block + tile_in_block) * GEMV_ROWS;
     const int chunks = (K + 31) / 32;
     const bool r0ok = n0 + g < N, r8ok = n0 + g + 8 < N;
     const bf16 *w0 = w + (i64)(r0ok ? n0 + g : 0) * K + 8 * t;
@@ -85,6 +89,7 @@ __device__ __forceinline__ void gemv_impl(const bf16 *__restrict__ x, const bf16
         return;
     }
     constexpr int TILE = NT * 8 * GEMV_ROWS;
+    red += tile_in_block * warps * TILE;
     float *mine = red + warp * TILE;
 #pragma unroll
     for (int nt = 0; nt < NT; ++nt) {
@@ -96,7 +101,7 @@ __device__ __forceinline__ void gemv_impl(const bf16 *__restrict__ x, const bf16
         }
     }
     __syncthreads();
-    for (int idx = threadIdx.x; idx < TILE; idx += blockDim.x) {
+    for (int idx = warp * 32 + lane; idx < TILE; idx += warps * 32) {
         const int m = idx / GEMV_ROWS, r = idx - m * GEMV_ROWS;
         if (m >= M || n0 + r >= N) continue;
         float v = 0.0f;
@@ -109,8 +114,8 @@ __device__ __forceinline__ void gemv_impl(const bf16 *__restrict__ x, const bf16
 #define ERNIE_GEMV_KERNEL(NT)                                                                                      \
     extern "C" __global__ void __launch_bounds__(256, 1) ernie_gemv_nt##NT(                                           \
         const bf16 *__restrict__ x, const bf16 *__restrict__ w, const bf16 *__restrict__ bias, bf16 *__restrict__ y, \
-        int M, int N, int K) {                                                                                     \
-        gemv_impl<NT>(x, w, bias, y, M, N, K);                                                                     \
+        int M, int N, int K, int kw) {                                                                             \
+        gemv_impl<NT>(x, w, bias, y, M, N, K, kw);                                                                 \
     }
 
 ERNIE_GEMV_KERNEL(1)
