@@ -89,7 +89,7 @@ extension CUDABackend {
                 LaunchConfiguration(
                     grid: ((inter + 7) / 8, tokens * topK, 1), block: (256, 1, 1),
                     sharedMemoryBytes: hidden * 2),
-                cost: OpCost(bytes: Double(tokens * topK * 2 * inter * hidden * 2)), label: "moe gate|up (small)"
+                cost: OpCost(bytes: Double(tokens * topK * 2 * inter * hidden * 2)), label: "moe gate-up (small)"
             ) { args in
                 args.pointer(x.address)
                 args.pointer(ids.address)
@@ -136,7 +136,7 @@ extension CUDABackend {
             try gemm(
                 x: xs.address(row: range.lowerBound), weight: gateUp.address + UInt64(expert * 2 * inter * hidden * 2),
                 output: gu.address(row: range.lowerBound), rows: range.count, outFeatures: 2 * inter,
-                inFeatures: hidden, label: "cublas expert gate|up"
+                inFeatures: hidden, label: "cublas expert gate-up"
             )
             if let bias = weights.expertsGateUpBias {
                 try addBias(

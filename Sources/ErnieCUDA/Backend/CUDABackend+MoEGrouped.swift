@@ -155,7 +155,7 @@ extension CUDABackend {
             cost: OpCost(
                 bytes: slots * Double(2 * plan.inter * h * 2) + pairsReal * Double(h * 2 + plan.inter * 2),
                 flops: pairsReal * Double(2 * 2 * plan.inter * h)),
-            label: "moe gate|up (grouped)", programmatic: true
+            label: "moe gate-up (grouped)", programmatic: true
         ) { args in
             args.pointer(x.address)
             args.pointer(offsets.address)
