@@ -9,7 +9,7 @@ struct CUDACommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cuda",
         abstract: "Inspect and verify the CUDA backend (libraries, kernels, ops against the CPU backend, models).",
-        subcommands: [Info.self, Compile.self, SelfTest.self, Check.self, Bench.self]
+        subcommands: [Info.self, Compile.self, SelfTest.self, Check.self, Bench.self, Profile.self]
     )
 
     /// Libraries, versions, devices.
@@ -176,6 +176,7 @@ struct CUDACommand: AsyncParsableCommand {
             let backend = try CUDABackend(
                 configuration: .init(maxTokensPerStep: max(prefill, sizes.max() ?? 1, 256))
             )
+            print("fast paths: \(backend.perf)")
             let start = Date()
             let executor = try ErnieForward.load(
                 directory: modelPath, backend: backend, format: format,
@@ -192,6 +193,76 @@ struct CUDACommand: AsyncParsableCommand {
                 print(line)
                 fflush(nil)
             }
+            print(backend.graphStatistics.summary)
+            if let error = backend.graphCaptureError { print("graph capture error: \(error)") }
+        }
+    }
+
+    /// Per-kernel profile of decode steps against the measured ceilings.
+    struct Profile: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Time every kernel of decode steps (CUDA events, graphs off) against measured ceilings.",
+            discussion: """
+                Measures the ceilings first (a 2 GiB device copy, a read-only kernel, an 8192^3 bf16 cuBLASLt \
+                GEMM), then for each batch size runs 2 warm-up and --steps profiled decode steps at --context and \
+                prints a Markdown table per batch: launches, µs, MB moved, GB/s and TFLOP/s per kernel label, as \
+                shares of the ceilings. The fast-path switches (ERNIE_CUDA_*) apply; CUDA graphs are turned off.
+                """
+        )
+
+        @Option(help: "Model folder, or a folder with only config.json when --load-format dummy.")
+        var modelPath: String
+
+        @Option(help: "auto, safetensors or dummy.")
+        var loadFormat: String = "dummy"
+
+        @Option(help: "Decode batch sizes, comma-separated.")
+        var batch: String = "1,64"
+
+        @Option(help: "Profiled decode steps per batch size.")
+        var steps: Int = 4
+
+        @Option(help: "Context length (tokens already cached) during decode.")
+        var context: Int = 512
+
+        @Flag(help: "Skip the ceiling measurement (shares are then against 4650 GB/s and 790 TFLOP/s).")
+        var noCeilings = false
+
+        func run() async throws {
+            guard let format = LoadFormat(rawValue: loadFormat) else {
+                throw ValidationError("--load-format must be one of \(LoadFormat.allCases.map(\.rawValue))")
+            }
+            let sizes = batch.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+            guard !sizes.isEmpty, sizes.allSatisfy({ $0 > 0 }), steps > 0, context >= 0 else {
+                throw ValidationError("batch sizes, steps and context must be positive")
+            }
+            var perf = PerfOptions.environment(ProcessInfo.processInfo.environment)
+            perf.graphs = false
+            let backend = try CUDABackend(
+                configuration: .init(maxTokensPerStep: max(sizes.max() ?? 1, 256), perf: perf))
+            print("fast paths: \(backend.perf)")
+            let ceilings: Ceilings
+            if noCeilings {
+                ceilings = Ceilings(copyGBps: 4300, readGBps: 4650, gemmTFLOPs: 790, gemmShape: "assumed")
+            } else {
+                ceilings = try backend.measureCeilings()
+            }
+            print(ceilings.summary)
+            fflush(nil)
+            let pageSize = 16
+            let pages =
+                sizes.map {
+                    StepProfile.pagesNeeded(batch: $0, context: context, steps: steps, pageSize: pageSize)
+                }.max() ?? 1
+            let executor = try ErnieForward.load(
+                directory: modelPath, backend: backend, format: format, kvPages: pages, pageSize: pageSize)
+            for size in sizes {
+                let report = try StepProfile.run(executor: executor, batch: size, context: context, steps: steps)
+                print("")
+                print(report.table(ceilings))
+                fflush(nil)
+            }
         }
     }
 }
+

@@ -23,7 +23,13 @@ struct NVRTCCompileTests {
         "ernie_attention_w256", "ernie_attention_w32_masked", "ernie_attention_w64_masked",
         "ernie_attention_w128_masked", "ernie_attention_w256_masked", "ernie_attention_merge", "ernie_moe_route",
         "ernie_moe_combine", "ernie_moe_gate_up_small", "ernie_moe_down_small", "ernie_sample",
-    ]
+        // Fast paths.
+        "ernie_gemv_nt1", "ernie_gemv_nt2", "ernie_gemv_nt4", "ernie_gemv_nt8", "ernie_moe_router_grouped",
+        "ernie_moe_gate_up_grouped_nt1", "ernie_moe_gate_up_grouped_nt2", "ernie_moe_gate_up_grouped_nt4",
+        "ernie_moe_down_grouped_nt1", "ernie_moe_down_grouped_nt2", "ernie_moe_down_grouped_nt4",
+        "ernie_moe_combine_grouped", "ernie_rope_kv_write_fast", "ernie_add_rmsnorm_vec", "ernie_silu_mul_vec",
+        "ernie_read_bandwidth", "ernie_prefill_attention_hd64", "ernie_prefill_attention_hd128",
+    ] + [4, 8, 16, 32].flatMap { l in [2, 4, 5, 8].map { "ernie_decode_attention_l\(l)_g\($0)" } }
 
     @Test func everyKernelSourceCompilesForSM90a() throws {
         let nvrtc = try #require(RealNVRTC.library)

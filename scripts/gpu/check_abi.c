@@ -28,6 +28,8 @@ SAME(ERNIE_CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, CU_FUNC_ATTRIBUTE_MA
 SAME(ERNIE_CU_STREAM_NON_BLOCKING, CU_STREAM_NON_BLOCKING);
 SAME(ERNIE_CU_EVENT_DEFAULT, CU_EVENT_DEFAULT);
 SAME(ERNIE_CU_STREAM_CAPTURE_MODE_THREAD_LOCAL, CU_STREAM_CAPTURE_MODE_THREAD_LOCAL);
+SAME(ERNIE_CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION,
+     CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION);
 SAME(ERNIE_NVRTC_SUCCESS, NVRTC_SUCCESS);
 _Static_assert(sizeof(CUdeviceptr) == 8, "CUdeviceptr");
 _Static_assert(sizeof(CUresult) == 4 && sizeof(nvrtcResult) == 4, "status enums");
@@ -100,6 +102,8 @@ FN(ernie_cuGraphInstantiateWithFlags_fn, cuGraphInstantiateWithFlags);
 FN(ernie_cuGraphLaunch_fn, cuGraphLaunch);
 FN(ernie_cuGraphDestroy_fn, cuGraphDestroy);
 FN(ernie_cuGraphExecDestroy_fn, cuGraphExecDestroy);
+FN(ernie_cuGraphUpload_fn, cuGraphUpload);
+FN(ernie_cuLaunchKernelEx_fn, cuLaunchKernelEx);
 
 FN(ernie_nvrtcGetErrorString_fn, nvrtcGetErrorString);
 FN(ernie_nvrtcVersion_fn, nvrtcVersion);
@@ -128,3 +132,13 @@ FN(ernie_cublasLtMatmulPreferenceSetAttribute_fn, cublasLtMatmulPreferenceSetAtt
 FN(ernie_cublasLtMatmulAlgoGetHeuristic_fn, cublasLtMatmulAlgoGetHeuristic);
 FN(ernie_cublasLtMatmul_fn, cublasLtMatmul);
 #endif
+
+// The layouts ErnieCUDA's own declarations of these structs must have (used when the real headers are absent).
+#include <stddef.h>
+_Static_assert(sizeof(CUlaunchAttribute) == 72, "CUlaunchAttribute size");
+_Static_assert(offsetof(CUlaunchAttribute, value) == 8, "CUlaunchAttribute.value offset");
+_Static_assert(sizeof(CUlaunchConfig) == 56, "CUlaunchConfig size");
+_Static_assert(offsetof(CUlaunchConfig, sharedMemBytes) == 24, "CUlaunchConfig.sharedMemBytes");
+_Static_assert(offsetof(CUlaunchConfig, hStream) == 32, "CUlaunchConfig.hStream");
+_Static_assert(offsetof(CUlaunchConfig, attrs) == 40, "CUlaunchConfig.attrs");
+_Static_assert(offsetof(CUlaunchConfig, numAttrs) == 48, "CUlaunchConfig.numAttrs");

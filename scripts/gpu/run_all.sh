@@ -87,7 +87,7 @@ if wanted fixtures; then
 fi
 if wanted selftest-21b; then
     # One process per op group: a kernel fault poisons the CUDA context, so later cases would all fail too.
-    for ops in embed,rmsnorm,silu,random linear attention moe sample forward; do
+    for ops in embed,rmsnorm,silu,random linear attention moe sample forward decode; do
         step "selftest-21b-${ops%%,*}" 150 env ERNIE_CUDA_SYNC=1 "$BIN" cuda selftest --shapes ernie-21b --op "$ops"
     done
 fi

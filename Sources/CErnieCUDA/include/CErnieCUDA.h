@@ -116,6 +116,7 @@ enum {
     ERNIE_CU_STREAM_NON_BLOCKING = 1,
     ERNIE_CU_EVENT_DEFAULT = 0,
     ERNIE_CU_STREAM_CAPTURE_MODE_THREAD_LOCAL = 1,
+    ERNIE_CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION = 6,
 
     ERNIE_NVRTC_SUCCESS = 0,
 
@@ -209,7 +210,39 @@ typedef ernie_CUresult (*ernie_cuGraphInstantiateWithFlags_fn)(ernie_CUgraphExec
                                                                unsigned long long flags);
 typedef ernie_CUresult (*ernie_cuGraphLaunch_fn)(ernie_CUgraphExec exec, ernie_CUstream stream);
 typedef ernie_CUresult (*ernie_cuGraphDestroy_fn)(ernie_CUgraph graph);
+/// `cuGraphUpload`.
+typedef ernie_CUresult (*ernie_cuGraphUpload_fn)(ernie_CUgraphExec exec, ernie_CUstream stream);
 typedef ernie_CUresult (*ernie_cuGraphExecDestroy_fn)(ernie_CUgraphExec exec);
+
+#ifdef ERNIE_CHECK_WITH_CUDA_HEADERS
+typedef CUlaunchAttribute ernie_CUlaunchAttribute;
+typedef CUlaunchConfig ernie_CUlaunchConfig;
+#else
+/// `CUlaunchAttribute` (72 bytes): the attribute id, padding, and a 64-byte value union whose first 4 bytes hold the
+/// integer attributes used here.
+typedef struct {
+    int id;
+    char pad[4];
+    union {
+        int programmaticStreamSerializationAllowed;
+        unsigned char bytes[64];
+    } value;
+} ernie_CUlaunchAttribute;
+
+/// `CUlaunchConfig` (56 bytes).
+typedef struct {
+    unsigned int gridDimX, gridDimY, gridDimZ;
+    unsigned int blockDimX, blockDimY, blockDimZ;
+    unsigned int sharedMemBytes;
+    ernie_CUstream hStream;
+    ernie_CUlaunchAttribute *attrs;
+    unsigned int numAttrs;
+} ernie_CUlaunchConfig;
+#endif
+
+/// `cuLaunchKernelEx`.
+typedef ernie_CUresult (*ernie_cuLaunchKernelEx_fn)(const ernie_CUlaunchConfig *config, ernie_CUfunction function,
+                                                    void **kernelParams, void **extra);
 
 // MARK: - NVRTC
 

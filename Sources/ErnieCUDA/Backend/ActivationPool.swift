@@ -49,7 +49,7 @@ final class ActivationPool {
 }
 
 /// A pool buffer on loan; returns to the pool when released.
-final class PooledBuffer {
+final class PooledBuffer: DeviceStorage {
     private let pool: ActivationPool
     let buffer: DeviceBuffer
     let classBytes: Int

@@ -52,12 +52,16 @@ extension CUDABackend {
         let values = Self.inverseFrequencies(theta: theta, headDim: headDim)
         let buffer = try DeviceBuffer(device: device, byteCount: values.count * 4, label: "RoPE table")
         try stream.upload(values, to: buffer.address)
-        try synchronizeStream()
+        try stream.synchronize()
         ropeTables[key] = buffer
         return buffer.address
     }
 
     public func attention(qkv: CUDATensor, layer: Int, shape: AttentionShape) throws -> CUDATensor {
+        try bodyOp { try attentionBody(qkv: qkv, layer: layer, shape: shape) }
+    }
+
+    private func attentionBody(qkv: CUDATensor, layer: Int, shape: AttentionShape) throws -> CUDATensor {
         let step = try currentStep("attention")
         try requireBF16(qkv, "attention qkv")
         guard let layout = kvLayout else { throw CUDAError.invalidArgument("attention before allocateKVCache") }
@@ -70,7 +74,8 @@ extension CUDABackend {
                     + "(\(layout.numKVHeads) KV heads × \(layout.headDim))"
             )
         }
-        guard qkv.rows == step.tokenCount, qkv.columns == (nq + 2 * nkv) * hd else {
+        guard qkv.rows == step.tokenCount, qkv.launchRows == step.launchRows, qkv.columns == (nq + 2 * nkv) * hd
+        else {
             throw CUDAError.invalidArgument(
                 "attention: qkv [\(qkv.rows), \(qkv.columns)] but the step has \(step.tokenCount) tokens × "
                     + "\((nq + 2 * nkv) * hd)"
@@ -79,9 +84,16 @@ extension CUDABackend {
         let kv = try kvLayerAddress(layer)
         let pageStride = kvPageStride(layout)
         let invFreq = try ropeTable(theta: shape.ropeTheta, headDim: hd)
-        let tokens = step.tokenCount
-        let q = try makeTensor(rows: tokens, columns: nq * hd, .bfloat16, "rotated q")
-        try launch("ernie_rope_kv_write", LaunchConfiguration(grid: (tokens, 1, 1), block: (128, 1, 1))) { args in
+        let rows = step.launchRows
+        let q = try makeTensor(rows: step.tokenCount, launchRows: rows, columns: nq * hd, .bfloat16, "rotated q")
+        let fastRope = perf.fastElementwise && hd % 4 == 0
+        try launch(
+            fastRope ? "ernie_rope_kv_write_fast" : "ernie_rope_kv_write",
+            LaunchConfiguration(
+                grid: (rows, 1, 1), block: (fastRope ? 256 : 128, 1, 1), sharedMemoryBytes: fastRope ? hd * 4 : 0),
+            cost: OpCost(bytes: Double(rows * (nq + 2 * nkv) * hd * 2 * 2)), label: "rope+kv write",
+            programmatic: fastRope
+        ) { args in
             args.pointer(qkv.address)
             args.pointer(q.address)
             args.pointer(kv)
@@ -94,13 +106,26 @@ extension CUDABackend {
             try args.int(layout.pageSize)
             args.uint64(UInt64(pageStride))
         }
+        let out = try makeTensor(
+            rows: step.tokenCount, launchRows: rows, columns: nq * hd, .bfloat16, "attention output")
+        if step.isDecode, perf.decodeAttention, let kernel = Self.decodeAttentionKernel(headDim: hd, group: nq / nkv) {
+            try decodeAttention(
+                q: q, out: out, kv: kv, step: step, layout: layout, nq: nq, nkv: nkv, kernel: kernel)
+            return out
+        }
+        if !step.isDecode, perf.flashPrefill, Self.prefillAttentionSupported(headDim: hd, group: nq / nkv) {
+            try prefillAttention(q: q, out: out, kv: kv, step: step, layout: layout, nq: nq, nkv: nkv)
+            return out
+        }
+        // The general kernel plans its splits from the host's longest KV length: not replayable.
+        try bodyIsNotGraphable()
+        let tokens = step.tokenCount
         let group = nq / nkv
         let chunks = (group + 7) / 8
         let plan = AttentionPlan.make(
             tokens: tokens, maxKVLength: step.maxKVLength, blocksPerToken: nkv * chunks,
             multiprocessors: device.multiprocessorCount
         )
-        let out = try makeTensor(rows: tokens, columns: nq * hd, .bfloat16, "attention output")
         var partO: CUDATensor?
         var partML: CUDATensor?
         if plan.splits > 1 {
@@ -110,7 +135,8 @@ extension CUDABackend {
         let scale = 1 / Float(hd).squareRoot()
         try launch(
             Self.attentionKernel(headDim: hd),
-            LaunchConfiguration(grid: (tokens, nkv * chunks, plan.splits), block: (128, 1, 1))
+            LaunchConfiguration(grid: (tokens, nkv * chunks, plan.splits), block: (128, 1, 1)),
+            cost: attentionCost(step: step, nq: nq, nkv: nkv, hd: hd), label: "attention (general)"
         ) { args in
             args.pointer(q.address)
             args.pointer(kv)
@@ -131,17 +157,39 @@ extension CUDABackend {
             try args.int(plan.splitLength)
         }
         if let partO, let partML {
-            try launch("ernie_attention_merge", LaunchConfiguration(grid: (tokens, nq, 1), block: (128, 1, 1))) {
-                args in
-                args.pointer(partO.address)
-                args.pointer(partML.address)
-                args.pointer(out.address)
-                try args.int(tokens)
-                try args.int(nq)
-                try args.int(hd)
-                try args.int(plan.splits)
-            }
+            try mergeAttention(partO: partO.address, partML: partML.address, out: out.address, rows: tokens, nq: nq,
+                               hd: hd, splits: plan.splits)
         }
         return out
+    }
+
+    func mergeAttention(partO: UInt64, partML: UInt64, out: UInt64, rows: Int, nq: Int, hd: Int, splits: Int) throws {
+        try launch(
+            "ernie_attention_merge", LaunchConfiguration(grid: (rows, nq, 1), block: (128, 1, 1)),
+            cost: OpCost(bytes: Double(splits * rows * nq * (hd + 2) * 4 + rows * nq * hd * 2)),
+            label: "attention merge"
+        ) { args in
+            args.pointer(partO)
+            args.pointer(partML)
+            args.pointer(out)
+            try args.int(rows)
+            try args.int(nq)
+            try args.int(hd)
+            try args.int(splits)
+        }
+    }
+
+    /// Bytes of K/V every query reads plus q and the output; 4·hd FLOPs per (query head, key).
+    func attentionCost(step: StepState, nq: Int, nkv: Int, hd: Int) -> OpCost {
+        var keys = 0.0
+        var pairs = 0.0
+        for s in step.batch.sequences {
+            keys += Double(s.endPosition)
+            // Causal: token j of the chunk sees startPosition + j + 1 keys.
+            pairs += Double(s.tokenCount) * Double(s.startPosition) + Double(s.tokenCount * (s.tokenCount + 1) / 2)
+        }
+        let kvBytes = keys * Double(nkv * hd * 2 * 2)
+        let qoBytes = Double(step.tokenCount * nq * hd * 2 * 2)
+        return OpCost(bytes: kvBytes + qoBytes, flops: pairs * Double(nq) * Double(hd) * 4)
     }
 }

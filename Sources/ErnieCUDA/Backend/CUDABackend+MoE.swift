@@ -11,8 +11,12 @@ extension CUDABackend {
     ///   order, one cuBLASLt GEMM per active expert for gate|up, SiLU·mul, one per expert for down, weighted combine.
     /// The shared expert is a dense SwiGLU MLP through `linear`.
     public func moe(_ x: CUDATensor, weights: MoEWeights<CUDAWeight>, shape: MoEShape) throws -> CUDATensor {
+        try bodyOp { try moeBody(x, weights: weights, shape: shape) }
+    }
+
+    private func moeBody(_ x: CUDATensor, weights: MoEWeights<CUDAWeight>, shape: MoEShape) throws -> CUDATensor {
         try requireBF16(x, "moe input")
-        let tokens = x.rows
+        let tokens = x.launchRows
         let hidden = x.columns
         let experts = shape.numExperts
         let topK = shape.topK
@@ -43,14 +47,20 @@ extension CUDABackend {
             throw CUDAError.invalidArgument(
                 "experts down \(down.name) \(down.shape) is not [\(experts * hidden), \(inter)]")
         }
-        guard tokens > 0 else { return try makeTensor(rows: 0, columns: hidden, .bfloat16, "moe output") }
+        guard x.rows > 0 else { return try makeTensor(rows: 0, columns: hidden, .bfloat16, "moe output") }
+        if let step, x.rows == step.tokenCount, x.launchRows == step.launchRows,
+            let plan = groupedMoEPlan(tokens: tokens, hidden: hidden, shape: shape, weights: weights)
+        {
+            return try groupedMoE(x, weights: weights, shape: shape, plan: plan)
+        }
 
         // 1. Routing.
         let ids = try makeTensor(rows: tokens, columns: topK, .int32, "top-k ids")
         let routeWeights = try makeTensor(rows: tokens, columns: topK, .float32, "top-k weights")
         try launch(
             "ernie_moe_route",
-            LaunchConfiguration(grid: (tokens, 1, 1), block: (256, 1, 1), sharedMemoryBytes: (hidden + experts) * 4)
+            LaunchConfiguration(grid: (tokens, 1, 1), block: (256, 1, 1), sharedMemoryBytes: (hidden + experts) * 4),
+            cost: OpCost(bytes: Double(experts * hidden * 4 + tokens * hidden * 2)), label: "moe route"
         ) { args in
             args.pointer(x.address)
             args.pointer(router.address)
@@ -69,7 +79,7 @@ extension CUDABackend {
             let sact = try siluAndMul(sgu)
             sharedOut = try linear(sact, shared.down.weight, bias: shared.down.bias)
         }
-        let out = try makeTensor(rows: tokens, columns: hidden, .bfloat16, "moe output")
+        let out = try makeTensor(rows: x.rows, launchRows: tokens, columns: hidden, .bfloat16, "moe output")
         if tokens * topK <= Self.smallBatchPairs, hidden % 8 == 0, inter % 8 == 0,
             topK * inter * 2 <= device.maxSharedMemoryPerBlockOptin, hidden * 2 <= device.maxSharedMemoryPerBlockOptin
         {
@@ -78,7 +88,8 @@ extension CUDABackend {
                 "ernie_moe_gate_up_small",
                 LaunchConfiguration(
                     grid: ((inter + 7) / 8, tokens * topK, 1), block: (256, 1, 1),
-                    sharedMemoryBytes: hidden * 2)
+                    sharedMemoryBytes: hidden * 2),
+                cost: OpCost(bytes: Double(tokens * topK * 2 * inter * hidden * 2)), label: "moe gate-up (small)"
             ) { args in
                 args.pointer(x.address)
                 args.pointer(ids.address)
@@ -93,7 +104,8 @@ extension CUDABackend {
                 "ernie_moe_down_small",
                 LaunchConfiguration(
                     grid: ((hidden + 7) / 8, tokens, 1), block: (256, 1, 1),
-                    sharedMemoryBytes: topK * inter * 2)
+                    sharedMemoryBytes: topK * inter * 2),
+                cost: OpCost(bytes: Double(tokens * topK * inter * hidden * 2)), label: "moe down (small)"
             ) { args in
                 args.pointer(h.address)
                 args.pointer(ids.address)
@@ -108,7 +120,8 @@ extension CUDABackend {
             }
             return out
         }
-        // 2. Group by expert on the host.
+        // 2. Group by expert on the host (a round trip: not replayable in a graph).
+        try bodyIsNotGraphable()
         let hostIDs = try stream.download(Int32.self, count: tokens * topK, from: ids.address)
         uploads.recycle()
         let plan = try MoEPlan(topKIds: hostIDs, tokens: tokens, topK: topK, experts: experts)
@@ -120,10 +133,10 @@ extension CUDABackend {
         try gatherRows(source: x.address, rowIndices: sortedTokens, count: rows, width: hidden, into: xs.address)
         let gu = try makeTensor(rows: rows, columns: 2 * inter, .bfloat16, "expert gate|up")
         for (expert, range) in plan.activeExperts {
-            try blas.gemm(
+            try gemm(
                 x: xs.address(row: range.lowerBound), weight: gateUp.address + UInt64(expert * 2 * inter * hidden * 2),
                 output: gu.address(row: range.lowerBound), rows: range.count, outFeatures: 2 * inter,
-                inFeatures: hidden, outputType: .bfloat16, stream: stream
+                inFeatures: hidden, label: "cublas expert gate-up"
             )
             if let bias = weights.expertsGateUpBias {
                 try addBias(
@@ -135,10 +148,10 @@ extension CUDABackend {
         try siluAndMul(gu.address, rows: rows, intermediate: inter, into: act.address)
         let ys = try makeTensor(rows: rows, columns: hidden, .bfloat16, "expert outputs")
         for (expert, range) in plan.activeExperts {
-            try blas.gemm(
+            try gemm(
                 x: act.address(row: range.lowerBound), weight: down.address + UInt64(expert * hidden * inter * 2),
                 output: ys.address(row: range.lowerBound), rows: range.count, outFeatures: hidden, inFeatures: inter,
-                outputType: .bfloat16, stream: stream
+                label: "cublas expert down"
             )
             if let bias = weights.expertsDownBias {
                 try addBias(
@@ -147,7 +160,10 @@ extension CUDABackend {
             }
         }
         // 4. Combine.
-        try launch("ernie_moe_combine", LaunchConfiguration(grid: (tokens, 1, 1), block: (256, 1, 1))) { args in
+        try launch(
+            "ernie_moe_combine", LaunchConfiguration(grid: (tokens, 1, 1), block: (256, 1, 1)),
+            cost: OpCost(bytes: Double(tokens * (topK + 2) * hidden * 2)), label: "moe combine"
+        ) { args in
             args.pointer(ys.address)
             args.pointer(rowOf)
             args.pointer(ids.address)

@@ -107,6 +107,9 @@ extension CUDABackend {
             layout.headDim > 0
         else { throw CUDAError.invalidArgument("invalid KV cache layout \(layout)") }
         try device.makeCurrent()
+        try synchronizeStream()
+        // Captured decode graphs write into the old cache and read the weights of whoever allocated it.
+        invalidateGraphs()
         guard layout.headDim <= 256, layout.headDim % 2 == 0 else {
             throw CUDAError.invalidArgument("head_dim \(layout.headDim) unsupported (even, at most 256)")
         }

@@ -20,15 +20,18 @@ public final class CUDABackend: Backend {
         /// Whether top-p measures mass within the top-k set (vLLM, transformers) instead of over the full
         /// distribution (SGLang, and ErnieModel's `Sampler`, the default).
         public var topPAfterTopK: Bool
+        /// Fast-path switches (default: from the `ERNIE_CUDA_*` environment variables, see `PerfOptions`).
+        public var perf: PerfOptions
 
         public init(
             deviceOrdinal: Int = 0, maxTokensPerStep: Int = 8192, kernelCacheDirectory: String? = nil,
-            topPAfterTopK: Bool = false
+            topPAfterTopK: Bool = false, perf: PerfOptions? = nil
         ) {
             self.deviceOrdinal = deviceOrdinal
             self.maxTokensPerStep = maxTokensPerStep
             self.kernelCacheDirectory = kernelCacheDirectory
             self.topPAfterTopK = topPAfterTopK
+            self.perf = perf ?? PerfOptions.environment(ProcessInfo.processInfo.environment)
         }
     }
 
@@ -44,15 +47,31 @@ public final class CUDABackend: Backend {
     var step: StepState?
     var stepBuffers: StepBuffers
     var ropeTables: [RopeKey: DeviceBuffer] = [:]
+    /// Fast-path switches fixed at creation.
+    public let perf: PerfOptions
+    /// Activations of graph-eligible decode steps (fixed addresses per op sequence).
+    let arena: ActivationArena
+    /// Where decode graphs are captured (never executes work).
+    let captureStream: CUDAStream
+    let launchState = LaunchState()
+    /// Advanced when captured graphs must be dropped (KV cache reallocated).
+    var graphEpoch = 0
+    /// Per-launch timing while a profile is taken (`startProfile`).
+    var profiler: OpProfiler?
+    /// Completion ticket of the grouped MoE router (one word, zero between launches).
+    let moeTicket: DeviceBuffer
 
     public init(configuration: Configuration = Configuration()) throws {
         guard configuration.maxTokensPerStep > 0 else {
             throw CUDAError.invalidArgument("maxTokensPerStep must be positive")
         }
         self.configuration = configuration
+        perf = configuration.perf
         let environment = ProcessInfo.processInfo.environment
         device = try CUDADevice(ordinal: configuration.deviceOrdinal)
         stream = try CUDAStream(device: device)
+        captureStream = try CUDAStream(device: device)
+        arena = ActivationArena(device: device)
         let sources = try KernelSources.load(environment: environment)
         let cache = KernelCache(
             directory: configuration.kernelCacheDirectory ?? KernelCache.defaultDirectory(environment: environment)
@@ -63,6 +82,9 @@ public final class CUDABackend: Backend {
         pool = ActivationPool(device: device)
         uploads = try UploadArena(device: device, stream: stream)
         stepBuffers = try StepBuffers(device: device, maxTokens: configuration.maxTokensPerStep)
+        moeTicket = try DeviceBuffer(device: device, byteCount: 256, label: "MoE router ticket")
+        try stream.fillZero(moeTicket.address, byteCount: 256)
+        try stream.synchronize()
     }
 
     deinit {
@@ -83,24 +105,78 @@ public final class CUDABackend: Backend {
     )
         throws -> CUDATensor
     {
-        guard rows >= 0, columns >= 0 else { throw CUDAError.invalidArgument("negative tensor shape for \(label())") }
-        let buffer = try pool.buffer(rows: max(rows, 1), rowBytes: max(columns, 1) * type.byteSize, label: label())
-        return CUDATensor(buffer: buffer, rows: rows, columns: columns, elementType: type)
+        try makeTensor(rows: rows, launchRows: rows, columns: columns, type, label())
     }
 
-    /// Launches kernel `name`.
+    /// A tensor of `rows` logical rows whose kernels process `launchRows ≥ rows` rows (the decode bucket). Inside an
+    /// op of a graph-eligible step's body it comes from the arena, else from the pool.
+    func makeTensor(
+        rows: Int, launchRows: Int, columns: Int, _ type: CUDAElementType = .bfloat16,
+        _ label: @autoclosure () -> String
+    ) throws -> CUDATensor {
+        guard rows >= 0, columns >= 0, launchRows >= rows else {
+            throw CUDAError.invalidArgument("invalid tensor shape for \(label())")
+        }
+        let bytes = max(launchRows, 1) * max(columns, 1) * type.byteSize
+        if launchState.inBodyOp, step?.usesArena == true, let block = arena.allocate(bytes) {
+            return CUDATensor(storage: block, rows: rows, columns: columns, elementType: type, launchRows: launchRows)
+        }
+        let buffer = try pool.buffer(rows: max(launchRows, 1), rowBytes: max(columns, 1) * type.byteSize, label: label())
+        return CUDATensor(storage: buffer, rows: rows, columns: columns, elementType: type, launchRows: launchRows)
+    }
+
+    /// Launches kernel `name` (queued, recorded or replayed according to the step's body mode).
+    ///
+    /// - Parameters:
+    ///   - cost: bytes and FLOPs of the launch for profiles.
+    ///   - programmatic: the kernel calls `pdl_wait()` before touching memory, so it may be launched with
+    ///     programmatic dependent launch (when `PerfOptions.programmaticDependentLaunch` is on).
     func launch(
-        _ name: String, _ configuration: LaunchConfiguration, _ build: (inout KernelArguments) throws -> Void
+        _ name: String, _ configuration: LaunchConfiguration, cost: OpCost = .zero, label: String? = nil,
+        programmatic: Bool = false, _ build: (inout KernelArguments) throws -> Void
     )
         throws
     {
         var arguments = KernelArguments()
         try build(&arguments)
-        try kernels.function(name).launch(configuration, on: stream, arguments)
+        let function = try kernels.function(name)
+        let pdl = programmatic && perf.programmaticDependentLaunch
+        try function.allowDynamicSharedMemory(configuration.sharedMemoryBytes)
+        var signature: [UInt64] = [
+            function.handleBits, UInt64(configuration.grid.x), UInt64(configuration.grid.y),
+            UInt64(configuration.grid.z), UInt64(configuration.block.x), UInt64(configuration.block.y),
+            UInt64(configuration.block.z), UInt64(configuration.sharedMemoryBytes), pdl ? 1 : 0,
+        ]
+        signature += arguments.slots
+        try submit(
+            QueuedLaunch(signature: signature, label: label ?? name, cost: cost) { stream, capturing in
+                try function.launch(configuration, on: stream, arguments, programmatic: pdl, mayWait: !capturing)
+            })
+    }
+
+    /// `Y[rows, outFeatures] = X · Wᵀ` through cuBLASLt, queued like a kernel launch.
+    func gemm(
+        x: UInt64, weight: UInt64, output: UInt64, rows: Int, outFeatures: Int, inFeatures: Int,
+        outputType: GemmOutput = .bfloat16, label: String
+    ) throws {
+        guard rows > 0, outFeatures > 0 else { return }
+        let blas = self.blas
+        let signature: [UInt64] = [
+            0x6765_6D6D, x, weight, output, UInt64(rows), UInt64(outFeatures), UInt64(inFeatures),
+            outputType == .bfloat16 ? 0 : 1,
+        ]
+        let cost = OpCost.gemm(m: rows, n: outFeatures, k: inFeatures, outputBytes: outputType == .bfloat16 ? 2 : 4)
+        try submit(
+            QueuedLaunch(signature: signature, label: label, cost: cost) { stream, _ in
+                try blas.gemm(
+                    x: x, weight: weight, output: output, rows: rows, outFeatures: outFeatures, inFeatures: inFeatures,
+                    outputType: outputType, stream: stream)
+            })
     }
 
     /// Waits for the stream, then recycles the upload arena.
     func synchronizeStream() throws {
+        try finishBody()
         try stream.synchronize()
         uploads.recycle()
     }
@@ -115,7 +191,7 @@ public final class CUDABackend: Backend {
     public func memoryInfo() throws -> (free: Int, total: Int) { try device.memoryInfo() }
 
     /// Bytes held by the activation pool.
-    public var activationBytes: Int { pool.reservedBytes }
+    public var activationBytes: Int { pool.reservedBytes + arena.reservedBytes }
 
     func requireBF16(_ tensor: CUDATensor, _ what: String) throws {
         guard tensor.elementType == .bfloat16 else {
@@ -127,6 +203,7 @@ public final class CUDABackend: Backend {
 
     public func toHost(_ x: CUDATensor) throws -> [Float] {
         try device.makeCurrent()
+        try finishBody()
         let count = x.rows * x.columns
         switch x.elementType {
         case .bfloat16:
@@ -147,6 +224,7 @@ public final class CUDABackend: Backend {
     /// Copies a weight to the host as Float (tests).
     public func weightToHost(_ w: CUDAWeight) throws -> [Float] {
         try device.makeCurrent()
+        try finishBody()
         switch w.elementType {
         case .bfloat16:
             return try stream.download(UInt16.self, count: w.elementCount, from: w.address).map {

@@ -7,25 +7,36 @@ public enum CUDAElementType: Sendable, Equatable {
     public var byteSize: Int { self == .bfloat16 ? 2 : 4 }
 }
 
-/// A 2-D row-major activation `[rows, columns]` in device memory, valid until the step ends (its buffer returns to
-/// the backend's pool when the last reference goes away).
+/// Device memory an activation lives in (a pool buffer or an arena block); released with the last tensor using it.
+protocol DeviceStorage: AnyObject {
+    var address: UInt64 { get }
+}
+
+/// A 2-D row-major activation `[rows, columns]` in device memory, valid until the step ends (its storage returns to
+/// the backend's pool or arena when the last reference goes away).
+///
+/// `launchRows ≥ rows` is how many rows kernels process: decode steps run through a CUDA graph are padded to the
+/// graph's batch bucket, and every kernel of the step covers the padded rows (whose values are never read back).
 public final class CUDATensor {
-    let buffer: PooledBuffer
+    let storage: any DeviceStorage
     public let rows: Int
     public let columns: Int
     public let elementType: CUDAElementType
+    /// Rows the kernels of this step process (and the storage holds): `rows`, or the decode bucket.
+    let launchRows: Int
 
-    init(buffer: PooledBuffer, rows: Int, columns: Int, elementType: CUDAElementType) {
-        self.buffer = buffer
+    init(storage: any DeviceStorage, rows: Int, columns: Int, elementType: CUDAElementType, launchRows: Int? = nil) {
+        self.storage = storage
         self.rows = rows
         self.columns = columns
         self.elementType = elementType
+        self.launchRows = max(launchRows ?? rows, rows)
     }
 
     /// Device address of element (0, 0).
-    public var address: UInt64 { buffer.address }
+    public var address: UInt64 { storage.address }
     /// Device address of row `row`.
-    func address(row: Int) -> UInt64 { buffer.address + UInt64(row * columns * elementType.byteSize) }
+    func address(row: Int) -> UInt64 { storage.address + UInt64(row * columns * elementType.byteSize) }
     public var byteCount: Int { rows * columns * elementType.byteSize }
 }
 

@@ -48,45 +48,58 @@ final class CUDAFunction {
     private var api: DriverAPI { module.device.api }
 
     /// Queues the kernel on `stream`. Empty grids are skipped.
+    ///
+    /// - Parameters:
+    ///   - programmatic: launch with programmatic stream serialisation (PDL): the kernel may start while the
+    ///     previous one on the stream finishes; it must call `pdl_wait()` before reading that kernel's results.
+    ///   - mayWait: whether `ERNIE_CUDA_SYNC=1` may wait after the launch (not while the stream is being captured).
     func launch(
-        _ configuration: LaunchConfiguration, on stream: CUDAStream, _ arguments: KernelArguments
+        _ configuration: LaunchConfiguration, on stream: CUDAStream, _ arguments: KernelArguments,
+        programmatic: Bool = false, mayWait: Bool = true
     )
         throws
     {
         try configuration.validate(kernel: name)
         if configuration.isEmpty { return }
-        if configuration.sharedMemoryBytes > allowedDynamicSharedMemory {
-            let limit = module.device.maxSharedMemoryPerBlockOptin
-            guard configuration.sharedMemoryBytes <= limit else {
-                throw CUDAError.invalidArgument(
-                    "kernel \(name) needs \(configuration.sharedMemoryBytes) bytes of shared memory; "
-                        + "the device allows \(limit)"
-                )
-            }
-            try api.check(
-                api.cuFuncSetAttribute(
-                    handle, Int32(ERNIE_CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES),
-                    Int32(configuration.sharedMemoryBytes)
-                ),
-                "cuFuncSetAttribute(\(name), MAX_DYNAMIC_SHARED_SIZE_BYTES)"
-            )
-            allowedDynamicSharedMemory = configuration.sharedMemoryBytes
-        }
+        try allowDynamicSharedMemory(configuration.sharedMemoryBytes)
         let g = configuration.grid
         let b = configuration.block
         let api = self.api
         let handle = self.handle
         let name = self.name
         try arguments.withParameterArray { (params) in
-            try api.check(
-                api.cuLaunchKernel(
-                    handle, UInt32(g.x), UInt32(g.y), UInt32(g.z), UInt32(b.x), UInt32(b.y), UInt32(b.z),
-                    UInt32(configuration.sharedMemoryBytes), stream.handle, params, nil
-                ),
-                "cuLaunchKernel(\(name), grid \(g), block \(b))"
-            )
+            if programmatic {
+                var attribute = ernie_CUlaunchAttribute()
+                attribute.id = Int32(ERNIE_CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION)
+                attribute.value.programmaticStreamSerializationAllowed = 1
+                try withUnsafeMutablePointer(to: &attribute) { attributePointer in
+                    var config = ernie_CUlaunchConfig()
+                    config.gridDimX = UInt32(g.x)
+                    config.gridDimY = UInt32(g.y)
+                    config.gridDimZ = UInt32(g.z)
+                    config.blockDimX = UInt32(b.x)
+                    config.blockDimY = UInt32(b.y)
+                    config.blockDimZ = UInt32(b.z)
+                    config.sharedMemBytes = UInt32(configuration.sharedMemoryBytes)
+                    config.hStream = stream.handle
+                    config.attrs = attributePointer
+                    config.numAttrs = 1
+                    try api.check(
+                        api.cuLaunchKernelEx(&config, handle, params, nil),
+                        "cuLaunchKernelEx(\(name), grid \(g), block \(b), PDL)"
+                    )
+                }
+            } else {
+                try api.check(
+                    api.cuLaunchKernel(
+                        handle, UInt32(g.x), UInt32(g.y), UInt32(g.z), UInt32(b.x), UInt32(b.y), UInt32(b.z),
+                        UInt32(configuration.sharedMemoryBytes), stream.handle, params, nil
+                    ),
+                    "cuLaunchKernel(\(name), grid \(g), block \(b))"
+                )
+            }
         }
-        if Self.synchronizeEveryLaunch {
+        if Self.synchronizeEveryLaunch && mayWait {
             do {
                 try stream.synchronize()
             } catch {
@@ -94,6 +107,25 @@ final class CUDAFunction {
             }
         }
     }
+
+    /// Raises the function's dynamic shared-memory limit to `bytes` when needed (before a launch or a capture).
+    func allowDynamicSharedMemory(_ bytes: Int) throws {
+        guard bytes > allowedDynamicSharedMemory else { return }
+        let limit = module.device.maxSharedMemoryPerBlockOptin
+        guard bytes <= limit else {
+            throw CUDAError.invalidArgument(
+                "kernel \(name) needs \(bytes) bytes of shared memory; the device allows \(limit)"
+            )
+        }
+        try api.check(
+            api.cuFuncSetAttribute(handle, Int32(ERNIE_CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES), Int32(bytes)),
+            "cuFuncSetAttribute(\(name), MAX_DYNAMIC_SHARED_SIZE_BYTES)"
+        )
+        allowedDynamicSharedMemory = bytes
+    }
+
+    /// The function handle as an integer (launch signatures).
+    var handleBits: UInt64 { UInt64(UInt(bitPattern: UnsafeRawPointer(handle))) }
 
     /// `ERNIE_CUDA_SYNC=1`: wait after every launch so a faulting kernel is named (debugging; slow).
     static let synchronizeEveryLaunch: Bool = ProcessInfo.processInfo.environment["ERNIE_CUDA_SYNC"] == "1"

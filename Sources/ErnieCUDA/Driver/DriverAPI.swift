@@ -42,6 +42,14 @@ struct DriverAPI: @unchecked Sendable {
     let cuFuncSetAttribute: ernie_cuFuncSetAttribute_fn
     let cuFuncGetAttribute: ernie_cuFuncGetAttribute_fn
     let cuLaunchKernel: ernie_cuLaunchKernel_fn
+    let cuLaunchKernelEx: ernie_cuLaunchKernelEx_fn
+    let cuStreamBeginCapture: ernie_cuStreamBeginCapture_fn
+    let cuStreamEndCapture: ernie_cuStreamEndCapture_fn
+    let cuGraphInstantiateWithFlags: ernie_cuGraphInstantiateWithFlags_fn
+    let cuGraphLaunch: ernie_cuGraphLaunch_fn
+    let cuGraphUpload: ernie_cuGraphUpload_fn
+    let cuGraphDestroy: ernie_cuGraphDestroy_fn
+    let cuGraphExecDestroy: ernie_cuGraphExecDestroy_fn
 
     init(library: DynamicLibrary) throws {
         self.library = library
@@ -82,6 +90,14 @@ struct DriverAPI: @unchecked Sendable {
         cuFuncSetAttribute = try library.function("cuFuncSetAttribute")
         cuFuncGetAttribute = try library.function("cuFuncGetAttribute")
         cuLaunchKernel = try library.function("cuLaunchKernel")
+        cuLaunchKernelEx = try library.function("cuLaunchKernelEx")
+        cuStreamBeginCapture = try library.function("cuStreamBeginCapture_v2")
+        cuStreamEndCapture = try library.function("cuStreamEndCapture")
+        cuGraphInstantiateWithFlags = try library.function("cuGraphInstantiateWithFlags")
+        cuGraphLaunch = try library.function("cuGraphLaunch")
+        cuGraphUpload = try library.function("cuGraphUpload")
+        cuGraphDestroy = try library.function("cuGraphDestroy")
+        cuGraphExecDestroy = try library.function("cuGraphExecDestroy")
     }
 
     /// Throws `CUDAError.driver` naming `call` when `result` is not `CUDA_SUCCESS`.

@@ -114,3 +114,136 @@ __device__ __forceinline__ float key_float(u32 k) {
     u32 u = (k & 0x80000000u) ? (k & 0x7fffffffu) : ~k;
     return __uint_as_float(u);
 }
+
+// ---- Tensor cores, asynchronous copies, launch dependencies (sm_80+/sm_90; emulated under ERNIE_EMULATOR). ------
+
+// d += a · b for one warp: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32. Fragments (PTX ISA "Matrix fragments
+// for mma.m16n8k16", g = lane / 4, t = lane % 4, low half of a register = lower index):
+//   a[0] = A[g][2t..2t+1]   a[1] = A[g+8][2t..2t+1]   a[2] = A[g][2t+8..2t+9]   a[3] = A[g+8][2t+8..2t+9]
+//   b[0] = B[2t..2t+1][g]   b[1] = B[2t+8..2t+9][g]
+//   d[0] = D[g][2t]  d[1] = D[g][2t+1]  d[2] = D[g+8][2t]  d[3] = D[g+8][2t+1]
+__device__ __forceinline__ void mma_bf16_16816(float *d, const u32 *a, const u32 *b) {
+#ifdef ERNIE_EMULATOR
+    ernie_emu_mma_bf16_16816(d, a, b);
+#else
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+        "{%0,%1,%2,%3};"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+#endif
+}
+
+// 16 bytes from global memory that is read once (weights): not kept in L1.
+__device__ __forceinline__ uint4 ldg_stream16(const void *p) {
+#ifdef ERNIE_EMULATOR
+    return *reinterpret_cast<const uint4 *>(p);
+#else
+    uint4 v;
+    asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0,%1,%2,%3}, [%4];"
+                 : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+                 : "l"(p));
+    return v;
+#endif
+}
+
+// 16 bytes through the read-only path (activations reused by many blocks).
+__device__ __forceinline__ uint4 ldg16(const void *p) {
+#ifdef ERNIE_EMULATOR
+    return *reinterpret_cast<const uint4 *>(p);
+#else
+    uint4 v;
+    asm volatile("ld.global.nc.v4.u32 {%0,%1,%2,%3}, [%4];" : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(p));
+    return v;
+#endif
+}
+
+// Shared-memory address of a generic pointer into shared memory.
+__device__ __forceinline__ u32 smem_u32(const void *p) {
+#ifdef ERNIE_EMULATOR
+    return 0;
+#else
+    u64 a;
+    asm("cvta.to.shared.u64 %0, %1;" : "=l"(a) : "l"(p));
+    return (u32)a;
+#endif
+}
+
+// 16-byte global -> shared copy that does not wait (cp.async.cg), grouped by commit/wait.
+__device__ __forceinline__ void cp_async16(void *smem, const void *gmem) {
+#ifdef ERNIE_EMULATOR
+    *reinterpret_cast<uint4 *>(smem) = *reinterpret_cast<const uint4 *>(gmem);
+#else
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(smem_u32(smem)), "l"(gmem) : "memory");
+#endif
+}
+
+__device__ __forceinline__ void cp_async_commit() {
+#ifndef ERNIE_EMULATOR
+    asm volatile("cp.async.commit_group;" ::: "memory");
+#endif
+}
+
+// Waits until at most N committed groups of this thread are still in flight.
+template <int N>
+__device__ __forceinline__ void cp_async_wait() {
+#ifndef ERNIE_EMULATOR
+    asm volatile("cp.async.wait_group %0;" ::"n"(N) : "memory");
+#endif
+}
+
+// ldmatrix.sync.aligned.m8n8.x4(.trans).shared.b16: lanes 8i..8i+7 give the row addresses of 8x8 matrix i; r[i] of
+// lane l holds matrix i's elements (row l/4, columns 2(l%4), 2(l%4)+1), or with .trans (rows 2(l%4), 2(l%4)+1,
+// column l/4).
+__device__ __forceinline__ void ldmatrix_x4(u32 *r, const void *row_address) {
+#ifdef ERNIE_EMULATOR
+    ernie_emu_ldmatrix_x4(r, row_address, false);
+#else
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(smem_u32(row_address)));
+#endif
+}
+
+__device__ __forceinline__ void ldmatrix_x4_trans(u32 *r, const void *row_address) {
+#ifdef ERNIE_EMULATOR
+    ernie_emu_ldmatrix_x4(r, row_address, true);
+#else
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(smem_u32(row_address)));
+#endif
+}
+
+// Programmatic dependent launch (sm_90): wait for the previous kernel's results / let the next kernel start its
+// prologue. Both are no-ops when the kernel was launched without the programmatic-serialisation attribute.
+__device__ __forceinline__ void pdl_wait() {
+#if !defined(ERNIE_EMULATOR) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+
+__device__ __forceinline__ void pdl_launch_dependents() {
+#if !defined(ERNIE_EMULATOR) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+
+// Two floats rounded to bf16 and packed (low half = a).
+__device__ __forceinline__ u32 pack_bf16x2(float a, float b) { return (u32)f2bf(a) | ((u32)f2bf(b) << 16); }
+
+// 8 bf16 of a 16-byte vector, widened.
+__device__ __forceinline__ void unpack8(const uint4 v, float *out) {
+    const u32 w[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+        out[2 * i] = __uint_as_float(w[i] << 16);
+        out[2 * i + 1] = __uint_as_float(w[i] & 0xffff0000u);
+    }
+}
+
+__device__ __forceinline__ uint4 zero16() {
+    uint4 z;
+    z.x = z.y = z.z = z.w = 0u;
+    return z;
+}

@@ -23,7 +23,7 @@ public enum CUDASelfTest {
             var text =
                 "\(status)  \(op.padding(toLength: 9, withPad: " ", startingAt: 0)) "
                 + "\(shape.padding(toLength: 10, withPad: " ", startingAt: 0)) "
-                + "\(detail.padding(toLength: 58, withPad: " ", startingAt: 0)) err \(err)  tol "
+                + "\(detail.padding(toLength: 78, withPad: " ", startingAt: 0)) err \(err)  tol "
                 + String(format: "%.1e", tolerance) + String(format: "  %6.2fs", seconds)
             if !note.isEmpty { text += "  \(note)" }
             return text
@@ -31,7 +31,9 @@ public enum CUDASelfTest {
     }
 
     /// Every op name `--op` accepts.
-    public static let ops = ["embed", "rmsnorm", "linear", "silu", "random", "attention", "moe", "sample", "forward"]
+    public static let ops = [
+        "embed", "rmsnorm", "linear", "silu", "random", "attention", "moe", "sample", "forward", "decode",
+    ]
 
     static func cases(for shape: SelfTestShape) -> [any SelfTestCase] {
         var cases: [any SelfTestCase] = []
@@ -40,6 +42,10 @@ public enum CUDASelfTest {
         for t in shape.tokenCounts { cases.append(RMSNormCase(tokens: t)) }
         for t in shape.tokenCounts {
             cases.append(LinearCase(name: "qkv", tokens: t, outFeatures: shape.qkvWidth, inFeatures: shape.hidden))
+            cases.append(
+                LinearCase(
+                    name: "o", tokens: t, outFeatures: shape.hidden, inFeatures: shape.heads * shape.headDim,
+                    bias: true))
             cases.append(
                 LinearCase(
                     name: "o", tokens: t, outFeatures: shape.hidden,
@@ -54,16 +60,23 @@ public enum CUDASelfTest {
                     inFeatures: shape.denseIntermediate))
         }
         cases.append(LinearCase(name: "lm-head", tokens: maxTokens, outFeatures: shape.vocab, inFeatures: shape.hidden))
+        cases.append(LinearCase(name: "lm-head", tokens: 1, outFeatures: shape.vocab, inFeatures: shape.hidden))
         cases.append(SiLUCase(tokens: maxTokens, width: shape.denseIntermediate))
         cases.append(RandomWeightCase())
         cases.append(AttentionCase(shape: shape))
         if shape.isMoE { for t in shape.tokenCounts { cases.append(MoECase(shape: shape, tokens: t)) } }
         cases.append(SampleCase(shape: shape))
         cases.append(ForwardCase())
+        cases.append(DecodeCase(batchSizes: [1, 3, 9]))
         return cases
     }
 
-    /// Runs the cases of `shapes` (only `ops` when given), printing one line per case through `log`.
+    /// Runs the cases of `shapes` (only `ops` when given), printing one line per comparison through `log`.
+    ///
+    /// Every case runs on the CUDA backend with `configuration`'s fast paths (CUDA graphs off, except for cases that
+    /// run whole decode steps) and on the reference backend (the CPU). Cases with a `pathTolerance` also run on a
+    /// CUDA backend with every fast path off (`PerfOptions.reference`), and decode cases also with the fast paths run
+    /// eagerly; each extra comparison is its own result line.
     public static func run<R: Backend>(
         shapes: [SelfTestShape], ops: Set<String>? = nil, configuration: CUDABackend.Configuration = .init(),
         reference: () throws -> R, log: (String) -> Void
@@ -77,11 +90,19 @@ public enum CUDASelfTest {
             let layout = KVCacheLayout(
                 numPages: 256, pageSize: pageSize, numLayers: 2, numKVHeads: shape.kvHeads,
                 headDim: shape.headDim)
-            let backends: (CUDABackend, R)
+            var config = configuration
+            config.maxTokensPerStep = max(config.maxTokensPerStep, shape.longContext + 256)
+            var eager = config
+            eager.perf.graphs = false
+            var referencePath = config
+            referencePath.perf = .reference
+            let bags: (fast: WeightBag<CUDABackend>, cpu: WeightBag<R>)
             do {
-                var config = configuration
-                config.maxTokensPerStep = max(config.maxTokensPerStep, shape.longContext + 256)
-                backends = (try CUDABackend(configuration: config), try reference())
+                bags = (
+                    WeightBag(backend: try CUDABackend(configuration: eager), shape: shape, hosts: hosts,
+                              pageSize: pageSize),
+                    WeightBag(backend: try reference(), shape: shape, hosts: hosts, pageSize: pageSize)
+                )
             } catch {
                 for c in cases {
                     let r = Result(
@@ -92,27 +113,69 @@ public enum CUDASelfTest {
                 }
                 continue
             }
-            let cudaBag = WeightBag(backend: backends.0, shape: shape, hosts: hosts, pageSize: pageSize)
-            let referenceBag = WeightBag(backend: backends.1, shape: shape, hosts: hosts, pageSize: pageSize)
+            var referenceBag: WeightBag<CUDABackend>?
+            var graphBag: WeightBag<CUDABackend>?
+            func make(_ c: CUDABackend.Configuration) throws -> WeightBag<CUDABackend> {
+                WeightBag(backend: try CUDABackend(configuration: c), shape: shape, hosts: hosts, pageSize: pageSize)
+            }
             for c in cases {
                 let start = Date()
                 var result = Result(
                     shape: shape.name, op: c.op, detail: c.detail, error: .infinity,
                     tolerance: c.tolerance, seconds: 0, note: "")
+                var extra: [Result] = []
                 do {
-                    try backends.0.allocateKVCache(layout)
-                    try backends.1.allocateKVCache(layout)
-                    let expected = try c.run(referenceBag)
-                    let got = try c.run(cudaBag)
+                    try bags.fast.backend.allocateKVCache(layout)
+                    try bags.cpu.backend.allocateKVCache(layout)
+                    let expected = try c.run(bags.cpu)
+                    var fastBag = bags.fast
+                    var before = GraphStatistics()
+                    if c.usesGraphs, config.perf.graphs {
+                        if graphBag == nil { graphBag = try make(config) }
+                        fastBag = graphBag!
+                        try fastBag.backend.allocateKVCache(layout)
+                        before = fastBag.backend.graphStatistics
+                    }
+                    let got = try c.run(fastBag)
                     let (error, note) = c.compare(cuda: got, reference: expected)
                     result.error = error
                     result.note = note
+                    if c.usesGraphs, config.perf.graphs {
+                        let stats = fastBag.backend.graphStatistics
+                        let replays = stats.replays - before.replays
+                        let fallbacks = stats.fallbacks - before.fallbacks
+                        result.note += "; graphs: \(stats.captures - before.captures) captured, \(replays) replayed, "
+                            + "\(fallbacks) fallbacks"
+                        if replays == 0 || fallbacks > 0 {
+                            result.error = .infinity
+                            result.note += " (expected replays and no fallbacks"
+                                + (fastBag.backend.graphCaptureError.map { "; capture error: \($0)" } ?? "") + ")"
+                        }
+                        let eagerOut = try c.run(bags.fast)
+                        let (e, n) = c.compare(cuda: got, reference: eagerOut)
+                        extra.append(
+                            Result(
+                                shape: shape.name, op: c.op, detail: c.detail + " [graphs vs eager]", error: e,
+                                tolerance: c.pathTolerance ?? c.tolerance, seconds: 0, note: n))
+                    }
+                    if let pathTolerance = c.pathTolerance {
+                        if referenceBag == nil { referenceBag = try make(referencePath) }
+                        try referenceBag!.backend.allocateKVCache(layout)
+                        let pathOut = try c.run(referenceBag!)
+                        let (e, n) = c.compare(cuda: got, reference: pathOut)
+                        extra.append(
+                            Result(
+                                shape: shape.name, op: c.op, detail: c.detail + " [vs reference path]", error: e,
+                                tolerance: pathTolerance, seconds: 0, note: n))
+                    }
                 } catch {
                     result.note = "error: \(error)"
                 }
                 result.seconds = Date().timeIntervalSince(start)
-                log(result.line)
-                results.append(result)
+                for r in [result] + extra {
+                    log(r.line)
+                    results.append(r)
+                }
             }
             hosts.removeAll()
         }

@@ -12,12 +12,21 @@ protocol SelfTestCase {
     func run<B: Backend>(_ bag: WeightBag<B>) throws -> [Float]
     /// The error between the CUDA outputs and the reference outputs; default `max |a − b| / max |b|`.
     func compare(cuda: [Float], reference: [Float]) -> (error: Float, note: String)
+    /// When set, the case also runs on a CUDA backend with every fast path off (`PerfOptions.reference`) and the
+    /// fast path's outputs must be within this of the reference path's (same measure as `compare`).
+    var pathTolerance: Float? { get }
+    /// Whether the case runs whole decode steps and so is run with CUDA graphs (and compared with the same fast
+    /// paths run eagerly).
+    var usesGraphs: Bool { get }
 }
 
 extension SelfTestCase {
     func compare(cuda: [Float], reference: [Float]) -> (error: Float, note: String) {
         (SelfTestData.normalizedError(cuda, reference), "")
     }
+
+    var pathTolerance: Float? { nil }
+    var usesGraphs: Bool { false }
 }
 
 /// Host tensors generated once per shape group and shared by both backends.

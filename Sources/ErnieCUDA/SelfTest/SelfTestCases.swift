@@ -26,6 +26,7 @@ struct RMSNormCase: SelfTestCase {
     var detail: String { "T=\(tokens)" }
     /// Two bf16 roundings (normalised value, then times the weight) that the float32 reference does not make.
     var tolerance: Float { 1.6e-2 }
+    var pathTolerance: Float? { 1.6e-2 }
 
     func run<B: Backend>(_ bag: WeightBag<B>) throws -> [Float] {
         let h = bag.shape.hidden
@@ -40,21 +41,26 @@ struct RMSNormCase: SelfTestCase {
     }
 }
 
-/// `x · Wᵀ` for one of the model's projections.
+/// `x · Wᵀ (+ bias)` for one of the model's projections.
 struct LinearCase: SelfTestCase {
     let name: String
     let tokens: Int
     let outFeatures: Int
     let inFeatures: Int
+    var bias = false
     var op: String { "linear" }
-    var detail: String { "\(name) T=\(tokens) [\(tokens)x\(inFeatures)]·[\(outFeatures)x\(inFeatures)]ᵀ" }
+    var detail: String {
+        "\(name) T=\(tokens) [\(tokens)x\(inFeatures)]·[\(outFeatures)x\(inFeatures)]ᵀ" + (bias ? " + bias" : "")
+    }
     var tolerance: Float { 1e-2 }
+    var pathTolerance: Float? { 1e-2 }
 
     func run<B: Backend>(_ bag: WeightBag<B>) throws -> [Float] {
         let w = try bag.weight(name, [outFeatures, inFeatures], scale: (3 / Float(inFeatures)).squareRoot())
+        let b = bias ? try bag.weight(name + "-bias", [outFeatures], scale: 0.5) : nil
         return try bag.step(bag.identityBatch(tokens)) {
             let x = try bag.activation("in\(inFeatures)-\(tokens)", rows: tokens, columns: inFeatures)
-            return try bag.backend.toHost(bag.backend.linear(x, w, bias: nil))
+            return try bag.backend.toHost(bag.backend.linear(x, w, bias: b))
         }
     }
 }
@@ -66,6 +72,7 @@ struct SiLUCase: SelfTestCase {
     var detail: String { "T=\(tokens) I=\(width)" }
     /// Two bf16 roundings (SiLU, then the product).
     var tolerance: Float { 1.6e-2 }
+    var pathTolerance: Float? { 1.6e-2 }
     var width: Int
 
     func run<B: Backend>(_ bag: WeightBag<B>) throws -> [Float] {

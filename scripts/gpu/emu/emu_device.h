@@ -82,6 +82,10 @@ struct Warp {
     uint64_t slots[32];
     int arrived = 0;
     unsigned generation = 0;
+    // Whole-fragment exchange for the tensor-core and ldmatrix emulation.
+    unsigned frag_a[32][4];
+    unsigned frag_b[32][2];
+    const void *rows[32];
 };
 
 struct State {
@@ -232,6 +236,12 @@ inline void call_kernel(void (*kernel)(A...), void **params, std::index_sequence
 }
 
 template <class... A>
+inline int arity(void (*)(A...)) {
+    static_assert(((sizeof(A) <= 8) && ...), "kernel parameters wider than 8 bytes");
+    return (int)sizeof...(A);
+}
+
+template <class... A>
 inline void launch(void (*kernel)(A...), const emu_launch_dims *d, void **params) {
     auto body = [&]() { call_kernel(kernel, params, std::index_sequence_for<A...>{}); };
     run_with(body, d);
@@ -257,6 +267,33 @@ template <class T> inline T __shfl_down_sync(unsigned, T v, unsigned delta) {
     return emu::shuffle(v, lane + (int)delta < 32 ? lane + (int)delta : lane);
 }
 
+inline unsigned __ballot_sync(unsigned, int predicate) {
+    emu::Warp &w = emu::warp();
+    w.slots[emu::lane_id()] = predicate ? 1 : 0;
+    emu::warp_barrier();
+    unsigned out = 0;
+    for (int l = 0; l < 32; ++l)
+        if (w.slots[l]) out |= 1u << l;
+    emu::warp_barrier();
+    return out;
+}
+inline int __any_sync(unsigned m, int predicate) { return __ballot_sync(m, predicate) != 0; }
+inline int __all_sync(unsigned m, int predicate) { return __ballot_sync(m, predicate) == 0xffffffffu; }
+inline int __popc(unsigned v) { return __builtin_popcount(v); }
+inline int __ffs(int v) { return __builtin_ffs(v); }
+inline int __clz(int v) { return v == 0 ? 32 : __builtin_clz((unsigned)v); }
+inline void __threadfence() {}
+inline void __threadfence_block() {}
+template <class T> inline T atomicExch(T *address, T value) {
+    T old = *address;
+    *address = value;
+    return old;
+}
+template <class T> inline T atomicCAS(T *address, T compare, T value) {
+    T old = *address;
+    if (old == compare) *address = value;
+    return old;
+}
 template <class T> inline T atomicAdd(T *address, T value) {
     T old = *address;
     *address = old + value;
@@ -303,4 +340,61 @@ inline unsigned short ernie_emu_f2bf(float f) {
 inline unsigned char *ernie_emu_dynamic_smem() {
     unsigned char *p = emu::state().dynamic_smem.data();
     return (unsigned char *)(((uintptr_t)p + 15) & ~(uintptr_t)15);
+}
+
+// mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 for the calling warp (fragment layout: common.cuh).
+inline void ernie_emu_mma_bf16_16816(float *d, const unsigned *a, const unsigned *b) {
+    emu::Warp &w = emu::warp();
+    const int lane = emu::lane_id();
+    std::memcpy(w.frag_a[lane], a, 16);
+    std::memcpy(w.frag_b[lane], b, 8);
+    emu::warp_barrier();
+    auto lo = [](unsigned r) { return __uint_as_float(r << 16); };
+    auto hi = [](unsigned r) { return __uint_as_float(r & 0xffff0000u); };
+    float A[16][16], B[16][8];
+    for (int l = 0; l < 32; ++l) {
+        const int g = l >> 2, t = l & 3;
+        const unsigned *ra = w.frag_a[l];
+        A[g][2 * t] = lo(ra[0]);
+        A[g][2 * t + 1] = hi(ra[0]);
+        A[g + 8][2 * t] = lo(ra[1]);
+        A[g + 8][2 * t + 1] = hi(ra[1]);
+        A[g][2 * t + 8] = lo(ra[2]);
+        A[g][2 * t + 9] = hi(ra[2]);
+        A[g + 8][2 * t + 8] = lo(ra[3]);
+        A[g + 8][2 * t + 9] = hi(ra[3]);
+        const unsigned *rb = w.frag_b[l];
+        B[2 * t][g] = lo(rb[0]);
+        B[2 * t + 1][g] = hi(rb[0]);
+        B[2 * t + 8][g] = lo(rb[1]);
+        B[2 * t + 9][g] = hi(rb[1]);
+    }
+    const int g = lane >> 2, t = lane & 3;
+    const int rows[4] = {g, g, g + 8, g + 8};
+    const int cols[4] = {2 * t, 2 * t + 1, 2 * t, 2 * t + 1};
+    for (int i = 0; i < 4; ++i) {
+        float acc = d[i];
+        for (int k = 0; k < 16; ++k) acc += A[rows[i]][k] * B[k][cols[i]];
+        d[i] = acc;
+    }
+    emu::warp_barrier();
+}
+
+// ldmatrix.sync.aligned.m8n8.x4(.trans).shared.b16 for the calling warp.
+inline void ernie_emu_ldmatrix_x4(unsigned *r, const void *row_address, bool trans) {
+    emu::Warp &w = emu::warp();
+    const int lane = emu::lane_id();
+    w.rows[lane] = row_address;
+    emu::warp_barrier();
+    for (int i = 0; i < 4; ++i) {
+        if (!trans) {
+            std::memcpy(&r[i], (const char *)w.rows[8 * i + lane / 4] + (lane % 4) * 4, 4);
+        } else {
+            unsigned short e0, e1;
+            std::memcpy(&e0, (const char *)w.rows[8 * i + 2 * (lane % 4)] + 2 * (lane / 4), 2);
+            std::memcpy(&e1, (const char *)w.rows[8 * i + 2 * (lane % 4) + 1] + 2 * (lane / 4), 2);
+            r[i] = (unsigned)e0 | ((unsigned)e1 << 16);
+        }
+    }
+    emu::warp_barrier();
 }

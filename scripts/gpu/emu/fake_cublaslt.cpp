@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <dlfcn.h>
 
 namespace {
 struct Desc {
@@ -127,15 +128,13 @@ int cublasLtMatmulAlgoGetHeuristic(void *, void *desc, void *a, void *b, void *c
     *returned = 1;
     return 0;
 }
-int cublasLtMatmul(void *, void *desc, const void *alpha, const void *a, void *aLayout, const void *b, void *bLayout,
-                   const void *beta, const void *c, void *cLayout, void *d, void *dLayout, const void *algo,
-                   void *workspace, size_t workspaceBytes, void *) {
-    Desc *op = (Desc *)desc;
-    Layout *A = (Layout *)aLayout, *B = (Layout *)bLayout, *C = (Layout *)cLayout, *D = (Layout *)dLayout;
-    if (!algo) return 7;
+}
+
+namespace {
+void matmul(const Desc *op, const Layout *A, const Layout *B, const Layout *C, const Layout *D, float al, float be,
+            const void *a, const void *b, const void *c, void *d) {
     const uint64_t m = op->transa ? A->cols : A->rows, k = op->transa ? A->rows : A->cols;
     const uint64_t n = op->transb ? B->rows : B->cols;
-    const float al = *(const float *)alpha, be = *(const float *)beta;
     for (uint64_t j = 0; j < n; ++j)
         for (uint64_t i = 0; i < m; ++i) {
             float acc = 0.0f;
@@ -148,6 +147,50 @@ int cublasLtMatmul(void *, void *desc, const void *alpha, const void *a, void *a
             if (be != 0.0f) v += be * load(C->type, c, i + j * C->ld);
             store(D->type, d, i + j * D->ld, v);
         }
+}
+
+// A matmul recorded into a stream capture of the fake libcuda (run when the graph is launched).
+struct Deferred {
+    Desc op;
+    Layout A, B, C, D;
+    float alpha, beta;
+    const void *a, *b, *c;
+    void *d;
+};
+
+void run_deferred(void *data) {
+    const Deferred *x = (const Deferred *)data;
+    matmul(&x->op, &x->A, &x->B, &x->C, &x->D, x->alpha, x->beta, x->a, x->b, x->c, x->d);
+}
+
+int (*stream_is_capturing)(void *) = nullptr;
+void (*stream_capture_callback)(void *, void (*)(void *), void *) = nullptr;
+
+void resolve_capture() {
+    static bool done = false;
+    if (done) return;
+    done = true;
+    void *cuda = dlopen("libcuda.so.1", RTLD_NOLOAD | RTLD_LAZY);
+    if (!cuda) return;
+    stream_is_capturing = (int (*)(void *))dlsym(cuda, "emu_stream_is_capturing");
+    stream_capture_callback = (void (*)(void *, void (*)(void *), void *))dlsym(cuda, "emu_stream_capture_callback");
+}
+}  // namespace
+
+extern "C" {
+int cublasLtMatmul(void *, void *desc, const void *alpha, const void *a, void *aLayout, const void *b, void *bLayout,
+                   const void *beta, const void *c, void *cLayout, void *d, void *dLayout, const void *algo,
+                   void *workspace, size_t workspaceBytes, void *stream) {
+    Desc *op = (Desc *)desc;
+    Layout *A = (Layout *)aLayout, *B = (Layout *)bLayout, *C = (Layout *)cLayout, *D = (Layout *)dLayout;
+    if (!algo) return 7;
+    const float al = *(const float *)alpha, be = *(const float *)beta;
+    resolve_capture();
+    if (stream_is_capturing && stream_capture_callback && stream_is_capturing(stream)) {
+        stream_capture_callback(stream, run_deferred, new Deferred{*op, *A, *B, *C, *D, al, be, a, b, c, d});
+        return 0;
+    }
+    matmul(op, A, B, C, D, al, be, a, b, c, d);
     return 0;
 }
 }

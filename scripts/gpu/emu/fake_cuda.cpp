@@ -12,6 +12,7 @@
 #include <string>
 #include <sys/mman.h>
 #include <unistd.h>
+#include <vector>
 
 // Must match emu_launch_dims in emu_device.h.
 struct emu_launch_dims {
@@ -42,7 +43,26 @@ struct Module {
 struct Function {
     emu_launcher launcher;
     std::string name;
+    int arity;
 };
+
+// One recorded operation of a stream capture / graph: a kernel launch (parameter values copied, 8 bytes each) or a
+// host callback (the fake cuBLASLt's matmuls).
+struct Node {
+    Function *function = nullptr;
+    emu_launch_dims dims{};
+    std::vector<uint64_t> values;
+    void (*callback)(void *) = nullptr;
+    void *data = nullptr;
+};
+struct Stream {
+    bool capturing = false;
+    std::vector<Node> nodes;
+};
+struct Graph {
+    std::vector<Node> nodes;
+};
+int pdl_launches = 0;
 struct Event {
     std::chrono::steady_clock::time_point time;
 };
@@ -172,12 +192,65 @@ int cuMemsetD32Async(unsigned long long d, unsigned v, size_t n, void *) {
     return 0;
 }
 int cuStreamCreate(void **stream, unsigned) {
-    static int s;
-    *stream = &s;
+    *stream = new Stream;
     return 0;
 }
-int cuStreamDestroy_v2(void *) { return 0; }
-int cuStreamSynchronize(void *) { return 0; }
+int cuStreamDestroy_v2(void *stream) {
+    delete (Stream *)stream;
+    return 0;
+}
+int cuStreamSynchronize(void *stream) {
+    // Synchronising a capturing stream invalidates the capture in CUDA (CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED).
+    return stream && ((Stream *)stream)->capturing ? 900 : 0;
+}
+int cuStreamBeginCapture_v2(void *stream, int) {
+    Stream *s = (Stream *)stream;
+    if (s->capturing) return 1;
+    s->capturing = true;
+    s->nodes.clear();
+    return 0;
+}
+int cuStreamEndCapture(void *stream, void **graph) {
+    Stream *s = (Stream *)stream;
+    if (!s->capturing) return 1;
+    s->capturing = false;
+    *graph = new Graph{std::move(s->nodes)};
+    s->nodes.clear();
+    return 0;
+}
+int cuGraphInstantiateWithFlags(void **exec, void *graph, unsigned long long) {
+    *exec = new Graph(*(Graph *)graph);
+    return 0;
+}
+int cuGraphDestroy(void *graph) {
+    delete (Graph *)graph;
+    return 0;
+}
+int cuGraphExecDestroy(void *exec) {
+    delete (Graph *)exec;
+    return 0;
+}
+int cuGraphUpload(void *, void *) { return 0; }
+static int run_node(const Node &n);
+int cuGraphLaunch(void *exec, void *stream) {
+    if (stream && ((Stream *)stream)->capturing) return 1;
+    for (const Node &n : ((Graph *)exec)->nodes) {
+        int r = run_node(n);
+        if (r != 0) return r;
+    }
+    return 0;
+}
+// For the fake cuBLASLt: whether `stream` is capturing, and recording a host callback into its capture.
+__attribute__((visibility("default"))) int emu_stream_is_capturing(void *stream) {
+    return stream && ((Stream *)stream)->capturing ? 1 : 0;
+}
+__attribute__((visibility("default"))) void emu_stream_capture_callback(void *stream, void (*fn)(void *), void *data) {
+    Node n;
+    n.callback = fn;
+    n.data = data;
+    ((Stream *)stream)->nodes.push_back(n);
+}
+__attribute__((visibility("default"))) int emu_pdl_launches() { return pdl_launches; }
 int cuEventCreate(void **event, unsigned) {
     *event = new Event;
     return 0;
@@ -230,7 +303,9 @@ int cuModuleGetFunction(void **function, void *module, const char *name) {
     std::string symbol = std::string("emu_launch_") + name;
     void *f = dlsym(((Module *)module)->handle, symbol.c_str());
     if (!f) return 500;
-    *function = new Function{(emu_launcher)f, name};
+    std::string arity_symbol = std::string("emu_arity_") + name;
+    auto arity = (int (*)())dlsym(((Module *)module)->handle, arity_symbol.c_str());
+    *function = new Function{(emu_launcher)f, name, arity ? arity() : -1};
     return 0;
 }
 int cuFuncSetAttribute(void *, int, int) { return 0; }
@@ -238,17 +313,59 @@ int cuFuncGetAttribute(int *v, int, void *) {
     *v = 0;
     return 0;
 }
+static int run_node(const Node &n) {
+    if (n.callback) {
+        n.callback(n.data);
+        return 0;
+    }
+    std::vector<void *> params(n.values.size());
+    for (size_t i = 0; i < params.size(); ++i) params[i] = (void *)&n.values[i];
+    emu_launch_dims d = n.dims;
+    d.name = n.function->name.c_str();
+    // One kernel at a time in the whole process: the emulated device state of a module is not thread-safe.
+    static std::mutex launch_lock;
+    std::lock_guard<std::mutex> g(launch_lock);
+    n.function->launcher(&d, params.data());
+    return 0;
+}
 int cuLaunchKernel(void *function, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
-                   unsigned shared_bytes, void *, void **params, void **) {
+                   unsigned shared_bytes, void *stream, void **params, void **) {
     auto *f = (Function *)function;
     if (gx == 0 || gy == 0 || gz == 0 || bx * by * bz == 0 || bx * by * bz > 1024 || gy > 65535 || gz > 65535)
         return 1;
     if (shared_bytes > 232448) return 1;
-    emu_launch_dims d{{gx, gy, gz}, {bx, by, bz}, shared_bytes, f->name.c_str()};
-    // One kernel at a time in the whole process: the emulated device state of a module is not thread-safe.
-    static std::mutex launch_lock;
-    std::lock_guard<std::mutex> g(launch_lock);
-    f->launcher(&d, params);
-    return 0;
+    if (f->arity < 0) return 1;
+    Node n;
+    n.function = f;
+    n.dims = emu_launch_dims{{gx, gy, gz}, {bx, by, bz}, shared_bytes, nullptr};
+    n.values.resize(f->arity);
+    for (int i = 0; i < f->arity; ++i) memcpy(&n.values[i], params[i], 8);  // every argument sits in an 8-byte slot
+    Stream *s = (Stream *)stream;
+    if (s && s->capturing) {
+        s->nodes.push_back(std::move(n));
+        return 0;
+    }
+    return run_node(n);
+}
+// CUlaunchConfig / CUlaunchAttribute as laid out by CUDA 13 (56 and 72 bytes).
+struct LaunchAttribute {
+    int id;
+    char pad[4];
+    unsigned char value[64];
+};
+struct LaunchConfig {
+    unsigned gx, gy, gz, bx, by, bz, shared;
+    void *stream;
+    LaunchAttribute *attrs;
+    unsigned num_attrs;
+};
+int cuLaunchKernelEx(const LaunchConfig *c, void *function, void **params, void **extra) {
+    for (unsigned i = 0; i < c->num_attrs; ++i) {
+        if (c->attrs[i].id != 6) return 1;  // only programmatic stream serialisation is used
+        int allowed;
+        memcpy(&allowed, c->attrs[i].value, 4);
+        if (allowed == 1) ++pdl_launches;
+    }
+    return cuLaunchKernel(function, c->gx, c->gy, c->gz, c->bx, c->by, c->bz, c->shared, c->stream, params, extra);
 }
 }

@@ -103,6 +103,8 @@ int nvrtcCompileProgram(void *program, int numOptions, const char *const *option
         const std::string k = (*it)[1];
         launcher += "extern \"C\" __attribute__((visibility(\"default\"))) void emu_launch_" + k +
                     "(const emu_launch_dims *d, void **p) { emu::launch(" + k + ", d, p); }\n";
+        launcher += "extern \"C\" __attribute__((visibility(\"default\"))) int emu_arity_" + k +
+                    "() { return emu::arity(" + k + "); }\n";
     }
     write_file(d + "/launcher.cpp", launcher);
     const char *opt = getenv("ERNIE_EMU_OPT") ? getenv("ERNIE_EMU_OPT") : "-O2";

@@ -1,0 +1,77 @@
+import ErnieModel
+
+/// Split-KV decode attention (`Kernels/decode_attention.cu`) whose launch depends only on the step's launch rows.
+extension CUDABackend {
+    /// Query heads per block the decode kernels are built for.
+    static let decodeGroupChunks = [2, 4, 5, 8]
+    /// Fewest keys a split handles (shorter KV lengths use fewer splits).
+    static let decodeMinimumChunk = 64
+
+    /// The decode kernel for `headDim` (32, 64, 128 or 256) and GQA group size: the chunk of query heads per block
+    /// that needs the fewest blocks, then wastes the fewest head slots.
+    static func decodeAttentionKernel(headDim: Int, group: Int) -> (name: String, headsPerBlock: Int)? {
+        guard [32, 64, 128, 256].contains(headDim), group > 0 else { return nil }
+        let lanes = headDim / 8
+        let best = decodeGroupChunks.min { a, b in
+            let ca = (group + a - 1) / a
+            let cb = (group + b - 1) / b
+            return ca != cb ? ca < cb : ca * a < cb * b
+        }!
+        return ("ernie_decode_attention_l\(lanes)_g\(best)", best)
+    }
+
+    /// Splits per (token, KV head) so that about two blocks per multiprocessor run, at most 64.
+    static func decodeSplits(rows: Int, blocksPerRow: Int, multiprocessors: Int) -> Int {
+        let base = max(1, rows * blocksPerRow)
+        return min(64, max(1, (2 * max(multiprocessors, 1) + base - 1) / base))
+    }
+
+    func decodeAttention(
+        q: CUDATensor, out: CUDATensor, kv: UInt64, step: StepState, layout: KVCacheLayout, nq: Int, nkv: Int,
+        kernel: (name: String, headsPerBlock: Int)
+    ) throws {
+        let rows = step.launchRows
+        let hd = layout.headDim
+        let group = nq / nkv
+        let chunks = (group + kernel.headsPerBlock - 1) / kernel.headsPerBlock
+        let splits = Self.decodeSplits(
+            rows: rows, blocksPerRow: nkv * chunks, multiprocessors: device.multiprocessorCount)
+        var partO: CUDATensor?
+        var partML: CUDATensor?
+        if splits > 1 {
+            partO = try makeTensor(
+                rows: splits * rows * nq, launchRows: splits * rows * nq, columns: hd, .float32, "decode partial O")
+            partML = try makeTensor(
+                rows: splits * rows * nq, launchRows: splits * rows * nq, columns: 2, .float32, "decode partial m/l")
+        }
+        let scale = 1 / Float(hd).squareRoot()
+        try launch(
+            kernel.name, LaunchConfiguration(grid: (rows, nkv * chunks, splits), block: (128, 1, 1)),
+            cost: attentionCost(step: step, nq: nq, nkv: nkv, hd: hd), label: "decode attention",
+            programmatic: true
+        ) { args in
+            args.pointer(q.address)
+            args.pointer(kv)
+            args.pointer(step.tokenSequence)
+            args.pointer(step.positions)
+            args.pointer(step.sequencePageStart)
+            args.pointer(step.pages)
+            args.pointer(step.counts)
+            args.pointer(out.address)
+            args.pointer(partO?.address ?? 0)
+            args.pointer(partML?.address ?? 0)
+            try args.int(rows)
+            try args.int(nq)
+            try args.int(nkv)
+            try args.int(layout.pageSize)
+            args.uint64(UInt64(kvPageStride(layout)))
+            args.float(scale)
+            try args.int(Self.decodeMinimumChunk)
+        }
+        if let partO, let partML {
+            try mergeAttention(
+                partO: partO.address, partML: partML.address, out: out.address, rows: rows, nq: nq, hd: hd,
+                splits: splits)
+        }
+    }
+}

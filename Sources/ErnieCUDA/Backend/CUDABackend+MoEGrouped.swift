@@ -1,0 +1,226 @@
+import ErnieModel
+
+/// How the grouped MoE kernels (`Kernels/moe_grouped.cu`) run one MoE block.
+struct GroupedMoEPlan: Equatable {
+    /// Launch rows (tokens incl. padding), experts, top-k, hidden, expert width.
+    var tokens: Int
+    var experts: Int
+    var topK: Int
+    var hidden: Int
+    var inter: Int
+    /// Shared expert: width, column chunks run as extra slots, chunk width (0 chunks when there is none).
+    var sharedWidth: Int
+    var sharedChunks: Int
+    var chunkWidth: Int
+    /// n-tiles of 8 tokens per pass, and warps splitting K in the expert kernels.
+    var nt: Int
+    var gateUpWarps: Int
+    var downWarps: Int
+
+    /// Rows of the expert activations: routed pairs, then each shared chunk's tokens.
+    var activationRows: Int { tokens * topK + sharedChunks * tokens }
+    var activationWidth: Int { max(inter, chunkWidth) }
+    /// Most (expert, tile) work items a kernel can see: every expert some pair can reach, plus the shared chunks.
+    var maxSlots: Int { min(experts, tokens * topK) + sharedChunks }
+
+    static let maxExperts = 128
+    static let maxTopK = 16
+    static let maxPairs = 4096
+
+    /// nil when the shapes are outside what the kernels handle.
+    init?(tokens: Int, experts: Int, topK: Int, hidden: Int, inter: Int, sharedWidth: Int) {
+        guard tokens > 0, experts > 0, experts <= Self.maxExperts, topK > 0, topK <= min(experts, Self.maxTopK),
+            tokens * topK <= Self.maxPairs, hidden % 8 == 0, inter % 8 == 0, sharedWidth % 8 == 0, hidden > 0,
+            inter > 0
+        else { return nil }
+        self.tokens = tokens
+        self.experts = experts
+        self.topK = topK
+        self.hidden = hidden
+        self.inter = inter
+        self.sharedWidth = sharedWidth
+        if sharedWidth == 0 {
+            sharedChunks = 0
+            chunkWidth = 0
+        } else if sharedWidth % inter == 0 {
+            sharedChunks = sharedWidth / inter
+            chunkWidth = inter
+        } else {
+            sharedChunks = 1
+            chunkWidth = sharedWidth
+        }
+        nt = tokens <= 8 ? 1 : tokens <= 16 ? 2 : 4
+        // Up to 8 warps split K (blocks of 10 / 6 chunks per warp at ERNIE's shapes): bigger blocks quantise into
+        // waves better than more, smaller ones at batch 1, where the grid is only ≈ 1.5 waves deep.
+        func warps(_ k: Int) -> Int {
+            let chunks = (k + 31) / 32
+            var w = 1
+            while w < 8, chunks >= 4 * w { w *= 2 }
+            return w
+        }
+        gateUpWarps = warps(hidden)
+        downWarps = warps(max(inter, chunkWidth))
+    }
+}
+
+extension CUDABackend {
+    /// The grouped plan for an MoE block of `tokens` launch rows, or nil to use the previous paths.
+    func groupedMoEPlan(tokens: Int, hidden: Int, shape: MoEShape, weights: MoEWeights<CUDAWeight>)
+        -> GroupedMoEPlan?
+    {
+        guard tokens <= perf.groupedMoEMaxTokens, hidden % 4 == 0 else { return nil }
+        var sharedWidth = 0
+        if let shared = weights.shared {
+            sharedWidth = shared.gateUp.weight.rows / 2
+            guard shared.gateUp.weight.rows % 2 == 0, shared.gateUp.weight.columns == hidden,
+                shared.gateUp.weight.elementType == .bfloat16, shared.down.weight.elementType == .bfloat16,
+                shared.down.weight.rows == hidden, shared.down.weight.columns == sharedWidth,
+                shared.down.bias.map({ $0.elementCount >= hidden && $0.elementType == .bfloat16 }) ?? true,
+                shared.gateUp.bias.map({ $0.elementCount >= 2 * sharedWidth && $0.elementType == .bfloat16 }) ?? true
+            else { return nil }
+        }
+        if let b = weights.expertsGateUpBias, b.elementType != .bfloat16 { return nil }
+        if let b = weights.expertsDownBias, b.elementType != .bfloat16 { return nil }
+        return GroupedMoEPlan(
+            tokens: tokens, experts: shape.numExperts, topK: shape.topK, hidden: hidden,
+            inter: shape.intermediateSize, sharedWidth: sharedWidth)
+    }
+
+    /// Router + grouping, gate|up with SiLU·mul, down, combine: four kernels, no host round trip.
+    func groupedMoE(
+        _ x: CUDATensor, weights: MoEWeights<CUDAWeight>, shape: MoEShape, plan: GroupedMoEPlan
+    ) throws -> CUDATensor {
+        let step = try currentStep("moe")
+        let t = plan.tokens
+        let e = plan.experts
+        let k = plan.topK
+        let h = plan.hidden
+        func ints(_ n: Int, _ label: String) throws -> CUDATensor {
+            try makeTensor(rows: 1, launchRows: 1, columns: max(n, 1), .int32, label)
+        }
+        let logits = try makeTensor(rows: t, launchRows: t, columns: e, .float32, "router logits")
+        let ids = try ints(t * k, "top-k ids")
+        let routeWeights = try makeTensor(rows: 1, launchRows: 1, columns: t * k, .float32, "top-k weights")
+        let offsets = try ints(e + 1, "expert offsets")
+        let active = try ints(e, "active experts")
+        let meta = try ints(8, "moe counts")
+        let pairs = try ints(t * k, "sorted pairs")
+        let rowOf = try ints(t * k, "pair rows")
+        let counts = step.counts
+        try launch(
+            "ernie_moe_router_grouped",
+            LaunchConfiguration(grid: ((e + 7) / 8, (t + 31) / 32, 1), block: (256, 1, 1)),
+            cost: OpCost(bytes: Double(e * h * 4 + t * h * 2), flops: Double(2 * t * e * h)), label: "moe router",
+            programmatic: true
+        ) { args in
+            args.pointer(x.address)
+            args.pointer(weights.router.address)
+            args.pointer(weights.correctionBias?.address ?? 0)
+            args.pointer(logits.address)
+            args.pointer(moeTicket.address)
+            args.pointer(ids.address)
+            args.pointer(routeWeights.address)
+            args.pointer(offsets.address)
+            args.pointer(active.address)
+            args.pointer(meta.address)
+            args.pointer(pairs.address)
+            args.pointer(rowOf.address)
+            args.pointer(counts)
+            try args.int(t)
+            try args.int(h)
+            try args.int(e)
+            try args.int(k)
+            args.float(shape.normMin)
+        }
+        // Bytes the expert kernels read depend on the routing; a profile reads the active count back (eager only).
+        var slots = Double(plan.maxSlots)
+        if profiler != nil {
+            let m = try stream.download(Int32.self, count: 1, from: meta.address)
+            slots = Double(Int(m[0]) + plan.sharedChunks)
+        }
+        let activations = try makeTensor(
+            rows: plan.activationRows, launchRows: plan.activationRows, columns: plan.activationWidth, .bfloat16,
+            "expert activations")
+        let expertOut = try makeTensor(
+            rows: plan.activationRows, launchRows: plan.activationRows, columns: h, .float32, "expert outputs")
+        let tileRows = 16
+        let pairsReal = Double(step.tokenCount * k + plan.sharedChunks * step.tokenCount)
+        let shared = weights.shared
+        let gateUpItems = plan.maxSlots * ((plan.activationWidth + tileRows - 1) / tileRows)
+        try launch(
+            "ernie_moe_gate_up_grouped_nt\(plan.nt)",
+            LaunchConfiguration(
+                grid: (gateUpItems, 1, 1), block: (32 * plan.gateUpWarps, 1, 1),
+                sharedMemoryBytes: plan.gateUpWarps * 2 * plan.nt * 8 * tileRows * 4),
+            cost: OpCost(
+                bytes: slots * Double(2 * plan.inter * h * 2) + pairsReal * Double(h * 2 + plan.inter * 2),
+                flops: pairsReal * Double(2 * 2 * plan.inter * h)),
+            label: "moe gate-up (grouped)", programmatic: true
+        ) { args in
+            args.pointer(x.address)
+            args.pointer(offsets.address)
+            args.pointer(active.address)
+            args.pointer(meta.address)
+            args.pointer(pairs.address)
+            args.pointer(weights.expertsGateUp.address)
+            args.pointer(weights.expertsGateUpBias?.address ?? 0)
+            args.pointer(shared?.gateUp.weight.address ?? 0)
+            args.pointer(shared?.gateUp.bias?.address ?? 0)
+            args.pointer(activations.address)
+            try args.int(t)
+            try args.int(h)
+            try args.int(plan.inter)
+            try args.int(k)
+            try args.int(plan.sharedChunks)
+            try args.int(plan.chunkWidth)
+            try args.int(plan.sharedWidth)
+        }
+        let downItems = plan.maxSlots * ((h + tileRows - 1) / tileRows)
+        try launch(
+            "ernie_moe_down_grouped_nt\(plan.nt)",
+            LaunchConfiguration(
+                grid: (downItems, 1, 1), block: (32 * plan.downWarps, 1, 1),
+                sharedMemoryBytes: plan.downWarps * plan.nt * 8 * tileRows * 4),
+            cost: OpCost(
+                bytes: slots * Double(plan.inter * h * 2) + pairsReal * Double(plan.inter * 2 + h * 4),
+                flops: pairsReal * Double(2 * plan.inter * h)),
+            label: "moe down (grouped)", programmatic: true
+        ) { args in
+            args.pointer(activations.address)
+            args.pointer(offsets.address)
+            args.pointer(active.address)
+            args.pointer(meta.address)
+            args.pointer(weights.expertsDown.address)
+            args.pointer(shared?.down.weight.address ?? 0)
+            args.pointer(expertOut.address)
+            try args.int(t)
+            try args.int(h)
+            try args.int(plan.inter)
+            try args.int(k)
+            try args.int(plan.sharedChunks)
+            try args.int(plan.chunkWidth)
+            try args.int(plan.sharedWidth)
+        }
+        let out = try makeTensor(rows: x.rows, launchRows: t, columns: h, .bfloat16, "moe output")
+        try launch(
+            "ernie_moe_combine_grouped",
+            LaunchConfiguration(grid: (t, 1, 1), block: (min(256, max(32, (h / 8 + 31) / 32 * 32)), 1, 1)),
+            cost: OpCost(bytes: pairsReal * Double(h * 4) + Double(step.tokenCount * h * 2)), label: "moe combine",
+            programmatic: true
+        ) { args in
+            args.pointer(expertOut.address)
+            args.pointer(rowOf.address)
+            args.pointer(ids.address)
+            args.pointer(routeWeights.address)
+            args.pointer(weights.expertsDownBias?.address ?? 0)
+            args.pointer(shared?.down.bias?.address ?? 0)
+            args.pointer(meta.address)
+            args.pointer(out.address)
+            try args.int(t)
+            try args.int(h)
+            try args.int(k)
+            try args.int(plan.sharedChunks)
+        }
+        return out
+    }
+}

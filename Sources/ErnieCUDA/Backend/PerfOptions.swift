@@ -1,0 +1,86 @@
+/// Switches for the CUDA backend's fast paths, each of which can be turned off to measure it against the path it
+/// replaced (A/B in one run) or to fall back when it misbehaves. Read from the environment by default:
+///
+/// | variable | default | effect when off / other value |
+/// | --- | --- | --- |
+/// | `ERNIE_CUDA_GRAPHS` | 1 | 0: decode steps launch every kernel eagerly (no CUDA graphs, no padding to buckets) |
+/// | `ERNIE_CUDA_GRAPH_MAX_BATCH` | 256 | largest decode batch run through a graph |
+/// | `ERNIE_CUDA_GEMV_MAX_ROWS` | 16 | linear layers with at most this many rows use the skinny tensor-core GEMM (0: cuBLASLt always; at most 64) |
+/// | `ERNIE_CUDA_MOE_GROUPED_MAX_TOKENS` | 256 | MoE steps with at most this many tokens route and group on the device (0: the previous paths) |
+/// | `ERNIE_CUDA_DECODE_ATTENTION` | 1 | 0: decode steps use the general attention kernel (host-planned splits) |
+/// | `ERNIE_CUDA_FAST_ELEMENTWISE` | 1 | 0: the scalar RoPE (sin/cos per element), RMSNorm and SiLU·mul kernels |
+/// | `ERNIE_CUDA_FLASH_PREFILL` | 1 | 0: prefill attention on CUDA cores (the general kernel) |
+/// | `ERNIE_CUDA_PDL` | 1 | 0: no programmatic dependent launch |
+public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
+    public var graphs: Bool
+    public var graphMaxBatch: Int
+    public var gemvMaxRows: Int
+    public var groupedMoEMaxTokens: Int
+    public var decodeAttention: Bool
+    public var fastElementwise: Bool
+    public var flashPrefill: Bool
+    public var programmaticDependentLaunch: Bool
+
+    public init(
+        graphs: Bool = true, graphMaxBatch: Int = 256, gemvMaxRows: Int = 16, groupedMoEMaxTokens: Int = 256,
+        decodeAttention: Bool = true, fastElementwise: Bool = true, flashPrefill: Bool = true,
+        programmaticDependentLaunch: Bool = true
+    ) {
+        self.graphs = graphs
+        self.graphMaxBatch = graphMaxBatch
+        self.gemvMaxRows = gemvMaxRows
+        self.groupedMoEMaxTokens = groupedMoEMaxTokens
+        self.decodeAttention = decodeAttention
+        self.fastElementwise = fastElementwise
+        self.flashPrefill = flashPrefill
+        self.programmaticDependentLaunch = programmaticDependentLaunch
+    }
+
+    /// Every fast path off: the kernels and cuBLASLt calls the backend used before them (the reference path).
+    public static let reference = PerfOptions(
+        graphs: false, gemvMaxRows: 0, groupedMoEMaxTokens: 0, decodeAttention: false, fastElementwise: false,
+        flashPrefill: false, programmaticDependentLaunch: false
+    )
+
+    /// The defaults overridden by the `ERNIE_CUDA_*` variables above.
+    public static func environment(_ environment: [String: String]) -> PerfOptions {
+        var options = PerfOptions()
+        func flag(_ name: String, _ value: inout Bool) {
+            if let text = environment[name] { value = !["0", "false", "no", "off"].contains(text.lowercased()) }
+        }
+        func number(_ name: String, _ value: inout Int, range: ClosedRange<Int>) {
+            if let text = environment[name], let n = Int(text) { value = min(max(n, range.lowerBound), range.upperBound) }
+        }
+        flag("ERNIE_CUDA_GRAPHS", &options.graphs)
+        number("ERNIE_CUDA_GRAPH_MAX_BATCH", &options.graphMaxBatch, range: 1...StepBuffers.smallCapacity)
+        number("ERNIE_CUDA_GEMV_MAX_ROWS", &options.gemvMaxRows, range: 0...64)
+        number("ERNIE_CUDA_MOE_GROUPED_MAX_TOKENS", &options.groupedMoEMaxTokens, range: 0...StepBuffers.smallCapacity)
+        flag("ERNIE_CUDA_DECODE_ATTENTION", &options.decodeAttention)
+        flag("ERNIE_CUDA_FAST_ELEMENTWISE", &options.fastElementwise)
+        flag("ERNIE_CUDA_FLASH_PREFILL", &options.flashPrefill)
+        flag("ERNIE_CUDA_PDL", &options.programmaticDependentLaunch)
+        return options
+    }
+
+    public var description: String {
+        "graphs \(graphs ? "≤\(graphMaxBatch)" : "off"), gemv \(gemvMaxRows > 0 ? "≤\(gemvMaxRows) rows" : "off"), "
+            + "grouped MoE \(groupedMoEMaxTokens > 0 ? "≤\(groupedMoEMaxTokens) tokens" : "off"), "
+            + "decode attention \(decodeAttention ? "on" : "off"), fast elementwise \(fastElementwise ? "on" : "off"), "
+            + "flash prefill \(flashPrefill ? "on" : "off"), PDL \(programmaticDependentLaunch ? "on" : "off")"
+    }
+
+    /// The batch buckets decode graphs are captured for: 1, 2, 4, 8, then every 8 up to `graphMaxBatch`.
+    var graphBuckets: [Int] {
+        var out = [1, 2, 4, 8].filter { $0 <= graphMaxBatch }
+        var b = 16
+        while b <= graphMaxBatch {
+            out.append(b)
+            b += 8
+        }
+        if let last = out.last, last < graphMaxBatch { out.append(graphMaxBatch) }
+        return out
+    }
+
+    /// The smallest bucket holding `tokens`, or nil above `graphMaxBatch`.
+    func graphBucket(for tokens: Int) -> Int? { graphBuckets.first { $0 >= tokens } }
+}

@@ -1,0 +1,263 @@
+// Decode steps: RoPE + paged KV write with one sincos per frequency, and split-KV (flash-decoding) attention whose
+// launch shape depends only on the number of launch rows, so it can be captured in a CUDA graph: each block reads its
+// token's KV length on the device and derives its key range. KV layout: attention.cu.
+#include "common.cuh"
+
+#define LOG2E_DEC 1.4426950408889634f
+
+// One block per launch row. q_out[t] = rope(q); K = rope(k) and V written to the token's slot (skipped when slot < 0,
+// i.e. padding). cos/sin of position * inv_freq[j] (fp32, precise sincosf) computed once per j into shared memory;
+// the rotation and rounding are exactly ernie_rope_kv_write's. Dynamic shared memory: head_dim floats.
+extern "C" __global__ void __launch_bounds__(256)
+    ernie_rope_kv_write_fast(const bf16 *__restrict__ qkv, bf16 *__restrict__ q_out, bf16 *__restrict__ kv,
+                             const int *__restrict__ positions, const int *__restrict__ slots,
+                             const float *__restrict__ inv_freq, int nq, int nkv, int head_dim, int page_size,
+                             i64 page_stride) {
+    ERNIE_DYNAMIC_SMEM(float, cs);
+    const int t = blockIdx.x;
+    const int half = head_dim / 2;
+    pdl_wait();
+    const int pos = positions[t];
+    const int slot = slots[t];
+    for (int j = threadIdx.x; j < half; j += blockDim.x) {
+        float s, c;
+        sincosf((float)pos * inv_freq[j], &s, &c);
+        cs[2 * j] = c;
+        cs[2 * j + 1] = s;
+    }
+    __syncthreads();
+    const bf16 *row = qkv + (i64)t * (nq + 2 * nkv) * head_dim;
+    const i64 page = slot >= 0 ? slot / page_size : 0;
+    const int offset = slot >= 0 ? slot - (int)page * page_size : 0;
+    bf16 *k_page = kv + page * page_stride;
+    bf16 *v_page = k_page + (i64)nkv * page_size * head_dim;
+    const int heads = slot >= 0 ? nq + nkv : nq;
+    for (int i = threadIdx.x; i < heads * half; i += blockDim.x) {
+        const int h = i / half;
+        const int j = i - h * half;
+        const u32 pair = *reinterpret_cast<const u32 *>(row + h * head_dim + 2 * j);
+        const float x0 = __uint_as_float(pair << 16), x1 = __uint_as_float(pair & 0xffff0000u);
+        const float c = cs[2 * j], s = cs[2 * j + 1];
+        const u32 out = pack_bf16x2(x0 * c - x1 * s, x1 * c + x0 * s);
+        if (h < nq) {
+            *reinterpret_cast<u32 *>(q_out + ((i64)t * nq + h) * head_dim + 2 * j) = out;
+        } else {
+            *reinterpret_cast<u32 *>(k_page + ((i64)(h - nq) * page_size + offset) * head_dim + 2 * j) = out;
+        }
+    }
+    if (slot >= 0) {
+        const bf16 *v = row + (nq + nkv) * head_dim;
+        for (int i = threadIdx.x; i < nkv * half; i += blockDim.x) {
+            const int h = i / half;
+            const int d = 2 * (i - h * half);
+            *reinterpret_cast<u32 *>(v_page + ((i64)h * page_size + offset) * head_dim + d) =
+                *reinterpret_cast<const u32 *>(v + h * head_dim + d);
+        }
+    }
+    pdl_launch_dependents();
+}
+
+#define DEC_WARPS 4
+
+// Block (launch row t, KV head × group chunk, split). LPK lanes share one key (8 dims each, head_dim = 8 * LPK); a
+// warp covers 32 / LPK keys per load and U such loads in flight; up to GCH query heads of the KV head's group share
+// every K/V load. The token's keys [0, positions[t] + 1) are cut into `eff` ranges of at least `min_chunk` keys (at
+// most gridDim.z); blocks past `eff` only mark their partial result empty. Online softmax in base 2, fp32.
+// gridDim.z == 1: writes the normalised bf16 output; otherwise unnormalised partial O and (max, sum) per split for
+// ernie_attention_merge. Launch rows t >= num_tokens (padding) produce zeros.
+template <int LPK, int GCH, int U>
+__device__ __forceinline__ void decode_attention_impl(
+    const bf16 *__restrict__ q, const bf16 *__restrict__ kv, const int *__restrict__ token_seq,
+    const int *__restrict__ positions, const int *__restrict__ seq_page_start, const int *__restrict__ pages,
+    const int *__restrict__ num_tokens_ptr, bf16 *__restrict__ out, float *__restrict__ part_o,
+    float *__restrict__ part_ml, int T, int nq, int nkv, int page_size, i64 page_stride, float scale, int min_chunk) {
+    constexpr int HD = 8 * LPK;
+    constexpr int KPW = 32 / LPK;
+    constexpr int GROUPS = DEC_WARPS * KPW;  // independent (m, l, acc) states per block
+    __shared__ float sm_m[GROUPS][GCH];
+    __shared__ float sm_l[GROUPS][GCH];
+    __shared__ float sm_acc[GROUPS][GCH][HD];
+
+    const int t = blockIdx.x;
+    const int group = nq / nkv;
+    const int chunks = (group + GCH - 1) / GCH;
+    const int kvh = blockIdx.y / chunks;
+    const int chunk = blockIdx.y - kvh * chunks;
+    const int h0 = kvh * group + chunk * GCH;
+    const int nh = min(GCH, group - chunk * GCH);
+    const int split = blockIdx.z, splits = gridDim.z;
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    const int sub = lane / LPK, dl = lane - sub * LPK;
+    const int state = warp * KPW + sub;
+    pdl_wait();
+    const int num_tokens = *num_tokens_ptr;
+
+    int k_begin = 0, k_end = 0;
+    if (t < num_tokens) {
+        const int kv_len = positions[t] + 1;
+        const int eff = max(1, min(splits, (kv_len + min_chunk - 1) / min_chunk));
+        const int len = (kv_len + eff - 1) / eff;
+        k_begin = split * len;
+        k_end = min(kv_len, k_begin + len);
+    }
+    if (k_begin >= k_end) {  // padding row or empty split (uniform over the block)
+        for (int idx = threadIdx.x; idx < nh * HD; idx += blockDim.x) {
+            const int j = idx / HD, d = idx - j * HD;
+            if (splits == 1) {
+                out[((i64)t * nq + h0 + j) * HD + d] = 0;
+            } else {
+                const i64 p = ((i64)split * T + t) * nq + h0 + j;
+                part_o[p * HD + d] = 0.0f;
+                if (d == 0) {
+                    part_ml[p * 2] = ERNIE_NEG_INF;
+                    part_ml[p * 2 + 1] = 0.0f;
+                }
+            }
+        }
+        return;
+    }
+
+    const float qk_scale = scale * LOG2E_DEC;
+    float qv[GCH][8], m[GCH], l[GCH], acc[GCH][8];
+#pragma unroll
+    for (int j = 0; j < GCH; ++j) {
+        if (j < nh) {
+            unpack8(*reinterpret_cast<const uint4 *>(q + ((i64)t * nq + h0 + j) * HD + dl * 8), qv[j]);
+#pragma unroll
+            for (int d = 0; d < 8; ++d) qv[j][d] *= qk_scale;
+        } else {
+#pragma unroll
+            for (int d = 0; d < 8; ++d) qv[j][d] = 0.0f;
+        }
+        m[j] = ERNIE_NEG_INF;
+        l[j] = 0.0f;
+#pragma unroll
+        for (int d = 0; d < 8; ++d) acc[j][d] = 0.0f;
+    }
+    const int *seq_pages = pages + seq_page_start[token_seq[t]];
+    const i64 head_offset = (i64)kvh * page_size * HD + dl * 8;
+    const i64 v_offset = (i64)nkv * page_size * HD;
+
+    for (int base = k_begin + warp * KPW * U; base < k_end; base += DEC_WARPS * KPW * U) {
+        uint4 kr[U], vr[U];
+        bool valid[U];
+#pragma unroll
+        for (int u = 0; u < U; ++u) {
+            const int key = base + u * KPW + sub;
+            valid[u] = key < k_end;
+            if (valid[u]) {
+                const int page_index = key / page_size;
+                const int offset = key - page_index * page_size;
+                const bf16 *kp = kv + (i64)seq_pages[page_index] * page_stride + head_offset + (i64)offset * HD;
+                kr[u] = ldg16(kp);
+                vr[u] = ldg16(kp + v_offset);
+            } else {
+                kr[u] = zero16();
+                vr[u] = zero16();
+            }
+        }
+        float s[U][GCH];
+#pragma unroll
+        for (int u = 0; u < U; ++u) {
+            float kf[8];
+            unpack8(kr[u], kf);
+#pragma unroll
+            for (int j = 0; j < GCH; ++j) {
+                float dot = 0.0f;
+#pragma unroll
+                for (int d = 0; d < 8; ++d) dot += qv[j][d] * kf[d];
+#pragma unroll
+                for (int o = LPK / 2; o > 0; o >>= 1) dot += __shfl_xor_sync(0xffffffffu, dot, o);
+                s[u][j] = valid[u] ? dot : ERNIE_NEG_INF;
+            }
+        }
+#pragma unroll
+        for (int j = 0; j < GCH; ++j) {
+            if (j >= nh) continue;
+            float mx = m[j];
+#pragma unroll
+            for (int u = 0; u < U; ++u) mx = fmaxf(mx, s[u][j]);
+            if (mx == ERNIE_NEG_INF) continue;
+            const float correction = exp2f(m[j] - mx);
+            l[j] *= correction;
+#pragma unroll
+            for (int d = 0; d < 8; ++d) acc[j][d] *= correction;
+#pragma unroll
+            for (int u = 0; u < U; ++u) {
+                const float p = exp2f(s[u][j] - mx);
+                l[j] += p;
+                float vf[8];
+                unpack8(vr[u], vf);
+#pragma unroll
+                for (int d = 0; d < 8; ++d) acc[j][d] += p * vf[d];
+            }
+            m[j] = mx;
+        }
+    }
+
+#pragma unroll
+    for (int j = 0; j < GCH; ++j) {
+        if (dl == 0) {
+            sm_m[state][j] = m[j];
+            sm_l[state][j] = l[j];
+        }
+#pragma unroll
+        for (int d = 0; d < 8; ++d) sm_acc[state][j][dl * 8 + d] = acc[j][d];
+    }
+    __syncthreads();
+    for (int idx = threadIdx.x; idx < nh * HD; idx += blockDim.x) {
+        const int j = idx / HD, d = idx - j * HD;
+        float mx = ERNIE_NEG_INF;
+#pragma unroll
+        for (int g = 0; g < GROUPS; ++g) mx = fmaxf(mx, sm_m[g][j]);
+        float sum = 0.0f, o = 0.0f;
+        if (mx != ERNIE_NEG_INF) {
+#pragma unroll
+            for (int g = 0; g < GROUPS; ++g) {
+                const float f = exp2f(sm_m[g][j] - mx);
+                sum += sm_l[g][j] * f;
+                o += sm_acc[g][j][d] * f;
+            }
+        }
+        if (splits == 1) {
+            out[((i64)t * nq + h0 + j) * HD + d] = f2bf(sum > 0.0f ? o / sum : 0.0f);
+        } else {
+            const i64 p = ((i64)split * T + t) * nq + h0 + j;
+            part_o[p * HD + d] = o;
+            if (d == 0) {
+                part_ml[p * 2] = mx;
+                part_ml[p * 2 + 1] = sum;
+            }
+        }
+    }
+    pdl_launch_dependents();
+}
+
+#define ERNIE_DECODE_ATTENTION_KERNEL(LPK, GCH, U)                                                                  \
+    extern "C" __global__ void __launch_bounds__(DEC_WARPS * 32, 1) ernie_decode_attention_l##LPK##_g##GCH(         \
+        const bf16 *__restrict__ q, const bf16 *__restrict__ kv, const int *__restrict__ token_seq,                  \
+        const int *__restrict__ positions, const int *__restrict__ seq_page_start, const int *__restrict__ pages,     \
+        const int *__restrict__ num_tokens, bf16 *__restrict__ out, float *__restrict__ part_o,                     \
+        float *__restrict__ part_ml, int T, int nq, int nkv, int page_size, i64 page_stride, float scale,           \
+        int min_chunk) {                                                                                            \
+        decode_attention_impl<LPK, GCH, U>(q, kv, token_seq, positions, seq_page_start, pages, num_tokens, out,     \
+                                           part_o, part_ml, T, nq, nkv, page_size, page_stride, scale, min_chunk);  \
+    }
+
+// head_dim 32 / 64 / 128 / 256 (LPK 4 / 8 / 16 / 32) × up to 2 / 4 / 5 / 8 query heads per KV head and block.
+ERNIE_DECODE_ATTENTION_KERNEL(4, 2, 4)
+ERNIE_DECODE_ATTENTION_KERNEL(4, 4, 4)
+ERNIE_DECODE_ATTENTION_KERNEL(4, 5, 4)
+ERNIE_DECODE_ATTENTION_KERNEL(4, 8, 2)
+ERNIE_DECODE_ATTENTION_KERNEL(8, 2, 4)
+ERNIE_DECODE_ATTENTION_KERNEL(8, 4, 4)
+ERNIE_DECODE_ATTENTION_KERNEL(8, 5, 4)
+ERNIE_DECODE_ATTENTION_KERNEL(8, 8, 2)
+ERNIE_DECODE_ATTENTION_KERNEL(16, 2, 4)
+ERNIE_DECODE_ATTENTION_KERNEL(16, 4, 4)
+ERNIE_DECODE_ATTENTION_KERNEL(16, 5, 4)
+ERNIE_DECODE_ATTENTION_KERNEL(16, 8, 2)
+ERNIE_DECODE_ATTENTION_KERNEL(32, 2, 4)
+ERNIE_DECODE_ATTENTION_KERNEL(32, 4, 4)
+ERNIE_DECODE_ATTENTION_KERNEL(32, 5, 4)
+ERNIE_DECODE_ATTENTION_KERNEL(32, 8, 2)

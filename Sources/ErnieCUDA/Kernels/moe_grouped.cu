@@ -1,0 +1,535 @@
+// MoE for decode-sized batches without host round trips (CUDA-graph safe): device-side routing and grouping of
+// (token, choice) pairs by expert, grouped expert GEMMs on tensor cores that read each active expert's weights once
+// for all of its tokens, and a deterministic weighted combine. The shared expert runs as `C` extra "slots" (column
+// chunks of its SwiGLU, weight 1) in the same kernels, so it too is read once for all tokens.
+//
+// Shapes: T = launch rows (tokens, padding included; the real count is meta[1]), E experts, k choices, H hidden,
+// I expert width, S shared width split in C chunks of width CW. Sizes: ids/weights/pairs/row_of [T*k], offsets [E+1],
+// active [E], meta [4] = {active experts, real tokens}, logits [T*E] (fp32).
+// Expert-activation rows (h, Y): routed pairs at their sorted position 0 ... T*k-1, shared chunk c of token t at
+// row T*k + c*T + t.
+// Requirements (checked by the host): H % 8 == 0, I % 8 == 0, CW % 8 == 0, E <= 128, k <= 16, T*k <= 4096.
+#include "common.cuh"
+
+#define MOE_MAX_EXPERTS 128
+#define MOE_ROWS 16
+
+__device__ __forceinline__ float volatile_load(const float *p) { return *(const volatile float *)p; }
+
+// Router + grouping. Grid (ceil(E / 8), ceil(T / 32)), 256 threads: warp w of block (x, y) computes the FP32 logits
+// of expert 8x + w for tokens 32y ... 32y + 31. The last block to finish (ticket) then routes every token (softmax,
+// top-k of p + bias with ties to the lower id, renormalised unbiased weights rounded to bf16, as ernie_moe_route),
+// counts pairs per expert, and lists each expert's pairs in increasing pair index; it resets the ticket.
+extern "C" __global__ void __launch_bounds__(256, 1) ernie_moe_router_grouped(
+    const bf16 *__restrict__ x, const float *__restrict__ router, const float *__restrict__ bias,
+    float *__restrict__ logits, unsigned *__restrict__ ticket, int *__restrict__ ids, float *__restrict__ weights,
+    int *__restrict__ offsets, int *__restrict__ active, int *__restrict__ meta, int *__restrict__ pairs,
+    int *__restrict__ row_of, const int *__restrict__ num_tokens_ptr, int T, int hidden, int experts, int top_k,
+    float norm_min) {
+    __shared__ int counts[MOE_MAX_EXPERTS];
+    __shared__ int starts[MOE_MAX_EXPERTS + 1];
+    __shared__ unsigned last;
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+    pdl_wait();
+    const int num_tokens = min(*num_tokens_ptr, T);
+    {
+        const int e = blockIdx.x * 8 + warp;
+        const int t0 = blockIdx.y * 32;
+        if (e < experts) {
+            const float *w = router + (i64)e * hidden;
+            for (int t = t0; t < min(t0 + 32, num_tokens); ++t) {
+                const bf16 *xr = x + (i64)t * hidden;
+                float s = 0.0f;
+                for (int i = lane * 4; i < hidden; i += 128) {
+                    const float4 w4 = *reinterpret_cast<const float4 *>(w + i);
+                    const uint2 xv = *reinterpret_cast<const uint2 *>(xr + i);
+                    s += __uint_as_float(xv.x << 16) * w4.x + __uint_as_float(xv.x & 0xffff0000u) * w4.y +
+                         __uint_as_float(xv.y << 16) * w4.z + __uint_as_float(xv.y & 0xffff0000u) * w4.w;
+                }
+                s = warp_sum(s);
+                if (lane == 0) logits[(i64)t * experts + e] = s;
+            }
+        }
+    }
+    __threadfence();
+    __syncthreads();
+    if (threadIdx.x == 0) last = atomicAdd(ticket, 1u) == gridDim.x * gridDim.y - 1 ? 1u : 0u;
+    __syncthreads();
+    if (last == 0u) return;
+    __threadfence();
+
+    // Routing, one warp per token; lane l holds experts l, l + 32, l + 64, l + 96.
+    for (int t = warp; t < T; t += warps) {
+        if (t >= num_tokens) {
+            for (int j = lane; j < top_k; j += 32) {
+                ids[(i64)t * top_k + j] = -1;
+                weights[(i64)t * top_k + j] = 0.0f;
+            }
+            continue;
+        }
+        float p[4];
+        float mx = ERNIE_NEG_INF;
+#pragma unroll
+        for (int q = 0; q < 4; ++q) {
+            const int e = lane + 32 * q;
+            p[q] = e < experts ? volatile_load(logits + (i64)t * experts + e) : ERNIE_NEG_INF;
+            mx = fmaxf(mx, p[q]);
+        }
+        mx = warp_max(mx);
+        float sum = 0.0f;
+#pragma unroll
+        for (int q = 0; q < 4; ++q) sum += lane + 32 * q < experts ? expf(p[q] - mx) : 0.0f;
+        sum = warp_sum(sum);
+#pragma unroll
+        for (int q = 0; q < 4; ++q) p[q] = lane + 32 * q < experts ? expf(p[q] - mx) / sum : 0.0f;
+        unsigned taken = 0;
+        int my_id = -1;
+        float my_p = 0.0f, total = 0.0f;
+        for (int j = 0; j < top_k; ++j) {
+            float best = ERNIE_NEG_INF;
+            int best_id = 0x7fffffff;
+#pragma unroll
+            for (int q = 0; q < 4; ++q) {
+                const int e = lane + 32 * q;
+                if (e >= experts || (taken >> q) & 1u) continue;
+                const float score = p[q] + (bias != nullptr ? bias[e] : 0.0f);
+                if (score > best || (score == best && e < best_id)) {
+                    best = score;
+                    best_id = e;
+                }
+            }
+#pragma unroll
+            for (int o = 16; o > 0; o >>= 1) {
+                const float other = __shfl_xor_sync(0xffffffffu, best, o);
+                const int other_id = __shfl_xor_sync(0xffffffffu, best_id, o);
+                if (other > best || (other == best && other_id < best_id)) {
+                    best = other;
+                    best_id = other_id;
+                }
+            }
+            const int owner = best_id & 31;
+            const int slot = (best_id >> 5) & 3;  // uniform over the warp
+            const float mine = slot == 0 ? p[0] : slot == 1 ? p[1] : slot == 2 ? p[2] : p[3];
+            const float chosen_p = __shfl_sync(0xffffffffu, mine, owner);
+            if (lane == owner) taken |= 1u << slot;
+            if (lane == j) {
+                my_id = best_id;
+                my_p = chosen_p;
+            }
+            total += chosen_p;
+        }
+        const float denom = fmaxf(total, norm_min);
+        if (lane < top_k) {
+            ids[(i64)t * top_k + lane] = my_id;
+            weights[(i64)t * top_k + lane] = round_bf(my_p / denom);
+        }
+    }
+    for (int e = threadIdx.x; e < experts; e += blockDim.x) counts[e] = 0;
+    __syncthreads();
+    const int P = T * top_k;
+    for (int i = threadIdx.x; i < P; i += blockDim.x) {
+        const int e = ids[i];
+        if (e >= 0) atomicAdd(&counts[e], 1);
+    }
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        int run = 0, n = 0;
+        for (int e = 0; e < experts; ++e) {
+            starts[e] = run;
+            offsets[e] = run;
+            if (counts[e] > 0) active[n++] = e;
+            run += counts[e];
+        }
+        starts[experts] = run;
+        offsets[experts] = run;
+        meta[0] = n;
+        meta[1] = num_tokens;
+    }
+    __syncthreads();
+    for (int e = warp; e < experts; e += warps) {
+        if (counts[e] == 0) continue;  // uniform over the warp
+        int base = starts[e];
+        for (int c = 0; c < P; c += 32) {
+            const int i = c + lane;
+            const bool hit = i < P && ids[i] == e;
+            const unsigned mask = __ballot_sync(0xffffffffu, hit);
+            if (hit) {
+                const int pos = base + __popc(mask & ((1u << lane) - 1u));
+                pairs[pos] = i;
+                row_of[i] = pos;
+            }
+            base += __popc(mask);
+        }
+    }
+    if (threadIdx.x == 0) *ticket = 0u;
+}
+
+// The slot of work item `item` (slot-major over `tiles` row tiles): routed expert or shared chunk.
+struct MoESlot {
+    bool routed;
+    int expert;  // routed: expert id; shared: chunk index
+    int base;    // routed: first sorted pair; shared: 0
+    int count;   // tokens
+    int tile;
+};
+
+__device__ __forceinline__ MoESlot moe_slot(int item, int tiles, const int *offsets, const int *active, int num_active,
+                                            int num_tokens) {
+    MoESlot s;
+    const int slot = item / tiles;
+    s.tile = item - slot * tiles;
+    s.routed = slot < num_active;
+    if (s.routed) {
+        s.expert = active[slot];
+        s.base = offsets[s.expert];
+        s.count = offsets[s.expert + 1] - s.base;
+    } else {
+        s.expert = slot - num_active;
+        s.base = 0;
+        s.count = num_tokens;
+    }
+    return s;
+}
+
+// Row of h / Y for the slot's token number `i`.
+__device__ __forceinline__ int moe_row(const MoESlot &s, int i, int T, int top_k) {
+    return s.routed ? s.base + i : T * top_k + s.expert * T + i;
+}
+
+// Token of the slot's token number `i`.
+__device__ __forceinline__ int moe_token(const MoESlot &s, int i, const int *pairs, int top_k) {
+    return s.routed ? pairs[s.base + i] / top_k : i;
+}
+
+// h[row, r] = bf16(bf16(silu(g)) * u), g = bf16(x_token · Wg[r]) (+ bias, rounded), u likewise, for every slot's
+// tokens and rows r of its width. Blocks stride over work items (slot, 16-row tile); the block's warps split K;
+// tokens go in groups of 8 * NT. Dynamic shared memory: warps * 2 * NT * 8 * 16 floats.
+template <int NT>
+__device__ __forceinline__ void moe_gate_up_impl(
+    const bf16 *__restrict__ x, const int *__restrict__ offsets, const int *__restrict__ active,
+    const int *__restrict__ meta, const int *__restrict__ pairs, const bf16 *__restrict__ gate_up,
+    const bf16 *__restrict__ gate_up_bias, const bf16 *__restrict__ shared_gate_up,
+    const bf16 *__restrict__ shared_bias, bf16 *__restrict__ h, int T, int H, int I, int top_k, int chunks_shared,
+    int CW, int S) {
+    ERNIE_DYNAMIC_SMEM(float, red);
+    constexpr int U = 2;
+    constexpr int TILE = NT * 8 * MOE_ROWS;
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+    const int g = lane >> 2, t = lane & 3;
+    pdl_wait();
+    const int num_active = meta[0], num_tokens = meta[1];
+    const int width_max = max(I, CW);
+    const int tiles = (width_max + MOE_ROWS - 1) / MOE_ROWS;
+    const int items = (num_active + chunks_shared) * tiles;
+    const int kchunks = (H + 31) / 32;
+    const int hstride = width_max;
+    for (int item = blockIdx.x; item < items; item += gridDim.x) {
+        const MoESlot s = moe_slot(item, tiles, offsets, active, num_active, num_tokens);
+        const int width = s.routed ? I : CW;
+        const int r0 = s.tile * MOE_ROWS;
+        if (r0 >= width || s.count == 0) continue;  // uniform over the block
+        const bf16 *gate_base, *up_base, *gbias = nullptr, *ubias = nullptr;
+        if (s.routed) {
+            gate_base = gate_up + (i64)s.expert * 2 * I * H;
+            up_base = gate_base + (i64)I * H;
+            if (gate_up_bias != nullptr) {
+                gbias = gate_up_bias + (i64)s.expert * 2 * I;
+                ubias = gbias + I;
+            }
+        } else {
+            gate_base = shared_gate_up + (i64)s.expert * CW * H;
+            up_base = shared_gate_up + (i64)(S + s.expert * CW) * H;
+            if (shared_bias != nullptr) {
+                gbias = shared_bias + s.expert * CW;
+                ubias = shared_bias + S + s.expert * CW;
+            }
+        }
+        const bool ok0 = r0 + g < width, ok8 = r0 + g + 8 < width;
+        const bf16 *wg0 = gate_base + (i64)(ok0 ? r0 + g : 0) * H + 8 * t;
+        const bf16 *wg8 = gate_base + (i64)(ok8 ? r0 + g + 8 : 0) * H + 8 * t;
+        const bf16 *wu0 = up_base + (i64)(ok0 ? r0 + g : 0) * H + 8 * t;
+        const bf16 *wu8 = up_base + (i64)(ok8 ? r0 + g + 8 : 0) * H + 8 * t;
+        for (int m0 = 0; m0 < s.count; m0 += NT * 8) {
+            const bf16 *xr[NT];
+            bool xok[NT];
+#pragma unroll
+            for (int nt = 0; nt < NT; ++nt) {
+                const int i = m0 + nt * 8 + g;
+                xok[nt] = i < s.count;
+                xr[nt] = x + (i64)(xok[nt] ? moe_token(s, i, pairs, top_k) : 0) * H + 8 * t;
+            }
+            float ag[NT][4], au[NT][4];
+#pragma unroll
+            for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+                for (int i = 0; i < 4; ++i) ag[nt][i] = au[nt][i] = 0.0f;
+            for (int c0 = warp; c0 < kchunks; c0 += warps * U) {
+                uint4 g0[U], g8[U], u0[U], u8[U];
+#pragma unroll
+                for (int u = 0; u < U; ++u) {
+                    const int c = c0 + u * warps;
+                    const bool kok = c < kchunks && c * 32 + 8 * t < H;
+                    g0[u] = (kok && ok0) ? ldg_stream16(wg0 + c * 32) : zero16();
+                    g8[u] = (kok && ok8) ? ldg_stream16(wg8 + c * 32) : zero16();
+                    u0[u] = (kok && ok0) ? ldg_stream16(wu0 + c * 32) : zero16();
+                    u8[u] = (kok && ok8) ? ldg_stream16(wu8 + c * 32) : zero16();
+                }
+#pragma unroll
+                for (int u = 0; u < U; ++u) {
+                    const int c = c0 + u * warps;
+                    if (c >= kchunks) break;  // uniform
+                    const bool kok = c * 32 + 8 * t < H;
+                    const u32 G0[4] = {g0[u].x, g8[u].x, g0[u].y, g8[u].y};
+                    const u32 G1[4] = {g0[u].z, g8[u].z, g0[u].w, g8[u].w};
+                    const u32 U0[4] = {u0[u].x, u8[u].x, u0[u].y, u8[u].y};
+                    const u32 U1[4] = {u0[u].z, u8[u].z, u0[u].w, u8[u].w};
+#pragma unroll
+                    for (int nt = 0; nt < NT; ++nt) {
+                        if (m0 + nt * 8 >= s.count) break;  // uniform
+                        const uint4 b = (kok && xok[nt]) ? ldg16(xr[nt] + c * 32) : zero16();
+                        const u32 B0[2] = {b.x, b.y};
+                        const u32 B1[2] = {b.z, b.w};
+                        mma_bf16_16816(ag[nt], G0, B0);
+                        mma_bf16_16816(ag[nt], G1, B1);
+                        mma_bf16_16816(au[nt], U0, B0);
+                        mma_bf16_16816(au[nt], U1, B1);
+                    }
+                }
+            }
+            // Reduce over the warps (shared memory), then the SiLU·mul epilogue.
+            float *mine = red + warp * 2 * TILE;
+#pragma unroll
+            for (int nt = 0; nt < NT; ++nt) {
+#pragma unroll
+                for (int i = 0; i < 4; ++i) {
+                    const int r = g + (i >= 2 ? 8 : 0);
+                    const int m = nt * 8 + 2 * t + (i & 1);
+                    mine[m * MOE_ROWS + r] = ag[nt][i];
+                    mine[TILE + m * MOE_ROWS + r] = au[nt][i];
+                }
+            }
+            __syncthreads();
+            const int valid = min(NT * 8, s.count - m0);
+            for (int idx = threadIdx.x; idx < valid * MOE_ROWS; idx += blockDim.x) {
+                const int m = idx / MOE_ROWS, r = idx - m * MOE_ROWS;
+                if (r0 + r >= width) continue;
+                float gv = 0.0f, uv = 0.0f;
+                for (int ww = 0; ww < warps; ++ww) {
+                    gv += red[ww * 2 * TILE + idx];
+                    uv += red[ww * 2 * TILE + TILE + idx];
+                }
+                gv = round_bf(gv);
+                uv = round_bf(uv);
+                if (gbias != nullptr) {
+                    gv = round_bf(gv + bf2f(gbias[r0 + r]));
+                    uv = round_bf(uv + bf2f(ubias[r0 + r]));
+                }
+                const float sv = round_bf(gv / (1.0f + expf(-gv)));
+                h[(i64)moe_row(s, m0 + m, T, top_k) * hstride + r0 + r] = f2bf(sv * uv);
+            }
+            __syncthreads();
+        }
+    }
+    pdl_launch_dependents();
+}
+
+// Y[row, c] = h[row, :] · Wd[c, :] (fp32, unrounded) for every slot's tokens and output columns c < H. Routed expert e:
+// Wd rows e*H + c of width I; shared chunk j: columns j*CW ... of the shared down matrix [H, S]. Work items (slot,
+// 16-column tile), K split over the warps. Dynamic shared memory: warps * NT * 8 * 16 floats.
+template <int NT>
+__device__ __forceinline__ void moe_down_impl(const bf16 *__restrict__ h, const int *__restrict__ offsets,
+                                              const int *__restrict__ active, const int *__restrict__ meta,
+                                              const bf16 *__restrict__ down, const bf16 *__restrict__ shared_down,
+                                              float *__restrict__ y, int T, int H, int I, int top_k,
+                                              int chunks_shared, int CW, int S) {
+    ERNIE_DYNAMIC_SMEM(float, red);
+    constexpr int U = 4;
+    constexpr int TILE = NT * 8 * MOE_ROWS;
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+    const int g = lane >> 2, t = lane & 3;
+    pdl_wait();
+    const int num_active = meta[0], num_tokens = meta[1];
+    const int tiles = (H + MOE_ROWS - 1) / MOE_ROWS;
+    const int items = (num_active + chunks_shared) * tiles;
+    const int hstride = max(I, CW);
+    for (int item = blockIdx.x; item < items; item += gridDim.x) {
+        const MoESlot s = moe_slot(item, tiles, offsets, active, num_active, num_tokens);
+        if (s.count == 0) continue;  // uniform
+        const int c0row = s.tile * MOE_ROWS;
+        const int K = s.routed ? I : CW;
+        const int kchunks = (K + 31) / 32;
+        const bf16 *wbase;
+        i64 wstride;
+        if (s.routed) {
+            wbase = down + (i64)s.expert * H * I;
+            wstride = I;
+        } else {
+            wbase = shared_down + (i64)s.expert * CW;
+            wstride = S;
+        }
+        const bool ok0 = c0row + g < H, ok8 = c0row + g + 8 < H;
+        const bf16 *w0 = wbase + (ok0 ? c0row + g : 0) * wstride + 8 * t;
+        const bf16 *w8 = wbase + (ok8 ? c0row + g + 8 : 0) * wstride + 8 * t;
+        for (int m0 = 0; m0 < s.count; m0 += NT * 8) {
+            const bf16 *hr[NT];
+            bool hok[NT];
+#pragma unroll
+            for (int nt = 0; nt < NT; ++nt) {
+                const int i = m0 + nt * 8 + g;
+                hok[nt] = i < s.count;
+                hr[nt] = h + (i64)(hok[nt] ? moe_row(s, i, T, top_k) : 0) * hstride + 8 * t;
+            }
+            float acc[NT][4];
+#pragma unroll
+            for (int nt = 0; nt < NT; ++nt) acc[nt][0] = acc[nt][1] = acc[nt][2] = acc[nt][3] = 0.0f;
+            for (int cc = warp; cc < kchunks; cc += warps * U) {
+                uint4 a0[U], a8[U];
+#pragma unroll
+                for (int u = 0; u < U; ++u) {
+                    const int c = cc + u * warps;
+                    const bool kok = c < kchunks && c * 32 + 8 * t < K;
+                    a0[u] = (kok && ok0) ? ldg_stream16(w0 + c * 32) : zero16();
+                    a8[u] = (kok && ok8) ? ldg_stream16(w8 + c * 32) : zero16();
+                }
+#pragma unroll
+                for (int u = 0; u < U; ++u) {
+                    const int c = cc + u * warps;
+                    if (c >= kchunks) break;  // uniform
+                    const bool kok = c * 32 + 8 * t < K;
+                    const u32 A0[4] = {a0[u].x, a8[u].x, a0[u].y, a8[u].y};
+                    const u32 A1[4] = {a0[u].z, a8[u].z, a0[u].w, a8[u].w};
+#pragma unroll
+                    for (int nt = 0; nt < NT; ++nt) {
+                        if (m0 + nt * 8 >= s.count) break;  // uniform
+                        const uint4 b = (kok && hok[nt]) ? ldg16(hr[nt] + c * 32) : zero16();
+                        const u32 B0[2] = {b.x, b.y};
+                        const u32 B1[2] = {b.z, b.w};
+                        mma_bf16_16816(acc[nt], A0, B0);
+                        mma_bf16_16816(acc[nt], A1, B1);
+                    }
+                }
+            }
+            float *mine = red + warp * TILE;
+#pragma unroll
+            for (int nt = 0; nt < NT; ++nt) {
+#pragma unroll
+                for (int i = 0; i < 4; ++i) {
+                    const int r = g + (i >= 2 ? 8 : 0);
+                    const int m = nt * 8 + 2 * t + (i & 1);
+                    mine[m * MOE_ROWS + r] = acc[nt][i];
+                }
+            }
+            __syncthreads();
+            const int valid = min(NT * 8, s.count - m0);
+            for (int idx = threadIdx.x; idx < valid * MOE_ROWS; idx += blockDim.x) {
+                const int m = idx / MOE_ROWS, r = idx - m * MOE_ROWS;
+                if (c0row + r >= H) continue;
+                float v = 0.0f;
+                for (int ww = 0; ww < warps; ++ww) v += red[ww * TILE + idx];
+                y[(i64)moe_row(s, m0 + m, T, top_k) * H + c0row + r] = v;
+            }
+            __syncthreads();
+        }
+    }
+    pdl_launch_dependents();
+}
+
+#define ERNIE_MOE_GROUPED_KERNELS(NT)                                                                               \
+    extern "C" __global__ void __launch_bounds__(256, 1) ernie_moe_gate_up_grouped_nt##NT(                             \
+        const bf16 *__restrict__ x, const int *__restrict__ offsets, const int *__restrict__ active,                \
+        const int *__restrict__ meta, const int *__restrict__ pairs, const bf16 *__restrict__ gate_up,              \
+        const bf16 *__restrict__ gate_up_bias, const bf16 *__restrict__ shared_gate_up,                             \
+        const bf16 *__restrict__ shared_bias, bf16 *__restrict__ h, int T, int H, int I, int top_k,                 \
+        int chunks_shared, int CW, int S) {                                                                         \
+        moe_gate_up_impl<NT>(x, offsets, active, meta, pairs, gate_up, gate_up_bias, shared_gate_up, shared_bias, h, \
+                             T, H, I, top_k, chunks_shared, CW, S);                                                 \
+    }                                                                                                               \
+    extern "C" __global__ void __launch_bounds__(256, 1) ernie_moe_down_grouped_nt##NT(                                \
+        const bf16 *__restrict__ h, const int *__restrict__ offsets, const int *__restrict__ active,                \
+        const int *__restrict__ meta, const bf16 *__restrict__ down, const bf16 *__restrict__ shared_down,          \
+        float *__restrict__ y, int T, int H, int I, int top_k, int chunks_shared, int CW, int S) {                  \
+        moe_down_impl<NT>(h, offsets, active, meta, down, shared_down, y, T, H, I, top_k, chunks_shared, CW, S);    \
+    }
+
+ERNIE_MOE_GROUPED_KERNELS(1)
+ERNIE_MOE_GROUPED_KERNELS(2)
+ERNIE_MOE_GROUPED_KERNELS(4)
+
+// out[t, c] = (sum over the token's choices in increasing expert id of bf16(bf16(y_row (+ bias, rounded)) * w), every
+// add rounded to bf16) + bf16(sum of the shared chunks' y (+ shared bias, rounded)), as ernie_moe_combine. One block per
+// launch row, 8 columns per thread; padding rows (t >= real tokens) are zeroed.
+extern "C" __global__ void __launch_bounds__(256, 1)
+    ernie_moe_combine_grouped(const float *__restrict__ y, const int *__restrict__ row_of,
+                              const int *__restrict__ ids, const float *__restrict__ weights,
+                              const bf16 *__restrict__ down_bias, const bf16 *__restrict__ shared_bias,
+                              const int *__restrict__ meta, bf16 *__restrict__ out, int T, int H, int top_k,
+                              int chunks_shared) {
+    __shared__ int order[16];
+    const int t = blockIdx.x;
+    pdl_wait();
+    const int num_tokens = meta[1];
+    if (t >= num_tokens) {
+        for (int c = threadIdx.x * 8; c < H; c += blockDim.x * 8) {
+            *reinterpret_cast<uint4 *>(out + (i64)t * H + c) = zero16();
+        }
+        return;
+    }
+    if (threadIdx.x == 0) {
+        for (int j = 0; j < top_k; ++j) order[j] = j;
+        for (int a = 1; a < top_k; ++a) {
+            const int v = order[a];
+            int b = a - 1;
+            while (b >= 0 && ids[(i64)t * top_k + order[b]] > ids[(i64)t * top_k + v]) {
+                order[b + 1] = order[b];
+                --b;
+            }
+            order[b + 1] = v;
+        }
+    }
+    __syncthreads();
+    for (int c = threadIdx.x * 8; c < H; c += blockDim.x * 8) {
+        float acc[8];
+#pragma unroll
+        for (int q = 0; q < 8; ++q) acc[q] = 0.0f;
+        for (int jj = 0; jj < top_k; ++jj) {
+            const int j = order[jj];
+            const int e = ids[(i64)t * top_k + j];
+            const float w = weights[(i64)t * top_k + j];
+            const float *yr = y + (i64)row_of[(i64)t * top_k + j] * H + c;
+            const float4 y0 = *reinterpret_cast<const float4 *>(yr);
+            const float4 y1 = *reinterpret_cast<const float4 *>(yr + 4);
+            const float yv[8] = {y0.x, y0.y, y0.z, y0.w, y1.x, y1.y, y1.z, y1.w};
+#pragma unroll
+            for (int q = 0; q < 8; ++q) {
+                float v = round_bf(yv[q]);
+                if (down_bias != nullptr) v = round_bf(v + bf2f(down_bias[(i64)e * H + c + q]));
+                acc[q] = round_bf(acc[q] + round_bf(v * w));
+            }
+        }
+        if (chunks_shared > 0) {
+            float s[8];
+#pragma unroll
+            for (int q = 0; q < 8; ++q) s[q] = 0.0f;
+            for (int j = 0; j < chunks_shared; ++j) {
+                const float *yr = y + ((i64)T * top_k + (i64)j * T + t) * H + c;
+                const float4 y0 = *reinterpret_cast<const float4 *>(yr);
+                const float4 y1 = *reinterpret_cast<const float4 *>(yr + 4);
+                s[0] += y0.x, s[1] += y0.y, s[2] += y0.z, s[3] += y0.w;
+                s[4] += y1.x, s[5] += y1.y, s[6] += y1.z, s[7] += y1.w;
+            }
+#pragma unroll
+            for (int q = 0; q < 8; ++q) {
+                float v = round_bf(s[q]);
+                if (shared_bias != nullptr) v = round_bf(v + bf2f(shared_bias[c + q]));
+                acc[q] = round_bf(acc[q] + v);
+            }
+        }
+        uint4 o;
+        o.x = pack_bf16x2(acc[0], acc[1]);
+        o.y = pack_bf16x2(acc[2], acc[3]);
+        o.z = pack_bf16x2(acc[4], acc[5]);
+        o.w = pack_bf16x2(acc[6], acc[7]);
+        *reinterpret_cast<uint4 *>(out + (i64)t * H + c) = o;
+    }
+    pdl_launch_dependents();
+}

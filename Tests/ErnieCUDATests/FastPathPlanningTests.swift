@@ -1,0 +1,112 @@
+import ErnieModel
+import Foundation
+import Testing
+
+@testable import ErnieCUDA
+
+/// Host-side planning of the fast paths (no device needed).
+@Suite struct FastPathPlanningTests {
+    @Test func environmentSwitchesEveryFastPath() {
+        let defaults = PerfOptions.environment([:])
+        #expect(defaults == PerfOptions())
+        #expect(defaults.graphs && defaults.gemvMaxRows == 16 && defaults.groupedMoEMaxTokens == 256)
+        let off = PerfOptions.environment([
+            "ERNIE_CUDA_GRAPHS": "0", "ERNIE_CUDA_GEMV_MAX_ROWS": "0", "ERNIE_CUDA_MOE_GROUPED_MAX_TOKENS": "0",
+            "ERNIE_CUDA_DECODE_ATTENTION": "off", "ERNIE_CUDA_FAST_ELEMENTWISE": "false",
+            "ERNIE_CUDA_FLASH_PREFILL": "no", "ERNIE_CUDA_PDL": "0",
+        ])
+        #expect(off == PerfOptions.reference)
+        // Out-of-range values are clamped, not trusted.
+        let clamped = PerfOptions.environment(["ERNIE_CUDA_GEMV_MAX_ROWS": "1000", "ERNIE_CUDA_GRAPH_MAX_BATCH": "-3"])
+        #expect(clamped.gemvMaxRows == 64 && clamped.graphMaxBatch == 1)
+    }
+
+    @Test func decodeGraphBucketsCoverEveryBatchUpToTheMaximum() {
+        let options = PerfOptions()
+        #expect(options.graphBuckets.prefix(6) == [1, 2, 4, 8, 16, 24])
+        #expect(options.graphBuckets.last == 256)
+        for tokens in 1...256 {
+            let bucket = options.graphBucket(for: tokens)
+            #expect(bucket != nil && bucket! >= tokens && bucket! - tokens < max(8, tokens / 2))
+        }
+        #expect(options.graphBucket(for: 257) == nil)
+        var odd = PerfOptions()
+        odd.graphMaxBatch = 20
+        #expect(odd.graphBuckets == [1, 2, 4, 8, 16, 20])
+    }
+
+    @Test func skinnyGEMMPlanSplitsKOnlyForFewRowTiles() {
+        // o_proj at batch 1: 160 row tiles of 16 → 8 warps split K (80 chunks of 32).
+        let o = CUDABackend.skinnyGEMMPlan(rows: 1, outFeatures: 2560, inFeatures: 2560, multiprocessors: 132)
+        #expect(o.nt == 1 && o.tiles == 160 && o.warps == 8 && o.tilesPerBlock == 1 && o.blocks == 160)
+        // LM head: 6464 tiles already fill the device.
+        let head = CUDABackend.skinnyGEMMPlan(rows: 16, outFeatures: 103_424, inFeatures: 2560, multiprocessors: 132)
+        #expect(head.nt == 2 && head.warps == 1 && head.tilesPerBlock == 4 && head.blocks == 1616)
+        // Tiny K: never more warps than a quarter of the chunks.
+        let tiny = CUDABackend.skinnyGEMMPlan(rows: 33, outFeatures: 64, inFeatures: 64, multiprocessors: 132)
+        #expect(tiny.nt == 8 && tiny.warps == 1)
+    }
+
+    @Test func decodeAttentionKernelChoice() {
+        #expect(CUDABackend.decodeAttentionKernel(headDim: 128, group: 5)?.name == "ernie_decode_attention_l16_g5")
+        #expect(CUDABackend.decodeAttentionKernel(headDim: 64, group: 3)?.name == "ernie_decode_attention_l8_g4")
+        #expect(CUDABackend.decodeAttentionKernel(headDim: 128, group: 8)?.name == "ernie_decode_attention_l16_g8")
+        #expect(CUDABackend.decodeAttentionKernel(headDim: 128, group: 10)?.headsPerBlock == 5)
+        #expect(CUDABackend.decodeAttentionKernel(headDim: 128, group: 16)?.headsPerBlock == 8)
+        #expect(CUDABackend.decodeAttentionKernel(headDim: 32, group: 1)?.headsPerBlock == 2)
+        #expect(CUDABackend.decodeAttentionKernel(headDim: 20, group: 2) == nil)
+        #expect(CUDABackend.decodeAttentionKernel(headDim: 96, group: 2) == nil)
+        #expect(CUDABackend.decodeSplits(rows: 1, blocksPerRow: 4, multiprocessors: 132) == 64)
+        #expect(CUDABackend.decodeSplits(rows: 64, blocksPerRow: 4, multiprocessors: 132) == 2)
+        #expect(CUDABackend.decodeSplits(rows: 256, blocksPerRow: 4, multiprocessors: 132) == 1)
+    }
+
+    @Test func groupedMoEPlanForERNIEShapes() throws {
+        let b1 = try #require(
+            GroupedMoEPlan(tokens: 1, experts: 64, topK: 6, hidden: 2560, inter: 1536, sharedWidth: 3072))
+        #expect(b1.sharedChunks == 2 && b1.chunkWidth == 1536 && b1.nt == 1)
+        #expect(b1.maxSlots == 8 && b1.activationRows == 8 && b1.activationWidth == 1536)
+        let b64 = try #require(
+            GroupedMoEPlan(tokens: 64, experts: 64, topK: 6, hidden: 2560, inter: 1536, sharedWidth: 3072))
+        #expect(b64.nt == 4 && b64.maxSlots == 66 && b64.activationRows == 64 * 6 + 2 * 64)
+        // A shared width that is not a multiple of the expert width is one chunk.
+        let odd = try #require(GroupedMoEPlan(tokens: 3, experts: 8, topK: 2, hidden: 64, inter: 24, sharedWidth: 40))
+        #expect(odd.sharedChunks == 1 && odd.chunkWidth == 40 && odd.activationWidth == 40)
+        #expect(GroupedMoEPlan(tokens: 3, experts: 8, topK: 2, hidden: 64, inter: 24, sharedWidth: 0)?.sharedChunks == 0)
+        // Outside the kernels' limits.
+        #expect(GroupedMoEPlan(tokens: 1, experts: 200, topK: 6, hidden: 64, inter: 24, sharedWidth: 0) == nil)
+        #expect(GroupedMoEPlan(tokens: 1, experts: 64, topK: 6, hidden: 60, inter: 24, sharedWidth: 0) == nil)
+        #expect(GroupedMoEPlan(tokens: 1000, experts: 64, topK: 6, hidden: 64, inter: 24, sharedWidth: 0) == nil)
+    }
+
+    @Test func prefillWorkItemsPackGroupHeadsIntoRows() {
+        let batch = ForwardBatch(
+            tokens: Array(repeating: 1, count: 31),
+            sequences: [
+                .init(tokenOffset: 0, tokenCount: 13, startPosition: 0, pages: [1]),
+                .init(tokenOffset: 13, tokenCount: 1, startPosition: 40, pages: [2, 3, 4]),
+                .init(tokenOffset: 14, tokenCount: 17, startPosition: 5, pages: [5, 6]),
+            ],
+            pageSize: 16)
+        let items = CUDABackend.prefillWorkItems(batch, group: 5)
+        // 13 × 5 = 65 rows → 2 blocks; 1 × 5 → 1; 17 × 5 = 85 → 2.
+        #expect(items.sequences == [0, 0, 1, 2, 2])
+        #expect(items.rows == [0, 64, 0, 0, 64])
+    }
+
+    @Test func launchSignaturesIdentifyArguments() {
+        var a = KernelArguments()
+        a.pointer(0x1000)
+        try? a.int(3)
+        var b = a
+        #expect(a.slots == b.slots)
+        b.float(1)
+        #expect(a.slots != b.slots)
+    }
+
+    @Test func opCostOfAGEMM() {
+        let cost = OpCost.gemm(m: 1, n: 3584, k: 2560)
+        #expect(cost.bytes == Double(3584 * 2560 * 2 + 2560 * 2 + 3584 * 2))
+        #expect(cost.flops == 2 * 3584 * 2560)
+    }
+}
