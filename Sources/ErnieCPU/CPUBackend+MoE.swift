@@ -5,26 +5,32 @@ extension CPUBackend {
     /// transformers' `Ernie4_5_MoeSparseMoeBlock`: FP32 router, softmax, top-k on `p + correction bias`, weights
     /// = the unbiased `p` of the chosen experts divided by `max(Σ, normMin)`, routed SwiGLU experts summed with
     /// those weights, plus the shared-expert MLP unweighted.
+    ///
+    /// With expert parallelism (`shape.expertRange` not every expert) the weights stack only the experts of the
+    /// range; routing is over all experts and tokens routed elsewhere get nothing from the missing ones.
     public func moe(_ x: CPUTensor, weights: MoEWeights<CPUWeight>, shape: MoEShape) throws -> CPUTensor {
         let tokens = x.rows, h = x.cols
         let e = shape.numExperts, inter = shape.intermediateSize, k = shape.topK
-        guard k >= 1, k <= e, weights.router.rows == e, weights.router.cols == h,
-              weights.expertsGateUp.rows == e * 2 * inter, weights.expertsGateUp.cols == h,
-              weights.expertsDown.rows == e * h, weights.expertsDown.cols == inter
+        let local = shape.expertRange
+        let held = local.count
+        guard k >= 1, k <= e, local.lowerBound >= 0, local.upperBound <= e,
+              weights.router.rows == e, weights.router.cols == h,
+              weights.expertsGateUp.rows == held * 2 * inter, weights.expertsGateUp.cols == h,
+              weights.expertsDown.rows == held * h, weights.expertsDown.cols == inter
         else { throw ModelError.backend("MoE weights do not match \(shape) for hidden size \(h)") }
         if let bias = weights.correctionBias, bias.count != e {
             throw ModelError.backend("correction bias of \(bias.count) for \(e) experts")
         }
-        if let b = weights.expertsGateUpBias, b.count != e * 2 * inter {
-            throw ModelError.backend("expert gate|up bias of \(b.count), expected \(e * 2 * inter)")
+        if let b = weights.expertsGateUpBias, b.count != held * 2 * inter {
+            throw ModelError.backend("expert gate|up bias of \(b.count), expected \(held * 2 * inter)")
         }
-        if let b = weights.expertsDownBias, b.count != e * h {
-            throw ModelError.backend("expert down bias of \(b.count), expected \(e * h)")
+        if let b = weights.expertsDownBias, b.count != held * h {
+            throw ModelError.backend("expert down bias of \(b.count), expected \(held * h)")
         }
 
         // Router (float32), softmax, selection, renormalised weights.
         let logits = try linear(x, weights.router, bias: nil)
-        var routes = [[(expert: Int, token: Int, weight: Float)]](repeating: [], count: e)
+        var routes = [[(token: Int, weight: Float)]](repeating: [], count: held)
         var probabilities = [Float](repeating: 0, count: e)
         var biased = [Float](repeating: 0, count: e)
         for t in 0..<tokens {
@@ -44,12 +50,14 @@ extension CPUBackend {
             var total: Float = 0
             for i in chosen { total += probabilities[i] }
             let denominator = max(total, shape.normMin)
-            for i in chosen { routes[i].append((i, t, probabilities[i] / denominator)) }
+            for i in chosen where local.contains(i) {
+                routes[i - local.lowerBound].append((t, probabilities[i] / denominator))
+            }
         }
 
         let out = CPUTensor(rows: tokens, cols: h)
-        // Routed experts, in expert order.
-        for expert in 0..<e where !routes[expert].isEmpty {
+        // Routed experts held here, in expert order (`expert` indexes the held ones).
+        for expert in 0..<held where !routes[expert].isEmpty {
             let assigned = routes[expert]
             let input = CPUTensor(rows: assigned.count, cols: h)
             for (r, a) in assigned.enumerated() {

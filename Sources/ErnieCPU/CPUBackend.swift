@@ -176,4 +176,7 @@ public final class CPUBackend: Backend {
     }
 
     public func toHost(_ x: CPUTensor) throws -> [Float] { x.values }
+
+    /// `moe` honours `MoEShape.expertRange`.
+    public var supportsExpertParallelism: Bool { true }
 }

@@ -1,3 +1,5 @@
+import ErnieModel
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -78,4 +80,18 @@ struct SharedPointer<T>: @unchecked Sendable {
 
     init(_ base: UnsafeMutablePointer<T>) { self.base = base }
     init(_ base: UnsafePointer<T>) { self.base = UnsafeMutablePointer(mutating: base) }
+}
+
+extension CPUBackend {
+    /// A `[rows, cols]` activation holding `values` (tests and tools).
+    public func tensor(rows: Int, cols: Int, values: [Float]) throws -> CPUTensor {
+        guard rows >= 0, cols >= 0, values.count == rows * cols else {
+            throw ModelError.backend("tensor(rows: \(rows), cols: \(cols)) given \(values.count) values")
+        }
+        let t = CPUTensor(rows: rows, cols: cols)
+        values.withUnsafeBufferPointer { source in
+            if let base = source.baseAddress { t.data.update(from: base, count: values.count) }
+        }
+        return t
+    }
 }

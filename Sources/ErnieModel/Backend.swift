@@ -29,14 +29,25 @@ public struct MoEShape: Sendable, Equatable {
     /// Width of the shared-expert MLP (`moe_intermediate_size × moe_num_shared_experts`), 0 when there is none.
     public var sharedIntermediateSize: Int
     public var normMin: Float
+    /// The experts whose weights the device holds (expert parallelism): routing still chooses among all
+    /// `numExperts`, but tokens routed to experts outside the range get nothing from them (another device adds
+    /// those). The MoE weights then stack only these experts. Default: every expert.
+    public var expertRange: Range<Int>
 
-    public init(numExperts: Int, topK: Int, intermediateSize: Int, sharedIntermediateSize: Int, normMin: Float) {
+    public init(
+        numExperts: Int, topK: Int, intermediateSize: Int, sharedIntermediateSize: Int, normMin: Float,
+        expertRange: Range<Int>? = nil
+    ) {
         self.numExperts = numExperts
         self.topK = topK
         self.intermediateSize = intermediateSize
         self.sharedIntermediateSize = sharedIntermediateSize
         self.normMin = normMin
+        self.expertRange = expertRange ?? 0..<numExperts
     }
+
+    /// Whether the device holds only some of the experts.
+    public var isExpertParallel: Bool { expertRange != 0..<numExperts }
 }
 
 /// Geometry of the paged KV cache.
@@ -119,4 +130,13 @@ public protocol Backend: AnyObject {
 
     /// Copies a tensor to the host as Float.
     func toHost(_ x: Tensor) throws -> [Float]
+
+    // MARK: Capabilities
+
+    /// Whether `moe` honours `MoEShape.expertRange` (expert parallelism, `--ep-size`). Default: false.
+    var supportsExpertParallelism: Bool { get }
+}
+
+extension Backend {
+    public var supportsExpertParallelism: Bool { false }
 }

@@ -4,41 +4,60 @@
 /// (interleaved RoPE, paged KV write, causal GQA), o projection, post-attention RMSNorm, dense SwiGLU or MoE] →
 /// final RMSNorm on the rows that need logits → LM head → sampling. The executor owns the weights and allocates
 /// the paged KV cache on its backend when it is created.
+///
+/// As one rank of a tensor-parallel group (`parallel`), the weights are the rank's shard (`ParallelLayout`), the
+/// outputs of o_proj and of every MLP/MoE block are summed over the ranks, and the vocabulary-split logits are
+/// gathered before sampling, which only rank 0 does (the other ranks answer no rows).
 public final class ErnieForward<B: Backend>: ModelExecutor {
     public let config: ModelConfig
     public let backend: B
     public let weights: ModelWeights<B.Weight>
     public let kvLayout: KVCacheLayout
+    /// This executor's place in a tensor-parallel group; nil for a single device.
+    public let parallel: TensorParallelRank<B>?
 
     public var deviceDescription: String { backend.deviceDescription }
 
     private let attentionShape: AttentionShape
     private let moeShape: MoEShape?
 
-    /// Wraps loaded weights and allocates a KV cache of `kvPages` pages of `pageSize` tokens.
-    public init(config: ModelConfig, weights: ModelWeights<B.Weight>, backend: B, kvPages: Int, pageSize: Int) throws {
+    /// Wraps loaded weights and allocates a KV cache of `kvPages` pages of `pageSize` tokens; with `parallel`, the
+    /// weights must be that rank's shard (`WeightLoader` with `parallel.layout`).
+    public init(
+        config: ModelConfig, weights: ModelWeights<B.Weight>, backend: B, kvPages: Int, pageSize: Int,
+        parallel: TensorParallelRank<B>? = nil
+    ) throws {
         guard kvPages > 0, pageSize > 0 else {
             throw ModelError.backend("the KV cache needs at least one page of at least one token")
         }
         guard weights.layers.count == config.numHiddenLayers else {
             throw ModelError.backend("\(weights.layers.count) layers of weights for \(config.numHiddenLayers) layers")
         }
+        let layout = parallel?.layout ?? .whole(config)
+        if let parallel { try parallel.check(config: config) }
         self.config = config
         self.backend = backend
         self.weights = weights
+        self.parallel = parallel
         kvLayout = KVCacheLayout(
             numPages: kvPages, pageSize: pageSize, numLayers: config.numHiddenLayers,
-            numKVHeads: config.numKeyValueHeads, headDim: config.headDim
+            numKVHeads: layout.kvHeadRange.count, headDim: config.headDim
         )
         attentionShape = AttentionShape(
-            numHeads: config.numAttentionHeads, numKVHeads: config.numKeyValueHeads, headDim: config.headDim,
+            numHeads: layout.headRange.count, numKVHeads: layout.kvHeadRange.count, headDim: config.headDim,
             ropeTheta: config.ropeTheta
         )
         moeShape = config.moe.map {
             MoEShape(
-                numExperts: $0.numExperts, topK: $0.topK, intermediateSize: $0.intermediateSize,
-                sharedIntermediateSize: $0.intermediateSize * $0.numSharedExperts, normMin: $0.normMin
+                numExperts: $0.numExperts, topK: $0.topK, intermediateSize: layout.expertWidthRange.count,
+                sharedIntermediateSize: layout.sharedWidthRange.count, normMin: $0.normMin,
+                expertRange: layout.expertRange
             )
+        }
+        if let moeShape, moeShape.isExpertParallel, !backend.supportsExpertParallelism {
+            throw ParallelError.unsupportedBackend(
+                "expert parallelism (--ep-size > 1) is not implemented by the \(backend.deviceDescription) backend; "
+                    + "use tensor-parallel experts (--ep-size 1)")
         }
         try backend.allocateKVCache(kvLayout)
     }
@@ -82,17 +101,17 @@ public final class ErnieForward<B: Backend>: ModelExecutor {
                                                                eps: eps)
             let qkv = try backend.linear(normed, layer.qkv.weight, bias: layer.qkv.bias)
             let attention = try backend.attention(qkv: qkv, layer: index, shape: attentionShape)
-            let projected = try backend.linear(attention, layer.o.weight, bias: layer.o.bias)
+            let projected = try allReduce(backend.linear(attention, layer.o.weight, bias: layer.o.bias))
             let (ffnInput, afterAttention) = try backend.addRMSNorm(
                 projected, residual: afterInput, weight: layer.postAttentionNorm, eps: eps
             )
             residual = afterAttention
             switch layer.feedForward {
             case let .dense(mlp):
-                hidden = try denseMLP(ffnInput, mlp)
+                hidden = try allReduce(denseMLP(ffnInput, mlp))
             case let .moe(moe):
                 guard let moeShape else { throw ModelError.backend("MoE weights in a dense model") }
-                hidden = try backend.moe(ffnInput, weights: moe, shape: moeShape)
+                hidden = try allReduce(backend.moe(ffnInput, weights: moe, shape: moeShape))
             }
         }
         guard !requests.isEmpty else { return [] }
@@ -100,8 +119,19 @@ public final class ErnieForward<B: Backend>: ModelExecutor {
         let lastHidden = try backend.gatherRows(hidden, indices: indices)
         let lastResidual = try residual.map { try backend.gatherRows($0, indices: indices) }
         let (final, _) = try backend.addRMSNorm(lastHidden, residual: lastResidual, weight: weights.finalNorm, eps: eps)
-        let logits = try backend.linear(final, weights.lmHead.weight, bias: weights.lmHead.bias)
+        var logits = try backend.linear(final, weights.lmHead.weight, bias: weights.lmHead.bias)
+        if let parallel {
+            logits = try parallel.communicator.allGatherColumns(logits, widths: parallel.layout.vocabShardWidths)
+            guard parallel.layout.rank == 0 else { return [] }
+        }
         return try backend.sample(logits, requests: requests)
+    }
+
+    /// The sum over the tensor-parallel ranks of a row-parallel output (`x` itself on a single device).
+    @inline(__always)
+    private func allReduce(_ x: B.Tensor) throws -> B.Tensor {
+        guard let parallel else { return x }
+        return try parallel.communicator.allReduceSum(x)
     }
 
     private func denseMLP(_ x: B.Tensor, _ mlp: MLPWeights<B.Weight>) throws -> B.Tensor {

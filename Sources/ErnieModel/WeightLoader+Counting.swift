@@ -10,11 +10,12 @@ public struct ParameterCounts: Sendable, Equatable {
 
 extension WeightLoader {
     /// How many elements the loader reads for `config` (the LM head counted once when tied), from the same
-    /// structure description the loader uses.
-    public static func parameterCounts(config: ModelConfig) -> ParameterCounts {
+    /// structure description the loader uses; with `layout`, for that rank's shard (the padded LM-head shard
+    /// included).
+    public static func parameterCounts(config: ModelConfig, layout: ParallelLayout? = nil) -> ParameterCounts {
         let counter = CountingSource()
         // The counting source never throws.
-        _ = try? build(config: config, source: counter)
+        _ = try? build(config: config, layout: layout ?? .whole(config), source: counter)
         return ParameterCounts(standard: counter.standard, float32: counter.float32)
     }
 }
@@ -29,16 +30,23 @@ private final class CountingSource: WeightSource {
         if kind.precision == .float32 { float32 += count } else { standard += count }
     }
 
-    func tensor(_ name: String, shape: [Int], kind: WeightKind) throws {
-        add(shape.reduce(1, *), kind)
+    func tensor(_ name: String, shape: [Int], kind: WeightKind, slice: TensorSlice?) throws {
+        add((slice?.shape(of: shape) ?? shape).reduce(1, *), kind)
     }
 
-    func rows(_ names: [String], shapes: [[Int]], kind: WeightKind) throws {
-        for shape in shapes { add(shape.reduce(1, *), kind) }
+    func rows(_ names: [String], shapes: [[Int]], kind: WeightKind, slices: [TensorSlice]?) throws {
+        for (i, shape) in shapes.enumerated() {
+            let sliced = slices.map { i < $0.count ? $0[i].shape(of: shape) : shape } ?? shape
+            add(sliced.reduce(1, *), kind)
+        }
     }
 
-    func experts(prefix: String, count: Int, hidden: Int, width: Int) throws -> (gateUp: Void, down: Void) {
-        add(count * 3 * hidden * width, .linear)
+    func experts(
+        prefix: String, count: Int, hidden: Int, width: Int, shard: ExpertShard?
+    ) throws -> (gateUp: Void, down: Void) {
+        let experts = shard?.experts.count ?? count
+        let columns = shard?.width.count ?? width
+        add(experts * 3 * hidden * columns, .linear)
         return ((), ())
     }
 

@@ -16,16 +16,23 @@ final class CheckpointSource<B: Backend>: WeightSource {
         return t
     }
 
-    func tensor(_ name: String, shape: [Int], kind: WeightKind) throws -> W {
-        try backend.makeWeight(fetch(name, shape: shape), precision: kind.precision)
+    func tensor(_ name: String, shape: [Int], kind: WeightKind, slice: TensorSlice?) throws -> W {
+        guard let slice else { return try backend.makeWeight(fetch(name, shape: shape), precision: kind.precision) }
+        return try backend.makeWeight(
+            concatenatingRows: try fetch(name, shape: shape).pieces(slice), precision: kind.precision)
     }
 
-    func rows(_ names: [String], shapes: [[Int]], kind: WeightKind) throws -> W {
+    func rows(_ names: [String], shapes: [[Int]], kind: WeightKind, slices: [TensorSlice]?) throws -> W {
         let parts = try zip(names, shapes).map { try fetch($0, shape: $1) }
-        return try backend.makeWeight(concatenatingRows: parts, precision: kind.precision)
+        guard let slices else { return try backend.makeWeight(concatenatingRows: parts, precision: kind.precision) }
+        let pieces = try zip(parts, slices).flatMap { try $0.pieces($1) }
+        return try backend.makeWeight(concatenatingRows: pieces, precision: kind.precision)
     }
 
-    func experts(prefix: String, count: Int, hidden: Int, width: Int) throws -> (gateUp: W, down: W) {
+    func experts(
+        prefix: String, count: Int, hidden: Int, width: Int, shard: ExpertShard?
+    ) throws -> (gateUp: W, down: W) {
+        if let shard { return try expertShard(prefix: prefix, count: count, hidden: hidden, width: width, shard: shard) }
         let fusedGateUp = prefix + "experts.gate_up_proj"
         let fusedDown = prefix + "experts.down_proj"
         if checkpoint.contains(fusedGateUp) || checkpoint.contains(fusedDown) {
@@ -43,6 +50,42 @@ final class CheckpointSource<B: Backend>: WeightSource {
             gateUpParts.append(try fetch(p + "gate_proj.weight", shape: [width, hidden]))
             gateUpParts.append(try fetch(p + "up_proj.weight", shape: [width, hidden]))
             downParts.append(try fetch(p + "down_proj.weight", shape: [hidden, width]))
+        }
+        return (
+            try backend.makeWeight(concatenatingRows: gateUpParts, precision: .standard),
+            try backend.makeWeight(concatenatingRows: downParts, precision: .standard)
+        )
+    }
+
+    /// One rank's experts: of each expert in `shard.experts`, the gate and up rows and the down columns of
+    /// `shard.width`.
+    private func expertShard(
+        prefix: String, count: Int, hidden: Int, width: Int, shard: ExpertShard
+    ) throws -> (gateUp: W, down: W) {
+        let fusedGateUp = prefix + "experts.gate_up_proj"
+        let fusedDown = prefix + "experts.down_proj"
+        let w = shard.width
+        var gateUpParts: [HostTensor] = []
+        var downParts: [HostTensor] = []
+        if checkpoint.contains(fusedGateUp) || checkpoint.contains(fusedDown) {
+            let gateUp = try fetch(fusedGateUp, shape: [count, 2 * width, hidden]).reshaped([count * 2 * width, hidden])
+            let down = try fetch(fusedDown, shape: [count, hidden, width]).reshaped([count * hidden, width])
+            for e in shard.experts {
+                let base = e * 2 * width
+                gateUpParts.append(try gateUp.rows((base + w.lowerBound)..<(base + w.upperBound)))
+                gateUpParts.append(try gateUp.rows((base + width + w.lowerBound)..<(base + width + w.upperBound)))
+            }
+            let expertRows = (shard.experts.lowerBound * hidden)..<(shard.experts.upperBound * hidden)
+            let rows = try down.rows(expertRows)
+            downParts.append(w == 0..<width ? rows : try rows.columns(w))
+        } else {
+            for e in shard.experts {
+                let p = prefix + "experts.\(e)."
+                gateUpParts.append(try fetch(p + "gate_proj.weight", shape: [width, hidden]).rows(w))
+                gateUpParts.append(try fetch(p + "up_proj.weight", shape: [width, hidden]).rows(w))
+                let down = try fetch(p + "down_proj.weight", shape: [hidden, width])
+                downParts.append(w == 0..<width ? down : try down.columns(w))
+            }
         }
         return (
             try backend.makeWeight(concatenatingRows: gateUpParts, precision: .standard),
@@ -74,6 +117,11 @@ final class CheckpointSource<B: Backend>: WeightSource {
 }
 
 /// Deterministic random weights (`--load-format dummy`).
+///
+/// Every weight is `DummyWeights.value(seed(name), index)` of its whole (fused) tensor, so a rank's slice holds the
+/// same numbers as that part of the whole model. A slice that is one block of whole rows is generated on the
+/// backend (`makeRandomWeight` with the seed advanced to the block's first element); other slices are generated
+/// on the host.
 struct DummySource<B: Backend>: WeightSource {
     typealias W = B.Weight
     let backend: B
@@ -86,23 +134,75 @@ struct DummySource<B: Backend>: WeightSource {
         )
     }
 
-    func tensor(_ name: String, shape: [Int], kind: WeightKind) throws -> W {
+    /// `slice` of the random tensor `name` of `shape`.
+    private func random(
+        _ name: String, shape: [Int], slice requested: TensorSlice, precision: WeightPrecision
+    ) throws -> W {
+        let slice = requested.merged
+        let tensorSeed = DummyWeights.seed(for: name, base: seed)
+        let columns = shape.count == 1 ? 1 : shape.dropFirst().reduce(1, *)
+        let ranges = (slice.rowRanges ?? [0..<(shape.first ?? 0)]).filter { !$0.isEmpty }
+        let wholeColumns = slice.columns == nil || slice.columns == 0..<columns
+        let sliceShape = slice.shape(of: shape)
+        if wholeColumns, ranges.count == 1, let range = ranges.first, sliceShape.first == range.count {
+            return try backend.makeRandomWeight(
+                shape: sliceShape, precision: precision, scale: scale,
+                seed: DummyWeights.seed(tensorSeed, advancedBy: UInt64(range.lowerBound * columns)))
+        }
+        let pieces = DummyWeights.hostSlice(
+            name: name, seed: tensorSeed, scale: scale, shape: shape, slice: slice)
+        return try backend.makeWeight(concatenatingRows: pieces, precision: precision)
+    }
+
+    func tensor(_ name: String, shape: [Int], kind: WeightKind, slice: TensorSlice?) throws -> W {
         if kind == .norm {
             return try backend.makeWeight(HostTensor.filled(name: name, shape: shape, value: 1), precision: .standard)
         }
-        return try random(name, shape: shape, precision: kind.precision)
+        guard let slice else { return try random(name, shape: shape, precision: kind.precision) }
+        return try random(name, shape: shape, slice: slice, precision: kind.precision)
     }
 
-    func rows(_ names: [String], shapes: [[Int]], kind: WeightKind) throws -> W {
+    func rows(_ names: [String], shapes: [[Int]], kind: WeightKind, slices: [TensorSlice]?) throws -> W {
         let total = shapes.reduce(0) { $0 + ($1.first ?? 0) }
         let shape = [total] + (shapes.first?.dropFirst() ?? [])
-        return try random(names.joined(separator: "|"), shape: shape, precision: kind.precision)
+        let name = names.joined(separator: "|")
+        guard let slices else { return try random(name, shape: shape, precision: kind.precision) }
+        // The parts are row blocks of one fused random tensor: move each part's rows to the fused tensor's rows.
+        var fused: [Range<Int>] = []
+        var offset = 0
+        for (part, slice) in zip(shapes, slices) {
+            let rows = part.first ?? 0
+            for r in slice.rowRanges ?? [0..<rows] { fused.append((offset + r.lowerBound)..<(offset + r.upperBound)) }
+            offset += rows
+        }
+        return try random(name, shape: shape, slice: TensorSlice(rowRanges: fused), precision: kind.precision)
     }
 
-    func experts(prefix: String, count: Int, hidden: Int, width: Int) throws -> (gateUp: W, down: W) {
-        (
-            try random(prefix + "experts.gate_up_proj", shape: [count * 2 * width, hidden], precision: .standard),
-            try random(prefix + "experts.down_proj", shape: [count * hidden, width], precision: .standard)
+    func experts(
+        prefix: String, count: Int, hidden: Int, width: Int, shard: ExpertShard?
+    ) throws -> (gateUp: W, down: W) {
+        let gateUpName = prefix + "experts.gate_up_proj"
+        let downName = prefix + "experts.down_proj"
+        let gateUpShape = [count * 2 * width, hidden]
+        let downShape = [count * hidden, width]
+        guard let shard else {
+            return (
+                try random(gateUpName, shape: gateUpShape, precision: .standard),
+                try random(downName, shape: downShape, precision: .standard)
+            )
+        }
+        let w = shard.width
+        var gateUpRows: [Range<Int>] = []
+        for e in shard.experts {
+            let base = e * 2 * width
+            gateUpRows.append((base + w.lowerBound)..<(base + w.upperBound))
+            gateUpRows.append((base + width + w.lowerBound)..<(base + width + w.upperBound))
+        }
+        let downRows = (shard.experts.lowerBound * hidden)..<(shard.experts.upperBound * hidden)
+        return (
+            try random(gateUpName, shape: gateUpShape, slice: TensorSlice(rowRanges: gateUpRows), precision: .standard),
+            try random(
+                downName, shape: downShape, slice: TensorSlice(rowRanges: [downRows], columns: w), precision: .standard)
         )
     }
 

@@ -302,4 +302,7 @@ size_t ernie_cublasLtHeuristicResultSize(void);
 /// The path of the shared object containing `address` (`dladdr`), or NULL.
 const char *ernie_dl_path_of(const void *address);
 
+// NCCL (tensor parallelism) and the driver call its communicator uses.
+#include "CErnieNCCL.h"
+
 #endif
