@@ -71,7 +71,7 @@ if !coreOnly {
         .target(
             name: "ErnieServer",
             dependencies: [
-                "ErnieRuntime", "ErnieTemplate", "ErnieTokenizer", "ErnieModel",
+                "ErnieRuntime", "ErnieTemplate", "ErnieTokenizer", "ErnieModel", "ErnieGrammar",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

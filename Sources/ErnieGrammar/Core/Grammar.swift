@@ -122,3 +122,22 @@ public struct GrammarBuilder: Sendable {
         return Grammar(rules: rules, root: root)
     }
 }
+
+extension Grammar {
+    /// A grammar whose start rule is `body(.rule(oldRoot))` (to put text before or after this grammar's language).
+    public func wrapped(name: String = "wrapped", _ body: (GrammarExpr) -> GrammarExpr) -> Grammar {
+        var rules = self.rules
+        rules.append(Rule(name: name, body: body(.rule(root))))
+        return Grammar(rules: rules, root: rules.count - 1)
+    }
+
+    /// A builder holding this grammar's rules, to add more that refer to them.
+    public var builder: GrammarBuilder { GrammarBuilder(rules: rules) }
+}
+
+extension GrammarBuilder {
+    init(rules: [Grammar.Rule]) {
+        self.init()
+        for rule in rules { _ = add(rule.name, rule.body) }
+    }
+}

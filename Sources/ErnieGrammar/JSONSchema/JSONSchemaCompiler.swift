@@ -50,6 +50,17 @@ public struct JSONSchemaCompiler {
         return try compiler.builder.build(root: root)
     }
 
+    /// The expression of JSON text valid under `schema` (its own document for `$ref`s), with the rules it needs
+    /// added to `builder`: for composing several schemas into one grammar.
+    public static func expression(for schema: SchemaJSON, into builder: inout GrammarBuilder) throws(GrammarError)
+        -> GrammarExpr
+    {
+        var compiler = JSONSchemaCompiler(builder: builder, document: schema)
+        let expr = try compiler.compile(schema, path: "#")
+        builder = compiler.builder
+        return expr
+    }
+
     /// The grammar of any JSON object (`response_format: {"type": "json_object"}`).
     public static func anyObjectGrammar() throws(GrammarError) -> Grammar {
         var compiler = JSONSchemaCompiler(document: .object([]))
