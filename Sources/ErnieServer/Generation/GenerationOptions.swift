@@ -20,7 +20,7 @@ public struct GenerationOptions: Sendable, Equatable {
     public var skipSpecialTokens = true
     public var n = 1
     /// Structured output (completions' `response_format`, SGLang's `json_schema` / `regex` / `ebnf`).
-    var structured: StructuredOutput?
+    var structured: StructuredRequest?
 
     public init() {}
 

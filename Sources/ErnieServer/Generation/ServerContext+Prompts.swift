@@ -78,7 +78,8 @@ extension ServerContext {
         let context = model.contextLength
         var constraint = constraint
         if constraint == nil, let structured = options.structured {
-            constraint = try grammars.constraint(ConstraintRequest(output: structured, afterReasoning: false))
+            constraint = try grammars.constraint(
+                ConstraintRequest(output: structured.output, afterReasoning: false), param: structured.param)
         }
         var requests: [GenerationRequest] = []
         requests.reserveCapacity(prompts.count * options.n)

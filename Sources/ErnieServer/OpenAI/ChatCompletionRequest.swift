@@ -7,7 +7,7 @@ struct ChatCompletionRequest: Sendable {
     var tools: JSONValue?
     var toolChoice: ToolChoice
     /// `response_format` (JSON object or schema), or SGLang's `regex` / `ebnf`.
-    var structured: StructuredOutput?
+    var structured: StructuredRequest?
     var addGenerationPrompt: Bool
     var templateKwargs: JSONObject?
     var options: GenerationOptions

@@ -62,17 +62,18 @@ struct ChatCompletionsRoute: Sendable {
             }
             guard let calls = chat.toolChoice.constraint(tools: chat.tools) else { return nil }
             return try server.grammars.constraint(
-                ConstraintRequest(output: .toolCalls(calls), afterReasoning: parsing.reasoning))
+                ConstraintRequest(output: .toolCalls(calls), afterReasoning: parsing.reasoning), param: "tool_choice")
         }
         guard let structured = chat.structured else { return nil }
         // A response format describes the answer, after the reasoning; an explicit grammar covers the whole output.
         let isFormat: Bool
-        switch structured {
+        switch structured.output {
         case .jsonObject, .jsonSchema: isFormat = true
         default: isFormat = false
         }
         return try server.grammars.constraint(
-            ConstraintRequest(output: structured, afterReasoning: parsing.reasoning && isFormat))
+            ConstraintRequest(output: structured.output, afterReasoning: parsing.reasoning && isFormat),
+            param: structured.param)
     }
 
     /// The message of a finished choice, split by the parsers, and its `finish_reason`.

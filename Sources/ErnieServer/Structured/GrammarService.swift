@@ -26,10 +26,10 @@ final class GrammarService: Sendable {
     }
 
     /// The constraint for `request`, compiled or from the cache. Errors are 400s naming the request field.
-    func constraint(_ request: ConstraintRequest) throws(APIError) -> GrammarConstraint {
+    func constraint(_ request: ConstraintRequest, param: String) throws(APIError) -> GrammarConstraint {
         guard let tokenizer else {
             throw .invalidParameter(
-                request.output.param,
+                param,
                 "Structured output needs the tokenizer; this server was started with --skip-tokenizer-init.")
         }
         if let cached = state.withLock({ state -> CompiledGrammar? in
@@ -50,10 +50,8 @@ final class GrammarService: Sendable {
         do {
             let grammar = try Self.grammar(for: request, tokenizer: tokenizer)
             compiled = try CompiledGrammar(grammar, vocabulary: vocabulary)
-        } catch let error as GrammarError {
-            throw .invalidParameter(request.output.param, "Cannot use this \(request.output.kind): \(error).")
         } catch {
-            throw .invalidParameter(request.output.param, "Cannot use this \(request.output.kind): \(error).")
+            throw .invalidParameter(param, "Cannot use this \(request.output.kind) ('\(param)'): \(error).")
         }
         state.withLock { state in
             state.cache[request] = compiled

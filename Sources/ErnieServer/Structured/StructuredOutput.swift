@@ -24,6 +24,12 @@ struct ToolCallConstraint: Sendable, Hashable {
     var single: Bool
 }
 
+/// A structured output and the request field that asked for it (named in errors).
+struct StructuredRequest: Sendable, Hashable {
+    var output: StructuredOutput
+    var param: String
+}
+
 /// A structured output plus where it starts: after the model's reasoning (`</think>`) when the reasoning parser is
 /// on and the constraint is about the answer (response formats, tool calls), or at the first output token.
 struct ConstraintRequest: Sendable, Hashable {
@@ -33,7 +39,11 @@ struct ConstraintRequest: Sendable, Hashable {
 
 extension StructuredOutput {
     /// OpenAI's `response_format`: `text` (nil), `json_object`, or `json_schema` with `json_schema.schema`.
-    static func responseFormat(_ reader: FieldReader) throws(APIError) -> StructuredOutput? {
+    static func responseFormat(_ reader: FieldReader) throws(APIError) -> StructuredRequest? {
+        try responseFormatOutput(reader).map { StructuredRequest(output: $0, param: "response_format") }
+    }
+
+    private static func responseFormatOutput(_ reader: FieldReader) throws(APIError) -> StructuredOutput? {
         guard let format = try reader.object("response_format") else { return nil }
         let formatReader = FieldReader(format, prefix: "response_format.")
         let type = try formatReader.string("type") ?? "text"
@@ -73,7 +83,7 @@ extension StructuredOutput {
 
     /// SGLang's constraint fields: `json_schema` (JSON text, or an object), `regex` and `ebnf`, at most one of them.
     static func samplingFields(_ reader: FieldReader, keys: [String] = ["json_schema", "regex", "ebnf"])
-        throws(APIError) -> StructuredOutput?
+        throws(APIError) -> StructuredRequest?
     {
         var found: [(String, StructuredOutput)] = []
         for key in keys {
@@ -103,16 +113,6 @@ extension StructuredOutput {
                 reader.param(found[1].0),
                 "Only one of " + found.map { "'\(reader.param($0.0))'" }.joined(separator: ", ") + " may be given.")
         }
-        return found.first?.1
-    }
-
-    /// The request field named in errors about this constraint.
-    var param: String {
-        switch self {
-        case .jsonObject, .jsonSchema: "response_format"
-        case .regex: "regex"
-        case .ebnf: "ebnf"
-        case .toolCalls: "tool_choice"
-        }
+        return found.first.map { StructuredRequest(output: $0.1, param: reader.param($0.0)) }
     }
 }
