@@ -94,8 +94,11 @@ public final class CompiledGrammar: Sendable {
             }
             let trie = runStart ? (vocabulary.runStartTrie ?? vocabulary.trie) : vocabulary.trie
             var visited = 0
+            let clock = ContinuousClock()
+            let start = clock.now
             let words = try runtime.table.mask(
                 from: configuration, trie: trie, wordCount: vocabulary.maskWordCount, visited: &visited)
+            runtime.statistics.maskTime += clock.now - start
             runtime.statistics.maskMisses += 1
             runtime.statistics.trieEdgesVisited += visited
             let bytes = words.count * 4
@@ -142,4 +145,6 @@ public struct GrammarStatistics: Sendable, Equatable {
     public var maskMisses = 0
     /// Trie edges examined by all walks.
     public var trieEdgesVisited = 0
+    /// Time spent in trie walks (including the automaton transitions they computed).
+    public var maskTime = Duration.zero
 }

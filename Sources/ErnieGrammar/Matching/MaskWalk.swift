@@ -16,25 +16,35 @@ extension PushdownTable {
         var stack: [(node: Int32, configuration: Int32)] = [(0, configuration)]
         stack.reserveCapacity(64)
         var count = 0
-        while let (node, current) = stack.popLast() {
-            let first = Int(trie.childStart[Int(node)])
-            let last = Int(trie.childStart[Int(node) + 1])
-            let row = Int(current) * classCount
-            for edge in first..<last {
-                let byte = trie.edgeByte[edge]
-                var target = transitions[row + Int(classes.classOf[Int(byte)])]
-                if target == Self.unknown { target = try next(current, byte: byte) }
-                count += 1
-                guard target >= 0 else { continue }
-                let child = trie.edgeChild[edge]
-                let tokenFirst = Int(trie.tokenStart[Int(child)])
-                let tokenLast = Int(trie.tokenStart[Int(child) + 1])
-                for index in tokenFirst..<tokenLast {
-                    let token = trie.tokens[index]
-                    words[Int(token) >> 5] |= 1 << UInt32(token & 31)
-                }
-                if trie.childStart[Int(child)] != trie.childStart[Int(child) + 1] {
-                    stack.append((child, target))
+        try trie.nodes.withUnsafeBufferPointer { (nodes) throws(GrammarError) in
+            try trie.edges.withUnsafeBufferPointer { (edges) throws(GrammarError) in
+                try trie.tokens.withUnsafeBufferPointer { (tokens) throws(GrammarError) in
+                    try words.withUnsafeMutableBufferPointer { (words) throws(GrammarError) in
+                        while let (node, current) = stack.popLast() {
+                            let first = Int(nodes[Int(node)].edgeStart)
+                            let last = Int(nodes[Int(node) + 1].edgeStart)
+                            let row = Int(current) * classCount
+                            // Children pushed last-first, so they are visited in (memory) order.
+                            var edge = last - 1
+                            while edge >= first {
+                                let byte = edges[edge].byte
+                                var target = transitions[row + Int(classes.classOf[Int(byte)])]
+                                if target == Self.unknown { target = try next(current, byte: byte) }
+                                count += 1
+                                if target >= 0 {
+                                    let child = Int(edges[edge].child)
+                                    for index in Int(nodes[child].tokenStart)..<Int(nodes[child + 1].tokenStart) {
+                                        let token = tokens[index]
+                                        words[Int(token) >> 5] |= 1 << UInt32(token & 31)
+                                    }
+                                    if nodes[child].edgeStart != nodes[child + 1].edgeStart {
+                                        stack.append((Int32(child), target))
+                                    }
+                                }
+                                edge -= 1
+                            }
+                        }
+                    }
                 }
             }
         }
