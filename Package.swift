@@ -19,6 +19,7 @@ var targets: [Target] = [
     .target(name: "ErnieTokenizer", swiftSettings: numeric),
     .target(name: "ErnieTemplate", swiftSettings: strict),
     .target(name: "ErnieModel", swiftSettings: numeric),
+    .target(name: "ErnieGrammar", dependencies: ["ErnieTokenizer"], swiftSettings: numeric),
     .target(name: "ErnieCPU", dependencies: ["ErnieModel"], swiftSettings: numeric),
     .target(name: "CErnieCUDA"),
     .target(
@@ -38,6 +39,10 @@ var targets: [Target] = [
     .target(name: "ErnieTestSupport", dependencies: ["ErnieModel"], path: "Tests/ErnieTestSupport", swiftSettings: strict),
     .testTarget(name: "ErnieTokenizerTests", dependencies: ["ErnieTokenizer", "ErnieTestSupport"], swiftSettings: strict),
     .testTarget(name: "ErnieTemplateTests", dependencies: ["ErnieTemplate", "ErnieTestSupport"], swiftSettings: strict),
+    .testTarget(
+        name: "ErnieGrammarTests", dependencies: ["ErnieGrammar", "ErnieTokenizer", "ErnieTestSupport"],
+        swiftSettings: strict
+    ),
     .testTarget(
         name: "ErnieModelTests",
         dependencies: ["ErnieModel", "ErnieCPU", "ErnieTokenizer", "ErnieTestSupport"],
@@ -66,7 +71,7 @@ if !coreOnly {
         .target(
             name: "ErnieServer",
             dependencies: [
-                "ErnieRuntime", "ErnieTemplate", "ErnieTokenizer", "ErnieModel",
+                "ErnieRuntime", "ErnieTemplate", "ErnieTokenizer", "ErnieModel", "ErnieGrammar",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

@@ -9,7 +9,8 @@ import Foundation
 ///    gets `-inf`.
 /// 3. Penalties on a copy of the raw logits: repetition `x > 0 ? x / r : x · r` once for every id in the prompt or
 ///    the output; then `x -= frequency · count + presence` for every id generated `count > 0` times.
-/// 4. Banned ids get `-inf`.
+/// 4. Banned ids, and ids not in `allowedTokens` when it is set, get `-inf` (logprobs stay those of step 2: the
+///    reported log-probabilities describe the model's distribution, not the constrained one).
 /// 5. Greedy (`temperature <= 0` or `topK == 1`): arg-max of the penalised logits, ties to the lowest id.
 /// 6. Otherwise `p = softmax(x / temperature)`; sort ids by `p` descending (ties: lower id first), drop zeros;
 ///    top-k keeps the first `topK` (when `topK > 0`); top-p drops an id when the probability mass strictly before
@@ -42,10 +43,11 @@ public enum Sampler {
     /// for ids `0..<n`; a greedy request gives a one-hot vector.
     public static func distribution(
         _ logits: [Float], params: SamplingParams, penalties: PenaltyHistory? = nil, bannedTokens: [Int32] = [],
-        vocabLimit: Int
+        vocabLimit: Int, allowedTokens: TokenBitmask? = nil
     ) throws -> [Float] {
         let request = LogitsRequest(
-            tokenIndex: 0, sampling: params, penalties: penalties, bannedTokens: bannedTokens, vocabLimit: vocabLimit
+            tokenIndex: 0, sampling: params, penalties: penalties, bannedTokens: bannedTokens, vocabLimit: vocabLimit,
+            allowedTokens: allowedTokens
         )
         let n = try validLength(logits.count, request)
         let work = try logits.withUnsafeBufferPointer { try penalized($0, count: n, params: params, request: request) }
@@ -125,6 +127,18 @@ public enum Sampler {
         }
         for id in request.bannedTokens where id >= 0 && Int(id) < n {
             work[Int(id)] = -.infinity
+        }
+        if let allowed = request.allowedTokens {
+            allowed.words.withUnsafeBufferPointer { words in
+                for w in 0..<(n + 31) / 32 {
+                    let word = w < words.count ? words[w] : 0
+                    if word == .max { continue }
+                    for bit in 0..<32 where word & (1 << UInt32(bit)) == 0 {
+                        let id = w * 32 + bit
+                        if id < n { work[id] = -.infinity }
+                    }
+                }
+            }
         }
         return work
     }

@@ -1,7 +1,7 @@
 /// How one next token is chosen from a row of logits.
 ///
 /// Order of operations (shared by every backend): penalties on the raw logits (repetition over prompt+output tokens,
-/// frequency and presence over output tokens), then temperature (0 = greedy arg-max, ties to the lowest id),
+/// frequency and presence over output tokens), banned and disallowed tokens removed, then temperature (0 = greedy arg-max, ties to the lowest id),
 /// softmax, top-k, top-p, min-p, renormalise, then one draw by the exponential race
 /// `argmax_i p_i / E_i` with `E_i = -log(u_i)`, `u_i = SamplingRandom.uniform(seed, counter, i)`.
 public struct SamplingParams: Sendable, Equatable, Hashable {
@@ -66,10 +66,14 @@ public struct LogitsRequest: Sendable, Equatable {
     public var bannedTokens: [Int32]
     /// Ids at or above this bound are never sampled (padding rows of the embedding).
     public var vocabLimit: Int
+    /// When set, only these ids may be sampled (structured output); `nil` allows every id. Log-probabilities are
+    /// still those of the unconstrained distribution.
+    public var allowedTokens: TokenBitmask?
 
     public init(
         tokenIndex: Int, sampling: SamplingParams?, randomCounter: UInt64 = 0, targetToken: Int32? = nil,
-        topLogprobs: Int = 0, penalties: PenaltyHistory? = nil, bannedTokens: [Int32] = [], vocabLimit: Int
+        topLogprobs: Int = 0, penalties: PenaltyHistory? = nil, bannedTokens: [Int32] = [], vocabLimit: Int,
+        allowedTokens: TokenBitmask? = nil
     ) {
         self.tokenIndex = tokenIndex
         self.sampling = sampling
@@ -79,6 +83,7 @@ public struct LogitsRequest: Sendable, Equatable {
         self.penalties = penalties
         self.bannedTokens = bannedTokens
         self.vocabLimit = vocabLimit
+        self.allowedTokens = allowedTokens
     }
 }
 

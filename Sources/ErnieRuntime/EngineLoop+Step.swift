@@ -9,6 +9,7 @@ extension EngineLoop {
 
     /// Runs a planned step on the executor and processes its results. Returns the number of tokens generated.
     func runStep(_ plan: StepPlan) -> Int {
+        let masks = constraintMasks(plan)
         var tokens: [Int32] = []
         tokens.reserveCapacity(plan.tokenCount)
         var sequences: [ForwardBatch.Sequence] = []
@@ -29,7 +30,9 @@ extension EngineLoop {
                 uses.append(.score(entry.id, position: position))
             }
             if entry.samples {
-                rows.append(state.sampleRequest(tokenIndex: offset + entry.tokens.count - 1, rules: rules))
+                rows.append(
+                    state.sampleRequest(
+                        tokenIndex: offset + entry.tokens.count - 1, rules: rules, allowed: masks[entry.id]))
                 uses.append(.sample(entry.id))
             }
         }
@@ -84,6 +87,23 @@ extension EngineLoop {
         }
         counters.generationTokens += generated
         return generated
+    }
+}
+
+extension EngineLoop {
+    /// The allowed-token masks of the constrained requests that sample in this step. A request whose constraint
+    /// fails is finished with the error (it then drops out of the step).
+    fileprivate func constraintMasks(_ plan: StepPlan) -> [SequenceID: TokenBitmask] {
+        var masks: [SequenceID: TokenBitmask] = [:]
+        for entry in plan.entries where entry.samples {
+            guard let state = requests[entry.id], state.isConstrained else { continue }
+            do {
+                masks[entry.id] = try state.allowedTokens(rules: rules)
+            } catch {
+                finishRequest(entry.id, reason: .abort("structured output: \(error)"), cacheable: false)
+            }
+        }
+        return masks
     }
 }
 

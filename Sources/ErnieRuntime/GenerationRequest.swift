@@ -25,12 +25,15 @@ public struct GenerationRequest: Sendable {
     public var returnOutputLogprobs: Bool
     /// With logprobs, also return this many most likely alternatives per position.
     public var topLogprobs: Int
+    /// Structured output: only tokens the constraint allows are sampled, and the request may end (on an EOS or stop
+    /// token, which then ends it even with `ignoreEOS`) only where the constraint accepts.
+    public var constraint: (any GenerationConstraint)?
 
     public init(
         id: String, promptTokens: [Int], sampling: SamplingParams = .greedy, maxNewTokens: Int = 128,
         minNewTokens: Int = 0, stopStrings: [String] = [], stopTokenIDs: Set<Int> = [], ignoreEOS: Bool = false,
         skipSpecialTokens: Bool = true, inputLogprobsStart: Int? = nil, returnOutputLogprobs: Bool = false,
-        topLogprobs: Int = 0, seed: UInt64? = nil
+        topLogprobs: Int = 0, seed: UInt64? = nil, constraint: (any GenerationConstraint)? = nil
     ) {
         self.id = id
         self.seed = seed
@@ -45,6 +48,7 @@ public struct GenerationRequest: Sendable {
         self.inputLogprobsStart = inputLogprobsStart
         self.returnOutputLogprobs = returnOutputLogprobs
         self.topLogprobs = topLogprobs
+        self.constraint = constraint
     }
 }
 

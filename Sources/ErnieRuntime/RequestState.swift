@@ -27,6 +27,8 @@ struct RequestState {
     var cachedTokens = 0
     /// Whether the request has left the queue at least once (its prompt and cache hits are counted then).
     var wasAdmitted = false
+    /// The structured-output constraint's state, when the request has one.
+    private var matcher: (any ConstraintMatcher)?
 
     init(
         id: SequenceID, request: GenerationRequest, seed: UInt64,
@@ -46,22 +48,46 @@ struct RequestState {
         if let start = request.inputLogprobsStart {
             inputLogprobs = [LogprobEntry?](repeating: nil, count: max(0, request.promptTokens.count - start))
         }
+        matcher = request.constraint?.makeMatcher(skipSpecialTokens: request.skipSpecialTokens)
+    }
+
+    var isConstrained: Bool { matcher != nil }
+
+    /// Tokens that end the request: the model's EOS tokens (unless ignored) and the request's stop tokens.
+    private func stopTokens(_ rules: GenerationRules) -> Set<Int> {
+        request.ignoreEOS ? request.stopTokenIDs : request.stopTokenIDs.union(rules.eosTokenIDs)
+    }
+
+    /// The tokens the constraint allows next: its mask plus, where the output may end, the stop tokens (EOS counts
+    /// even with `ignoreEOS`: a complete structured output must be able to end). `nil` without a constraint.
+    func allowedTokens(rules: GenerationRules) throws -> TokenBitmask? {
+        guard let matcher else { return nil }
+        var mask = try matcher.allowedTokens()
+        if matcher.isAccepting {
+            for id in request.stopTokenIDs.union(rules.eosTokenIDs) where id >= 0 && id < rules.vocabLimit {
+                mask.insert(id)
+            }
+        }
+        guard !mask.isEmpty else {
+            throw EngineFailure("the structured-output constraint allows no token at output position \(outputCount)")
+        }
+        return mask
     }
 
     // MARK: Sampling inputs
 
-    /// What to do with the logits of the sequence's last token (row `tokenIndex` of the step).
-    func sampleRequest(tokenIndex: Int, rules: GenerationRules) -> LogitsRequest {
+    /// What to do with the logits of the sequence's last token (row `tokenIndex` of the step); `allowed` is the
+    /// constraint's mask (`allowedTokens(rules:)`).
+    func sampleRequest(tokenIndex: Int, rules: GenerationRules, allowed: TokenBitmask? = nil) -> LogitsRequest {
         var banned: [Int32] = []
-        if outputCount < request.minNewTokens {
-            var ids = request.stopTokenIDs
-            if !request.ignoreEOS { ids.formUnion(rules.eosTokenIDs) }
-            banned = ids.filter { $0 >= 0 && $0 < rules.vocabLimit }.sorted().map { Int32($0) }
+        // Under a constraint that is complete, the stop tokens are all that is left: min_new_tokens yields.
+        if outputCount < request.minNewTokens && (matcher?.canContinue ?? true) {
+            banned = stopTokens(rules).filter { $0 >= 0 && $0 < rules.vocabLimit }.sorted().map { Int32($0) }
         }
         return LogitsRequest(
             tokenIndex: tokenIndex, sampling: sampling, randomCounter: UInt64(outputCount), targetToken: nil,
             topLogprobs: request.returnOutputLogprobs ? request.topLogprobs : 0, penalties: penalties,
-            bannedTokens: banned, vocabLimit: rules.vocabLimit)
+            bannedTokens: banned, vocabLimit: rules.vocabLimit, allowedTokens: allowed)
     }
 
     /// Scoring of prompt position `position` (its logits give the log-probability of prompt token `position + 1`).
@@ -92,9 +118,15 @@ struct RequestState {
             request.returnOutputLogprobs ? [LogprobEntry(token: token, logprob: result.logprob, top: result.top)] : []
         var text: String
         var reason: FinishReason?
-        if request.stopTokenIDs.contains(token) || (!request.ignoreEOS && rules.eosTokenIDs.contains(token)) {
+        // Under a constraint, a stop token (sampled only where the output may end) always ends the request.
+        let endsConstrained = matcher != nil && request.stopTokenIDs.union(rules.eosTokenIDs).contains(token)
+        if endsConstrained || stopTokens(rules).contains(token) {
             reason = .stopToken(token)
             text = finalText()
+        } else if !acceptConstrained(token) {
+            return output(
+                newTokens: [token], text: "", logprobs: logprobs,
+                reason: .abort("engine error: token \(token) is not allowed by the structured-output constraint"))
         } else {
             let fed = stop.feed(decoder.append(token), allowMatch: outputCount >= request.minNewTokens)
             text = fed.text
@@ -108,6 +140,13 @@ struct RequestState {
             }
         }
         return output(newTokens: [token], text: text, logprobs: logprobs, reason: reason)
+    }
+
+    /// Feeds a sampled token to the constraint; false when it is rejected (or the matcher fails).
+    private mutating func acceptConstrained(_ token: Int) -> Bool {
+        guard var current = matcher.take() else { return true }
+        defer { matcher = current }
+        return (try? current.accept(token)) ?? false
     }
 
     /// The last output of a request that asked for no new tokens, once its prompt went through the model.

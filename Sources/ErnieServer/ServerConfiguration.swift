@@ -14,11 +14,15 @@ public struct ServerConfiguration: Sendable {
     public var serverArgs: JSONObject
     /// Seconds `/health_generate` waits for its one-token generation.
     public var healthCheckTimeoutSeconds: Int
+    /// `--tool-call-parser`: turns tool-call blocks of chat output into OpenAI `tool_calls`.
+    public var toolCallParser: OutputParser?
+    /// `--reasoning-parser`: splits chat output into `reasoning_content` and `content`.
+    public var reasoningParser: OutputParser?
 
     public init(
         host: String = "127.0.0.1", port: Int = 30000, apiKey: String? = nil, maxBodyBytes: Int = 32 << 20,
         offloadBodyBytes: Int = 64 << 10, serverArgs: JSONObject = JSONObject(),
-        healthCheckTimeoutSeconds: Int = 20
+        healthCheckTimeoutSeconds: Int = 20, toolCallParser: OutputParser? = nil, reasoningParser: OutputParser? = nil
     ) {
         self.host = host
         self.port = port
@@ -27,5 +31,13 @@ public struct ServerConfiguration: Sendable {
         self.offloadBodyBytes = offloadBodyBytes
         self.serverArgs = serverArgs
         self.healthCheckTimeoutSeconds = healthCheckTimeoutSeconds
+        self.toolCallParser = toolCallParser
+        self.reasoningParser = reasoningParser
     }
+}
+
+/// Model-specific output parsers (`--tool-call-parser`, `--reasoning-parser`).
+public enum OutputParser: String, Sendable, CaseIterable {
+    /// ERNIE-4.5 (the Thinking model's `</think>`, `<response>` and `<tool_call>` format).
+    case ernie45
 }

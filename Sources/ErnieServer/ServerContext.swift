@@ -9,6 +9,8 @@ public final class ServerContext: Sendable {
     public let configuration: ServerConfiguration
     public let metrics: ServerMetrics
     public let logger: Logger
+    /// Compiles and caches structured-output constraints.
+    let grammars: GrammarService
     /// Set when graceful shutdown begins: `/health` answers 503 and new generations are refused.
     private let stopping = Atomic<Bool>(false)
     private let requestCounter = Atomic<Int>(0)
@@ -24,6 +26,11 @@ public final class ServerContext: Sendable {
         self.configuration = configuration
         self.metrics = metrics ?? ServerMetrics(modelName: model.name)
         self.logger = logger
+        let tokenizerVocabulary = model.tokenizer?.vocabularySize ?? 0
+        grammars = GrammarService(
+            tokenizer: model.tokenizer,
+            vocabularySize: tokenizerVocabulary > 0
+                ? min(tokenizerVocabulary, model.config.vocabSize) : model.config.vocabSize)
     }
 
     public var isStopping: Bool { stopping.load(ordering: .acquiring) }

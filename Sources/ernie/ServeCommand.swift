@@ -78,12 +78,24 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: [.customLong("tp"), .customLong("tp-size")], help: "Tensor-parallel size (only 1 is supported).")
     var tp = 1
 
+    @Option(help: "Parse tool calls of chat output into OpenAI tool_calls: ernie45.")
+    var toolCallParser: String?
+
+    @Option(help: "Split chat output into reasoning_content and content: ernie45.")
+    var reasoningParser: String?
+
     mutating func validate() throws {
         guard tp == 1 else {
             throw ValidationError(
                 "--tp \(tp): tensor parallelism over several GPUs is not supported yet; run with --tp 1 (one device).")
         }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535.") }
+        let parsers = OutputParser.allCases.map(\.rawValue).joined(separator: ", ")
+        for (name, value) in [("--tool-call-parser", toolCallParser), ("--reasoning-parser", reasoningParser)] {
+            if let value, OutputParser(rawValue: value) == nil {
+                throw ValidationError("\(name) '\(value)' is not known; available: \(parsers).")
+            }
+        }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical.")
         }
@@ -156,7 +168,9 @@ struct ServeCommand: AsyncParsableCommand {
                 host: host, port: port, apiKey: apiKey,
                 serverArgs: serverArgs(
                     modelPath: resolvedModelPath, tokenizerPath: tokenizerFolder, name: name,
-                    contextLength: contextLength, layout: layout)),
+                    contextLength: contextLength, layout: layout),
+                toolCallParser: toolCallParser.flatMap(OutputParser.init(rawValue:)),
+                reasoningParser: reasoningParser.flatMap(OutputParser.init(rawValue:))),
             logger: logger)
         try await ServerRunner.run(server, engine: engine) { host, port in
             announce("ernie serve: listening on http://\(host):\(port)")
@@ -225,6 +239,8 @@ struct ServeCommand: AsyncParsableCommand {
             "log_level": .string(logLevel),
             "tp_size": .int(tp),
             "sampling_defaults": "model",
+            "tool_call_parser": toolCallParser.map { .string($0) } ?? .null,
+            "reasoning_parser": reasoningParser.map { .string($0) } ?? .null,
         ]
     }
 }

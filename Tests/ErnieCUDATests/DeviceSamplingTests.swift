@@ -34,6 +34,9 @@ enum SamplingReference {
             }
         }
         for id in request.bannedTokens where Int(id) < n { x[Int(id)] = -.infinity }
+        if let allowed = request.allowedTokens {
+            for i in 0..<n where !allowed.contains(i) { x[i] = -.infinity }
+        }
         let token: Int
         if params.isGreedy || !(1 / params.temperature).isFinite {
             var best = -1
@@ -112,6 +115,18 @@ struct DeviceSamplingTests {
                         topLogprobs: i % 3, penalties: history, bannedTokens: [Int32(10 + i)], vocabLimit: 280
                     ))
             }
+        }
+        // Structured output: sparse masks (a few allowed ids, the most likely one excluded), greedy and sampled.
+        var sparse = TokenBitmask(count: 300)
+        for id in [3, 64, 65, 130, 131, 132, 250, 299] { sparse.insert(id) }
+        var dense = TokenBitmask(words: [UInt32](repeating: .max, count: 10))
+        for id in stride(from: 0, to: 300, by: 3) { dense.words[id >> 5] &= ~(1 << UInt32(id & 31)) }
+        for (i, mask) in [sparse, dense, TokenBitmask(words: [1 << 7])].enumerated() {
+            out.append(LogitsRequest(tokenIndex: out.count, sampling: .greedy, topLogprobs: 2, vocabLimit: 300,
+                                     allowedTokens: mask))
+            out.append(LogitsRequest(
+                tokenIndex: out.count, sampling: SamplingParams(temperature: 1.1, topP: 0.9, seed: UInt64(20 + i)),
+                randomCounter: 3, penalties: history, bannedTokens: [131], vocabLimit: 300, allowedTokens: mask))
         }
         return out
     }

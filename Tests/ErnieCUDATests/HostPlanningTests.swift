@@ -136,9 +136,10 @@ import Testing
         ]
         let batch = try SamplingBatch(requests: requests, vocabulary: 128, topPAfterTopK: false)
         #expect(batch.ints.count == 3 * SamplingBatch.intStride)
-        #expect(Array(batch.ints[0..<10]) == [50, 0, 0, 3, 2, 0, 0, 0, 0, 0])
-        #expect(Array(batch.ints[10..<20]) == [128, 1, 0, -1, 0, 0, 0, 0, 0, 0])
-        #expect(Array(batch.ints[20..<30]) == [100, 2, 20, -1, 0, 0, 3, 0, 1, 0])
+        #expect(Array(batch.ints[0..<11]) == [50, 0, 0, 3, 2, 0, 0, 0, 0, 0, -1])
+        #expect(Array(batch.ints[11..<22]) == [128, 1, 0, -1, 0, 0, 0, 0, 0, 0, -1])
+        #expect(Array(batch.ints[22..<33]) == [100, 2, 20, -1, 0, 0, 3, 0, 1, 0, -1])
+        #expect(batch.maskWords.isEmpty)
         #expect(batch.penaltyTokens == [5, 9, 11])
         #expect(batch.penaltyCounts == [0, 2, 1])
         #expect(batch.bannedTokens == [2])
@@ -150,6 +151,23 @@ import Testing
                 requests: [LogitsRequest(tokenIndex: 0, sampling: nil, vocabLimit: 0)], vocabulary: 8,
                 topPAfterTopK: false)
         }
+    }
+
+    @Test func samplingBatchPacksAllowedTokenMasks() throws {
+        let requests = [
+            // 70 ids: three words; the mask is padded with zero words.
+            LogitsRequest(tokenIndex: 0, sampling: .greedy, vocabLimit: 70, allowedTokens: TokenBitmask(words: [5])),
+            LogitsRequest(tokenIndex: 1, sampling: .greedy, vocabLimit: 200),
+            // Limited by the row width (40 ids, two words); extra words are dropped.
+            LogitsRequest(
+                tokenIndex: 2, sampling: .greedy, vocabLimit: 100, allowedTokens: TokenBitmask(words: [1, 2, 3, 4])),
+            // A score-only row ignores its mask.
+            LogitsRequest(tokenIndex: 3, sampling: nil, vocabLimit: 40, allowedTokens: TokenBitmask(words: [1])),
+        ]
+        let batch = try SamplingBatch(requests: requests, vocabulary: 40, topPAfterTopK: false)
+        let stride = SamplingBatch.intStride
+        #expect((0..<4).map { batch.ints[$0 * stride + stride - 1] } == [0, -1, 2, -1])
+        #expect(batch.maskWords == [5, 0, 1, 2])
     }
 }
 

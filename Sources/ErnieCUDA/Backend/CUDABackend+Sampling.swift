@@ -19,6 +19,7 @@ extension CUDABackend {
         let penaltyTokens = try uploads.upload(batch.penaltyTokens.isEmpty ? [0] : batch.penaltyTokens)
         let penaltyCounts = try uploads.upload(batch.penaltyCounts.isEmpty ? [0] : batch.penaltyCounts)
         let banned = try uploads.upload(batch.bannedTokens.isEmpty ? [0] : batch.bannedTokens)
+        let masks = try uploads.upload(batch.maskWords.isEmpty ? [0] : batch.maskWords)
         let needsScratch = requests.contains { $0.sampling != nil }
         let scratch = try makeTensor(rows: needsScratch ? count : 1, columns: vocabulary, .float32, "sampling scratch")
         // Outputs: token [n] (int), logprob [n], target [n], top ids [n, maxTop] (int), top logprobs [n, maxTop].
@@ -33,6 +34,7 @@ extension CUDABackend {
             args.pointer(penaltyTokens)
             args.pointer(penaltyCounts)
             args.pointer(banned)
+            args.pointer(masks)
             args.pointer(scratch.address)
             args.pointer(outInts.address)
             args.pointer(outFloats.address)

@@ -2,7 +2,7 @@ import ErnieModel
 
 /// `LogitsRequest`s packed into the flat arrays `ernie_sample` reads (layouts: Kernels/sampling.cu).
 struct SamplingBatch: Equatable {
-    static let intStride = 10
+    static let intStride = 11
     static let floatStride = 6
     static let maxTopLogprobs = 256
 
@@ -20,6 +20,8 @@ struct SamplingBatch: Equatable {
     var penaltyTokens: [Int32] = []
     var penaltyCounts: [Int32] = []
     var bannedTokens: [Int32] = []
+    /// Allowed-token bitmasks of constrained requests, `ceil(limit / 32)` words each (missing words are zero).
+    var maskWords: [UInt32] = []
     /// Widest top-logprobs request (columns of the top-n outputs).
     var maxTop = 0
 
@@ -64,9 +66,19 @@ struct SamplingBatch: Equatable {
             }
             let banBegin = Int32(bannedTokens.count)
             if request.sampling != nil { bannedTokens += request.bannedTokens }
+            var maskBegin: Int32 = -1
+            if request.sampling != nil, let allowed = request.allowedTokens {
+                maskBegin = Int32(maskWords.count)
+                let needed = (limit + 31) / 32
+                maskWords += allowed.words.prefix(needed)
+                if allowed.words.count < needed {
+                    maskWords += [UInt32](repeating: 0, count: needed - allowed.words.count)
+                }
+            }
             ints += [
                 Int32(limit), mode.rawValue, topK, request.targetToken ?? -1, Int32(request.topLogprobs),
                 penaltyBegin, Int32(penaltyTokens.count), banBegin, Int32(bannedTokens.count), topPAfterTopK ? 1 : 0,
+                maskBegin,
             ]
             floats += floatsRow
             seeds += [request.sampling?.seed ?? 0, request.randomCounter]

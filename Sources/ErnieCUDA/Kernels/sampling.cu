@@ -1,8 +1,8 @@
 // Sampling and log-probabilities, one block (SAMPLE_THREADS threads) per logits row / request.
 //
 // Semantics: ErnieModel's `Sampler` (the CPU reference). Log-probabilities from the raw logits; penalties
-// (repetition over prompt+output tokens, then frequency and presence over output tokens) and banned tokens on a copy
-// of the raw logits; greedy arg-max (ties -> lowest id), or p_i = exp((x_i - max) / T) (unnormalised), ids with
+// (repetition over prompt+output tokens, then frequency and presence over output tokens), banned tokens and the
+// allowed-token bitmask (structured output) on a copy of the raw logits; greedy arg-max (ties -> lowest id), or p_i = exp((x_i - max) / T) (unnormalised), ids with
 // p_i = 0 dropped, ordered by (p desc, id asc): top-k keeps the first k, top-p keeps an id while the mass strictly
 // before it is <= top_p * total (total over the full distribution, or over the top-k set when P_TOP_P_AFTER_TOP_K),
 // min-p keeps p_i >= min_p (p_max = 1); the draw is argmax p_i / E_i, E_i = -log(sampling_uniform(seed, counter, i)),
@@ -27,7 +27,8 @@
 #define P_BAN_BEGIN 7
 #define P_BAN_END 8
 #define P_TOP_P_AFTER_TOP_K 9
-#define SAMPLE_INTS 10
+#define P_MASK_BEGIN 10  // first word of the request's allowed-token bitmask in mask_words, or -1 (no mask)
+#define SAMPLE_INTS 11
 // Per-request float parameters (stride SAMPLE_FLOATS).
 #define F_TEMPERATURE 0
 #define F_TOP_P 1
@@ -227,7 +228,8 @@ __device__ int block_argmax(float value, int id, float *scratch_v, int *scratch_
 extern "C" __global__ void __launch_bounds__(SAMPLE_THREADS)
     ernie_sample(const bf16 *__restrict__ logits, int vocab, const int *__restrict__ ints,
                  const float *__restrict__ floats, const u64 *__restrict__ seeds, const int *__restrict__ pen_tokens,
-                 const int *__restrict__ pen_counts, const int *__restrict__ ban_tokens, float *__restrict__ scratch,
+                 const int *__restrict__ pen_counts, const int *__restrict__ ban_tokens,
+                 const u32 *__restrict__ mask_words, float *__restrict__ scratch,
                  int *__restrict__ out_token, float *__restrict__ out_logprob, float *__restrict__ out_target,
                  int *__restrict__ out_top_ids, float *__restrict__ out_top_logprobs, int max_top) {
     __shared__ float red[32];
@@ -322,6 +324,13 @@ extern "C" __global__ void __launch_bounds__(SAMPLE_THREADS)
     for (int e = p[P_BAN_BEGIN] + threadIdx.x; e < p[P_BAN_END]; e += blockDim.x) {
         const int token = ban_tokens[e];
         if (token >= 0 && token < limit) z[token] = ERNIE_NEG_INF;
+    }
+    const int mask_begin = p[P_MASK_BEGIN];
+    if (mask_begin >= 0) {
+        const u32 *mask = mask_words + mask_begin;
+        for (int i = threadIdx.x; i < limit; i += blockDim.x) {
+            if (((mask[i >> 5] >> (i & 31)) & 1u) == 0u) z[i] = ERNIE_NEG_INF;
+        }
     }
     __syncthreads();
 

@@ -19,6 +19,8 @@ public struct GenerationOptions: Sendable, Equatable {
     public var ignoreEOS = false
     public var skipSpecialTokens = true
     public var n = 1
+    /// Structured output (completions' `response_format`, SGLang's `json_schema` / `regex` / `ebnf`).
+    var structured: StructuredRequest?
 
     public init() {}
 

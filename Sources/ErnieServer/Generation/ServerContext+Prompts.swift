@@ -68,12 +68,19 @@ extension ServerContext {
     }
 
     /// The engine requests for `prompts`, `options.n` per prompt (prompt-major order), with their token limits
-    /// checked against the context length.
+    /// checked against the context length; `constraint` (structured output; else `options.structured` compiled)
+    /// applies to all of them.
     func makeRequests(
         prompts: [[Int]], options: GenerationOptions, maxTokensDefault: MaxTokensDefault, maxParam: String,
-        promptParam: String, logprobs: (Int) -> LogprobOptions, idPrefix: String
+        promptParam: String, logprobs: (Int) -> LogprobOptions, idPrefix: String,
+        constraint: (any GenerationConstraint)? = nil
     ) throws(APIError) -> [GenerationRequest] {
         let context = model.contextLength
+        var constraint = constraint
+        if constraint == nil, let structured = options.structured {
+            constraint = try grammars.constraint(
+                ConstraintRequest(output: structured.output, afterReasoning: false), param: structured.param)
+        }
         var requests: [GenerationRequest] = []
         requests.reserveCapacity(prompts.count * options.n)
         for (p, prompt) in prompts.enumerated() {
@@ -126,7 +133,8 @@ extension ServerContext {
                         inputLogprobsStart: logprob.inputStart,
                         returnOutputLogprobs: logprob.output,
                         topLogprobs: logprob.top,
-                        seed: seed
+                        seed: seed,
+                        constraint: constraint
                     ))
             }
         }

@@ -118,9 +118,10 @@ struct GenerateRequest: Sendable {
         if options.seed == nil { options.seed = try reader.int("sampling_seed") }
         options.maxNewTokens = try reader.int("max_new_tokens", in: 0...Int.max)
         try options.validateLimits(maxParam: "max_new_tokens")
-        for key in ["json_schema", "regex", "ebnf", "structural_tag"] where reader.has(key) {
+        options.structured = try StructuredOutput.samplingFields(reader)
+        if reader.has("structural_tag") {
             throw .invalidParameter(
-                reader.param(key), "'\(reader.param(key))' is not supported by this server (no constrained decoding).")
+                reader.param("structural_tag"), "'\(reader.param("structural_tag"))' is not supported by this server.")
         }
         return options
     }

@@ -5,6 +5,9 @@ struct ChatCompletionRequest: Sendable {
     var messages: [JSONObject]
     /// `tools`, unless `tool_choice` is `"none"`.
     var tools: JSONValue?
+    var toolChoice: ToolChoice
+    /// `response_format` (JSON object or schema), or SGLang's `regex` / `ebnf`.
+    var structured: StructuredRequest?
     var addGenerationPrompt: Bool
     var templateKwargs: JSONObject?
     var options: GenerationOptions
@@ -23,22 +26,19 @@ struct ChatCompletionRequest: Sendable {
         model = try reader.string("model")
         messages = try ChatMessages.parse(reader.object["messages"])
         tools = try ChatMessages.parseTools(reader.value("tools"))
-        switch reader.value("tool_choice") {
-        case nil, .string("auto"), .string("required"), .object:
-            break
-        case .string("none"):
-            tools = nil
-        case let other?:
+        toolChoice = try ToolChoice(reader.value("tool_choice"), tools: tools)
+        if toolChoice == .none { tools = nil }
+        let format = try StructuredOutput.responseFormat(reader)
+        let extensions = try StructuredOutput.samplingFields(reader, keys: ["regex", "ebnf"])
+        if format != nil && extensions != nil {
             throw .invalidParameter(
-                "tool_choice", "'tool_choice' must be 'none', 'auto', 'required' or an object, got \(other).")
+                extensions?.param, "'response_format' and '\(extensions?.param ?? "")' cannot be combined.")
         }
-        if let format = try reader.object("response_format") {
-            let type = try FieldReader(format, prefix: "response_format.").string("type") ?? "text"
-            guard type == "text" else {
-                throw .invalidParameter(
-                    "response_format.type",
-                    "response_format '\(type)' is not supported by this server (no constrained decoding); use 'text'.")
-            }
+        structured = format ?? extensions
+        if structured != nil, toolChoice.forcesCalls {
+            throw .invalidParameter(
+                "tool_choice",
+                "'tool_choice' '\(toolChoice.description)' cannot be combined with a response format or a grammar.")
         }
         addGenerationPrompt = try reader.bool("add_generation_prompt") ?? true
         templateKwargs = try reader.object("chat_template_kwargs")

@@ -31,6 +31,13 @@ struct CompletionRequest: Sendable {
         try options.readSampling(reader)
         options.maxNewTokens = try reader.int("max_tokens", in: 0...Int.max)
         try options.validateLimits(maxParam: "max_tokens")
+        let format = try StructuredOutput.responseFormat(reader)
+        let extensions = try StructuredOutput.samplingFields(reader)
+        if format != nil && extensions != nil {
+            throw .invalidParameter(
+                extensions?.param, "'response_format' and '\(extensions?.param ?? "")' cannot be combined.")
+        }
+        options.structured = format ?? extensions
         if let bestOf = try reader.int("best_of"), bestOf != 1, bestOf != options.n {
             throw .invalidParameter("best_of", "'best_of' other than 1 or 'n' is not supported by this server.")
         }

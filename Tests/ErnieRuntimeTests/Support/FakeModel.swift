@@ -44,7 +44,10 @@ struct FakeModel: Sendable {
     /// The token `request` picks from `logits` (greedy or the exponential race), honouring banned ids and the limit.
     static func pick(_ logits: [Float], _ request: LogitsRequest) -> Int32 {
         let limit = min(request.vocabLimit, logits.count)
-        let banned = Set(request.bannedTokens)
+        var banned = Set(request.bannedTokens)
+        if let allowed = request.allowedTokens {
+            for v in 0..<limit where !allowed.contains(v) { banned.insert(Int32(v)) }
+        }
         let params = request.sampling ?? .greedy
         if params.isGreedy {
             var best: Int32 = -1
