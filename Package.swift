@@ -45,7 +45,7 @@ var targets: [Target] = [
     ),
     .testTarget(
         name: "ErnieModelTests",
-        dependencies: ["ErnieModel", "ErnieCPU", "ErnieTokenizer", "ErnieTestSupport"],
+        dependencies: ["ErnieModel", "ErnieCPU", "ErnieTokenizer", "ErnieTemplate", "ErnieTestSupport"],
         swiftSettings: strict
     ),
     .testTarget(name: "ErnieCUDATests", dependencies: ["ErnieCUDA", "ErnieCPU", "ErnieTestSupport"], swiftSettings: strict),

@@ -2,8 +2,11 @@
 """Puts the reports of SGLang's bench_serving and `ernie bench-serving` side by side and compares the key numbers.
 
 Usage: compare_results.py LABEL SGLANG_STDOUT SGLANG_JSONL ERNIE_STDOUT ERNIE_JSONL [NUM_PROMPTS]
+       compare_results.py --runs BACKEND NUM_PROMPTS OUT_DIR REPEATS
 Exit status 0 if output throughput and mean TPOT agree within 10% and (given NUM_PROMPTS) both runs completed every
-request, else 1.
+request, else 1. With --runs: the runs OUT_DIR/{sglang,ernie}-BACKEND-{1..REPEATS}.jsonl (and .time, the client's
+`user system elapsed` seconds from /usr/bin/time) of crosscheck.sh side by side, each tool's run-to-run spread, and
+the verdict on the means over the runs.
 """
 import json
 import sys
@@ -24,7 +27,58 @@ def last_record(path):
     return json.loads(lines[-1])
 
 
+def client_cpu(path):
+    """User + system seconds from a /usr/bin/time -f "%U %S %e" file (its last line), or None."""
+    try:
+        fields = open(path).read().split("\n")
+        line = [l for l in fields if l.strip()][-1].split()
+        return float(line[0]) + float(line[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def runs(backend, num_prompts, out_dir, repeats):
+    keys = ["output_throughput", "mean_tpot_ms", "median_tpot_ms", "mean_ttft_ms", "mean_e2e_latency_ms"]
+    table = {"SGLang": [], "ernie": []}
+    ok = True
+    for tool, prefix in (("SGLang", "sglang"), ("ernie", "ernie")):
+        for run in range(1, repeats + 1):
+            base = f"{out_dir}/{prefix}-{backend}-{run}"
+            record = last_record(base + ".jsonl")
+            record["client_cpu_s"] = client_cpu(base + ".time")
+            if record.get("completed") != num_prompts:
+                print(f"{tool} run {run}: {record.get('completed')} of {num_prompts} requests completed")
+                ok = False
+            table[tool].append(record)
+    print(f"\n### {backend}: {repeats} runs of each tool")
+    print(f"{'run':<10}" + "".join(f"{k:>22}" for k in keys + ["client_cpu_s"]))
+    for tool in table:
+        for run, record in enumerate(table[tool], 1):
+            cells = [record.get(k) for k in keys + ["client_cpu_s"]]
+            print(f"{tool + ' ' + str(run):<10}" + "".join(f"{c:>22.2f}" if isinstance(c, (int, float)) else
+                                                         f"{'-':>22}" for c in cells))
+    print(f"\n{'metric':<22} {'SGLang mean':>12} {'spread':>8} {'ernie mean':>12} {'spread':>8} {'ratio':>8}")
+    for key in keys + ["client_cpu_s"]:
+        values = {tool: [r[key] for r in table[tool] if isinstance(r.get(key), (int, float))] for tool in table}
+        if not values["SGLang"] or not values["ernie"]:
+            continue
+        mean = {tool: sum(v) / len(v) for tool, v in values.items()}
+        spread = {tool: (max(v) / min(v) - 1) if min(v) > 0 else float("nan") for tool, v in values.items()}
+        ratio = mean["ernie"] / mean["SGLang"] if mean["SGLang"] else float("nan")
+        flag = ""
+        if key in ("output_throughput", "mean_tpot_ms") and not (0.9 <= ratio <= 1.1):
+            flag, ok = "  <-- differs by more than 10%", False
+        print(f"{key:<22} {mean['SGLang']:>12.2f} {spread['SGLang']:>7.1%} {mean['ernie']:>12.2f} "
+              f"{spread['ernie']:>7.1%} {ratio:>8.3f}{flag}")
+    print(f"\nverdict ({backend}, means of {repeats} runs): "
+          + ("AGREE within 10% (throughput, TPOT)" if ok else "DISAGREE"))
+    return 0 if ok else 1
+
+
 def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "--runs":
+        backend, num_prompts, out_dir, repeats = sys.argv[2], int(sys.argv[3]), sys.argv[4], int(sys.argv[5])
+        return runs(backend, num_prompts, out_dir, repeats)
     label, sgl_out, sgl_jsonl, ern_out, ern_jsonl = sys.argv[1:6]
     left, right = report_block(sgl_out), report_block(ern_out)
     width = 52

@@ -21,11 +21,17 @@
 #
 # Load (environment): NUM_PROMPTS=200 INPUT_LEN=256 OUTPUT_LEN=128 RANGE_RATIO=1.0 MAX_CONCURRENCY=16
 # REQUEST_RATE=inf SEED=1 BACKENDS="sglang sglang-oai-chat" OUT_DIR=(temporary folder)
+# REPEATS=1: runs of each tool per backend, in alternating order (SGLang first in odd runs, ernie first in even
+# ones), so a slow drift of the machine does not favour one tool. Every run is compared on its own; with REPEATS > 1
+# the means over the runs are compared too and decide the verdict, and the run-to-run spread of each tool is shown
+# (on a shared or small machine the server's own speed varies by more than the tools differ).
+# The client's CPU time (user + system, /usr/bin/time) is recorded per run: on a 2-core machine the client competes
+# with the server for the CPU.
 # Exit status 0 when every comparison agrees (zero failed requests; output throughput and mean TPOT within 10%).
 set -euo pipefail
 
 if [[ $# -lt 3 ]]; then
-    sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
 fi
 SERVER_URL="${1%/}"
@@ -61,21 +67,47 @@ COMMON=(--base-url "$SERVER_URL" --tokenizer "$TOKENIZER_DIR" --dataset-name ran
     --random-range-ratio "$RANGE_RATIO" --max-concurrency "$MAX_CONCURRENCY" --request-rate "$REQUEST_RATE"
     --seed "$SEED" --flush-cache --warmup-requests 1)
 
+REPEATS="${REPEATS:-1}"
+TIMER=()
+[[ -x /usr/bin/time ]] && TIMER=(/usr/bin/time -f "%U %S %e")
+
+run_sglang() {  # backend, run
+    local tag="sglang-$1-$2"
+    echo "== $1 run $2: SGLang bench_serving.py" >&2
+    "${TIMER[@]}" ${TIMER:+-o "$OUT_DIR/$tag.time"} python3 "$HERE/run_sglang_bench.py" "$SGLANG_SCRIPT" \
+        --backend "$1" "${COMMON[@]}" --output-file "$OUT_DIR/$tag.jsonl" | tee "$OUT_DIR/$tag.txt"
+}
+
+run_ernie() {  # backend, run
+    local tag="ernie-$1-$2"
+    echo "== $1 run $2: ernie bench-serving" >&2
+    "${TIMER[@]}" ${TIMER:+-o "$OUT_DIR/$tag.time"} "$ERNIE" bench-serving --backend "$1" "${COMMON[@]}" \
+        --output-file "$OUT_DIR/$tag.jsonl" | tee "$OUT_DIR/$tag.txt"
+}
+
 status=0
 for backend in $BACKENDS; do
-    echo "== $backend: SGLang bench_serving.py" >&2
-    python3 "$HERE/run_sglang_bench.py" "$SGLANG_SCRIPT" --backend "$backend" "${COMMON[@]}" \
-        --output-file "$OUT_DIR/sglang-$backend.jsonl" | tee "$OUT_DIR/sglang-$backend.txt" || status=1
-    echo "== $backend: ernie bench-serving" >&2
-    "$ERNIE" bench-serving --backend "$backend" "${COMMON[@]}" \
-        --output-file "$OUT_DIR/ernie-$backend.jsonl" | tee "$OUT_DIR/ernie-$backend.txt" || status=1
-    if [[ -s "$OUT_DIR/sglang-$backend.jsonl" && -s "$OUT_DIR/ernie-$backend.jsonl" ]]; then
-        python3 "$HERE/compare_results.py" "$backend" \
-            "$OUT_DIR/sglang-$backend.txt" "$OUT_DIR/sglang-$backend.jsonl" \
-            "$OUT_DIR/ernie-$backend.txt" "$OUT_DIR/ernie-$backend.jsonl" "$NUM_PROMPTS" || status=1
-    else
-        echo "verdict ($backend): a run failed; no comparison" >&2
-        status=1
+    for run in $(seq 1 "$REPEATS"); do
+        if (( run % 2 == 1 )); then
+            run_sglang "$backend" "$run" || status=1
+            run_ernie "$backend" "$run" || status=1
+        else
+            run_ernie "$backend" "$run" || status=1
+            run_sglang "$backend" "$run" || status=1
+        fi
+        sgl="$OUT_DIR/sglang-$backend-$run"
+        ern="$OUT_DIR/ernie-$backend-$run"
+        if [[ -s "$sgl.jsonl" && -s "$ern.jsonl" ]]; then
+            # With repeats, single runs are shown but only the means decide.
+            python3 "$HERE/compare_results.py" "$backend (run $run)" "$sgl.txt" "$sgl.jsonl" "$ern.txt" \
+                "$ern.jsonl" "$NUM_PROMPTS" || (( REPEATS > 1 )) || status=1
+        else
+            echo "verdict ($backend run $run): a run failed; no comparison" >&2
+            status=1
+        fi
+    done
+    if (( REPEATS > 1 )); then
+        python3 "$HERE/compare_results.py" --runs "$backend" "$NUM_PROMPTS" "$OUT_DIR" "$REPEATS" || status=1
     fi
 done
 echo "outputs in $OUT_DIR" >&2
