@@ -15,6 +15,9 @@ public final class ErnieForward<B: Backend>: ModelExecutor {
     public let kvLayout: KVCacheLayout
     /// This executor's place in a tensor-parallel group; nil for a single device.
     public let parallel: TensorParallelRank<B>?
+    /// When set, sees the residual stream of every step after the embedding, after each layer and after the final
+    /// norm (`HiddenStatePoint`), copied to the host. nil (the default) costs one check per layer.
+    public var hiddenStateObserver: HiddenStateObserver?
 
     public var deviceDescription: String { backend.deviceDescription }
 
@@ -62,13 +65,15 @@ public final class ErnieForward<B: Backend>: ModelExecutor {
         try backend.allocateKVCache(kvLayout)
     }
 
-    /// Loads a model folder (config.json plus safetensors, or dummy weights) onto `backend`.
+    /// Loads a model folder (config.json plus safetensors, or dummy weights) onto `backend`; `progress` hears how
+    /// many bytes of weights are on the backend after each weight.
     public static func load(
-        directory: String, backend: B, format: LoadFormat = .auto, kvPages: Int, pageSize: Int, seed: UInt64 = 0
+        directory: String, backend: B, format: LoadFormat = .auto, kvPages: Int, pageSize: Int, seed: UInt64 = 0,
+        progress: WeightLoadProgressHandler? = nil
     ) throws -> ErnieForward<B> {
         let config = try ModelConfig(contentsOf: directory)
         let loaded = try WeightLoader.load(directory: directory, config: config, format: format, backend: backend,
-                                           seed: seed)
+                                           seed: seed, progress: progress)
         return try ErnieForward(config: config, weights: loaded.weights, backend: backend, kvPages: kvPages,
                                 pageSize: pageSize)
     }
@@ -83,7 +88,7 @@ public final class ErnieForward<B: Backend>: ModelExecutor {
         if batch.tokens.isEmpty { return [] }
         try backend.beginStep(batch)
         do {
-            let results = try forward(requests: requests)
+            let results = try forward(tokenCount: batch.tokens.count, requests: requests)
             try backend.endStep()
             return results
         } catch {
@@ -92,10 +97,11 @@ public final class ErnieForward<B: Backend>: ModelExecutor {
         }
     }
 
-    private func forward(requests: [LogitsRequest]) throws -> [TokenResult] {
+    private func forward(tokenCount: Int, requests: [LogitsRequest]) throws -> [TokenResult] {
         let eps = config.rmsNormEps
         var hidden = try backend.embed(weights.embedding)
         var residual: B.Tensor?
+        if let observer = hiddenStateObserver { try observe(observer, .embedding, hidden, tokens: tokenCount) }
         for (index, layer) in weights.layers.enumerated() {
             let (normed, afterInput) = try backend.addRMSNorm(hidden, residual: residual, weight: layer.inputNorm,
                                                                eps: eps)
@@ -113,12 +119,16 @@ public final class ErnieForward<B: Backend>: ModelExecutor {
                 guard let moeShape else { throw ModelError.backend("MoE weights in a dense model") }
                 hidden = try allReduce(backend.moe(ffnInput, weights: moe, shape: moeShape))
             }
+            if let observer = hiddenStateObserver {
+                try observe(observer, .layer(index), hidden, residual: residual, tokens: tokenCount)
+            }
         }
         guard !requests.isEmpty else { return [] }
         let indices = requests.map(\.tokenIndex)
         let lastHidden = try backend.gatherRows(hidden, indices: indices)
         let lastResidual = try residual.map { try backend.gatherRows($0, indices: indices) }
         let (final, _) = try backend.addRMSNorm(lastHidden, residual: lastResidual, weight: weights.finalNorm, eps: eps)
+        if let observer = hiddenStateObserver { try observe(observer, .finalNorm, final, tokens: indices) }
         var logits = try backend.linear(final, weights.lmHead.weight, bias: weights.lmHead.bias)
         if let parallel {
             logits = try parallel.communicator.allGatherColumns(logits, widths: parallel.layout.vocabShardWidths)

@@ -6,6 +6,10 @@ public struct ParameterCounts: Sendable, Equatable {
     public var float32: Int
 
     public var total: Int { standard + float32 }
+
+    /// Bytes of these weights with the standard ones in bf16 and the rest in float32: the size of a released bf16
+    /// checkpoint and of the weights on the GPU.
+    public var bf16Bytes: Int { 2 * standard + 4 * float32 }
 }
 
 extension WeightLoader {
@@ -21,10 +25,13 @@ extension WeightLoader {
 }
 
 /// A weight source that only adds up shapes.
-private final class CountingSource: WeightSource {
+final class CountingSource: WeightSource {
     typealias W = Void
     var standard = 0
     var float32 = 0
+
+    /// The counted weights' size with standard weights in bf16 (2 bytes) and float32 ones in 4 bytes.
+    var bf16Bytes: Int { 2 * standard + 4 * float32 }
 
     private func add(_ count: Int, _ kind: WeightKind) {
         if kind.precision == .float32 { float32 += count } else { standard += count }

@@ -26,11 +26,13 @@ public struct LoadedWeights<W> {
 /// `mlp.gate.e_score_correction_bias` (`[1, E]` or `[E]`); absent means zeros.
 public enum WeightLoader {
     /// Loads from `checkpoint`; `layout` picks one tensor-parallel rank's shard (default: the whole model).
+    /// `progress` hears how many bytes are on the backend after each weight (`WeightLoadProgress`).
     public static func load<B: Backend>(
-        config: ModelConfig, checkpoint: SafetensorsCheckpoint, backend: B, layout: ParallelLayout? = nil
+        config: ModelConfig, checkpoint: SafetensorsCheckpoint, backend: B, layout: ParallelLayout? = nil,
+        progress: WeightLoadProgressHandler? = nil
     ) throws -> LoadedWeights<B.Weight> {
         let source = CheckpointSource(checkpoint: checkpoint, backend: backend)
-        let weights = try build(config: config, layout: layout ?? .whole(config), source: source)
+        let weights = try build(config: config, layout: layout ?? .whole(config), source: source, progress: progress)
         let unused = checkpoint.tensorNames.filter { !source.used.contains($0) }
         return LoadedWeights(weights: weights, unusedTensors: unused)
     }
@@ -40,25 +42,28 @@ public enum WeightLoader {
     /// values of the same slice of the whole model's dummy weights.
     public static func dummy<B: Backend>(
         config: ModelConfig, backend: B, seed: UInt64 = 0, scale: Float = DummyWeights.defaultScale,
-        layout: ParallelLayout? = nil
+        layout: ParallelLayout? = nil, progress: WeightLoadProgressHandler? = nil
     ) throws -> ModelWeights<B.Weight> {
         try build(
             config: config, layout: layout ?? .whole(config),
-            source: DummySource(backend: backend, seed: seed, scale: scale))
+            source: DummySource(backend: backend, seed: seed, scale: scale), progress: progress)
     }
 
-    /// Loads the weights of the model folder `directory` in `format` (one rank's shard with `layout`).
+    /// Loads the weights of the model folder `directory` in `format` (one rank's shard with `layout`), telling
+    /// `progress` how far it has got.
     public static func load<B: Backend>(
         directory: String, config: ModelConfig, format: LoadFormat, backend: B, seed: UInt64 = 0,
-        layout: ParallelLayout? = nil
+        layout: ParallelLayout? = nil, progress: WeightLoadProgressHandler? = nil
     ) throws -> LoadedWeights<B.Weight> {
         switch format {
         case .dummy:
             return LoadedWeights(
-                weights: try dummy(config: config, backend: backend, seed: seed, layout: layout), unusedTensors: [])
+                weights: try dummy(config: config, backend: backend, seed: seed, layout: layout, progress: progress),
+                unusedTensors: [])
         case .auto, .safetensors:
             let checkpoint = try SafetensorsCheckpoint(directory: directory)
-            return try load(config: config, checkpoint: checkpoint, backend: backend, layout: layout)
+            return try load(
+                config: config, checkpoint: checkpoint, backend: backend, layout: layout, progress: progress)
         }
     }
 
