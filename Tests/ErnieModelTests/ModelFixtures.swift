@@ -37,6 +37,7 @@ struct ModelReference: Decodable {
     var greedyMargins: [[Float]]
     var transformersView: View
     var routingChangedByBias: Double?
+    var hiddenStates: [HiddenStateReference]?
 }
 
 enum ModelFixtures {
