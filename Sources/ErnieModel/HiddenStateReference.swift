@@ -53,14 +53,21 @@ public struct HiddenStateReference: Decodable, Sendable {
 /// L2 norm of every token's row is within the relative-L2 bound of the reference norm. `bf16_*` is how far
 /// transformers itself in bf16 lands from the same reference (recorded with the fixture), so the bound scales with
 /// what bf16 arithmetic costs at that depth of that model.
+///
+/// The relative L2 error is the tight test. The max |Δ| bound is loose on purpose: in MoE models bf16 rounding
+/// flips near-tied expert choices (transformers-bf16 against float32 on a 28-layer 21B-A3B-shaped random model:
+/// about 6% of token × layer routings), and one flipped choice moves that token's row by up to ~10% of the row
+/// scale in the tiny fixtures (8 experts, top-2), while most of the row error stays at the bf16 level.
 public struct HiddenStateTolerance: Sendable, Equatable {
     public var relL2Floor: Float
     public var maxAbsFloor: Float
     public var baselineFactor: Float
 
-    /// Defaults for a bf16 backend. Measured on a 28-layer 21B-A3B-shaped model (hidden 512): transformers bf16
-    /// reaches a relative L2 error of 0.006 after layer 0 and 0.012–0.015 after layer 27.
-    public init(relL2Floor: Float = 0.01, maxAbsFloor: Float = 0.02, baselineFactor: Float = 3) {
+    /// Defaults for a bf16 backend. Measured with transformers bf16 against float32 on 28-layer 21B-A3B-shaped
+    /// random models (hidden 512 and 768): a relative L2 error of 0.006–0.008 after layer 0 and 0.012–0.015 after
+    /// layer 27. The CUDA backend (CPU emulator) on the tiny fixtures: 0.97–1.15× transformers-bf16's error at every
+    /// point, except after one expert choice that flips (moe-fused-bf16-sharded, layer 2 on): 2.6–3.0×; hence 4×.
+    public init(relL2Floor: Float = 0.01, maxAbsFloor: Float = 0.15, baselineFactor: Float = 4) {
         self.relL2Floor = relL2Floor
         self.maxAbsFloor = maxAbsFloor
         self.baselineFactor = baselineFactor
@@ -172,10 +179,12 @@ public struct HiddenStateComparison: Sendable {
         let stored = positions.map(String.init).joined(separator: ",")
         var lines = [
             "hidden states, prompt \(prompt) (\(tokens) tokens; full rows at \(stored))",
-            "point          rel L2   (limit)   bf16 ref   max|Δ|    (limit)   max|ref|   norm err",
+            "point          rel L2   (limit)   bf16 ref  ratio   max|Δ|    (limit)   max|ref|   norm err",
         ]
         for row in rows {
-            let baseline = row.baselineRelL2.map { String(format: "%.2e", $0) } ?? "     -  "
+            let baseline = row.baselineRelL2.map {
+                String(format: "%.2e  %5.2f", $0, $0 > 0 ? row.relL2 / $0 : 0)
+            } ?? "     -         -"
             lines.append(
                 row.point.padding(toLength: 13, withPad: " ", startingAt: 0)
                     + String(format: "  %.2e (%.1e)  ", row.relL2, row.relL2Limit) + baseline

@@ -76,10 +76,11 @@ import Testing
         #expect(abs(row.normRelError - 0.02) < 1e-3)
         #expect(bad.table.contains("FAIL"))
 
-        // The default bf16 bounds accept 2% where transformers-bf16 is itself ~1% off (3× its error).
+        // The default bf16 bounds accept 2% where transformers-bf16 is itself ~1.6% off (4× its error).
         let loose = try HiddenStateComparison(reference: entry, captured: corrupted)
         let looseRow = try #require(loose.rows.first { $0.point == "layer.1" })
-        #expect(looseRow.relL2Limit == max(0.01, 3 * (looseRow.baselineRelL2 ?? 0)))
+        #expect(looseRow.relL2Limit == max(0.01, 4 * (looseRow.baselineRelL2 ?? 0)))
+        #expect(looseRow.maxAbsLimit >= 0.15 * looseRow.referenceMaxAbs)
         #expect(looseRow.passed == (looseRow.relL2 <= looseRow.relL2Limit && looseRow.maxAbs <= looseRow.maxAbsLimit))
     }
 

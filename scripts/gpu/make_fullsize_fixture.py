@@ -1,21 +1,34 @@
 #!/usr/bin/env python3
 """Builds ERNIE-4.5-21B-A3B-shaped checkpoints with random weights and transformers' reference outputs, for
 `ernie cuda check` on the GPU machine (full-size shapes: hidden 2560, 20/4 heads of 128, 64 experts top-6 of width
-1536, shared 3072, vocab 103424), with fewer layers so they fit a quick run:
+1536, shared 3072, vocab 103424):
 
-  <out>/layers-1  layer 0 only (dense SwiGLU, intermediate 12288)
-  <out>/layers-2  layer 0 dense + layer 1 MoE
+  <out>/layers-1   layer 0 only (dense SwiGLU, intermediate 12288)
+  <out>/layers-2   layer 0 dense + layer 1 MoE
+  <out>/layers-28  the whole 21B-A3B (layer 0 dense, layers 1-27 MoE): 43.6 GB of bf16 safetensors
 
-Each folder holds config.json, bf16 safetensors (router and correction bias in fp32) and reference.json in the
-format of scripts/fixtures/models/make_model_fixtures.py: prompt_logprobs (transformers in float32 on the bf16
-weights, eager attention), greedy continuations and their top-1/top-2 margins. Comparing layers-1 with layers-2
-localises a disagreement to the dense or the MoE layer.
+Each folder holds config.json, bf16 safetensors in the hub's per-expert layout, 5 GB shards + index (router and
+correction bias in fp32), and reference.json in the format of scripts/fixtures/models/make_model_fixtures.py:
+prompt_logprobs and greedy continuations of transformers in float32 on the bf16 weights (eager attention), the
+top-1/top-2 margins of each greedy step, and `hidden_states` (scripts/fixtures/models/hidden_states.py): for each
+prompt the residual stream after the embedding, after every layer and after the final norm (full float32 rows at a
+few positions, the L2 norm at every position), with how far transformers itself in bf16 is from it. `bf16_baseline`
+holds transformers-bf16-vs-float32 prompt log-probability errors.
 
-Run (GPU machine, PyTorch + transformers 5.x): python3 scripts/gpu/make_fullsize_fixture.py --out /tmp/ernie-fullsize
+The model is built in bf16 on the GPU, saved, run once in bf16 (the baseline), converted to float32 in place (the
+28-layer model takes 87 GB of GPU memory then) and run for the reference. Comparing layers-1 with layers-2 localises
+a disagreement to the dense or the MoE layer; layers-28 gives the per-layer picture of the whole model.
+
+Run (GPU machine, PyTorch + transformers 5.x):
+  python3 scripts/gpu/make_fullsize_fixture.py --out /tmp/ernie-fullsize                    # layers-1, layers-2
+  python3 scripts/gpu/make_fullsize_fixture.py --out /dev/shm/ernie-fullsize28 --layers 28 \\
+      --prompts 5,32 --greedy 4
+Shrink for a CPU smoke run with --override key=value (e.g. hidden_size=256).
 """
 import argparse
 import json
 import os
+import sys
 import time
 
 import torch
@@ -23,6 +36,27 @@ from transformers import Ernie4_5_MoeConfig, Ernie4_5_MoeForCausalLM
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 CONFIG = os.path.join(ROOT, "models", "configs", "ERNIE-4.5-21B-A3B-PT", "config.json")
+sys.path.insert(0, os.path.join(ROOT, "scripts", "fixtures", "models"))
+import hidden_states  # noqa: E402
+
+# Full rows are stored at every position of prompts up to this length, else at this many positions.
+HIDDEN_ROWS_ALL_UP_TO = 5
+HIDDEN_ROWS = 3
+
+
+class Clock:
+    def __init__(self, device):
+        self.device = device
+        self.t = time.time()
+        self.parts = []
+
+    def lap(self, name):
+        if self.device == "cuda":
+            torch.cuda.synchronize()
+        now = time.time()
+        self.parts.append((name, now - self.t))
+        print(f"  {name}: {now - self.t:.1f}s", flush=True)
+        self.t = now
 
 
 def randomize(model, seed, device):
@@ -39,31 +73,32 @@ def randomize(model, seed, device):
             else:
                 values = 0.02 * noise
             p.copy_(values.to(p.dtype))
+            del noise, values
 
 
-def reference(model, vocab, seed, lengths, greedy_tokens, device):
-    g = torch.Generator(device="cpu").manual_seed(seed)
-    prompts = [torch.randint(3, vocab, (n,), generator=g).tolist() for n in lengths]
-    out = {"prompts": prompts, "prompt_logprobs": [], "greedy": [], "greedy_margins": []}
+def run_prompts(model, prompts, device):
+    """(points, logits) of every prompt in one forward each."""
+    return [hidden_states.points(model, torch.tensor([p], device=device)) for p in prompts]
+
+
+def greedy(model, prompts, count, device):
+    tokens, margins = [], []
     with torch.no_grad():
         for prompt in prompts:
-            logits = model(torch.tensor([prompt], device=device)).logits[0].float()
-            logprobs = torch.log_softmax(logits, dim=-1)
-            out["prompt_logprobs"].append([logprobs[i, prompt[i + 1]].item() for i in range(len(prompt) - 1)])
             seq = list(prompt)
-            greedy, margins = [], []
-            for _ in range(greedy_tokens):
+            out, m = [], []
+            for _ in range(count):
                 last = model(torch.tensor([seq], device=device)).logits[0, -1].float()
                 top2 = torch.topk(last, 2)
-                greedy.append(int(top2.indices[0]))
-                margins.append(float(top2.values[0] - top2.values[1]))
-                seq.append(greedy[-1])
-            out["greedy"].append(greedy)
-            out["greedy_margins"].append(margins)
-    return out
+                out.append(int(top2.indices[0]))
+                m.append(float(top2.values[0] - top2.values[1]))
+                seq.append(out[-1])
+            tokens.append(out)
+            margins.append(m)
+    return tokens, margins
 
 
-def build(out_dir, layers, device, seed, overrides):
+def build(out_dir, layers, device, seed, overrides, lengths, greedy_tokens):
     with open(CONFIG) as f:
         raw = json.load(f)
     raw.update(overrides)
@@ -72,24 +107,58 @@ def build(out_dir, layers, device, seed, overrides):
     raw["torch_dtype"] = "bfloat16"
     config = Ernie4_5_MoeConfig(**raw)
     config._attn_implementation = "eager"
-    t0 = time.time()
+    clock = Clock(device)
     with torch.device(device):
-        model = Ernie4_5_MoeForCausalLM(config).to(torch.bfloat16)
+        model = Ernie4_5_MoeForCausalLM._from_config(config, dtype=torch.bfloat16)
     for module in model.modules():  # the router and its correction bias stay fp32, as in the real checkpoints
         if type(module).__name__.endswith("TopKRouter"):
             module.float()
+    model.eval()
+    clock.lap("init (bf16)")
     randomize(model, seed, device)
+    clock.lap("randomize")
     os.makedirs(out_dir, exist_ok=True)
-    model.save_pretrained(out_dir)
-    t1 = time.time()
-    model = model.float().eval()
-    ref = reference(model, config.vocab_size, seed, [1, 7, 33, 150], 8, device)
+    model.save_pretrained(out_dir, max_shard_size="5GB")
+    size = sum(os.path.getsize(os.path.join(out_dir, n)) for n in os.listdir(out_dir))
+    clock.lap(f"save {size / 1e9:.1f} GB")
+
+    g = torch.Generator(device="cpu").manual_seed(seed)
+    prompts = [torch.randint(3, config.vocab_size, (n,), generator=g).tolist() for n in lengths]
+    baseline = run_prompts(model, prompts, device)
+    clock.lap("bf16 forward")
+    model.float()
+    if device == "cuda":
+        torch.cuda.empty_cache()
+    clock.lap("to float32")
+    reference = run_prompts(model, prompts, device)
+    clock.lap("float32 forward")
+    tokens, margins = greedy(model, prompts, greedy_tokens, device)
+    clock.lap(f"greedy {greedy_tokens} x {len(prompts)}")
+
+    ref = {"prompts": prompts, "prompt_logprobs": [], "greedy": tokens, "greedy_margins": margins,
+           "hidden_states": [], "bf16_baseline": {"prompt_logprob_mean_abs": [], "prompt_logprob_max_abs": []}}
+    for p, prompt in enumerate(prompts):
+        points, logits = reference[p]
+        logprobs = torch.log_softmax(logits, dim=-1)
+        ref["prompt_logprobs"].append([logprobs[i, prompt[i + 1]].item() for i in range(len(prompt) - 1)])
+        base_points, base_logits = baseline[p]
+        mean, worst = hidden_states.logprob_errors(logits, base_logits.float(), prompt)
+        ref["bf16_baseline"]["prompt_logprob_mean_abs"].append(mean)
+        ref["bf16_baseline"]["prompt_logprob_max_abs"].append(worst)
+        positions = hidden_states.stored_positions(len(prompt), HIDDEN_ROWS_ALL_UP_TO, HIDDEN_ROWS)
+        ref["hidden_states"].append(hidden_states.entry(p, points, positions, base_points))
     ref["name"] = os.path.basename(out_dir)
-    ref["notes"] = f"ERNIE-4.5-21B-A3B shapes, {layers} layer(s), random weights (seed {seed}), float32 reference"
-    with open(os.path.join(out_dir, "reference.json"), "w") as f:
+    ref["notes"] = (f"ERNIE-4.5-21B-A3B shapes, {layers} layer(s), random weights (seed {seed}), float32 reference "
+                    f"on the bf16 weights; {device}; " + ", ".join(f"{n} {s:.1f}s" for n, s in clock.parts))
+    path = os.path.join(out_dir, "reference.json")
+    with open(path, "w") as f:
         json.dump(ref, f)
-    print(f"{out_dir}: built+saved {t1 - t0:.1f}s, reference {time.time() - t1:.1f}s")
-    del model
+    clock.lap("write reference")
+    rel = [pt.get("bf16_rel_l2", 0) for entry in ref["hidden_states"] for pt in entry["points"]]
+    print(f"{out_dir}: {size / 1e9:.1f} GB, reference.json {os.path.getsize(path) / 1e6:.2f} MB; transformers bf16 vs "
+          f"float32: |Δ logprob| mean {ref['bf16_baseline']['prompt_logprob_mean_abs']}, hidden rel L2 up to "
+          f"{max(rel):.4f}; total {sum(s for _, s in clock.parts):.1f}s", flush=True)
+    del model, baseline, reference
     if device == "cuda":
         torch.cuda.empty_cache()
 
@@ -99,13 +168,19 @@ def main():
     parser.add_argument("--out", default="/tmp/ernie-fullsize")
     parser.add_argument("--layers", default="1,2")
     parser.add_argument("--seed", type=int, default=1234)
+    parser.add_argument("--prompts", default="1,7,33,150", help="prompt lengths, comma-separated")
+    parser.add_argument("--greedy", type=int, default=8, help="greedy tokens per prompt")
     parser.add_argument("--override", action="append", default=[],
                         help="config key=value (integers) to shrink the model for a local smoke run")
+    parser.add_argument("--device", default=None, help="cuda or cpu (default: cuda when available)")
     args = parser.parse_args()
     overrides = {k: int(v) for k, v in (o.split("=", 1) for o in args.override)}
-    device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    torch.backends.cuda.matmul.allow_tf32 = False  # a float32 reference, not TF32
+    torch.backends.cudnn.allow_tf32 = False
+    lengths = [int(x) for x in args.prompts.split(",")]
     for n in [int(x) for x in args.layers.split(",")]:
-        build(os.path.join(args.out, f"layers-{n}"), n, device, args.seed, overrides)
+        build(os.path.join(args.out, f"layers-{n}"), n, device, args.seed, overrides, lengths, args.greedy)
 
 
 if __name__ == "__main__":

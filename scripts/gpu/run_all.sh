@@ -4,14 +4,19 @@
 #
 #   bash scripts/gpu/run_all.sh [group ...]
 #
-# Groups, in priority order (default: all): info compile selftest-small fixtures selftest-21b fullsize bench
-# selftest-other. Steps stop being started when the time budget ($BUDGET seconds, default 550) runs out; they are
-# then listed as SKIP and can be run in a second call by naming their groups.
+# Groups, in priority order (default: all but fullsize28): info compile selftest-small fixtures selftest-21b fullsize
+# bench selftest-other fullsize28. Steps stop being started when the time budget ($BUDGET seconds, default 550) runs
+# out; they are then listed as SKIP and can be run in a second call by naming their groups.
+#
+# fullsize28 (about 2-4 minutes, its own call: `bash scripts/gpu/run_all.sh compile fullsize28`): the whole 28-layer
+# ERNIE-4.5-21B-A3B with random weights, saved by transformers (43.6 GB of bf16 safetensors in /dev/shm, or /tmp when
+# /dev/shm is too small; removed afterwards), compared layer by layer (hidden states after the embedding, every layer
+# and the final norm) and in log-probabilities against transformers in float32 on the same GPU.
 #
 # Needs: the `ernie` binary with its ErnieServe_ErnieCUDA.resources bundle beside it ($ERNIE_BIN, default
 # .device/ernie, as built by ../shared/tools/device-pack), the repository's Tests/Fixtures/models, models/configs and
-# scripts/gpu; for the `fullsize` group a Python with torch + transformers ($PYTHON, else the first of python3,
-# /opt/torch/.venv/bin/python that imports both).
+# scripts/gpu; for the `fullsize` and `fullsize28` groups a Python with torch + transformers ($PYTHON, else the first of
+# python3, /opt/torch/.venv/bin/python that imports both).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -52,6 +57,18 @@ step() {
     [ -z "$detail" ] && detail=$(tail -1 "$OUT/$name.log" | cut -c1-200)
     printf '%-30s %-7s %6.1fs  %s\n' "$name" "$status" "$(awk "BEGIN { print $t1 - $t0 }")" "$detail" \
         | tee -a "$SUMMARY"
+}
+
+# A folder with room for the 28-layer checkpoint (46 GB): /dev/shm (memory, fastest) else /tmp; empty when neither.
+fullsize28_dir() {
+    local need=$((46 * 1000 * 1000)) base avail
+    for base in /dev/shm /tmp; do
+        avail=$(df -Pk "$base" 2> /dev/null | awk 'NR == 2 { print $4 }')
+        if [ -n "$avail" ] && ((avail * 1024 / 1000 >= need)); then
+            echo "$base/ernie-fullsize28"
+            return
+        fi
+    done
 }
 
 find_python() {
@@ -114,6 +131,27 @@ if wanted selftest-other; then
     step selftest-300b 240 env ERNIE_CUDA_SYNC=1 "$BIN" cuda selftest --shapes ernie-300b
 fi
 
+if wanted fullsize28; then
+    PY=$(find_python)
+    rm -rf /tmp/ernie-fullsize /dev/shm/ernie-fullsize28 /tmp/ernie-fullsize28 # earlier fixtures: room for 43.6 GB
+    DIR=$(fullsize28_dir)
+    if [ -z "$PY" ]; then
+        printf '%-30s %-7s %7s  %s\n' fullsize28-fixture SKIP "-" "no python with torch + transformers" \
+            | tee -a "$SUMMARY"
+    elif [ -z "$DIR" ]; then
+        printf '%-30s %-7s %7s  %s\n' fullsize28-fixture SKIP "-" "needs 46 GB free in /dev/shm or /tmp" \
+            | tee -a "$SUMMARY"
+    else
+        df -h /dev/shm /tmp > "$OUT/fullsize28-disk.txt" 2>&1
+        step fullsize28-fixture 330 "$PY" scripts/gpu/make_fullsize_fixture.py --out "$DIR" --layers 28 \
+            --prompts 5,32 --greedy 4
+        if [ -f "$DIR/layers-28/reference.json" ]; then
+            cp "$DIR/layers-28/reference.json" "$OUT/fullsize28-reference.json"
+            step check-fullsize-layers-28 200 "$BIN" cuda check --model-path "$DIR/layers-28"
+        fi
+        rm -rf "$DIR"
+    fi
+fi
 echo
 echo "================ summary ($(($(date +%s) - START))s) ================"
 cat "$SUMMARY"

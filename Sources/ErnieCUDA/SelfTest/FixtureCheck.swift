@@ -11,6 +11,8 @@ public enum FixtureCheck {
         public var promptLogprobs: [[Float]]
         public var greedy: [[Int32]]
         public var greedyMargins: [[Float]]
+        /// Per-layer hidden states of some prompts (optional; scripts/fixtures/models/hidden_states.py).
+        public var hiddenStates: [HiddenStateReference]?
 
         public static func load(_ path: String) throws -> Reference {
             guard let data = FileManager.default.contents(atPath: path) else {
@@ -41,10 +43,29 @@ public enum FixtureCheck {
         /// Divergences at a clear margin (failures), as text.
         public var mismatches: [String]
         public var tolerance: Tolerance
+        /// Per-layer hidden states against the fixture's `hidden_states` (empty when it has none).
+        public var hiddenStates: [HiddenStateComparison] = []
         public var seconds: Double
 
         public var passed: Bool {
             maxLogprobError <= tolerance.max && meanLogprobError <= tolerance.mean && mismatches.isEmpty
+                && hiddenStates.allSatisfy(\.passed)
+        }
+
+        /// The hidden-state verdict in a few words ("" when the fixture has none).
+        public var hiddenStateSummary: String {
+            guard !hiddenStates.isEmpty else { return "" }
+            let points = hiddenStates.reduce(0) { $0 + $1.rows.count }
+            let worst = hiddenStates.flatMap(\.rows).max { $0.relL2 / $0.relL2Limit < $1.relL2 / $1.relL2Limit }
+            var text = "  hidden states: \(points) points"
+            if let worst {
+                text += String(format: ", worst rel L2 %.2e (limit %.1e) at ", worst.relL2, worst.relL2Limit)
+                    + worst.point
+            }
+            if let failure = hiddenStates.compactMap(\.firstFailure).first {
+                text += ", first failure at \(failure.point)"
+            }
+            return text
         }
 
         public var summary: String {
@@ -56,7 +77,7 @@ public enum FixtureCheck {
                 + "\(lowMarginDivergences) low-margin divergence(s)"
                 + (mismatches.isEmpty
                     ? "" : ", \(mismatches.count) mismatch(es): " + mismatches.prefix(3).joined(separator: "; "))
-                + String(format: "  %.1fs", seconds)
+                + hiddenStateSummary + String(format: "  %.1fs", seconds)
         }
     }
 
@@ -83,20 +104,33 @@ public enum FixtureCheck {
     public static func run<B: Backend>(
         modelDirectory: String, reference: Reference, backend: B, tolerance: Tolerance = Tolerance(),
         marginThreshold: Float = 0.25,
-        loadFormat: LoadFormat = .auto
+        hiddenTolerance: HiddenStateTolerance = HiddenStateTolerance(),
+        loadFormat: LoadFormat = .auto,
+        progress: WeightLoadProgressHandler? = nil
     ) throws -> Result {
         let start = Date()
-        let longest = zip(reference.prompts, reference.greedy).map { $0.count + $1.count }.max() ?? 1
+        let longest = max(
+            zip(reference.prompts, reference.greedy).map { $0.count + $1.count }.max() ?? 1,
+            reference.prompts.map(\.count).max() ?? 1)
         let pageSize = 16
         let executor = try ErnieForward.load(
             directory: modelDirectory, backend: backend, format: loadFormat,
             kvPages: (longest + pageSize) / pageSize + 1,
-            pageSize: pageSize
+            pageSize: pageSize, progress: progress
         )
         let generator = SequentialGenerator(executor: executor)
         var result = Result(
             maxLogprobError: 0, meanLogprobError: 0, scoredTokens: 0, greedyCompared: 0,
             greedyMatched: 0, lowMarginDivergences: 0, mismatches: [], tolerance: tolerance, seconds: 0)
+        for entry in reference.hiddenStates ?? [] {
+            guard entry.prompt >= 0, entry.prompt < reference.prompts.count else {
+                throw CUDAError.invalidArgument(
+                    "fixture hidden_states name prompt \(entry.prompt) of \(reference.prompts.count)")
+            }
+            let captured = try executor.captureHiddenStates(prompt: reference.prompts[entry.prompt])
+            result.hiddenStates.append(
+                try HiddenStateComparison(reference: entry, captured: captured, tolerance: hiddenTolerance))
+        }
         var total: Double = 0
         for (p, prompt) in reference.prompts.enumerated() {
             if prompt.count > 1, p < reference.promptLogprobs.count {
