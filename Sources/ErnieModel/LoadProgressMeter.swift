@@ -18,6 +18,8 @@ public final class LoadProgressMeter {
     private var lastDraw = -Double.infinity
     private var lastDecile = -1
     private var lastLoaded = 0
+    /// When the first complete report arrived (the load time `finish` reports, whatever ran after it).
+    private var completedAt: Double?
     private var drewBar = false
 
     /// - Parameters:
@@ -48,6 +50,7 @@ public final class LoadProgressMeter {
     public func update(_ progress: WeightLoadProgress) {
         let now = clock()
         lastLoaded = progress.bytesLoaded
+        if progress.isComplete, completedAt == nil { completedAt = now }
         guard now - start >= delay else { return }
         if isTerminal {
             guard progress.isComplete || now - lastDraw >= 0.1 else { return }
@@ -65,9 +68,10 @@ public final class LoadProgressMeter {
     /// The handler to give `WeightLoader` / `ErnieForward.load`.
     public var handler: WeightLoadProgressHandler { { [self] in update($0) } }
 
-    /// Ends the bar and writes `ernie: weights on <device>: 43.6 GB in 21.5 s (2.03 GB/s)`.
+    /// Ends the bar and writes `ernie: weights on <device>: 43.6 GB in 21.5 s (2.03 GB/s)`, timed up to the last
+    /// weight (or up to now when the load never reported completion).
     public func finish(device: String) {
-        let seconds = clock() - start
+        let seconds = (completedAt ?? clock()) - start
         if drewBar { write("\n") }
         let rate = seconds > 0 ? Double(lastLoaded) / 1e9 / seconds : 0
         write(String(

@@ -96,7 +96,12 @@ struct CUDACommand: AsyncParsableCommand {
             abstract: "Run a fixture's prompts through the model on the GPU and compare with transformers.",
             discussion: """
                 The fixture is a reference.json as written by scripts/fixtures/models/make_model_fixtures.py or \
-                scripts/gpu/make_fullsize_fixture.py: prompts, prompt_logprobs, greedy, greedy_margins.
+                scripts/gpu/make_fullsize_fixture.py: prompts, prompt_logprobs, greedy, greedy_margins, and \
+                optionally hidden_states: then each listed prompt also runs as one prefill step with the residual \
+                stream captured after the embedding, after every layer and after the final norm, and a table per \
+                prompt compares it with transformers' float32 rows (relative L2 error, max |Δ|, per-token norms; \
+                bounds: max(floor, factor × transformers-bf16's own error) per point). Exits 1 when anything is out \
+                of bounds.
                 """
         )
 
@@ -115,22 +120,38 @@ struct CUDACommand: AsyncParsableCommand {
         @Option(help: "Greedy divergences are allowed where transformers' top-1/top-2 logit margin is below this.")
         var margin: Float = 0.25
 
+        @Option(help: "Hidden states: floor of the relative L2 bound per layer.")
+        var hiddenRelL2Floor: Float = HiddenStateTolerance().relL2Floor
+
+        @Option(help: "Hidden states: floor of the max |Δ| bound, as a share of max |reference|.")
+        var hiddenMaxAbsFloor: Float = HiddenStateTolerance().maxAbsFloor
+
+        @Option(help: "Hidden states: bounds are at least this multiple of transformers-bf16's own error.")
+        var hiddenFactor: Float = HiddenStateTolerance().baselineFactor
+
         @Flag(help: "Also run the CPU backend on the same fixture (slow for large models).")
         var cpu = false
 
         func run() async throws {
             let reference = try FixtureCheck.Reference.load(fixture ?? modelPath + "/reference.json")
             let tolerance = FixtureCheck.Tolerance(mean: meanTolerance, max: maxTolerance)
+            let hidden = HiddenStateTolerance(
+                relL2Floor: hiddenRelL2Floor, maxAbsFloor: hiddenMaxAbsFloor, baselineFactor: hiddenFactor)
+            let backend = try CUDABackend()
+            let meter = LoadProgressMeter.standardError()
             let result = try FixtureCheck.run(
-                modelDirectory: modelPath, reference: reference, backend: try CUDABackend(), tolerance: tolerance,
-                marginThreshold: margin
+                modelDirectory: modelPath, reference: reference, backend: backend, tolerance: tolerance,
+                marginThreshold: margin, hiddenTolerance: hidden, progress: meter.handler
             )
+            meter.finish(device: backend.deviceDescription)
+            for comparison in result.hiddenStates { print(comparison.table) }
             print("cuda  \(result.summary)")
             if cpu {
                 let cpuResult = try FixtureCheck.run(
                     modelDirectory: modelPath, reference: reference, backend: CPUBackend(), tolerance: tolerance,
-                    marginThreshold: margin
+                    marginThreshold: margin, hiddenTolerance: hidden
                 )
+                for comparison in cpuResult.hiddenStates { print(comparison.table) }
                 print("cpu   \(cpuResult.summary)")
             }
             if !result.passed { throw ExitCode(1) }

@@ -57,10 +57,11 @@ enum ModelFactory {
     private static func loadCUDA(_ options: Options) throws -> sending Loaded {
         let backend = try CUDABackend(configuration: .init(maxTokensPerStep: options.maxTokensPerStep))
         let config = try ModelConfig(contentsOf: options.modelPath)
-        let started = Date()
+        let meter = LoadProgressMeter.standardError()
         let loaded = try WeightLoader.load(
             directory: options.modelPath, config: config, format: options.loadFormat, backend: backend,
-            seed: options.seed)
+            seed: options.seed, progress: meter.handler)
+        meter.finish(device: backend.deviceDescription)
         let pageBytes = backend.kvBytesPerPage(
             pageSize: options.pageSize, numLayers: config.numHiddenLayers, numKVHeads: config.numKeyValueHeads,
             headDim: config.headDim)
@@ -76,9 +77,6 @@ enum ModelFactory {
         }
         let executor = try ErnieForward(
             config: config, weights: loaded.weights, backend: backend, kvPages: pages, pageSize: options.pageSize)
-        let seconds = Date().timeIntervalSince(started)
-        FileHandle.standardError.write(Data(
-            "ernie: weights on \(backend.deviceDescription) in \(String(format: "%.1f", seconds)) s\n".utf8))
         return Loaded(executor: executor, kvBytes: pages * pageBytes)
     }
 
@@ -91,9 +89,11 @@ enum ModelFactory {
         let pages = try kvPages(
             options, pageBytes: pageBytes, deviceBytes: Int(ProcessInfo.processInfo.physicalMemory),
             defaultFraction: cpuDefaultMemFraction, defaultTokens: cpuDefaultKVTokens)
+        let meter = LoadProgressMeter.standardError()
         let executor = try ErnieForward.load(
             directory: options.modelPath, backend: backend, format: options.loadFormat, kvPages: pages,
-            pageSize: options.pageSize, seed: options.seed)
+            pageSize: options.pageSize, seed: options.seed, progress: meter.handler)
+        meter.finish(device: backend.deviceDescription)
         return Loaded(executor: executor, kvBytes: pages * pageBytes)
     }
 
