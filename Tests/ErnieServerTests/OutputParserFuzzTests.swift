@@ -20,7 +20,9 @@ import Testing
         switch pick {
         case 0: return ["0", "-12", "3.25", "1e-3", "7E+2"].randomElement(using: &generator)!
         case 1: return ["true", "false", "null"].randomElement(using: &generator)!
-        case 2: return [#""x""#, #""北京""#, #""a\"b\\n\u00e9""#, #""</tool_call>""#, #""""#].randomElement(using: &generator)!
+        case 2:
+            let strings = [#""x""#, #""北京""#, #""a\"b\\n\u00e9""#, #""</tool_call>""#, #""""#]
+            return strings.randomElement(using: &generator)!
         case 3: return "{}"
         case 4:
             let items = (0..<Int.random(in: 0...3, using: &generator)).map { _ in
