@@ -65,6 +65,29 @@ import Testing
         #expect(constraint.single && constraint.functions == [.init(name: "search", parameters: nil)])
     }
 
+    /// The grammar cache keeps its masks within the budget by dropping the least recently used grammars.
+    @Test func grammarCacheStaysWithinItsMaskBudget() throws {
+        let tokenizer = try Tokenizer.load(directory: Fixtures.path("tokenizer/hf-ernie"))
+        let maskBytes = (tokenizer.vocabularySize + 31) / 32 * 4
+        let letters = ConstraintRequest(output: .regex("[a-c]{1,20}x"), afterReasoning: false)
+        let digits = ConstraintRequest(output: .regex("[0-9]{1,3}"), afterReasoning: false)
+        for budget in [4 * maskBytes, GrammarService.defaultMaskBudgetBytes] {
+            let service = GrammarService(
+                tokenizer: tokenizer, vocabularySize: tokenizer.vocabularySize, maskBudgetBytes: budget)
+            let first = try service.constraint(letters, param: "regex")
+            var matcher = first.grammar.makeMatcher()
+            for _ in 0..<10 {  // every repetition count is a configuration of its own, with its own mask
+                _ = try matcher.allowedTokens()
+                #expect(try matcher.accept(bytes: Array("a".utf8)))
+            }
+            #expect(first.grammar.cachedMaskBytes >= 10 * maskBytes)
+            _ = try service.constraint(digits, param: "regex")
+            #expect(service.cachedRequests == (budget < 10 * maskBytes ? [digits] : [letters, digits]))
+            _ = try service.constraint(letters, param: "regex")
+            #expect(service.cachedRequests.last == letters)
+        }
+    }
+
     /// A random sentence of `grammar` over a byte vocabulary: `prefix` first (it must be allowed), then bytes drawn
     /// among the allowed ones, biased towards ending (few spaces, shallow nesting, short numbers, letters inside free
     /// text).
