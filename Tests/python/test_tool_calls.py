@@ -98,6 +98,30 @@ def test_streamed_tool_call_deltas(tool_server, model_name):
     assert final.finish_reason == "tool_calls"
 
 
+def test_auto_and_none_tool_choice(tool_server, model_name):
+    """The same model output holding a tool-call block: parsed into `tool_calls` under `auto` (the default), left as
+    content under `none` (no tools then); free output under `auto` never fails."""
+    block = '<tool_call>\n{"name": "get_weather", "arguments": {"location": "Oslo", "unit": "c"}}\n</tool_call>'
+    kwargs = dict(model=model_name, messages=MESSAGES, tools=[WEATHER, SEARCH], max_tokens=200, temperature=1.0,
+                  seed=4, extra_body={"ebnf": literal_grammar("Checking.\n\n" + block)})
+    for choice_field in ({}, {"tool_choice": "auto"}):
+        choice = tool_server.chat.completions.create(**kwargs, **choice_field).choices[0]
+        assert choice.finish_reason == "tool_calls"
+        assert choice.message.content == "Checking."
+        assert [(c.function.name, json.loads(c.function.arguments)) for c in choice.message.tool_calls] == \
+            [("get_weather", {"location": "Oslo", "unit": "c"})]
+    choice = tool_server.chat.completions.create(tool_choice="none", **kwargs).choices[0]
+    assert choice.finish_reason == "stop" and not choice.message.tool_calls
+    assert choice.message.content == "Checking.\n\n" + block
+    for seed in range(4):
+        choice = tool_server.chat.completions.create(
+            model=model_name, messages=MESSAGES, tools=[WEATHER, SEARCH], max_tokens=40, temperature=1.0,
+            seed=seed).choices[0]
+        assert choice.finish_reason in ("stop", "length", "tool_calls")
+        for call in choice.message.tool_calls or []:
+            check_call(call)
+
+
 def test_tool_choice_errors(client, tool_server, model_name):
     with pytest.raises(openai.BadRequestError, match="needs a server started with --tool-call-parser"):
         client.chat.completions.create(model=model_name, messages=MESSAGES, tools=[WEATHER], tool_choice="required",
