@@ -15,7 +15,7 @@ per output token, which other work on a shared machine disturbs least:
   cold schema   every request with a schema the server has not seen (compile + first masks inside TTFT)
 
     scripts/bench/structured_cost.py [--binary B] [--compare-binary B2] [--model-path DIR] [--requests N]
-        [--concurrency C] [--max-tokens T] [--repeats R] [--json OUT]
+        [--concurrency C] [--max-tokens T] [--repeats R] [--json OUT] [--server-arg=ARG ...]
 
 Needs only httpx (from scripts/requirements-test.txt).
 """
@@ -52,9 +52,9 @@ def cold_schema(index):
         "kind": {"enum": ["a", "b", f"c{index}"]}}, "required": [f"field_{index}", "count", "kind"]}
 
 
-def start_server(binary, model_path, api_key):
+def start_server(binary, model_path, api_key, extra_args):
     command = [binary, "serve", "--host", "127.0.0.1", "--port", "0", "--api-key", api_key, "--model-path",
-               model_path, "--device", "cpu", "--random-seed", "1", "--log-level", "warning"]
+               model_path, "--random-seed", "1", "--log-level", "warning", *extra_args]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     found = {}
     ready = threading.Event()
@@ -178,6 +178,8 @@ def main():
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--only", action="append", help="workloads to run (default: all)")
     parser.add_argument("--json", help="write the raw figures here")
+    parser.add_argument("--server-arg", action="append", default=[],
+                        help="extra argument for `ernie serve` (default: --device cpu)")
     args = parser.parse_args()
     binaries = [args.binary] + ([args.compare_binary] if args.compare_binary else [])
     names = args.only or list(workloads(1, 1))
@@ -186,7 +188,7 @@ def main():
         order = binaries if repeat % 2 == 0 else binaries[::-1]
         for binary in order:
             api_key = "sk-bench-" + secrets.token_hex(8)
-            process, url = start_server(binary, args.model_path, api_key)
+            process, url = start_server(binary, args.model_path, api_key, args.server_arg or ["--device", "cpu"])
             try:
                 # Warm-up: one plain request and one under the schema (compiles it once).
                 run_workload(url, api_key, [("warm", 0, 8, None), ("warm", 1, 8, {"json_schema": json.dumps(SCHEMA)}),
