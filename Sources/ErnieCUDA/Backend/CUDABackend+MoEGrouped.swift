@@ -109,7 +109,7 @@ extension CUDABackend {
         let counts = step.counts
         try launch(
             "ernie_moe_router_grouped",
-            LaunchConfiguration(grid: ((e + 7) / 8, (t + 31) / 32, 1), block: (256, 1, 1)),
+            LaunchConfiguration(grid: ((e + 1) / 2, (t + 7) / 8, 1), block: (256, 1, 1)),
             cost: OpCost(bytes: Double(e * h * 4 + t * h * 2), flops: Double(2 * t * e * h)), label: "moe router",
             programmatic: true
         ) { args in

@@ -16,134 +16,234 @@
 
 __device__ __forceinline__ float volatile_load(const float *p) { return *(const volatile float *)p; }
 
-// Router + grouping. Grid (ceil(E / 8), ceil(T / 32)), 256 threads: warp w of block (x, y) computes the FP32 logits
-// of expert 8x + w for tokens 32y ... 32y + 31. The last block to finish (ticket) then routes every token (softmax,
-// top-k of p + bias with ties to the lower id, renormalised unbiased weights rounded to bf16, as ernie_moe_route),
-// counts pairs per expert, and lists each expert's pairs in increasing pair index; it resets the ticket.
-extern "C" __global__ void __launch_bounds__(256, 1) ernie_moe_router_grouped(
+// Router + grouping. Grid (ceil(E / 2), ceil(T / 8)), 256 threads. Block (x, y) computes the FP32 logits of experts
+// 2x, 2x + 1 for the 8 tokens 8y ... 8y + 7: warps 4j ... 4j + 3 split K of expert 2x + j (lane l of warp q reads
+// floats 4(32q + l) + 512r ... of the router row, one load per row read for all 8 tokens), summed in a fixed order.
+// The router row is read before the programmatic wait (it does not depend on the previous kernel). The last block
+// of column y (ticket 1 + y) routes those 8 tokens, one warp each (softmax, top-k of p + bias with ties to the lower
+// id, renormalised unbiased weights rounded to bf16, as ernie_moe_route); the last column to finish (ticket 0) counts
+// pairs per expert and lists each expert's pairs in increasing pair index. Every ticket is reset by its last user.
+#define ROUTER_KS 4
+#define ROUTER_EPB 2
+#define ROUTER_TG 8
+#define ROUTER_U 5
+
+__device__ __forceinline__ int volatile_load_int(const int *p) { return *(const volatile int *)p; }
+
+__device__ __forceinline__ float4 zero_float4() {
+    float4 z;
+    z.x = z.y = z.z = z.w = 0.0f;
+    return z;
+}
+
+// Routes token t (one warp): ids / weights of its top_k choices.
+__device__ __forceinline__ void moe_route_token(const float *logits, const float *bias, int *ids, float *weights,
+                                                int t, int experts, int top_k, float norm_min, int lane) {
+    float p[4], b[4];
+    float mx = ERNIE_NEG_INF;
+#pragma unroll
+    for (int q = 0; q < 4; ++q) {
+        const int e = lane + 32 * q;
+        p[q] = e < experts ? volatile_load(logits + (i64)t * experts + e) : ERNIE_NEG_INF;
+        b[q] = (e < experts && bias != nullptr) ? bias[e] : 0.0f;
+        mx = fmaxf(mx, p[q]);
+    }
+    mx = warp_max(mx);
+    float sum = 0.0f;
+#pragma unroll
+    for (int q = 0; q < 4; ++q) sum += lane + 32 * q < experts ? expf(p[q] - mx) : 0.0f;
+    sum = warp_sum(sum);
+#pragma unroll
+    for (int q = 0; q < 4; ++q) p[q] = lane + 32 * q < experts ? expf(p[q] - mx) / sum : 0.0f;
+    unsigned taken = 0;
+    int my_id = -1;
+    float my_p = 0.0f, total = 0.0f;
+    for (int j = 0; j < top_k; ++j) {
+        float best = ERNIE_NEG_INF;
+        int best_id = 0x7fffffff;
+#pragma unroll
+        for (int q = 0; q < 4; ++q) {
+            const int e = lane + 32 * q;
+            if (e >= experts || (taken >> q) & 1u) continue;
+            const float score = p[q] + b[q];
+            if (score > best || (score == best && e < best_id)) {
+                best = score;
+                best_id = e;
+            }
+        }
+#pragma unroll
+        for (int o = 16; o > 0; o >>= 1) {
+            const float other = __shfl_xor_sync(0xffffffffu, best, o);
+            const int other_id = __shfl_xor_sync(0xffffffffu, best_id, o);
+            if (other > best || (other == best && other_id < best_id)) {
+                best = other;
+                best_id = other_id;
+            }
+        }
+        const int owner = best_id & 31;
+        const int slot = (best_id >> 5) & 3;  // uniform over the warp
+        const float mine = slot == 0 ? p[0] : slot == 1 ? p[1] : slot == 2 ? p[2] : p[3];
+        const float chosen_p = __shfl_sync(0xffffffffu, mine, owner);
+        if (lane == owner) taken |= 1u << slot;
+        if (lane == j) {
+            my_id = best_id;
+            my_p = chosen_p;
+        }
+        total += chosen_p;
+    }
+    const float denom = fmaxf(total, norm_min);
+    if (lane < top_k) {
+        ids[(i64)t * top_k + lane] = my_id;
+        weights[(i64)t * top_k + lane] = round_bf(my_p / denom);
+    }
+}
+
+extern "C" __global__ void __launch_bounds__(256) ernie_moe_router_grouped(
     const bf16 *__restrict__ x, const float *__restrict__ router, const float *__restrict__ bias,
     float *__restrict__ logits, unsigned *__restrict__ ticket, int *__restrict__ ids, float *__restrict__ weights,
     int *__restrict__ offsets, int *__restrict__ active, int *__restrict__ meta, int *__restrict__ pairs,
     int *__restrict__ row_of, const int *__restrict__ num_tokens_ptr, int T, int hidden, int experts, int top_k,
     float norm_min) {
+    __shared__ float part[ROUTER_KS * ROUTER_EPB][ROUTER_TG];
     __shared__ int counts[MOE_MAX_EXPERTS];
     __shared__ int starts[MOE_MAX_EXPERTS + 1];
+    __shared__ int sid[4096];
     __shared__ unsigned last;
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
-    pdl_wait();
-    const int num_tokens = min(*num_tokens_ptr, T);
+    const int t0 = blockIdx.y * ROUTER_TG;
     {
-        const int e = blockIdx.x * 8 + warp;
-        const int t0 = blockIdx.y * 32;
-        if (e < experts) {
-            const float *w = router + (i64)e * hidden;
-            for (int t = t0; t < min(t0 + 32, num_tokens); ++t) {
-                const bf16 *xr = x + (i64)t * hidden;
-                float s = 0.0f;
-                for (int i = lane * 4; i < hidden; i += 128) {
-                    const float4 w4 = *reinterpret_cast<const float4 *>(w + i);
-                    const uint2 xv = *reinterpret_cast<const uint2 *>(xr + i);
-                    s += __uint_as_float(xv.x << 16) * w4.x + __uint_as_float(xv.x & 0xffff0000u) * w4.y +
-                         __uint_as_float(xv.y << 16) * w4.z + __uint_as_float(xv.y & 0xffff0000u) * w4.w;
+        const int e = blockIdx.x * ROUTER_EPB + warp / ROUTER_KS;
+        const bool has_e = e < experts;
+        const float *w = router + (i64)(has_e ? e : 0) * hidden;
+        constexpr int stride = 128 * ROUTER_KS;
+        const int first = ((warp % ROUTER_KS) * 32 + lane) * 4;
+        float4 wv[ROUTER_U];
+#pragma unroll
+        for (int u = 0; u < ROUTER_U; ++u) {
+            const int i = first + u * stride;
+            wv[u] = (has_e && i < hidden) ? *reinterpret_cast<const float4 *>(w + i) : zero_float4();
+        }
+        pdl_wait();
+        const int num_tokens = min(*num_tokens_ptr, T);
+        const int nt = min(ROUTER_TG, num_tokens - t0);
+        float s[ROUTER_TG];
+#pragma unroll
+        for (int k = 0; k < ROUTER_TG; ++k) s[k] = 0.0f;
+        for (int base = first; base < hidden; base += ROUTER_U * stride) {
+            if (base != first) {
+#pragma unroll
+                for (int u = 0; u < ROUTER_U; ++u) {
+                    const int i = base + u * stride;
+                    wv[u] = (has_e && i < hidden) ? *reinterpret_cast<const float4 *>(w + i)
+                                                  : zero_float4();
                 }
-                s = warp_sum(s);
-                if (lane == 0) logits[(i64)t * experts + e] = s;
+            }
+#pragma unroll
+            for (int u = 0; u < ROUTER_U; ++u) {
+                const int i = base + u * stride;
+                if (i >= hidden) break;  // uniform over the lane's later u
+#pragma unroll
+                for (int k = 0; k < ROUTER_TG; ++k) {
+                    if (k >= nt) break;  // uniform
+                    const uint2 xv = *reinterpret_cast<const uint2 *>(x + (i64)(t0 + k) * hidden + i);
+                    s[k] += __uint_as_float(xv.x << 16) * wv[u].x + __uint_as_float(xv.x & 0xffff0000u) * wv[u].y +
+                            __uint_as_float(xv.y << 16) * wv[u].z + __uint_as_float(xv.y & 0xffff0000u) * wv[u].w;
+                }
+            }
+        }
+#pragma unroll
+        for (int k = 0; k < ROUTER_TG; ++k) {
+            const float v = warp_sum(s[k]);
+            if (lane == 0) part[warp][k] = v;
+        }
+        __syncthreads();
+        if (threadIdx.x < ROUTER_EPB * ROUTER_TG) {
+            const int j = threadIdx.x / ROUTER_TG, k = threadIdx.x - j * ROUTER_TG;
+            const int ej = blockIdx.x * ROUTER_EPB + j;
+            if (ej < experts && k < nt) {
+                float v = 0.0f;
+#pragma unroll
+                for (int q = 0; q < ROUTER_KS; ++q) v += part[j * ROUTER_KS + q][k];
+                logits[(i64)(t0 + k) * experts + ej] = v;
             }
         }
     }
+    const int num_tokens = min(*num_tokens_ptr, T);
     __threadfence();
     __syncthreads();
-    if (threadIdx.x == 0) last = atomicAdd(ticket, 1u) == gridDim.x * gridDim.y - 1 ? 1u : 0u;
+    if (threadIdx.x == 0) last = atomicAdd(ticket + 1 + blockIdx.y, 1u) == gridDim.x - 1 ? 1u : 0u;
     __syncthreads();
     if (last == 0u) return;
     __threadfence();
 
-    // Routing, one warp per token; lane l holds experts l, l + 32, l + 64, l + 96.
-    for (int t = warp; t < T; t += warps) {
+    // This column's tokens, one warp each.
+    for (int t = t0 + warp; t < min(t0 + ROUTER_TG, T); t += warps) {
         if (t >= num_tokens) {
             for (int j = lane; j < top_k; j += 32) {
                 ids[(i64)t * top_k + j] = -1;
                 weights[(i64)t * top_k + j] = 0.0f;
             }
-            continue;
-        }
-        float p[4];
-        float mx = ERNIE_NEG_INF;
-#pragma unroll
-        for (int q = 0; q < 4; ++q) {
-            const int e = lane + 32 * q;
-            p[q] = e < experts ? volatile_load(logits + (i64)t * experts + e) : ERNIE_NEG_INF;
-            mx = fmaxf(mx, p[q]);
-        }
-        mx = warp_max(mx);
-        float sum = 0.0f;
-#pragma unroll
-        for (int q = 0; q < 4; ++q) sum += lane + 32 * q < experts ? expf(p[q] - mx) : 0.0f;
-        sum = warp_sum(sum);
-#pragma unroll
-        for (int q = 0; q < 4; ++q) p[q] = lane + 32 * q < experts ? expf(p[q] - mx) / sum : 0.0f;
-        unsigned taken = 0;
-        int my_id = -1;
-        float my_p = 0.0f, total = 0.0f;
-        for (int j = 0; j < top_k; ++j) {
-            float best = ERNIE_NEG_INF;
-            int best_id = 0x7fffffff;
-#pragma unroll
-            for (int q = 0; q < 4; ++q) {
-                const int e = lane + 32 * q;
-                if (e >= experts || (taken >> q) & 1u) continue;
-                const float score = p[q] + (bias != nullptr ? bias[e] : 0.0f);
-                if (score > best || (score == best && e < best_id)) {
-                    best = score;
-                    best_id = e;
-                }
-            }
-#pragma unroll
-            for (int o = 16; o > 0; o >>= 1) {
-                const float other = __shfl_xor_sync(0xffffffffu, best, o);
-                const int other_id = __shfl_xor_sync(0xffffffffu, best_id, o);
-                if (other > best || (other == best && other_id < best_id)) {
-                    best = other;
-                    best_id = other_id;
-                }
-            }
-            const int owner = best_id & 31;
-            const int slot = (best_id >> 5) & 3;  // uniform over the warp
-            const float mine = slot == 0 ? p[0] : slot == 1 ? p[1] : slot == 2 ? p[2] : p[3];
-            const float chosen_p = __shfl_sync(0xffffffffu, mine, owner);
-            if (lane == owner) taken |= 1u << slot;
-            if (lane == j) {
-                my_id = best_id;
-                my_p = chosen_p;
-            }
-            total += chosen_p;
-        }
-        const float denom = fmaxf(total, norm_min);
-        if (lane < top_k) {
-            ids[(i64)t * top_k + lane] = my_id;
-            weights[(i64)t * top_k + lane] = round_bf(my_p / denom);
+        } else {
+            moe_route_token(logits, bias, ids, weights, t, experts, top_k, norm_min, lane);
         }
     }
+    __threadfence();
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        ticket[1 + blockIdx.y] = 0u;
+        last = atomicAdd(ticket, 1u) == gridDim.y - 1 ? 1u : 0u;
+    }
+    __syncthreads();
+    if (last == 0u) return;
+    __threadfence();
+
+    // Grouping (the last column): counts, offsets and the active list, then each expert's pairs in order.
+    const int P = T * top_k;
     for (int e = threadIdx.x; e < experts; e += blockDim.x) counts[e] = 0;
     __syncthreads();
-    const int P = T * top_k;
     for (int i = threadIdx.x; i < P; i += blockDim.x) {
-        const int e = ids[i];
+        const int e = volatile_load_int(ids + i);
+        sid[i] = e;
         if (e >= 0) atomicAdd(&counts[e], 1);
     }
     __syncthreads();
-    if (threadIdx.x == 0) {
-        int run = 0, n = 0;
-        for (int e = 0; e < experts; ++e) {
-            starts[e] = run;
-            offsets[e] = run;
-            if (counts[e] > 0) active[n++] = e;
-            run += counts[e];
+    if (warp == 0) {
+        // Lane l owns experts 4l ... 4l + 3 (E <= 128).
+        int c[4], run = 0, nact = 0;
+#pragma unroll
+        for (int q = 0; q < 4; ++q) {
+            const int e = 4 * lane + q;
+            c[q] = e < experts ? counts[e] : 0;
+            run += c[q];
+            nact += c[q] > 0 ? 1 : 0;
         }
-        starts[experts] = run;
-        offsets[experts] = run;
-        meta[0] = n;
-        meta[1] = num_tokens;
+        int run_incl = run, act_incl = nact;
+#pragma unroll
+        for (int o = 1; o < 32; o <<= 1) {
+            const int a = __shfl_up_sync(0xffffffffu, run_incl, o);
+            const int b = __shfl_up_sync(0xffffffffu, act_incl, o);
+            if (lane >= o) {
+                run_incl += a;
+                act_incl += b;
+            }
+        }
+        int pos = run_incl - run, n = act_incl - nact;
+#pragma unroll
+        for (int q = 0; q < 4; ++q) {
+            const int e = 4 * lane + q;
+            if (e < experts) {
+                starts[e] = pos;
+                offsets[e] = pos;
+                if (c[q] > 0) active[n++] = e;
+            }
+            pos += c[q];
+        }
+        if (lane == 31) {
+            starts[experts] = run_incl;
+            offsets[experts] = run_incl;
+            meta[0] = act_incl;
+            meta[1] = num_tokens;
+        }
     }
     __syncthreads();
     for (int e = warp; e < experts; e += warps) {
@@ -151,7 +251,7 @@ extern "C" __global__ void __launch_bounds__(256, 1) ernie_moe_router_grouped(
         int base = starts[e];
         for (int c = 0; c < P; c += 32) {
             const int i = c + lane;
-            const bool hit = i < P && ids[i] == e;
+            const bool hit = i < P && sid[i] == e;
             const unsigned mask = __ballot_sync(0xffffffffu, hit);
             if (hit) {
                 const int pos = base + __popc(mask & ((1u << lane) - 1u));
