@@ -556,80 +556,86 @@ ERNIE_MOE_GROUPED_KERNELS(2)
 ERNIE_MOE_GROUPED_KERNELS(4)
 
 // out[t, c] = (sum over the token's choices in increasing expert id of bf16(bf16(y_row (+ bias, rounded)) * w), every
-// add rounded to bf16) + bf16(sum of the shared chunks' y (+ shared bias, rounded)), as ernie_moe_combine. One block per
-// launch row, 8 columns per thread; padding rows (t >= real tokens) are zeroed.
-extern "C" __global__ void __launch_bounds__(256, 1)
+// add rounded to bf16) + bf16(sum of the shared chunks' y (+ shared bias, rounded)), as ernie_moe_combine. Grid
+// (T, ceil(H / (4 * blockDim.x))): block (t, j) covers 4 * blockDim.x columns of launch row t, 4 per thread, every
+// row's load issued before the sums; padding rows (t >= real tokens) are zeroed.
+#define COMBINE_MAX_K 16
+#define COMBINE_SHARED_U 4
+extern "C" __global__ void __launch_bounds__(256)
     ernie_moe_combine_grouped(const float *__restrict__ y, const int *__restrict__ row_of,
                               const int *__restrict__ ids, const float *__restrict__ weights,
                               const bf16 *__restrict__ down_bias, const bf16 *__restrict__ shared_bias,
                               const int *__restrict__ meta, bf16 *__restrict__ out, int T, int H, int top_k,
                               int chunks_shared) {
-    __shared__ int order[16];
+    __shared__ int srow[COMBINE_MAX_K], sexp[COMBINE_MAX_K];
+    __shared__ float sw[COMBINE_MAX_K];
     const int t = blockIdx.x;
+    const int c = (blockIdx.y * blockDim.x + threadIdx.x) * 4;
     pdl_wait();
     const int num_tokens = meta[1];
     if (t >= num_tokens) {
-        for (int c = threadIdx.x * 8; c < H; c += blockDim.x * 8) {
-            *reinterpret_cast<uint4 *>(out + (i64)t * H + c) = zero16();
+        if (c < H) {
+            uint2 z;
+            z.x = z.y = 0u;
+            *reinterpret_cast<uint2 *>(out + (i64)t * H + c) = z;
         }
         return;
     }
-    if (threadIdx.x == 0) {
-        for (int j = 0; j < top_k; ++j) order[j] = j;
-        for (int a = 1; a < top_k; ++a) {
-            const int v = order[a];
-            int b = a - 1;
-            while (b >= 0 && ids[(i64)t * top_k + order[b]] > ids[(i64)t * top_k + v]) {
-                order[b + 1] = order[b];
-                --b;
-            }
-            order[b + 1] = v;
-        }
+    // Choice j goes to slot rank(j) = number of the token's choices with a lower expert id (the ids are distinct).
+    if ((int)threadIdx.x < top_k) {
+        const int j = threadIdx.x;
+        const int e = ids[(i64)t * top_k + j];
+        int rank = 0;
+        for (int i = 0; i < top_k; ++i) rank += ids[(i64)t * top_k + i] < e ? 1 : 0;
+        srow[rank] = row_of[(i64)t * top_k + j];
+        sexp[rank] = e;
+        sw[rank] = weights[(i64)t * top_k + j];
     }
     __syncthreads();
-    for (int c = threadIdx.x * 8; c < H; c += blockDim.x * 8) {
-        float acc[8];
+    if (c >= H) return;
+    float4 v[COMBINE_MAX_K];
 #pragma unroll
-        for (int q = 0; q < 8; ++q) acc[q] = 0.0f;
-        for (int jj = 0; jj < top_k; ++jj) {
-            const int j = order[jj];
-            const int e = ids[(i64)t * top_k + j];
-            const float w = weights[(i64)t * top_k + j];
-            const float *yr = y + (i64)row_of[(i64)t * top_k + j] * H + c;
-            const float4 y0 = *reinterpret_cast<const float4 *>(yr);
-            const float4 y1 = *reinterpret_cast<const float4 *>(yr + 4);
-            const float yv[8] = {y0.x, y0.y, y0.z, y0.w, y1.x, y1.y, y1.z, y1.w};
-#pragma unroll
-            for (int q = 0; q < 8; ++q) {
-                float v = round_bf(yv[q]);
-                if (down_bias != nullptr) v = round_bf(v + bf2f(down_bias[(i64)e * H + c + q]));
-                acc[q] = round_bf(acc[q] + round_bf(v * w));
-            }
-        }
-        if (chunks_shared > 0) {
-            float s[8];
-#pragma unroll
-            for (int q = 0; q < 8; ++q) s[q] = 0.0f;
-            for (int j = 0; j < chunks_shared; ++j) {
-                const float *yr = y + ((i64)T * top_k + (i64)j * T + t) * H + c;
-                const float4 y0 = *reinterpret_cast<const float4 *>(yr);
-                const float4 y1 = *reinterpret_cast<const float4 *>(yr + 4);
-                s[0] += y0.x, s[1] += y0.y, s[2] += y0.z, s[3] += y0.w;
-                s[4] += y1.x, s[5] += y1.y, s[6] += y1.z, s[7] += y1.w;
-            }
-#pragma unroll
-            for (int q = 0; q < 8; ++q) {
-                float v = round_bf(s[q]);
-                if (shared_bias != nullptr) v = round_bf(v + bf2f(shared_bias[c + q]));
-                acc[q] = round_bf(acc[q] + v);
-            }
-        }
-        uint4 o;
-        o.x = pack_bf16x2(acc[0], acc[1]);
-        o.y = pack_bf16x2(acc[2], acc[3]);
-        o.z = pack_bf16x2(acc[4], acc[5]);
-        o.w = pack_bf16x2(acc[6], acc[7]);
-        *reinterpret_cast<uint4 *>(out + (i64)t * H + c) = o;
+    for (int jj = 0; jj < COMBINE_MAX_K; ++jj) {
+        if (jj < top_k) v[jj] = *reinterpret_cast<const float4 *>(y + (i64)srow[jj] * H + c);
     }
+    float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+#pragma unroll
+    for (int jj = 0; jj < COMBINE_MAX_K; ++jj) {
+        if (jj >= top_k) break;
+        const float w = sw[jj];
+        const float yv[4] = {v[jj].x, v[jj].y, v[jj].z, v[jj].w};
+#pragma unroll
+        for (int q = 0; q < 4; ++q) {
+            float r = round_bf(yv[q]);
+            if (down_bias != nullptr) r = round_bf(r + bf2f(down_bias[(i64)sexp[jj] * H + c + q]));
+            acc[q] = round_bf(acc[q] + round_bf(r * w));
+        }
+    }
+    if (chunks_shared > 0) {
+        float s[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+        for (int j0 = 0; j0 < chunks_shared; j0 += COMBINE_SHARED_U) {
+            float4 sv[COMBINE_SHARED_U];
+#pragma unroll
+            for (int u = 0; u < COMBINE_SHARED_U; ++u) {
+                if (j0 + u < chunks_shared)
+                    sv[u] = *reinterpret_cast<const float4 *>(y + ((i64)T * top_k + (i64)(j0 + u) * T + t) * H + c);
+            }
+#pragma unroll
+            for (int u = 0; u < COMBINE_SHARED_U; ++u) {
+                if (j0 + u >= chunks_shared) break;
+                s[0] += sv[u].x, s[1] += sv[u].y, s[2] += sv[u].z, s[3] += sv[u].w;
+            }
+        }
+#pragma unroll
+        for (int q = 0; q < 4; ++q) {
+            float r = round_bf(s[q]);
+            if (shared_bias != nullptr) r = round_bf(r + bf2f(shared_bias[c + q]));
+            acc[q] = round_bf(acc[q] + r);
+        }
+    }
+    uint2 o;
+    o.x = pack_bf16x2(acc[0], acc[1]);
+    o.y = pack_bf16x2(acc[2], acc[3]);
+    *reinterpret_cast<uint2 *>(out + (i64)t * H + c) = o;
     pdl_launch_dependents();
 }
