@@ -443,7 +443,7 @@ __device__ __forceinline__ void moe_down_impl(const bf16 *__restrict__ h, const 
                                               float *__restrict__ y, int T, int H, int I, int top_k,
                                               int chunks_shared, int CW, int S) {
     ERNIE_DYNAMIC_SMEM(float, red);
-    constexpr int U = 4;
+    constexpr int U = 6;
     constexpr int TILE = NT * 8 * MOE_ROWS;
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
     const int g = lane >> 2, t = lane & 3;
