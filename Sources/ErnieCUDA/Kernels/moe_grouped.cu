@@ -534,8 +534,10 @@ __device__ __forceinline__ void moe_down_impl(const bf16 *__restrict__ h, const 
     pdl_launch_dependents();
 }
 
-#define ERNIE_MOE_GROUPED_KERNELS(NT)                                                                               \
-    extern "C" __global__ void __launch_bounds__(256, 1) ernie_moe_gate_up_grouped_nt##NT(                             \
+// GU_BLOCKS / DN_BLOCKS: blocks per multiprocessor the register budget must allow (more blocks = more weight loads in
+// flight; 3 fits without spills only for gate-up at nt2 — nvrtc_check.py reports any spill).
+#define ERNIE_MOE_GROUPED_KERNELS(NT, GU_BLOCKS, DN_BLOCKS)                                                         \
+    extern "C" __global__ void __launch_bounds__(256, GU_BLOCKS) ernie_moe_gate_up_grouped_nt##NT(                     \
         const bf16 *__restrict__ x, const int *__restrict__ offsets, const int *__restrict__ active,                \
         const int *__restrict__ meta, const int *__restrict__ pairs, const bf16 *__restrict__ gate_up,              \
         const bf16 *__restrict__ gate_up_bias, const bf16 *__restrict__ shared_gate_up,                             \
@@ -544,16 +546,16 @@ __device__ __forceinline__ void moe_down_impl(const bf16 *__restrict__ h, const 
         moe_gate_up_impl<NT>(x, offsets, active, meta, pairs, gate_up, gate_up_bias, shared_gate_up, shared_bias, h, \
                              T, H, I, top_k, chunks_shared, CW, S);                                                 \
     }                                                                                                               \
-    extern "C" __global__ void __launch_bounds__(256, 1) ernie_moe_down_grouped_nt##NT(                                \
+    extern "C" __global__ void __launch_bounds__(256, DN_BLOCKS) ernie_moe_down_grouped_nt##NT(                        \
         const bf16 *__restrict__ h, const int *__restrict__ offsets, const int *__restrict__ active,                \
         const int *__restrict__ meta, const bf16 *__restrict__ down, const bf16 *__restrict__ shared_down,          \
         float *__restrict__ y, int T, int H, int I, int top_k, int chunks_shared, int CW, int S) {                  \
         moe_down_impl<NT>(h, offsets, active, meta, down, shared_down, y, T, H, I, top_k, chunks_shared, CW, S);    \
     }
 
-ERNIE_MOE_GROUPED_KERNELS(1)
-ERNIE_MOE_GROUPED_KERNELS(2)
-ERNIE_MOE_GROUPED_KERNELS(4)
+ERNIE_MOE_GROUPED_KERNELS(1, 2, 2)
+ERNIE_MOE_GROUPED_KERNELS(2, 3, 2)
+ERNIE_MOE_GROUPED_KERNELS(4, 2, 2)
 
 // out[t, c] = (sum over the token's choices in increasing expert id of bf16(bf16(y_row (+ bias, rounded)) * w), every
 // add rounded to bf16) + bf16(sum of the shared chunks' y (+ shared bias, rounded)), as ernie_moe_combine. Grid
