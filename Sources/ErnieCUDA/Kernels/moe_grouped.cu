@@ -23,6 +23,7 @@ __device__ __forceinline__ float volatile_load(const float *p) { return *(const 
 // of column y (ticket 1 + y) routes those 8 tokens, one warp each (softmax, top-k of p + bias with ties to the lower
 // id, renormalised unbiased weights rounded to bf16, as ernie_moe_route); the last column to finish (ticket 0) counts
 // pairs per expert and lists each expert's pairs in increasing pair index. Every ticket is reset by its last user.
+// Dependents are released at the start (griddepcontrol.wait in them still waits for this grid's completion).
 #define ROUTER_KS 4
 #define ROUTER_EPB 2
 #define ROUTER_TG 8
@@ -111,6 +112,8 @@ extern "C" __global__ void __launch_bounds__(256) ernie_moe_router_grouped(
     __shared__ unsigned last;
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
     const int t0 = blockIdx.y * ROUTER_TG;
+    // The gate|up kernel may start now: it only prefetches shared-expert weights before its programmatic wait.
+    pdl_launch_dependents();
     {
         const int e = blockIdx.x * ROUTER_EPB + warp / ROUTER_KS;
         const bool has_e = e < experts;
@@ -264,7 +267,8 @@ extern "C" __global__ void __launch_bounds__(256) ernie_moe_router_grouped(
     if (threadIdx.x == 0) *ticket = 0u;
 }
 
-// The slot of work item `item` (slot-major over `tiles` row tiles): routed expert or shared chunk.
+// The slot of work item `item` (slot-major over `tiles` row tiles): the shared chunks first (their weights are known
+// before the routing, so the gate|up blocks prefetch them while the router runs), then the routed experts.
 struct MoESlot {
     bool routed;
     int expert;  // routed: expert id; shared: chunk index
@@ -273,22 +277,29 @@ struct MoESlot {
     int tile;
 };
 
-__device__ __forceinline__ MoESlot moe_slot(int item, int tiles, const int *offsets, const int *active, int num_active,
-                                            int num_tokens) {
+__device__ __forceinline__ MoESlot moe_slot(int item, int tiles, const int *offsets, const int *active,
+                                            int chunks_shared, int num_tokens) {
     MoESlot s;
     const int slot = item / tiles;
     s.tile = item - slot * tiles;
-    s.routed = slot < num_active;
+    s.routed = slot >= chunks_shared;
     if (s.routed) {
-        s.expert = active[slot];
+        s.expert = active[slot - chunks_shared];
         s.base = offsets[s.expert];
         s.count = offsets[s.expert + 1] - s.base;
     } else {
-        s.expert = slot - num_active;
+        s.expert = slot;
         s.base = 0;
         s.count = num_tokens;
     }
     return s;
+}
+
+// Asks the TMA unit to bring `bytes` (a multiple of 16, 16-byte aligned) into L2 without waiting (sm_90).
+__device__ __forceinline__ void prefetch_l2_bulk(const void *p, u32 bytes) {
+#if !defined(ERNIE_EMULATOR) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" ::"l"(p), "r"(bytes) : "memory");
+#endif
 }
 
 // Row of h / Y for the slot's token number `i`.
@@ -316,15 +327,27 @@ __device__ __forceinline__ void moe_gate_up_impl(
     constexpr int TILE = NT * 8 * MOE_ROWS;
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
     const int g = lane >> 2, t = lane & 3;
-    pdl_wait();
-    const int num_active = meta[0], num_tokens = meta[1];
     const int width_max = max(I, CW);
     const int tiles = (width_max + MOE_ROWS - 1) / MOE_ROWS;
+    {
+        // A shared-chunk item (the first chunks_shared * tiles items): its gate and up rows go to L2 before the
+        // programmatic wait, one row per thread of the first warp pair.
+        const int r0 = (blockIdx.x % tiles) * MOE_ROWS;
+        const int chunk = blockIdx.x / tiles;
+        if (chunk < chunks_shared && r0 < CW && (int)threadIdx.x < 2 * MOE_ROWS) {
+            const int r = r0 + (threadIdx.x & (MOE_ROWS - 1));
+            const int row = (threadIdx.x < MOE_ROWS ? 0 : S) + chunk * CW + r;
+            const bf16 *p = shared_gate_up + (i64)row * H;
+            if (r < CW && ((u64)p & 15u) == 0u) prefetch_l2_bulk(p, (u32)H * 2u);
+        }
+    }
+    pdl_wait();
+    const int num_active = meta[0], num_tokens = meta[1];
     const int items = (num_active + chunks_shared) * tiles;
     const int kchunks = (H + 31) / 32;
     const int hstride = width_max;
     for (int item = blockIdx.x; item < items; item += gridDim.x) {
-        const MoESlot s = moe_slot(item, tiles, offsets, active, num_active, num_tokens);
+        const MoESlot s = moe_slot(item, tiles, offsets, active, chunks_shared, num_tokens);
         const int width = s.routed ? I : CW;
         const int r0 = s.tile * MOE_ROWS;
         if (r0 >= width || s.count == 0) continue;  // uniform over the block
@@ -453,7 +476,7 @@ __device__ __forceinline__ void moe_down_impl(const bf16 *__restrict__ h, const 
     const int items = (num_active + chunks_shared) * tiles;
     const int hstride = max(I, CW);
     for (int item = blockIdx.x; item < items; item += gridDim.x) {
-        const MoESlot s = moe_slot(item, tiles, offsets, active, num_active, num_tokens);
+        const MoESlot s = moe_slot(item, tiles, offsets, active, chunks_shared, num_tokens);
         if (s.count == 0) continue;  // uniform
         const int c0row = s.tile * MOE_ROWS;
         const int K = s.routed ? I : CW;
