@@ -341,6 +341,9 @@ __device__ __forceinline__ void moe_gate_up_impl(
             if (r < CW && ((u64)p & 15u) == 0u) prefetch_l2_bulk(p, (u32)H * 2u);
         }
     }
+    // The down kernel may start as soon as every block here has started (its blocks then fill the multiprocessors
+    // this grid's last wave leaves idle and prefetch the shared expert's down rows before their own wait).
+    pdl_launch_dependents();
     pdl_wait();
     const int num_active = meta[0], num_tokens = meta[1];
     const int items = (num_active + chunks_shared) * tiles;
@@ -453,7 +456,6 @@ __device__ __forceinline__ void moe_gate_up_impl(
             __syncthreads();
         }
     }
-    pdl_launch_dependents();
 }
 
 // Y[row, c] = h[row, :] · Wd[c, :] (fp32, unrounded) for every slot's tokens and output columns c < H. Routed expert e:
@@ -470,9 +472,19 @@ __device__ __forceinline__ void moe_down_impl(const bf16 *__restrict__ h, const 
     constexpr int TILE = NT * 8 * MOE_ROWS;
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
     const int g = lane >> 2, t = lane & 3;
+    const int tiles = (H + MOE_ROWS - 1) / MOE_ROWS;
+    {
+        // A shared-chunk item (the first chunks_shared * tiles items): its 16 rows' CW-wide column range of the
+        // shared down matrix go to L2 before the programmatic wait, one row per thread of the first half-warp.
+        const int c0row = (blockIdx.x % tiles) * MOE_ROWS;
+        const int chunk = blockIdx.x / tiles;
+        if (chunk < chunks_shared && (int)threadIdx.x < MOE_ROWS && c0row + (int)threadIdx.x < H) {
+            const bf16 *p = shared_down + (i64)(c0row + threadIdx.x) * S + (i64)chunk * CW;
+            if (((u64)p & 15u) == 0u) prefetch_l2_bulk(p, (u32)CW * 2u);
+        }
+    }
     pdl_wait();
     const int num_active = meta[0], num_tokens = meta[1];
-    const int tiles = (H + MOE_ROWS - 1) / MOE_ROWS;
     const int items = (num_active + chunks_shared) * tiles;
     const int hstride = max(I, CW);
     for (int item = blockIdx.x; item < items; item += gridDim.x) {
