@@ -12,6 +12,11 @@ weights, eager attention), greedy continuations and their top-1/top-2 margins. C
 localises a disagreement to the dense or the MoE layer.
 
 Run (GPU machine, PyTorch + transformers 5.x): python3 scripts/gpu/make_fullsize_fixture.py --out /tmp/ernie-fullsize
+
+With --model 300b the shapes are ERNIE-4.5-300B-A47B's (hidden 8192, 64/8 heads of 128, dense intermediate 28672,
+64 experts top-8 of width 3584, no shared experts, vocab 103424) and layer 1 is made a MoE layer
+(moe_layer_start_index 1; the real model's first three layers are dense): layers-2 is then ≈ 8.3 B parameters
+(16.6 GB in bf16), for `ernie cuda check --tp 8` on an 8-GPU machine (scripts/gpu/multi_gpu.sh x8).
 """
 import argparse
 import json
@@ -22,7 +27,10 @@ import torch
 from transformers import Ernie4_5_MoeConfig, Ernie4_5_MoeForCausalLM
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-CONFIG = os.path.join(ROOT, "models", "configs", "ERNIE-4.5-21B-A3B-PT", "config.json")
+MODELS = {
+    "21b": ("ERNIE-4.5-21B-A3B-PT", {}),
+    "300b": ("ERNIE-4.5-300B-A47B-PT", {"moe_layer_start_index": 1}),
+}
 
 
 def randomize(model, seed, device):
@@ -63,9 +71,11 @@ def reference(model, vocab, seed, lengths, greedy_tokens, device):
     return out
 
 
-def build(out_dir, layers, device, seed, overrides):
-    with open(CONFIG) as f:
+def build(out_dir, layers, device, seed, overrides, model="21b"):
+    folder, model_overrides = MODELS[model]
+    with open(os.path.join(ROOT, "models", "configs", folder, "config.json")) as f:
         raw = json.load(f)
+    raw.update(model_overrides)
     raw.update(overrides)
     raw["num_hidden_layers"] = layers
     raw.pop("num_nextn_predict_layers", None)
@@ -85,7 +95,7 @@ def build(out_dir, layers, device, seed, overrides):
     model = model.float().eval()
     ref = reference(model, config.vocab_size, seed, [1, 7, 33, 150], 8, device)
     ref["name"] = os.path.basename(out_dir)
-    ref["notes"] = f"ERNIE-4.5-21B-A3B shapes, {layers} layer(s), random weights (seed {seed}), float32 reference"
+    ref["notes"] = f"{folder} shapes, {layers} layer(s), random weights (seed {seed}), float32 reference"
     with open(os.path.join(out_dir, "reference.json"), "w") as f:
         json.dump(ref, f)
     print(f"{out_dir}: built+saved {t1 - t0:.1f}s, reference {time.time() - t1:.1f}s")
@@ -98,6 +108,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", default="/tmp/ernie-fullsize")
     parser.add_argument("--layers", default="1,2")
+    parser.add_argument("--model", choices=sorted(MODELS), default="21b", help="whose shapes (default 21b)")
     parser.add_argument("--seed", type=int, default=1234)
     parser.add_argument("--override", action="append", default=[],
                         help="config key=value (integers) to shrink the model for a local smoke run")
@@ -105,7 +116,7 @@ def main():
     overrides = {k: int(v) for k, v in (o.split("=", 1) for o in args.override)}
     device = "cuda" if torch.cuda.is_available() else "cpu"
     for n in [int(x) for x in args.layers.split(",")]:
-        build(os.path.join(args.out, f"layers-{n}"), n, device, args.seed, overrides)
+        build(os.path.join(args.out, f"layers-{n}"), n, device, args.seed, overrides, args.model)
 
 
 if __name__ == "__main__":

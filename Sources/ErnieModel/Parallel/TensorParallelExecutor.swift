@@ -63,16 +63,17 @@ public final class TensorParallelExecutor: ModelExecutor {
             if case .ready(let report) = outcome { reports.append(report) }
         }
         if let failure = Self.rootCause(outcomes) {
-            for (worker, outcome) in zip(workers, outcomes) {
-                if case .ready = outcome { worker.stop() }
-            }
+            Self.stop(zip(workers, outcomes).compactMap { worker, outcome in
+                if case .ready = outcome { return worker }
+                return nil
+            })
             throw failure
         }
         let first = reports[0]
         for (rank, report) in reports.enumerated()
         where report.kvLayout.numPages != first.kvLayout.numPages || report.kvLayout.pageSize != first.kvLayout.pageSize
         {
-            for worker in workers { worker.stop() }
+            Self.stop(workers)
             throw ParallelError.unsupportedLayout(
                 "rank \(rank) allocated \(report.kvLayout.numPages) KV pages of \(report.kvLayout.pageSize) but rank 0 "
                     + "\(first.kvLayout.numPages) of \(first.kvLayout.pageSize)")
@@ -88,7 +89,14 @@ public final class TensorParallelExecutor: ModelExecutor {
     }
 
     deinit {
-        for worker in workers { worker.stop() }
+        Self.stop(workers)
+    }
+
+    /// Stops the rank threads together: releasing a rank's executor may wait for its peers (an NCCL communicator's
+    /// teardown), so every rank is told to stop before any is waited for.
+    private static func stop(_ workers: [RankWorker]) {
+        let stopping = workers.filter { $0.requestStop() }
+        for worker in stopping { _ = worker.awaitOutcome() }
     }
 
     public func execute(_ batch: ForwardBatch, logits requests: [LogitsRequest]) throws -> [TokenResult] {
@@ -225,10 +233,11 @@ private final class RankWorker: Sendable {
         return outcome.withLock { $0.take() } ?? .failed(ParallelError.rankFailed(rank: rank, reason: "no answer"))
     }
 
-    /// Stops the thread (releasing the rank's executor on it) and waits until it has.
-    func stop() {
-        guard alive.withLock({ $0 }) else { return }
+    /// Tells the thread to stop (releasing the rank's executor on it); false when it is not running. Wait for it
+    /// with `awaitOutcome()`.
+    func requestStop() -> Bool {
+        guard alive.withLock({ $0 }) else { return false }
         post(.stop)
-        _ = awaitOutcome()
+        return true
     }
 }
