@@ -129,7 +129,7 @@ enum ModelFactory {
         }
         let executor = try ErnieForward(
             config: config, weights: loaded.weights, backend: backend, kvPages: pages, pageSize: options.pageSize)
-        report(backend.deviceDescription, since: started)
+        report(backend.deviceDescription + (options.dpSize > 1 ? " (GPU \(device))" : ""), since: started)
         return Loaded(executor: executor, kvBytes: pages * pageBytes)
     }
 

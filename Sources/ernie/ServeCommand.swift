@@ -103,7 +103,8 @@ struct ServeCommand: AsyncParsableCommand {
             throw ValidationError("\(name) must be at least 1.")
         }
         if tp % epSize != 0 {
-            throw ValidationError("--ep-size \(epSize) must divide --tp \(tp) (experts are partitioned over groups of ranks).")
+            throw ValidationError(
+                "--ep-size \(epSize) must divide --tp \(tp) (experts are partitioned over groups of ranks).")
         }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535.") }
         let parsers = OutputParser.allCases.map(\.rawValue).joined(separator: ", ")

@@ -111,8 +111,9 @@ if [ ! -x "$BIN" ]; then
     exit 2
 fi
 GPUS=$(nvidia-smi --query-gpu=name --format=csv,noheader 2> /dev/null | wc -l)
-say "multi-GPU run $KIND on $GPUS GPU(s): $(nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2> /dev/null \
-    | head -1)   commit: $(git rev-parse --short HEAD 2> /dev/null || echo '?')   parts: $PARTS"
+FIRST_GPU=$(nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2> /dev/null | head -1)
+COMMIT=$(git rev-parse --short HEAD 2> /dev/null || echo '?')
+say "multi-GPU run $KIND on $GPUS GPU(s): $FIRST_GPU   commit: $COMMIT   parts: $PARTS"
 NEED=${KIND#x}
 if ((GPUS < NEED)); then say "WARNING: $KIND wants $NEED GPUs, $GPUS visible"; fi
 

@@ -80,7 +80,8 @@ public final class NCCLCommunicator: Communicator {
         let out = try backend.makeTensor(rows: x.rows, columns: total, x.elementType, "gathered logits")
         guard x.rows > 0, total > 0 else { return out }
         let (comm, memcpy2D, api) = (self.comm, self.memcpy2D, backend.device.api)
-        let (source, staging, destination, rows, columns) = (x.address, gathered.address, out.address, x.rows, x.columns)
+        let (source, staging, destination) = (x.address, gathered.address, out.address)
+        let (rows, columns) = (x.rows, x.columns)
         try backend.submit(
             QueuedLaunch(
                 signature: [0x6E63_636C_4147, source, staging, destination, UInt64(rows), UInt64(columns)],

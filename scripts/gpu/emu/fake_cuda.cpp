@@ -206,7 +206,8 @@ static void run_copy2d(void *data) {
                       c->srcY * c->srcPitch + c->srcXInBytes;
     char *dst = (c->dstMemoryType == 2 ? (char *)c->dstDevice : (char *)c->dstHost) + c->dstY * c->dstPitch +
                 c->dstXInBytes;
-    for (size_t row = 0; row < c->Height; ++row) memmove(dst + row * c->dstPitch, src + row * c->srcPitch, c->WidthInBytes);
+    for (size_t row = 0; row < c->Height; ++row)
+        memmove(dst + row * c->dstPitch, src + row * c->srcPitch, c->WidthInBytes);
 }
 __attribute__((visibility("default"))) void emu_stream_capture_callback(void *stream, void (*fn)(void *), void *data);
 __attribute__((visibility("default"))) int emu_stream_is_capturing(void *stream);

@@ -51,7 +51,8 @@ void resolve_capture() {
         void *cuda = dlopen(path ? path : "libcuda.so.1", RTLD_NOW | RTLD_NOLOAD);
         if (!cuda) return;
         stream_is_capturing = (int (*)(void *))dlsym(cuda, "emu_stream_is_capturing");
-        stream_capture_callback = (void (*)(void *, void (*)(void *), void *))dlsym(cuda, "emu_stream_capture_callback");
+        stream_capture_callback =
+            (void (*)(void *, void (*)(void *), void *))dlsym(cuda, "emu_stream_capture_callback");
     });
 }
 
