@@ -92,6 +92,9 @@ public final class ErnieForward<B: Backend>: ModelExecutor {
             try backend.endStep()
             return results
         } catch {
+            // Peers of a tensor-parallel group may be waiting for this rank's next collective (or graph decision):
+            // release them before ending the step, which may wait for the device.
+            parallel?.communicator.abort(reason: "rank \(parallel?.layout.rank ?? 0): \(error)")
             try? backend.endStep()
             throw error
         }

@@ -1,4 +1,3 @@
-public import ErnieRuntime
 public import Hummingbird
 import Logging
 import NIOCore
@@ -8,10 +7,10 @@ import UnixSignals
 /// Runs the engine for the lifetime of the server: started with the service group, shut down (in-flight requests
 /// finished or aborted by the engine) on graceful shutdown.
 public struct EngineService: Service {
-    let engine: Engine
+    let engine: any ServingEngine
     let server: ServerContext
 
-    public init(engine: Engine, server: ServerContext) {
+    public init(engine: any ServingEngine, server: ServerContext) {
         self.engine = engine
         self.server = server
     }
@@ -48,7 +47,7 @@ public enum ServerRunner {
     /// Serves until SIGTERM/SIGINT, then shuts down gracefully: the engine stops admitting work and ends what is in
     /// flight, open responses complete, the listener closes. Returns normally after a clean shutdown.
     public static func run(
-        _ server: ServerContext, engine: Engine, onListening: @escaping @Sendable (String, Int) -> Void
+        _ server: ServerContext, engine: any ServingEngine, onListening: @escaping @Sendable (String, Int) -> Void
     ) async throws {
         let app = makeApplication(server, onListening: onListening)
         // Services shut down in reverse order: the engine first (so streams end), then the HTTP server.

@@ -132,11 +132,24 @@ struct CUDACommand: AsyncParsableCommand {
         @Flag(help: "Also run the CPU backend on the same fixture (slow for large models).")
         var cpu = false
 
+        @Option(
+            help: ArgumentHelp(
+                "Also run the model tensor-parallel over this many GPUs (NCCL, decode graphs on) and compare it with "
+                    + "transformers and with one GPU; 1 runs the NCCL path with a single rank, which must equal "
+                    + "one GPU exactly."))
+        var tp: Int?
+
         func run() async throws {
             let reference = try FixtureCheck.Reference.load(fixture ?? modelPath + "/reference.json")
             let tolerance = FixtureCheck.Tolerance(mean: meanTolerance, max: maxTolerance)
             let hidden = HiddenStateTolerance(
                 relL2Floor: hiddenRelL2Floor, maxAbsFloor: hiddenMaxAbsFloor, baselineFactor: hiddenFactor)
+            if let tp {
+                try TensorParallelCheck.run(
+                    modelPath: modelPath, reference: reference, tp: tp, tolerance: tolerance, margin: margin,
+                    hiddenTolerance: hidden)
+                return
+            }
             let backend = try CUDABackend()
             let meter = LoadProgressMeter.standardError()
             let result = try FixtureCheck.run(
@@ -182,6 +195,9 @@ struct CUDACommand: AsyncParsableCommand {
         @Option(help: "Prefill chunk length (0 skips the prefill measurement).")
         var prefill: Int = 2048
 
+        @Option(help: "Run tensor-parallel over this many GPUs through NCCL (1: the NCCL path with one rank).")
+        var tp: Int?
+
         func run() async throws {
             guard let format = LoadFormat(rawValue: loadFormat) else {
                 throw ValidationError("--load-format must be one of \(LoadFormat.allCases.map(\.rawValue))")
@@ -194,9 +210,14 @@ struct CUDACommand: AsyncParsableCommand {
                 batchSizes: sizes, decodeSteps: steps, context: context, prefillTokens: prefill
             )
             let pageSize = 16
-            let backend = try CUDABackend(
-                configuration: .init(maxTokensPerStep: max(prefill, sizes.max() ?? 1, 256))
-            )
+            let maxTokens = max(prefill, sizes.max() ?? 1, 256)
+            if let tp {
+                try TensorParallelCheck.bench(
+                    modelPath: modelPath, format: format, tp: tp, options: options, pageSize: pageSize,
+                    maxTokens: maxTokens)
+                return
+            }
+            let backend = try CUDABackend(configuration: .init(maxTokensPerStep: maxTokens))
             print("fast paths: \(backend.perf)")
             let start = Date()
             let executor = try ErnieForward.load(

@@ -64,6 +64,16 @@ struct GenerateCommand: AsyncParsableCommand {
     @Option(help: "auto (the GPU when there is one) | cpu | cuda.")
     var device: DeviceChoice = .auto
 
+    @Option(
+        name: [.customLong("tp"), .customLong("tp-size")],
+        help: "Tensor-parallel size: the model split over this many GPUs (CPU: rank threads).")
+    var tp = 1
+
+    @Option(
+        name: [.customLong("ep-size"), .customLong("ep")],
+        help: "Expert-parallel size: routed experts partitioned over this many groups of the --tp ranks (CPU only).")
+    var epSize = 1
+
     func validate() throws {
         guard LoadFormat(rawValue: loadFormat) != nil else {
             throw ValidationError("--load-format must be one of: auto, safetensors, dummy")
@@ -74,6 +84,7 @@ struct GenerateCommand: AsyncParsableCommand {
         guard minP >= 0, minP <= 1 else { throw ValidationError("--min-p must be in [0, 1]") }
         guard repetitionPenalty > 0 else { throw ValidationError("--repetition-penalty must be > 0") }
         guard prefillChunk >= 1 else { throw ValidationError("--prefill-chunk must be at least 1") }
+        guard tp >= 1, epSize >= 1 else { throw ValidationError("--tp and --ep-size must be at least 1") }
     }
 
     func run() async throws {
@@ -89,12 +100,12 @@ struct GenerateCommand: AsyncParsableCommand {
         let pageSize = 16
         let pages = (promptIDs.count + maxNewTokens + pageSize - 1) / pageSize
         let loadStart = Date()
-        let executor = try ModelFactory.load(
-            ModelFactory.Options(
-                modelPath: directory, device: device, loadFormat: format, pageSize: pageSize,
-                maxTotalTokens: pages * pageSize, memFractionStatic: nil, seed: seed,
-                maxTokensPerStep: max(prefillChunk, 1))
-        ).executor
+        let options = ModelFactory.Options(
+            modelPath: directory, device: device, loadFormat: format, pageSize: pageSize,
+            maxTotalTokens: pages * pageSize, memFractionStatic: nil, seed: seed,
+            maxTokensPerStep: max(prefillChunk, 1), tpSize: tp, epSize: epSize)
+        try ModelFactory.checkParallelism(options, config: config, device: ModelFactory.resolve(device))
+        let executor = try ModelFactory.load(options).executor
         let loadSeconds = Date().timeIntervalSince(loadStart)
 
         var stops = Set(config.eosTokenIDs.map(Int32.init))

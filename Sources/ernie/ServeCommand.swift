@@ -75,8 +75,22 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String = "info"
 
-    @Option(name: [.customLong("tp"), .customLong("tp-size")], help: "Tensor-parallel size (only 1 is supported).")
+    @Option(
+        name: [.customLong("tp"), .customLong("tp-size")],
+        help: "Tensor-parallel size: each replica split over this many GPUs (CPU: rank threads).")
     var tp = 1
+
+    @Option(
+        name: [.customLong("dp"), .customLong("dp-size")],
+        help: "Data-parallel size: this many replicas, each with its own scheduler, behind one HTTP front.")
+    var dp = 1
+
+    @Option(
+        name: [.customLong("ep-size"), .customLong("ep")],
+        help: ArgumentHelp(
+            "Expert-parallel size: routed experts partitioned over this many groups of a replica's --tp ranks "
+                + "(CPU backend only)."))
+    var epSize = 1
 
     @Option(help: "Parse tool calls of chat output into OpenAI tool_calls: ernie45.")
     var toolCallParser: String?
@@ -85,9 +99,12 @@ struct ServeCommand: AsyncParsableCommand {
     var reasoningParser: String?
 
     mutating func validate() throws {
-        guard tp == 1 else {
+        for (name, value) in [("--tp", tp), ("--dp", dp), ("--ep-size", epSize)] where value < 1 {
+            throw ValidationError("\(name) must be at least 1.")
+        }
+        if tp % epSize != 0 {
             throw ValidationError(
-                "--tp \(tp): tensor parallelism over several GPUs is not supported yet; run with --tp 1 (one device).")
+                "--ep-size \(epSize) must divide --tp \(tp) (experts are partitioned over groups of ranks).")
         }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535.") }
         let parsers = OutputParser.allCases.map(\.rawValue).joined(separator: ", ")
@@ -129,34 +146,44 @@ struct ServeCommand: AsyncParsableCommand {
         let template = try loadChatTemplate(tokenizer: tokenizer, logger: logger)
         let defaults = try SamplingDefaults.load(directory: resolvedModelPath)
 
-        let loaded = try ModelFactory.load(
-            ModelFactory.Options(
-                modelPath: resolvedModelPath, device: device, loadFormat: loadFormat.format, pageSize: pageSize,
-                maxTotalTokens: maxTotalTokens, memFractionStatic: memFractionStatic,
-                seed: randomSeed ?? 0, maxTokensPerStep: chunkedPrefillSize + maxRunningRequests))
-        let layout = loaded.executor.kvLayout
-        announce(
-            "ernie serve: \(config.architecture.rawValue) model \(resolvedModelPath) "
-                + "(\(config.numHiddenLayers) layers, "
-                + "vocab \(config.vocabSize)) on \(loaded.executor.deviceDescription)")
-        announce(
-            "ernie serve: KV cache reserved: \(layout.capacityTokens) tokens (\(layout.numPages) pages of "
-                + "\(layout.pageSize)), \(loaded.kvBytes) bytes "
-                + "(\(String(format: "%.1f", Double(loaded.kvBytes) / 1_048_576)) MiB)"
-        )
-
+        let factoryOptions = ModelFactory.Options(
+            modelPath: resolvedModelPath, device: device, loadFormat: loadFormat.format, pageSize: pageSize,
+            maxTotalTokens: maxTotalTokens, memFractionStatic: memFractionStatic,
+            seed: randomSeed ?? 0, maxTokensPerStep: chunkedPrefillSize + maxRunningRequests, tpSize: tp,
+            epSize: epSize, dpSize: dp)
+        try ModelFactory.checkParallelism(factoryOptions, config: config, device: ModelFactory.resolve(device))
         let engineConfiguration = EngineConfiguration(
             maxRunningRequests: maxRunningRequests, maxQueuedRequests: maxQueuedRequests,
             chunkedPrefillSize: chunkedPrefillSize, contextLength: contextLength,
             enableRadixCache: !disableRadixCache, randomSeed: randomSeed ?? UInt64.random(in: 0...UInt64.max))
-        let engine: Engine
-        if let tokenizer {
-            engine = Engine(executor: loaded.executor, tokenizer: tokenizer, configuration: engineConfiguration)
-        } else {
-            engine = Engine(
-                executor: loaded.executor, textDecoders: { _ in NoTextDecoder() },
-                eosTokenIDs: Set(config.eosTokenIDs), vocabLimit: config.vocabSize, configuration: engineConfiguration)
+        var replicas: [Engine] = []
+        var layout: KVCacheLayout?
+        for replica in 0..<dp {
+            let loaded = try ModelFactory.load(factoryOptions, replica: replica)
+            let kvLayout = loaded.executor.kvLayout
+            let prefix = dp > 1 ? "ernie serve: replica \(replica): " : "ernie serve: "
+            announce(
+                prefix + "\(config.architecture.rawValue) model \(resolvedModelPath) "
+                    + "(\(config.numHiddenLayers) layers, vocab \(config.vocabSize)) on "
+                    + loaded.executor.deviceDescription)
+            announce(
+                prefix + "KV cache reserved: \(kvLayout.capacityTokens) tokens (\(kvLayout.numPages) pages of "
+                    + "\(kvLayout.pageSize)), \(loaded.kvBytes) bytes "
+                    + "(\(String(format: "%.1f", Double(loaded.kvBytes) / 1_048_576)) MiB)")
+            layout = layout ?? kvLayout
+            if let tokenizer {
+                replicas.append(
+                    Engine(executor: loaded.executor, tokenizer: tokenizer, configuration: engineConfiguration))
+            } else {
+                replicas.append(
+                    Engine(
+                        executor: loaded.executor, textDecoders: { _ in NoTextDecoder() },
+                        eosTokenIDs: Set(config.eosTokenIDs), vocabLimit: config.vocabSize,
+                        configuration: engineConfiguration))
+            }
         }
+        guard let layout, let first = replicas.first else { throw ValidationError("--dp must be at least 1.") }
+        let engine: any ServingEngine = dp > 1 ? try DataParallelEngine(replicas: replicas) : first
 
         let name = servedModelName ?? (modelPath == nil ? DemoModel.folderName : resolvedModelPath)
         let model = ServedModel(
@@ -238,6 +265,8 @@ struct ServeCommand: AsyncParsableCommand {
             "skip_tokenizer_init": .bool(skipTokenizerInit),
             "log_level": .string(logLevel),
             "tp_size": .int(tp),
+            "dp_size": .int(dp),
+            "ep_size": .int(epSize),
             "sampling_defaults": "model",
             "tool_call_parser": toolCallParser.map { .string($0) } ?? .null,
             "reasoning_parser": reasoningParser.map { .string($0) } ?? .null,

@@ -5,7 +5,8 @@ import Testing
 
 /// Cost of the per-step work of a constrained request (accept the sampled token, then compute the next mask) on
 /// the demo model's 12K vocabulary and on a synthetic 103K one. Prints the numbers with `ERNIE_GRAMMAR_BENCH=1`
-/// (more walks); always checks that warm steps stay far below a decode step.
+/// (more walks); always checks that warm steps stay far below a decode step. `ERNIE_GRAMMAR_BENCH_TOKENIZER=DIR`
+/// adds the vocabulary of the tokenizer in DIR (for example a 103K-piece SentencePiece model).
 @Suite(.serialized) struct MaskCostTests {
     static let verbose = ProcessInfo.processInfo.environment["ERNIE_GRAMMAR_BENCH"] == "1"
 
@@ -123,8 +124,14 @@ import Testing
         let walks = Self.verbose ? 40 : 6
         let schema = try JSONSchemaCompiler.grammar(for: try SchemaJSON.parse(Self.schema))
         let object = try JSONSchemaCompiler.anyObjectGrammar()
+        var vocabularies = [("12K demo", vocabulary), ("103K synthetic", large)]
+        if let directory = ProcessInfo.processInfo.environment["ERNIE_GRAMMAR_BENCH_TOKENIZER"] {
+            let other = try Tokenizer.load(directory: directory)
+            let size = other.vocabularySize
+            vocabularies.append(("\(size) from \(directory)", TokenVocabulary(tokenizer: other, size: size)))
+        }
         var reports: [Report] = []
-        for (name, vocab) in [("12K demo", vocabulary), ("103K synthetic", large)] {
+        for (name, vocab) in vocabularies {
             reports.append(try Self.measure("schema, \(name)", schema, vocab, walks: walks))
             reports.append(try Self.measure("json_object, \(name)", object, vocab, walks: walks))
         }

@@ -32,7 +32,8 @@ import Testing
         Recording(
             name: "two tool calls",
             text: "Two lookups.\n</think>\n\n\n<tool_call>\n"
-                + #"{"name": "search", "arguments": {"q": "say \"hi\"\n", "n": [1, 2.5e3, -0.1], "ok": true, "x": null}}"#
+                + #"{"name": "search", "arguments": "#
+                + #"{"q": "say \"hi\"\n", "n": [1, 2.5e3, -0.1], "ok": true, "x": null}}"#
                 + "\n</tool_call>\n\n<tool_call>\n"
                 + #"{"name": "lookup", "arguments": {"nested": {"a": [{"b": {}}, []], "c": "</tool_call>"}}}"#
                 + "\n</tool_call>\n",

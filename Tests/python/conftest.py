@@ -85,12 +85,9 @@ def metric(http, name):
     return float(match.group(1))
 
 
-@contextlib.contextmanager
-def spawn_server(extra_args, api_key="sk-spawned"):
-    """Starts another `ernie serve` like the main one (same model) with `extra_args`; yields (process, base_url)."""
-    binary = _require_env("ERNIE_BIN")
+def server_arguments():
+    """The main server's `ernie serve` arguments without --port and --api-key (and their values)."""
     args = _require_env("ERNIE_SERVER_ARGS").split("\x1f")
-    # Drop --port and --api-key with their values; the spawned server gets its own.
     cleaned = []
     skip = False
     for arg in args:
@@ -101,7 +98,14 @@ def spawn_server(extra_args, api_key="sk-spawned"):
             skip = True
             continue
         cleaned.append(arg)
-    command = [binary, "serve", *cleaned, "--port", "0", "--api-key", api_key, *extra_args]
+    return cleaned
+
+
+@contextlib.contextmanager
+def spawn_server(extra_args, api_key="sk-spawned"):
+    """Starts another `ernie serve` like the main one (same model) with `extra_args`; yields (process, base_url)."""
+    binary = _require_env("ERNIE_BIN")
+    command = [binary, "serve", *server_arguments(), "--port", "0", "--api-key", api_key, *extra_args]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     found = {}
     ready = threading.Event()

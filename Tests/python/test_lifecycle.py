@@ -12,7 +12,7 @@ import httpx
 import openai
 import pytest
 
-from conftest import spawn_server
+from conftest import server_arguments, spawn_server
 
 IDS = [11, 22, 33, 44]
 
@@ -99,11 +99,17 @@ def test_sigterm_ends_streams_and_exits_zero(context_length):
             assert detail["type"] in ("abort", "length"), outcomes
 
 
-def test_tensor_parallel_is_refused():
+@pytest.mark.parametrize("args, message", [
+    (["--tp", "2", "--ep-size", "3"], "--ep-size 3 must divide --tp 2"),
+    (["--tp", "1000", "--device", "cpu"], "num_attention_heads"),
+    (["--dp", "0"], "--dp must be at least 1"),
+])
+def test_parallel_layouts_that_cannot_work_are_refused(args, message):
     binary = os.environ["ERNIE_BIN"]
-    result = subprocess.run([binary, "serve", "--tp", "2"], capture_output=True, text=True, timeout=120)
+    result = subprocess.run([binary, "serve", *server_arguments(), "--port", "0", *args], capture_output=True,
+                            text=True, timeout=120)
     assert result.returncode != 0
-    assert "--tp 2" in result.stderr and "not supported" in result.stderr
+    assert message in result.stderr, result.stderr
 
 
 def test_chat_template_file_overrides_the_tokenizers(tmp_path, has_tokenizer):

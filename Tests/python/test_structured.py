@@ -70,10 +70,13 @@ def validator(schema):
     return jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
 
 
-def chat_json(client, model_name, schema, seed, stream=False, max_tokens=1024):
-    kwargs = dict(model=model_name, messages=PROMPT, max_tokens=max_tokens, temperature=1.0, top_p=0.95, seed=seed,
+def chat_json(client, model_name, schema, seed, stream=False, max_tokens=1024, temperature=1.0):
+    kwargs = dict(model=model_name, messages=PROMPT, max_tokens=max_tokens, temperature=temperature, top_p=0.95,
+                  seed=seed,
                   response_format={"type": "json_schema",
                                    "json_schema": {"name": "answer", "schema": schema, "strict": True}})
+    if seed is None:
+        del kwargs["seed"]
     if not stream:
         choice = client.chat.completions.create(**kwargs).choices[0]
         return choice.message.content, choice.finish_reason
@@ -150,6 +153,43 @@ def test_streaming_and_non_streaming_agree(client, model_name, needs_chat):
             full = chat_json(client, model_name, BOUNDED_SCHEMAS[name], seed)
             streamed = chat_json(client, model_name, BOUNDED_SCHEMAS[name], seed, stream=True)
             assert streamed == full, name
+
+
+def test_greedy_streaming_and_non_streaming_agree(client, model_name, needs_chat):
+    """Greedy decoding under every bounded schema and every regex: the streamed text is the non-streamed text."""
+    def greedy_json(name, stream):
+        return chat_json(client, model_name, BOUNDED_SCHEMAS[name], None, stream=stream, temperature=0.0)
+
+    outputs = run_all(lambda name, stream: (name, stream, greedy_json(name, stream)),
+                      [(name, stream) for name in BOUNDED_SCHEMAS for stream in (False, True)])
+    results = {(name, stream): output for name, stream, output in outputs}
+    for name in BOUNDED_SCHEMAS:
+        full, streamed = results[(name, False)], results[(name, True)]
+        assert streamed == full, name
+        text, finish = full
+        assert finish == "stop", (name, text)
+        validator(BOUNDED_SCHEMAS[name]).validate(json.loads(text))
+
+    def greedy_regex(pattern, stream):
+        kwargs = dict(model=model_name, prompt="Value:", max_tokens=100, temperature=0.0,
+                      extra_body={"regex": pattern})
+        if not stream:
+            choice = client.completions.create(**kwargs).choices[0]
+            return choice.text, choice.finish_reason
+        text, finish = "", None
+        for chunk in client.completions.create(stream=True, **kwargs):
+            if chunk.choices:
+                text += chunk.choices[0].text or ""
+                finish = chunk.choices[0].finish_reason or finish
+        return text, finish
+
+    outputs = run_all(lambda pattern, stream: (pattern, stream, greedy_regex(pattern, stream)),
+                      [(pattern, stream) for pattern in REGEXES for stream in (False, True)])
+    results = {(pattern, stream): output for pattern, stream, output in outputs}
+    for pattern in REGEXES:
+        assert results[(pattern, True)] == results[(pattern, False)], pattern
+        text, finish = results[(pattern, False)]
+        assert finish == "stop" and re.fullmatch(pattern, text), (pattern, text)
 
 
 REGEXES = [r"\(\d{3}\) \d{3}-\d{4}", r"[A-Z][a-z]{2,8}( [A-Z][a-z]{2,8}){0,2}", r"(yes|no|maybe)",

@@ -4,7 +4,9 @@ Forced tool calls (`tool_choice` required or a named function) come from the dem
 the tool-call format. For the Thinking-model format (reasoning, `<response>`, several tool calls) the demo model is
 driven with SGLang's `ebnf` field set to a grammar whose only sentence is a hand-written ERNIE-Thinking output: the
 real engine, detokenizer, parsers, SSE encoder and client all run, with token (and therefore stream-chunk)
-boundaries chosen by the model."""
+boundaries chosen by the model. The same way, random mixtures of the format's pieces (mostly malformed output) check
+that anything the model writes degrades to plain content, never to an error."""
+import concurrent.futures
 import json
 
 import jsonschema
@@ -96,6 +98,30 @@ def test_streamed_tool_call_deltas(tool_server, model_name):
     assert final.finish_reason == "tool_calls"
 
 
+def test_auto_and_none_tool_choice(tool_server, model_name):
+    """The same model output holding a tool-call block: parsed into `tool_calls` under `auto` (the default), left as
+    content under `none` (no tools then); free output under `auto` never fails."""
+    block = '<tool_call>\n{"name": "get_weather", "arguments": {"location": "Oslo", "unit": "c"}}\n</tool_call>'
+    kwargs = dict(model=model_name, messages=MESSAGES, tools=[WEATHER, SEARCH], max_tokens=200, temperature=1.0,
+                  seed=4, extra_body={"ebnf": literal_grammar("Checking.\n\n" + block)})
+    for choice_field in ({}, {"tool_choice": "auto"}):
+        choice = tool_server.chat.completions.create(**kwargs, **choice_field).choices[0]
+        assert choice.finish_reason == "tool_calls"
+        assert choice.message.content == "Checking."
+        assert [(c.function.name, json.loads(c.function.arguments)) for c in choice.message.tool_calls] == \
+            [("get_weather", {"location": "Oslo", "unit": "c"})]
+    choice = tool_server.chat.completions.create(tool_choice="none", **kwargs).choices[0]
+    assert choice.finish_reason == "stop" and not choice.message.tool_calls
+    assert choice.message.content == "Checking.\n\n" + block
+    for seed in range(4):
+        choice = tool_server.chat.completions.create(
+            model=model_name, messages=MESSAGES, tools=[WEATHER, SEARCH], max_tokens=40, temperature=1.0,
+            seed=seed).choices[0]
+        assert choice.finish_reason in ("stop", "length", "tool_calls")
+        for call in choice.message.tool_calls or []:
+            check_call(call)
+
+
 def test_tool_choice_errors(client, tool_server, model_name):
     with pytest.raises(openai.BadRequestError, match="needs a server started with --tool-call-parser"):
         client.chat.completions.create(model=model_name, messages=MESSAGES, tools=[WEATHER], tool_choice="required",
@@ -154,14 +180,126 @@ def test_thinking_outputs_through_the_server(thinking_server, model_name, record
     for seed in range(3):  # the model picks different tokenizations, so the stream splits differently
         choice = thinking_server.chat.completions.create(seed=seed, **kwargs).choices[0]
         check_message(choice.message, choice.finish_reason)
-        if malformed:
-            continue  # streaming cannot take back a tool call header that turned out malformed (documented)
         with thinking_server.chat.completions.stream(seed=seed, **kwargs) as stream:
             reasoning = "".join(getattr(event.chunk.choices[0].delta, "reasoning_content", None) or ""
                                 for event in stream if event.type == "chunk" and event.chunk.choices)
             final = stream.get_final_completion().choices[0]
         assert (reasoning or None) == recording["reasoning"]
+        if malformed:
+            # A stream cannot take back a call whose name was already sent: that call stays with the arguments
+            # streamed before the error, the rest of the block follows as content, and nothing is lost.
+            calls = final.message.tool_calls or []
+            assert [c.function.name for c in calls] == ["search"]
+            assert calls[0].function.arguments + final.message.content == '{"query": }}\n</tool_call>'
+            assert final.finish_reason == "stop"
+            continue
         assert (final.message.content or None) == recording["content"]
         assert [(c.function.name, json.loads(c.function.arguments)) for c in final.message.tool_calls or []] \
             == expected_calls
         assert final.finish_reason == ("tool_calls" if expected_calls else "stop")
+
+
+# Random mixtures of the format's pieces (tags, broken and complete calls, JSON punctuation, multi-byte text): the
+# demo model picks among them (SGLang `ebnf`), so the outputs are mostly malformed ERNIE-Thinking text.
+FUZZ_GRAMMAR = r"""
+root ::= mixed | blocks | calls
+mixed ::= piece{0,3} ("</think>" (block | piece){1,6})?
+blocks ::= piece{0,2} "</think>" piece{0,2} block (piece{0,2} block){0,2} piece{0,2}
+calls ::= piece{0,2} "</think>" piece{0,1} good (piece{0,1} (good | block)){0,2} piece{0,1}
+block ::= "<tool_call>\n" (call | piece{0,3}) "\n</tool_call>"
+good ::= "<tool_call>\n" call "\n</tool_call>"
+call ::= "{\"name\": \"get_weather\", \"arguments\": {\"location\": \"Rome\", \"unit\": \"f\"}}"
+    | "{\"name\": \"search\", \"arguments\": {\"query\": \"北京\", \"limit\": 3}}"
+piece ::= "<think>" | "</think>" | "\n" | "\n\n" | " " | "<response>" | "</response>" | "<response>\n" | "\n</response>"
+    | "<tool_call>" | "</tool_call>" | "<tool_call>\n" | "\n</tool_call>" | "{\"name\": \"search\", \"arguments\": "
+    | "{\"query\": \"北京\"}}" | "{\"location\": \"Paris\", \"unit\": \"c\"}}" | "{" | "}" | "\"" | ":" | "[1, 2]"
+    | "null" | "🤔" | "text" | "</" | "<"
+"""
+
+
+def expected_reasoning(raw):
+    """The documented rule: text before the first `</think>` (a leading `<think>` and its newline dropped, trailing
+    newlines dropped), or all of it when `</think>` never comes."""
+    head, found, _ = raw.partition("</think>")
+    if head.startswith("<think>"):
+        head = head[len("<think>"):]
+        head = head[1:] if head.startswith("\n") else head
+    if found:
+        head = head.rstrip("\n")
+    return head or None
+
+
+def accumulate(chunks):
+    reasoning, content, calls, finish = "", "", {}, None
+    for chunk in chunks:
+        if not chunk.choices:
+            continue
+        delta = chunk.choices[0].delta
+        reasoning += getattr(delta, "reasoning_content", None) or ""
+        content += delta.content or ""
+        for call in delta.tool_calls or []:
+            if call.id is not None:
+                assert call.index not in calls and call.function.name
+                calls[call.index] = [call.function.name, call.function.arguments or ""]
+            else:
+                calls[call.index][1] += call.function.arguments or ""
+        finish = chunk.choices[0].finish_reason or finish
+    return reasoning or None, content or None, [tuple(calls[i]) for i in sorted(calls)], finish
+
+
+def test_random_malformed_outputs_degrade_to_content(client, thinking_server, model_name):
+    """Whatever the model writes, both parsers answer 200 with a well-formed message: calls only where a block is a
+    complete call (arguments a JSON object), the reasoning by the documented rule, everything else as content; the
+    stream agrees with the non-streamed message wherever no call broke after its name. The raw output comes from the
+    main server (no parsers, special tokens kept) with the same seed."""
+    def run(seed):
+        mode = ["mixed", "blocks", "calls"][seed % 3]
+        grammar = FUZZ_GRAMMAR.replace("root ::= mixed | blocks | calls", "root ::= " + mode)
+        kwargs = dict(model=model_name, messages=MESSAGES, tools=[WEATHER, SEARCH], max_tokens=100, temperature=4.0,
+                      seed=seed)
+        raw = client.chat.completions.create(
+            extra_body={"ebnf": grammar, "skip_special_tokens": False}, **kwargs).choices[0]
+        extra = {"extra_body": {"ebnf": grammar}}
+        choice = thinking_server.chat.completions.create(**kwargs, **extra).choices[0]
+        streamed = accumulate(thinking_server.chat.completions.create(stream=True, **kwargs, **extra))
+        return seed, raw.message.content or "", raw.finish_reason, choice, streamed
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(run, range(36)))
+    kinds = set()
+    for seed, raw, raw_finish, choice, streamed in results:
+        message = choice.message
+        label = f"seed {seed}: {raw!r}"
+        assert choice.finish_reason == raw_finish or (raw_finish == "stop" and choice.finish_reason == "tool_calls"), \
+            label
+        reasoning = message.model_extra.get("reasoning_content")
+        assert reasoning == expected_reasoning(raw), label
+        calls = message.tool_calls or []
+        for call in calls:
+            assert call.id.startswith("call_") and call.type == "function", label
+            assert isinstance(json.loads(call.function.arguments), dict), label
+            assert f'"name": "{call.function.name}"' in raw, label
+        if choice.finish_reason != "length":
+            assert (choice.finish_reason == "tool_calls") == bool(calls), label
+        used = len(reasoning or "") + len(message.content or "") + sum(len(c.function.arguments) for c in calls)
+        assert used <= len(raw), label
+        _, found, after = raw.partition("</think>")
+        if found and "<tool_call>" not in after and "<response>" not in after:
+            assert message.content == (after.lstrip(" \n\r\t") or None), label
+        # The stream.
+        s_reasoning, s_content, s_calls, s_finish = streamed
+        assert s_reasoning == reasoning and s_finish == choice.finish_reason, label
+        pairs = [(c.function.name, c.function.arguments) for c in calls]
+        if "<tool_call>" not in (message.content or ""):
+            assert s_content == message.content and s_calls == pairs, label
+        else:
+            assert all(pair in s_calls for pair in pairs), label
+        if calls:
+            kinds.add("complete call")
+        if "<tool_call>" in (message.content or ""):
+            kinds.add("broken block")
+        if len(s_calls) > len(pairs):
+            kinds.add("broken after its name")
+        if not found:
+            kinds.add("no </think>")
+    assert kinds == {"complete call", "broken block", "broken after its name", "no </think>"}, kinds

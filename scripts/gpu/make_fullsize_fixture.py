@@ -24,6 +24,12 @@ Run (GPU machine, PyTorch + transformers 5.x):
   python3 scripts/gpu/make_fullsize_fixture.py --out /dev/shm/ernie-fullsize28 --layers 28 \\
       --prompts 5,32 --greedy 4
 Shrink for a CPU smoke run with --override key=value (e.g. hidden_size=256).
+
+With --model 300b the shapes are ERNIE-4.5-300B-A47B's (hidden 8192, 64/8 heads of 128, dense intermediate 28672,
+64 experts top-8 of width 3584, no shared experts, vocab 103424) and layer 1 is made a MoE layer
+(moe_layer_start_index 1; the real model's first three layers are dense): layers-2 is then ≈ 8.3 B parameters
+(16.6 GB in bf16), for `ernie cuda check --tp 8` on an 8-GPU machine (scripts/gpu/multi_gpu.sh x8):
+  python3 scripts/gpu/make_fullsize_fixture.py --model 300b --out /tmp/ernie-300b --layers 2
 """
 import argparse
 import json
@@ -35,7 +41,10 @@ import torch
 from transformers import Ernie4_5_MoeConfig, Ernie4_5_MoeForCausalLM
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-CONFIG = os.path.join(ROOT, "models", "configs", "ERNIE-4.5-21B-A3B-PT", "config.json")
+MODELS = {
+    "21b": ("ERNIE-4.5-21B-A3B-PT", {}),
+    "300b": ("ERNIE-4.5-300B-A47B-PT", {"moe_layer_start_index": 1}),
+}
 sys.path.insert(0, os.path.join(ROOT, "scripts", "fixtures", "models"))
 import hidden_states  # noqa: E402
 
@@ -98,9 +107,11 @@ def greedy(model, prompts, count, device):
     return tokens, margins
 
 
-def build(out_dir, layers, device, seed, overrides, lengths, greedy_tokens):
-    with open(CONFIG) as f:
+def build(out_dir, layers, device, seed, overrides, lengths, greedy_tokens, model="21b"):
+    folder, model_overrides = MODELS[model]
+    with open(os.path.join(ROOT, "models", "configs", folder, "config.json")) as f:
         raw = json.load(f)
+    raw.update(model_overrides)
     raw.update(overrides)
     raw["num_hidden_layers"] = layers
     raw.pop("num_nextn_predict_layers", None)
@@ -148,7 +159,7 @@ def build(out_dir, layers, device, seed, overrides, lengths, greedy_tokens):
         positions = hidden_states.stored_positions(len(prompt), HIDDEN_ROWS_ALL_UP_TO, HIDDEN_ROWS)
         ref["hidden_states"].append(hidden_states.entry(p, points, positions, base_points))
     ref["name"] = os.path.basename(out_dir)
-    ref["notes"] = (f"ERNIE-4.5-21B-A3B shapes, {layers} layer(s), random weights (seed {seed}), float32 reference "
+    ref["notes"] = (f"{folder} shapes, {layers} layer(s), random weights (seed {seed}), float32 reference "
                     f"on the bf16 weights; {device}; " + ", ".join(f"{n} {s:.1f}s" for n, s in clock.parts))
     path = os.path.join(out_dir, "reference.json")
     with open(path, "w") as f:
@@ -167,6 +178,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", default="/tmp/ernie-fullsize")
     parser.add_argument("--layers", default="1,2")
+    parser.add_argument("--model", choices=sorted(MODELS), default="21b", help="whose shapes (default 21b)")
     parser.add_argument("--seed", type=int, default=1234)
     parser.add_argument("--prompts", default="1,7,33,150", help="prompt lengths, comma-separated")
     parser.add_argument("--greedy", type=int, default=8, help="greedy tokens per prompt")
@@ -180,7 +192,8 @@ def main():
     torch.backends.cudnn.allow_tf32 = False
     lengths = [int(x) for x in args.prompts.split(",")]
     for n in [int(x) for x in args.layers.split(",")]:
-        build(os.path.join(args.out, f"layers-{n}"), n, device, args.seed, overrides, lengths, args.greedy)
+        build(os.path.join(args.out, f"layers-{n}"), n, device, args.seed, overrides, lengths, args.greedy,
+              args.model)
 
 
 if __name__ == "__main__":

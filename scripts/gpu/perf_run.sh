@@ -117,21 +117,23 @@ if wanted ab; then
             }' "$LOGS/ab-$name.log" >> "$AB_TABLE"
     }
     STD="--batch 1,8,16,64 --steps 12 --context 512 --prefill 2048"
+    LONG="--batch 1,64 --steps 8 --context 4096 --prefill 0"
     ab all-fast-paths "$STD"
+    if [ -n "${AB_FULL:-}" ]; then
+        ab graphs+decode-attention-off "$STD" ERNIE_CUDA_GRAPHS=0 ERNIE_CUDA_DECODE_ATTENTION=0
+        ab gemv-up-to-64-rows "$STD" ERNIE_CUDA_GEMV_MAX_ROWS=64
+        ab fast-elementwise-off "$STD" ERNIE_CUDA_FAST_ELEMENTWISE=0
+        ab pdl-off "$STD" ERNIE_CUDA_PDL=0
+        ab ctx4096-graphs-off "$LONG" ERNIE_CUDA_GRAPHS=0
+    fi
     ab graphs-off "$STD" ERNIE_CUDA_GRAPHS=0
-    ab graphs+decode-attention-off "$STD" ERNIE_CUDA_GRAPHS=0 ERNIE_CUDA_DECODE_ATTENTION=0
     ab gemv-off "$STD" ERNIE_CUDA_GEMV_MAX_ROWS=0
-    ab gemv-up-to-64-rows "$STD" ERNIE_CUDA_GEMV_MAX_ROWS=64
     ab grouped-moe-off "$STD" ERNIE_CUDA_MOE_GROUPED_MAX_TOKENS=0
-    ab fast-elementwise-off "$STD" ERNIE_CUDA_FAST_ELEMENTWISE=0
-    ab pdl-off "$STD" ERNIE_CUDA_PDL=0
     ab flash-prefill-off "--batch 1 --steps 4 --context 512 --prefill 2048" ERNIE_CUDA_FLASH_PREFILL=0
     ab reference-path "$STD" ERNIE_CUDA_GRAPHS=0 ERNIE_CUDA_GEMV_MAX_ROWS=0 ERNIE_CUDA_MOE_GROUPED_MAX_TOKENS=0 \
         ERNIE_CUDA_DECODE_ATTENTION=0 ERNIE_CUDA_FAST_ELEMENTWISE=0 ERNIE_CUDA_FLASH_PREFILL=0 ERNIE_CUDA_PDL=0
     printf '%s\n' "-- context 4096 (decode attention), prefill 8192 (flash attention)" >> "$AB_TABLE"
-    LONG="--batch 1,64 --steps 8 --context 4096 --prefill 0"
     ab ctx4096-all "$LONG"
-    ab ctx4096-graphs-off "$LONG" ERNIE_CUDA_GRAPHS=0
     ab ctx4096-graphs+decode-attn-off "$LONG" ERNIE_CUDA_GRAPHS=0 ERNIE_CUDA_DECODE_ATTENTION=0
     ab prefill8192-flash "--batch 1 --steps 2 --context 16 --prefill 8192"
     ab prefill8192-flash-off "--batch 1 --steps 2 --context 16 --prefill 8192" ERNIE_CUDA_FLASH_PREFILL=0

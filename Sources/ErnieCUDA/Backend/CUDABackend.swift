@@ -82,8 +82,10 @@ public final class CUDABackend: Backend {
         pool = ActivationPool(device: device)
         uploads = try UploadArena(device: device, stream: stream)
         stepBuffers = try StepBuffers(device: device, maxTokens: configuration.maxTokensPerStep)
-        moeTicket = try DeviceBuffer(device: device, byteCount: 256, label: "MoE router ticket")
-        try stream.fillZero(moeTicket.address, byteCount: 256)
+        // One ticket for the router's grouping step plus one per 8-token column (GroupedMoEPlan.maxPairs tokens).
+        let ticketBytes = 4 * (1 + GroupedMoEPlan.maxPairs / 8)
+        moeTicket = try DeviceBuffer(device: device, byteCount: ticketBytes, label: "MoE router tickets")
+        try stream.fillZero(moeTicket.address, byteCount: ticketBytes)
         try stream.synchronize()
     }
 

@@ -51,6 +51,9 @@ enum BodyMode {
     /// The graph was launched when the step began; each launch is only compared with the recording (and kept, to be
     /// run eagerly after all if a later one differs).
     case replaying(DecodeGraphRecording)
+    /// A replay in a tensor-parallel group whose launches stopped matching the recording: the rest of the body's
+    /// launches are only kept; whether every rank runs the step eagerly after the graph is agreed when the body ends.
+    case diverged(DecodeGraphRecording)
 }
 
 /// Counters of the decode-graph machinery (reported by `ernie cuda bench` and the profile).
@@ -65,10 +68,14 @@ public struct GraphStatistics: Sendable, Equatable {
     public var notGraphable = 0
     /// Decode steps run eagerly (graphs off, or batch above the largest bucket).
     public var eagerDecodeSteps = 0
+    /// Steps where the ranks of a tensor-parallel group disagreed about recording, capturing or replaying (the
+    /// bucket then runs eagerly on every rank).
+    public var groupDisagreements = 0
 
     public var summary: String {
         "graphs: \(captures) captured, \(replays) replayed, \(fallbacks) fallbacks, \(notGraphable) not graphable, "
             + "\(eagerDecodeSteps) eager decode steps"
+            + (groupDisagreements > 0 ? ", \(groupDisagreements) rank disagreements" : "")
     }
 }
 
@@ -90,4 +97,10 @@ final class LaunchState {
     var statistics = GraphStatistics()
     /// First capture error, for reports.
     var captureError: String?
+    /// The group's agreement on graph decisions when this backend is a rank of a tensor-parallel group.
+    var agreement: GraphAgreement?
+    /// The bucket whose end-of-body agreement is due (set when the ranks agreed to record or replay it).
+    var agreedBucket: Int?
+    /// Whether this step's replay fell back in the middle of the body (a host round trip).
+    var fellBackInBody = false
 }

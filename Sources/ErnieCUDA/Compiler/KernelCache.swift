@@ -55,7 +55,9 @@ public struct KernelCache: Sendable {
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             let final = directory + "/" + Self.fileName(source: source, key: key)
-            let temporary = final + ".tmp-\(getpid())"
+            // Unique per writer: the ranks of a tensor-parallel group (threads of one process) compile the same
+            // sources at the same time.
+            let temporary = final + ".tmp-\(getpid())-\(UUID().uuidString)"
             try Data(cubin).write(to: URL(fileURLWithPath: temporary))
             if FileManager.default.fileExists(atPath: final) { try? FileManager.default.removeItem(atPath: final) }
             try FileManager.default.moveItem(atPath: temporary, toPath: final)

@@ -211,24 +211,54 @@ ERNIE_ATTENTION_KERNEL(ernie_attention_w128_masked, 4, false)
 ERNIE_ATTENTION_KERNEL(ernie_attention_w256_masked, 8, false)
 
 // Combines the splits of ernie_attention_w*: out = sum_s O_s 2^(m_s - M) / sum_s l_s 2^(m_s - M).
-// Grid (tokens, heads), block >= 32 threads striding head_dim.
+// Grid (tokens, heads), block >= 32 threads (a multiple of 32) striding head_dim. The splits' factors 2^(m_s - M) go
+// to shared memory first (MERGE_CHUNK splits at a time, -1 marks an empty split), so each thread's O loads are
+// independent of one another (8 in flight); every sum still runs over s in increasing order.
+#define MERGE_CHUNK 256
+#define MERGE_U 8
 extern "C" __global__ void ernie_attention_merge(const float *__restrict__ part_o, const float *__restrict__ part_ml,
                                                  bf16 *__restrict__ out, int num_tokens, int nq, int head_dim,
                                                  int splits) {
+    __shared__ float sf[MERGE_CHUNK], sl[MERGE_CHUNK];
+    __shared__ float scratch[32];
     const int t = blockIdx.x;
     const int h = blockIdx.y;
     float mx = ERNIE_NEG_INF;
-    for (int s = 0; s < splits; ++s) mx = fmaxf(mx, part_ml[(((i64)s * num_tokens + t) * nq + h) * 2]);
-    for (int d = threadIdx.x; d < head_dim; d += blockDim.x) {
+    for (int s = threadIdx.x; s < splits; s += blockDim.x)
+        mx = fmaxf(mx, part_ml[(((i64)s * num_tokens + t) * nq + h) * 2]);
+    mx = block_max(mx, scratch);
+    for (int d0 = 0; d0 < head_dim; d0 += blockDim.x) {
+        const int d = d0 + threadIdx.x;
         float sum = 0.0f, o = 0.0f;
-        for (int s = 0; s < splits; ++s) {
-            const i64 p = ((i64)s * num_tokens + t) * nq + h;
-            const float ms = part_ml[p * 2];
-            if (ms == ERNIE_NEG_INF) continue;
-            const float f = exp2f(ms - mx);
-            sum += part_ml[p * 2 + 1] * f;
-            o += part_o[p * head_dim + d] * f;
+        for (int c0 = 0; c0 < splits; c0 += MERGE_CHUNK) {
+            const int n = min(MERGE_CHUNK, splits - c0);
+            __syncthreads();
+            for (int i = threadIdx.x; i < n; i += blockDim.x) {
+                const i64 p = ((i64)(c0 + i) * num_tokens + t) * nq + h;
+                const float ms = part_ml[p * 2];
+                sf[i] = ms == ERNIE_NEG_INF ? -1.0f : exp2f(ms - mx);
+                sl[i] = part_ml[p * 2 + 1];
+            }
+            __syncthreads();
+            for (int s0 = 0; s0 < n; s0 += MERGE_U) {
+                float v[MERGE_U];
+#pragma unroll
+                for (int u = 0; u < MERGE_U; ++u) {
+                    const int i = s0 + u;
+                    const i64 p = ((i64)(c0 + i) * num_tokens + t) * nq + h;
+                    v[u] = (i < n && d < head_dim && sf[i] >= 0.0f) ? part_o[p * head_dim + d] : 0.0f;
+                }
+#pragma unroll
+                for (int u = 0; u < MERGE_U; ++u) {
+                    const int i = s0 + u;
+                    if (i >= n) break;
+                    const float f = sf[i];
+                    if (f < 0.0f) continue;
+                    sum += sl[i] * f;
+                    o += v[u] * f;
+                }
+            }
         }
-        out[((i64)t * nq + h) * head_dim + d] = f2bf(sum > 0.0f ? o / sum : 0.0f);
+        if (d < head_dim) out[((i64)t * nq + h) * head_dim + d] = f2bf(sum > 0.0f ? o / sum : 0.0f);
     }
 }

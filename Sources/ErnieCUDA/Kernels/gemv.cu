@@ -10,7 +10,7 @@
 #include "common.cuh"
 
 #define GEMV_ROWS 16
-#define GEMV_UNROLL 4
+#define GEMV_UNROLL 5
 
 // Each block covers `blockDim.x / 32 / kw` row tiles of 16 weight rows; the `kw` warps of a row tile split its
 // 32-wide K chunks round-robin. Requirements (checked by the host): K % 8 == 0, M ≤ 8 * NT, kw divides the block's
@@ -41,17 +41,21 @@ __device__ __forceinline__ void gemv_impl(const bf16 *__restrict__ x, const bf16
     float acc[NT][4];
 #pragma unroll
     for (int nt = 0; nt < NT; ++nt) acc[nt][0] = acc[nt][1] = acc[nt][2] = acc[nt][3] = 0.0f;
+    // The first round of weight loads goes out before the programmatic wait: the weights do not depend on the
+    // previous kernel, so they stream in while it finishes.
+    uint4 a0[GEMV_UNROLL], a8[GEMV_UNROLL];
+#pragma unroll
+    for (int u = 0; u < GEMV_UNROLL; ++u) {
+        const int c = warp + u * warps;
+        const bool kok = c < chunks && c * 32 + 8 * t < K;
+        a0[u] = (kok && r0ok) ? ldg_stream16(w0 + c * 32) : zero16();
+        a8[u] = (kok && r8ok) ? ldg_stream16(w8 + c * 32) : zero16();
+    }
     pdl_wait();
 
+    // Rotating buffers: chunk c's slot is refilled with chunk c + GEMV_UNROLL * warps right after its mma, so the
+    // loads stay in flight while the warp computes (the same chunk order per accumulator as a plain loop).
     for (int c0 = warp; c0 < chunks; c0 += warps * GEMV_UNROLL) {
-        uint4 a0[GEMV_UNROLL], a8[GEMV_UNROLL];
-#pragma unroll
-        for (int u = 0; u < GEMV_UNROLL; ++u) {
-            const int c = c0 + u * warps;
-            const bool kok = c < chunks && c * 32 + 8 * t < K;
-            a0[u] = (kok && r0ok) ? ldg_stream16(w0 + c * 32) : zero16();
-            a8[u] = (kok && r8ok) ? ldg_stream16(w8 + c * 32) : zero16();
-        }
 #pragma unroll
         for (int u = 0; u < GEMV_UNROLL; ++u) {
             const int c = c0 + u * warps;  // uniform over the warp
@@ -68,6 +72,10 @@ __device__ __forceinline__ void gemv_impl(const bf16 *__restrict__ x, const bf16
                 mma_bf16_16816(acc[nt], A0, B0);
                 mma_bf16_16816(acc[nt], A1, B1);
             }
+            const int cn = c + GEMV_UNROLL * warps;
+            const bool nok = cn < chunks && cn * 32 + 8 * t < K;
+            a0[u] = (nok && r0ok) ? ldg_stream16(w0 + cn * 32) : zero16();
+            a8[u] = (nok && r8ok) ? ldg_stream16(w8 + cn * 32) : zero16();
         }
     }
     pdl_launch_dependents();
@@ -112,7 +120,7 @@ __device__ __forceinline__ void gemv_impl(const bf16 *__restrict__ x, const bf16
 }
 
 #define ERNIE_GEMV_KERNEL(NT)                                                                                      \
-    extern "C" __global__ void __launch_bounds__(256, 1) ernie_gemv_nt##NT(                                           \
+    extern "C" __global__ void __launch_bounds__(256, 1) ernie_gemv_nt##NT(                                            \
         const bf16 *__restrict__ x, const bf16 *__restrict__ w, const bf16 *__restrict__ bias, bf16 *__restrict__ y, \
         int M, int N, int K, int kw) {                                                                             \
         gemv_impl<NT>(x, w, bias, y, M, N, K, kw);                                                                 \

@@ -16,134 +16,237 @@
 
 __device__ __forceinline__ float volatile_load(const float *p) { return *(const volatile float *)p; }
 
-// Router + grouping. Grid (ceil(E / 8), ceil(T / 32)), 256 threads: warp w of block (x, y) computes the FP32 logits
-// of expert 8x + w for tokens 32y ... 32y + 31. The last block to finish (ticket) then routes every token (softmax,
-// top-k of p + bias with ties to the lower id, renormalised unbiased weights rounded to bf16, as ernie_moe_route),
-// counts pairs per expert, and lists each expert's pairs in increasing pair index; it resets the ticket.
-extern "C" __global__ void __launch_bounds__(256, 1) ernie_moe_router_grouped(
+// Router + grouping. Grid (ceil(E / 2), ceil(T / 8)), 256 threads. Block (x, y) computes the FP32 logits of experts
+// 2x, 2x + 1 for the 8 tokens 8y ... 8y + 7: warps 4j ... 4j + 3 split K of expert 2x + j (lane l of warp q reads
+// floats 4(32q + l) + 512r ... of the router row, one load per row read for all 8 tokens), summed in a fixed order.
+// The router row is read before the programmatic wait (it does not depend on the previous kernel). The last block
+// of column y (ticket 1 + y) routes those 8 tokens, one warp each (softmax, top-k of p + bias with ties to the lower
+// id, renormalised unbiased weights rounded to bf16, as ernie_moe_route); the last column to finish (ticket 0) counts
+// pairs per expert and lists each expert's pairs in increasing pair index. Every ticket is reset by its last user.
+// Dependents are released at the start (griddepcontrol.wait in them still waits for this grid's completion).
+#define ROUTER_KS 4
+#define ROUTER_EPB 2
+#define ROUTER_TG 8
+#define ROUTER_U 5
+
+__device__ __forceinline__ int volatile_load_int(const int *p) { return *(const volatile int *)p; }
+
+__device__ __forceinline__ float4 zero_float4() {
+    float4 z;
+    z.x = z.y = z.z = z.w = 0.0f;
+    return z;
+}
+
+// Routes token t (one warp): ids / weights of its top_k choices.
+__device__ __forceinline__ void moe_route_token(const float *logits, const float *bias, int *ids, float *weights,
+                                                int t, int experts, int top_k, float norm_min, int lane) {
+    float p[4], b[4];
+    float mx = ERNIE_NEG_INF;
+#pragma unroll
+    for (int q = 0; q < 4; ++q) {
+        const int e = lane + 32 * q;
+        p[q] = e < experts ? volatile_load(logits + (i64)t * experts + e) : ERNIE_NEG_INF;
+        b[q] = (e < experts && bias != nullptr) ? bias[e] : 0.0f;
+        mx = fmaxf(mx, p[q]);
+    }
+    mx = warp_max(mx);
+    float sum = 0.0f;
+#pragma unroll
+    for (int q = 0; q < 4; ++q) sum += lane + 32 * q < experts ? expf(p[q] - mx) : 0.0f;
+    sum = warp_sum(sum);
+#pragma unroll
+    for (int q = 0; q < 4; ++q) p[q] = lane + 32 * q < experts ? expf(p[q] - mx) / sum : 0.0f;
+    unsigned taken = 0;
+    int my_id = -1;
+    float my_p = 0.0f, total = 0.0f;
+    for (int j = 0; j < top_k; ++j) {
+        float best = ERNIE_NEG_INF;
+        int best_id = 0x7fffffff;
+#pragma unroll
+        for (int q = 0; q < 4; ++q) {
+            const int e = lane + 32 * q;
+            if (e >= experts || (taken >> q) & 1u) continue;
+            const float score = p[q] + b[q];
+            if (score > best || (score == best && e < best_id)) {
+                best = score;
+                best_id = e;
+            }
+        }
+#pragma unroll
+        for (int o = 16; o > 0; o >>= 1) {
+            const float other = __shfl_xor_sync(0xffffffffu, best, o);
+            const int other_id = __shfl_xor_sync(0xffffffffu, best_id, o);
+            if (other > best || (other == best && other_id < best_id)) {
+                best = other;
+                best_id = other_id;
+            }
+        }
+        const int owner = best_id & 31;
+        const int slot = (best_id >> 5) & 3;  // uniform over the warp
+        const float mine = slot == 0 ? p[0] : slot == 1 ? p[1] : slot == 2 ? p[2] : p[3];
+        const float chosen_p = __shfl_sync(0xffffffffu, mine, owner);
+        if (lane == owner) taken |= 1u << slot;
+        if (lane == j) {
+            my_id = best_id;
+            my_p = chosen_p;
+        }
+        total += chosen_p;
+    }
+    const float denom = fmaxf(total, norm_min);
+    if (lane < top_k) {
+        ids[(i64)t * top_k + lane] = my_id;
+        weights[(i64)t * top_k + lane] = round_bf(my_p / denom);
+    }
+}
+
+extern "C" __global__ void __launch_bounds__(256) ernie_moe_router_grouped(
     const bf16 *__restrict__ x, const float *__restrict__ router, const float *__restrict__ bias,
     float *__restrict__ logits, unsigned *__restrict__ ticket, int *__restrict__ ids, float *__restrict__ weights,
     int *__restrict__ offsets, int *__restrict__ active, int *__restrict__ meta, int *__restrict__ pairs,
     int *__restrict__ row_of, const int *__restrict__ num_tokens_ptr, int T, int hidden, int experts, int top_k,
     float norm_min) {
+    __shared__ float part[ROUTER_KS * ROUTER_EPB][ROUTER_TG];
     __shared__ int counts[MOE_MAX_EXPERTS];
     __shared__ int starts[MOE_MAX_EXPERTS + 1];
+    __shared__ int sid[4096];
     __shared__ unsigned last;
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
-    pdl_wait();
-    const int num_tokens = min(*num_tokens_ptr, T);
+    const int t0 = blockIdx.y * ROUTER_TG;
+    // The gate|up kernel may start now: it only prefetches shared-expert weights before its programmatic wait.
+    pdl_launch_dependents();
     {
-        const int e = blockIdx.x * 8 + warp;
-        const int t0 = blockIdx.y * 32;
-        if (e < experts) {
-            const float *w = router + (i64)e * hidden;
-            for (int t = t0; t < min(t0 + 32, num_tokens); ++t) {
-                const bf16 *xr = x + (i64)t * hidden;
-                float s = 0.0f;
-                for (int i = lane * 4; i < hidden; i += 128) {
-                    const float4 w4 = *reinterpret_cast<const float4 *>(w + i);
-                    const uint2 xv = *reinterpret_cast<const uint2 *>(xr + i);
-                    s += __uint_as_float(xv.x << 16) * w4.x + __uint_as_float(xv.x & 0xffff0000u) * w4.y +
-                         __uint_as_float(xv.y << 16) * w4.z + __uint_as_float(xv.y & 0xffff0000u) * w4.w;
+        const int e = blockIdx.x * ROUTER_EPB + warp / ROUTER_KS;
+        const bool has_e = e < experts;
+        const float *w = router + (i64)(has_e ? e : 0) * hidden;
+        constexpr int stride = 128 * ROUTER_KS;
+        const int first = ((warp % ROUTER_KS) * 32 + lane) * 4;
+        float4 wv[ROUTER_U];
+#pragma unroll
+        for (int u = 0; u < ROUTER_U; ++u) {
+            const int i = first + u * stride;
+            wv[u] = (has_e && i < hidden) ? *reinterpret_cast<const float4 *>(w + i) : zero_float4();
+        }
+        pdl_wait();
+        const int num_tokens = min(*num_tokens_ptr, T);
+        const int nt = min(ROUTER_TG, num_tokens - t0);
+        float s[ROUTER_TG];
+#pragma unroll
+        for (int k = 0; k < ROUTER_TG; ++k) s[k] = 0.0f;
+        for (int base = first; base < hidden; base += ROUTER_U * stride) {
+            if (base != first) {
+#pragma unroll
+                for (int u = 0; u < ROUTER_U; ++u) {
+                    const int i = base + u * stride;
+                    wv[u] = (has_e && i < hidden) ? *reinterpret_cast<const float4 *>(w + i)
+                                                  : zero_float4();
                 }
-                s = warp_sum(s);
-                if (lane == 0) logits[(i64)t * experts + e] = s;
+            }
+#pragma unroll
+            for (int u = 0; u < ROUTER_U; ++u) {
+                const int i = base + u * stride;
+                if (i >= hidden) break;  // uniform over the lane's later u
+#pragma unroll
+                for (int k = 0; k < ROUTER_TG; ++k) {
+                    if (k >= nt) break;  // uniform
+                    const uint2 xv = *reinterpret_cast<const uint2 *>(x + (i64)(t0 + k) * hidden + i);
+                    s[k] += __uint_as_float(xv.x << 16) * wv[u].x + __uint_as_float(xv.x & 0xffff0000u) * wv[u].y +
+                            __uint_as_float(xv.y << 16) * wv[u].z + __uint_as_float(xv.y & 0xffff0000u) * wv[u].w;
+                }
+            }
+        }
+#pragma unroll
+        for (int k = 0; k < ROUTER_TG; ++k) {
+            const float v = warp_sum(s[k]);
+            if (lane == 0) part[warp][k] = v;
+        }
+        __syncthreads();
+        if (threadIdx.x < ROUTER_EPB * ROUTER_TG) {
+            const int j = threadIdx.x / ROUTER_TG, k = threadIdx.x - j * ROUTER_TG;
+            const int ej = blockIdx.x * ROUTER_EPB + j;
+            if (ej < experts && k < nt) {
+                float v = 0.0f;
+#pragma unroll
+                for (int q = 0; q < ROUTER_KS; ++q) v += part[j * ROUTER_KS + q][k];
+                logits[(i64)(t0 + k) * experts + ej] = v;
             }
         }
     }
+    const int num_tokens = min(*num_tokens_ptr, T);
     __threadfence();
     __syncthreads();
-    if (threadIdx.x == 0) last = atomicAdd(ticket, 1u) == gridDim.x * gridDim.y - 1 ? 1u : 0u;
+    if (threadIdx.x == 0) last = atomicAdd(ticket + 1 + blockIdx.y, 1u) == gridDim.x - 1 ? 1u : 0u;
     __syncthreads();
     if (last == 0u) return;
     __threadfence();
 
-    // Routing, one warp per token; lane l holds experts l, l + 32, l + 64, l + 96.
-    for (int t = warp; t < T; t += warps) {
+    // This column's tokens, one warp each.
+    for (int t = t0 + warp; t < min(t0 + ROUTER_TG, T); t += warps) {
         if (t >= num_tokens) {
             for (int j = lane; j < top_k; j += 32) {
                 ids[(i64)t * top_k + j] = -1;
                 weights[(i64)t * top_k + j] = 0.0f;
             }
-            continue;
-        }
-        float p[4];
-        float mx = ERNIE_NEG_INF;
-#pragma unroll
-        for (int q = 0; q < 4; ++q) {
-            const int e = lane + 32 * q;
-            p[q] = e < experts ? volatile_load(logits + (i64)t * experts + e) : ERNIE_NEG_INF;
-            mx = fmaxf(mx, p[q]);
-        }
-        mx = warp_max(mx);
-        float sum = 0.0f;
-#pragma unroll
-        for (int q = 0; q < 4; ++q) sum += lane + 32 * q < experts ? expf(p[q] - mx) : 0.0f;
-        sum = warp_sum(sum);
-#pragma unroll
-        for (int q = 0; q < 4; ++q) p[q] = lane + 32 * q < experts ? expf(p[q] - mx) / sum : 0.0f;
-        unsigned taken = 0;
-        int my_id = -1;
-        float my_p = 0.0f, total = 0.0f;
-        for (int j = 0; j < top_k; ++j) {
-            float best = ERNIE_NEG_INF;
-            int best_id = 0x7fffffff;
-#pragma unroll
-            for (int q = 0; q < 4; ++q) {
-                const int e = lane + 32 * q;
-                if (e >= experts || (taken >> q) & 1u) continue;
-                const float score = p[q] + (bias != nullptr ? bias[e] : 0.0f);
-                if (score > best || (score == best && e < best_id)) {
-                    best = score;
-                    best_id = e;
-                }
-            }
-#pragma unroll
-            for (int o = 16; o > 0; o >>= 1) {
-                const float other = __shfl_xor_sync(0xffffffffu, best, o);
-                const int other_id = __shfl_xor_sync(0xffffffffu, best_id, o);
-                if (other > best || (other == best && other_id < best_id)) {
-                    best = other;
-                    best_id = other_id;
-                }
-            }
-            const int owner = best_id & 31;
-            const int slot = (best_id >> 5) & 3;  // uniform over the warp
-            const float mine = slot == 0 ? p[0] : slot == 1 ? p[1] : slot == 2 ? p[2] : p[3];
-            const float chosen_p = __shfl_sync(0xffffffffu, mine, owner);
-            if (lane == owner) taken |= 1u << slot;
-            if (lane == j) {
-                my_id = best_id;
-                my_p = chosen_p;
-            }
-            total += chosen_p;
-        }
-        const float denom = fmaxf(total, norm_min);
-        if (lane < top_k) {
-            ids[(i64)t * top_k + lane] = my_id;
-            weights[(i64)t * top_k + lane] = round_bf(my_p / denom);
+        } else {
+            moe_route_token(logits, bias, ids, weights, t, experts, top_k, norm_min, lane);
         }
     }
+    __threadfence();
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        ticket[1 + blockIdx.y] = 0u;
+        last = atomicAdd(ticket, 1u) == gridDim.y - 1 ? 1u : 0u;
+    }
+    __syncthreads();
+    if (last == 0u) return;
+    __threadfence();
+
+    // Grouping (the last column): counts, offsets and the active list, then each expert's pairs in order.
+    const int P = T * top_k;
     for (int e = threadIdx.x; e < experts; e += blockDim.x) counts[e] = 0;
     __syncthreads();
-    const int P = T * top_k;
     for (int i = threadIdx.x; i < P; i += blockDim.x) {
-        const int e = ids[i];
+        const int e = volatile_load_int(ids + i);
+        sid[i] = e;
         if (e >= 0) atomicAdd(&counts[e], 1);
     }
     __syncthreads();
-    if (threadIdx.x == 0) {
-        int run = 0, n = 0;
-        for (int e = 0; e < experts; ++e) {
-            starts[e] = run;
-            offsets[e] = run;
-            if (counts[e] > 0) active[n++] = e;
-            run += counts[e];
+    if (warp == 0) {
+        // Lane l owns experts 4l ... 4l + 3 (E <= 128).
+        int c[4], run = 0, nact = 0;
+#pragma unroll
+        for (int q = 0; q < 4; ++q) {
+            const int e = 4 * lane + q;
+            c[q] = e < experts ? counts[e] : 0;
+            run += c[q];
+            nact += c[q] > 0 ? 1 : 0;
         }
-        starts[experts] = run;
-        offsets[experts] = run;
-        meta[0] = n;
-        meta[1] = num_tokens;
+        int run_incl = run, act_incl = nact;
+#pragma unroll
+        for (int o = 1; o < 32; o <<= 1) {
+            const int a = __shfl_up_sync(0xffffffffu, run_incl, o);
+            const int b = __shfl_up_sync(0xffffffffu, act_incl, o);
+            if (lane >= o) {
+                run_incl += a;
+                act_incl += b;
+            }
+        }
+        int pos = run_incl - run, n = act_incl - nact;
+#pragma unroll
+        for (int q = 0; q < 4; ++q) {
+            const int e = 4 * lane + q;
+            if (e < experts) {
+                starts[e] = pos;
+                offsets[e] = pos;
+                if (c[q] > 0) active[n++] = e;
+            }
+            pos += c[q];
+        }
+        if (lane == 31) {
+            starts[experts] = run_incl;
+            offsets[experts] = run_incl;
+            meta[0] = act_incl;
+            meta[1] = num_tokens;
+        }
     }
     __syncthreads();
     for (int e = warp; e < experts; e += warps) {
@@ -151,7 +254,7 @@ extern "C" __global__ void __launch_bounds__(256, 1) ernie_moe_router_grouped(
         int base = starts[e];
         for (int c = 0; c < P; c += 32) {
             const int i = c + lane;
-            const bool hit = i < P && ids[i] == e;
+            const bool hit = i < P && sid[i] == e;
             const unsigned mask = __ballot_sync(0xffffffffu, hit);
             if (hit) {
                 const int pos = base + __popc(mask & ((1u << lane) - 1u));
@@ -164,7 +267,8 @@ extern "C" __global__ void __launch_bounds__(256, 1) ernie_moe_router_grouped(
     if (threadIdx.x == 0) *ticket = 0u;
 }
 
-// The slot of work item `item` (slot-major over `tiles` row tiles): routed expert or shared chunk.
+// The slot of work item `item` (slot-major over `tiles` row tiles): the shared chunks first (their weights are known
+// before the routing, so the gate|up blocks prefetch them while the router runs), then the routed experts.
 struct MoESlot {
     bool routed;
     int expert;  // routed: expert id; shared: chunk index
@@ -173,22 +277,29 @@ struct MoESlot {
     int tile;
 };
 
-__device__ __forceinline__ MoESlot moe_slot(int item, int tiles, const int *offsets, const int *active, int num_active,
-                                            int num_tokens) {
+__device__ __forceinline__ MoESlot moe_slot(int item, int tiles, const int *offsets, const int *active,
+                                            int chunks_shared, int num_tokens) {
     MoESlot s;
     const int slot = item / tiles;
     s.tile = item - slot * tiles;
-    s.routed = slot < num_active;
+    s.routed = slot >= chunks_shared;
     if (s.routed) {
-        s.expert = active[slot];
+        s.expert = active[slot - chunks_shared];
         s.base = offsets[s.expert];
         s.count = offsets[s.expert + 1] - s.base;
     } else {
-        s.expert = slot - num_active;
+        s.expert = slot;
         s.base = 0;
         s.count = num_tokens;
     }
     return s;
+}
+
+// Asks the TMA unit to bring `bytes` (a multiple of 16, 16-byte aligned) into L2 without waiting (sm_90).
+__device__ __forceinline__ void prefetch_l2_bulk(const void *p, u32 bytes) {
+#if !defined(ERNIE_EMULATOR) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" ::"l"(p), "r"(bytes) : "memory");
+#endif
 }
 
 // Row of h / Y for the slot's token number `i`.
@@ -216,15 +327,30 @@ __device__ __forceinline__ void moe_gate_up_impl(
     constexpr int TILE = NT * 8 * MOE_ROWS;
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
     const int g = lane >> 2, t = lane & 3;
-    pdl_wait();
-    const int num_active = meta[0], num_tokens = meta[1];
     const int width_max = max(I, CW);
     const int tiles = (width_max + MOE_ROWS - 1) / MOE_ROWS;
+    {
+        // A shared-chunk item (the first chunks_shared * tiles items): its gate and up rows go to L2 before the
+        // programmatic wait, one row per thread of the first warp pair.
+        const int r0 = (blockIdx.x % tiles) * MOE_ROWS;
+        const int chunk = blockIdx.x / tiles;
+        if (chunk < chunks_shared && r0 < CW && (int)threadIdx.x < 2 * MOE_ROWS) {
+            const int r = r0 + (threadIdx.x & (MOE_ROWS - 1));
+            const int row = (threadIdx.x < MOE_ROWS ? 0 : S) + chunk * CW + r;
+            const bf16 *p = shared_gate_up + (i64)row * H;
+            if (r < CW && ((u64)p & 15u) == 0u) prefetch_l2_bulk(p, (u32)H * 2u);
+        }
+    }
+    // The down kernel may start as soon as every block here has started (its blocks then fill the multiprocessors
+    // this grid's last wave leaves idle and prefetch the shared expert's down rows before their own wait).
+    pdl_launch_dependents();
+    pdl_wait();
+    const int num_active = meta[0], num_tokens = meta[1];
     const int items = (num_active + chunks_shared) * tiles;
     const int kchunks = (H + 31) / 32;
     const int hstride = width_max;
     for (int item = blockIdx.x; item < items; item += gridDim.x) {
-        const MoESlot s = moe_slot(item, tiles, offsets, active, num_active, num_tokens);
+        const MoESlot s = moe_slot(item, tiles, offsets, active, chunks_shared, num_tokens);
         const int width = s.routed ? I : CW;
         const int r0 = s.tile * MOE_ROWS;
         if (r0 >= width || s.count == 0) continue;  // uniform over the block
@@ -263,17 +389,19 @@ __device__ __forceinline__ void moe_gate_up_impl(
             for (int nt = 0; nt < NT; ++nt)
 #pragma unroll
                 for (int i = 0; i < 4; ++i) ag[nt][i] = au[nt][i] = 0.0f;
-            for (int c0 = warp; c0 < kchunks; c0 += warps * U) {
-                uint4 g0[U], g8[U], u0[U], u8[U];
+            // Rotating buffers: chunk c's slot is refilled with chunk c + U * warps right after its mma, so U chunks
+            // stay in flight while the warp computes (the same chunk order per accumulator as a plain loop).
+            uint4 g0[U], g8[U], u0[U], u8[U];
 #pragma unroll
-                for (int u = 0; u < U; ++u) {
-                    const int c = c0 + u * warps;
-                    const bool kok = c < kchunks && c * 32 + 8 * t < H;
-                    g0[u] = (kok && ok0) ? ldg_stream16(wg0 + c * 32) : zero16();
-                    g8[u] = (kok && ok8) ? ldg_stream16(wg8 + c * 32) : zero16();
-                    u0[u] = (kok && ok0) ? ldg_stream16(wu0 + c * 32) : zero16();
-                    u8[u] = (kok && ok8) ? ldg_stream16(wu8 + c * 32) : zero16();
-                }
+            for (int u = 0; u < U; ++u) {
+                const int c = warp + u * warps;
+                const bool kok = c < kchunks && c * 32 + 8 * t < H;
+                g0[u] = (kok && ok0) ? ldg_stream16(wg0 + c * 32) : zero16();
+                g8[u] = (kok && ok8) ? ldg_stream16(wg8 + c * 32) : zero16();
+                u0[u] = (kok && ok0) ? ldg_stream16(wu0 + c * 32) : zero16();
+                u8[u] = (kok && ok8) ? ldg_stream16(wu8 + c * 32) : zero16();
+            }
+            for (int c0 = warp; c0 < kchunks; c0 += warps * U) {
 #pragma unroll
                 for (int u = 0; u < U; ++u) {
                     const int c = c0 + u * warps;
@@ -294,6 +422,12 @@ __device__ __forceinline__ void moe_gate_up_impl(
                         mma_bf16_16816(au[nt], U0, B0);
                         mma_bf16_16816(au[nt], U1, B1);
                     }
+                    const int cn = c + U * warps;
+                    const bool nok = cn < kchunks && cn * 32 + 8 * t < H;
+                    g0[u] = (nok && ok0) ? ldg_stream16(wg0 + cn * 32) : zero16();
+                    g8[u] = (nok && ok8) ? ldg_stream16(wg8 + cn * 32) : zero16();
+                    u0[u] = (nok && ok0) ? ldg_stream16(wu0 + cn * 32) : zero16();
+                    u8[u] = (nok && ok8) ? ldg_stream16(wu8 + cn * 32) : zero16();
                 }
             }
             // Reduce over the warps (shared memory), then the SiLU·mul epilogue.
@@ -330,7 +464,6 @@ __device__ __forceinline__ void moe_gate_up_impl(
             __syncthreads();
         }
     }
-    pdl_launch_dependents();
 }
 
 // Y[row, c] = h[row, :] · Wd[c, :] (fp32, unrounded) for every slot's tokens and output columns c < H. Routed expert e:
@@ -343,17 +476,27 @@ __device__ __forceinline__ void moe_down_impl(const bf16 *__restrict__ h, const 
                                               float *__restrict__ y, int T, int H, int I, int top_k,
                                               int chunks_shared, int CW, int S) {
     ERNIE_DYNAMIC_SMEM(float, red);
-    constexpr int U = 4;
+    constexpr int U = 6;
     constexpr int TILE = NT * 8 * MOE_ROWS;
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
     const int g = lane >> 2, t = lane & 3;
+    const int tiles = (H + MOE_ROWS - 1) / MOE_ROWS;
+    {
+        // A shared-chunk item (the first chunks_shared * tiles items): its 16 rows' CW-wide column range of the
+        // shared down matrix go to L2 before the programmatic wait, one row per thread of the first half-warp.
+        const int c0row = (blockIdx.x % tiles) * MOE_ROWS;
+        const int chunk = blockIdx.x / tiles;
+        if (chunk < chunks_shared && (int)threadIdx.x < MOE_ROWS && c0row + (int)threadIdx.x < H) {
+            const bf16 *p = shared_down + (i64)(c0row + threadIdx.x) * S + (i64)chunk * CW;
+            if (((u64)p & 15u) == 0u) prefetch_l2_bulk(p, (u32)CW * 2u);
+        }
+    }
     pdl_wait();
     const int num_active = meta[0], num_tokens = meta[1];
-    const int tiles = (H + MOE_ROWS - 1) / MOE_ROWS;
     const int items = (num_active + chunks_shared) * tiles;
     const int hstride = max(I, CW);
     for (int item = blockIdx.x; item < items; item += gridDim.x) {
-        const MoESlot s = moe_slot(item, tiles, offsets, active, num_active, num_tokens);
+        const MoESlot s = moe_slot(item, tiles, offsets, active, chunks_shared, num_tokens);
         if (s.count == 0) continue;  // uniform
         const int c0row = s.tile * MOE_ROWS;
         const int K = s.routed ? I : CW;
@@ -434,8 +577,10 @@ __device__ __forceinline__ void moe_down_impl(const bf16 *__restrict__ h, const 
     pdl_launch_dependents();
 }
 
-#define ERNIE_MOE_GROUPED_KERNELS(NT)                                                                               \
-    extern "C" __global__ void __launch_bounds__(256, 1) ernie_moe_gate_up_grouped_nt##NT(                             \
+// GU_BLOCKS / DN_BLOCKS: blocks per multiprocessor the register budget must allow (more blocks = more weight loads in
+// flight; 3 spills for every one of them now — nvrtc_check.py reports any spill).
+#define ERNIE_MOE_GROUPED_KERNELS(NT, GU_BLOCKS, DN_BLOCKS)                                                         \
+    extern "C" __global__ void __launch_bounds__(256, GU_BLOCKS) ernie_moe_gate_up_grouped_nt##NT(                     \
         const bf16 *__restrict__ x, const int *__restrict__ offsets, const int *__restrict__ active,                \
         const int *__restrict__ meta, const int *__restrict__ pairs, const bf16 *__restrict__ gate_up,              \
         const bf16 *__restrict__ gate_up_bias, const bf16 *__restrict__ shared_gate_up,                             \
@@ -444,92 +589,98 @@ __device__ __forceinline__ void moe_down_impl(const bf16 *__restrict__ h, const 
         moe_gate_up_impl<NT>(x, offsets, active, meta, pairs, gate_up, gate_up_bias, shared_gate_up, shared_bias, h, \
                              T, H, I, top_k, chunks_shared, CW, S);                                                 \
     }                                                                                                               \
-    extern "C" __global__ void __launch_bounds__(256, 1) ernie_moe_down_grouped_nt##NT(                                \
+    extern "C" __global__ void __launch_bounds__(256, DN_BLOCKS) ernie_moe_down_grouped_nt##NT(                        \
         const bf16 *__restrict__ h, const int *__restrict__ offsets, const int *__restrict__ active,                \
         const int *__restrict__ meta, const bf16 *__restrict__ down, const bf16 *__restrict__ shared_down,          \
         float *__restrict__ y, int T, int H, int I, int top_k, int chunks_shared, int CW, int S) {                  \
         moe_down_impl<NT>(h, offsets, active, meta, down, shared_down, y, T, H, I, top_k, chunks_shared, CW, S);    \
     }
 
-ERNIE_MOE_GROUPED_KERNELS(1)
-ERNIE_MOE_GROUPED_KERNELS(2)
-ERNIE_MOE_GROUPED_KERNELS(4)
+ERNIE_MOE_GROUPED_KERNELS(1, 2, 2)
+ERNIE_MOE_GROUPED_KERNELS(2, 2, 2)
+ERNIE_MOE_GROUPED_KERNELS(4, 2, 2)
 
 // out[t, c] = (sum over the token's choices in increasing expert id of bf16(bf16(y_row (+ bias, rounded)) * w), every
-// add rounded to bf16) + bf16(sum of the shared chunks' y (+ shared bias, rounded)), as ernie_moe_combine. One block per
-// launch row, 8 columns per thread; padding rows (t >= real tokens) are zeroed.
-extern "C" __global__ void __launch_bounds__(256, 1)
+// add rounded to bf16) + bf16(sum of the shared chunks' y (+ shared bias, rounded)), as ernie_moe_combine. Grid
+// (T, ceil(H / (4 * blockDim.x))): block (t, j) covers 4 * blockDim.x columns of launch row t, 4 per thread, every
+// row's load issued before the sums; padding rows (t >= real tokens) are zeroed.
+#define COMBINE_MAX_K 16
+#define COMBINE_SHARED_U 4
+extern "C" __global__ void __launch_bounds__(256)
     ernie_moe_combine_grouped(const float *__restrict__ y, const int *__restrict__ row_of,
                               const int *__restrict__ ids, const float *__restrict__ weights,
                               const bf16 *__restrict__ down_bias, const bf16 *__restrict__ shared_bias,
                               const int *__restrict__ meta, bf16 *__restrict__ out, int T, int H, int top_k,
                               int chunks_shared) {
-    __shared__ int order[16];
+    __shared__ int srow[COMBINE_MAX_K], sexp[COMBINE_MAX_K];
+    __shared__ float sw[COMBINE_MAX_K];
     const int t = blockIdx.x;
+    const int c = (blockIdx.y * blockDim.x + threadIdx.x) * 4;
     pdl_wait();
     const int num_tokens = meta[1];
     if (t >= num_tokens) {
-        for (int c = threadIdx.x * 8; c < H; c += blockDim.x * 8) {
-            *reinterpret_cast<uint4 *>(out + (i64)t * H + c) = zero16();
+        if (c < H) {
+            uint2 z;
+            z.x = z.y = 0u;
+            *reinterpret_cast<uint2 *>(out + (i64)t * H + c) = z;
         }
         return;
     }
-    if (threadIdx.x == 0) {
-        for (int j = 0; j < top_k; ++j) order[j] = j;
-        for (int a = 1; a < top_k; ++a) {
-            const int v = order[a];
-            int b = a - 1;
-            while (b >= 0 && ids[(i64)t * top_k + order[b]] > ids[(i64)t * top_k + v]) {
-                order[b + 1] = order[b];
-                --b;
-            }
-            order[b + 1] = v;
-        }
+    // Choice j goes to slot rank(j) = number of the token's choices with a lower expert id (the ids are distinct).
+    if ((int)threadIdx.x < top_k) {
+        const int j = threadIdx.x;
+        const int e = ids[(i64)t * top_k + j];
+        int rank = 0;
+        for (int i = 0; i < top_k; ++i) rank += ids[(i64)t * top_k + i] < e ? 1 : 0;
+        srow[rank] = row_of[(i64)t * top_k + j];
+        sexp[rank] = e;
+        sw[rank] = weights[(i64)t * top_k + j];
     }
     __syncthreads();
-    for (int c = threadIdx.x * 8; c < H; c += blockDim.x * 8) {
-        float acc[8];
+    if (c >= H) return;
+    float4 v[COMBINE_MAX_K];
 #pragma unroll
-        for (int q = 0; q < 8; ++q) acc[q] = 0.0f;
-        for (int jj = 0; jj < top_k; ++jj) {
-            const int j = order[jj];
-            const int e = ids[(i64)t * top_k + j];
-            const float w = weights[(i64)t * top_k + j];
-            const float *yr = y + (i64)row_of[(i64)t * top_k + j] * H + c;
-            const float4 y0 = *reinterpret_cast<const float4 *>(yr);
-            const float4 y1 = *reinterpret_cast<const float4 *>(yr + 4);
-            const float yv[8] = {y0.x, y0.y, y0.z, y0.w, y1.x, y1.y, y1.z, y1.w};
-#pragma unroll
-            for (int q = 0; q < 8; ++q) {
-                float v = round_bf(yv[q]);
-                if (down_bias != nullptr) v = round_bf(v + bf2f(down_bias[(i64)e * H + c + q]));
-                acc[q] = round_bf(acc[q] + round_bf(v * w));
-            }
-        }
-        if (chunks_shared > 0) {
-            float s[8];
-#pragma unroll
-            for (int q = 0; q < 8; ++q) s[q] = 0.0f;
-            for (int j = 0; j < chunks_shared; ++j) {
-                const float *yr = y + ((i64)T * top_k + (i64)j * T + t) * H + c;
-                const float4 y0 = *reinterpret_cast<const float4 *>(yr);
-                const float4 y1 = *reinterpret_cast<const float4 *>(yr + 4);
-                s[0] += y0.x, s[1] += y0.y, s[2] += y0.z, s[3] += y0.w;
-                s[4] += y1.x, s[5] += y1.y, s[6] += y1.z, s[7] += y1.w;
-            }
-#pragma unroll
-            for (int q = 0; q < 8; ++q) {
-                float v = round_bf(s[q]);
-                if (shared_bias != nullptr) v = round_bf(v + bf2f(shared_bias[c + q]));
-                acc[q] = round_bf(acc[q] + v);
-            }
-        }
-        uint4 o;
-        o.x = pack_bf16x2(acc[0], acc[1]);
-        o.y = pack_bf16x2(acc[2], acc[3]);
-        o.z = pack_bf16x2(acc[4], acc[5]);
-        o.w = pack_bf16x2(acc[6], acc[7]);
-        *reinterpret_cast<uint4 *>(out + (i64)t * H + c) = o;
+    for (int jj = 0; jj < COMBINE_MAX_K; ++jj) {
+        if (jj < top_k) v[jj] = *reinterpret_cast<const float4 *>(y + (i64)srow[jj] * H + c);
     }
+    float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+#pragma unroll
+    for (int jj = 0; jj < COMBINE_MAX_K; ++jj) {
+        if (jj >= top_k) break;
+        const float w = sw[jj];
+        const float yv[4] = {v[jj].x, v[jj].y, v[jj].z, v[jj].w};
+#pragma unroll
+        for (int q = 0; q < 4; ++q) {
+            float r = round_bf(yv[q]);
+            if (down_bias != nullptr) r = round_bf(r + bf2f(down_bias[(i64)sexp[jj] * H + c + q]));
+            acc[q] = round_bf(acc[q] + round_bf(r * w));
+        }
+    }
+    if (chunks_shared > 0) {
+        float s[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+        for (int j0 = 0; j0 < chunks_shared; j0 += COMBINE_SHARED_U) {
+            float4 sv[COMBINE_SHARED_U];
+#pragma unroll
+            for (int u = 0; u < COMBINE_SHARED_U; ++u) {
+                if (j0 + u < chunks_shared)
+                    sv[u] = *reinterpret_cast<const float4 *>(y + ((i64)T * top_k + (i64)(j0 + u) * T + t) * H + c);
+            }
+#pragma unroll
+            for (int u = 0; u < COMBINE_SHARED_U; ++u) {
+                if (j0 + u >= chunks_shared) break;
+                s[0] += sv[u].x, s[1] += sv[u].y, s[2] += sv[u].z, s[3] += sv[u].w;
+            }
+        }
+#pragma unroll
+        for (int q = 0; q < 4; ++q) {
+            float r = round_bf(s[q]);
+            if (shared_bias != nullptr) r = round_bf(r + bf2f(shared_bias[c + q]));
+            acc[q] = round_bf(acc[q] + r);
+        }
+    }
+    uint2 o;
+    o.x = pack_bf16x2(acc[0], acc[1]);
+    o.y = pack_bf16x2(acc[2], acc[3]);
+    *reinterpret_cast<uint2 *>(out + (i64)t * H + c) = o;
     pdl_launch_dependents();
 }

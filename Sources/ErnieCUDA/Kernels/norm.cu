@@ -14,6 +14,13 @@ extern "C" __global__ void __launch_bounds__(1024)
     __shared__ float scratch[32];
     const i64 base = (i64)blockIdx.x * width;
     const int vectors = width / 8;
+    // The norm weight does not depend on the previous kernel: its loads go out before the programmatic wait.
+    uint4 wraw[NORM_VPT];
+#pragma unroll
+    for (int v = 0; v < NORM_VPT; ++v) {
+        const int i = threadIdx.x + v * blockDim.x;
+        if (i < vectors) wraw[v] = *reinterpret_cast<const uint4 *>(weight + i * 8);
+    }
     pdl_wait();
     float z[NORM_VPT][8];
     float squares = 0.0f;
@@ -46,7 +53,7 @@ extern "C" __global__ void __launch_bounds__(1024)
         const int i = threadIdx.x + v * blockDim.x;
         if (i >= vectors) continue;
         float w[8];
-        unpack8(*reinterpret_cast<const uint4 *>(weight + i * 8), w);
+        unpack8(wraw[v], w);
         float y[8];
 #pragma unroll
         for (int e = 0; e < 8; ++e) y[e] = round_bf(z[v][e] * inv) * w[e];

@@ -1,4 +1,6 @@
 import CErnieCUDA
+import ErnieModel
+import Foundation
 import Synchronization
 
 /// The state shared by the communicators of one NCCL group: the unique id and the abort switch.
@@ -9,6 +11,8 @@ public final class NCCLGroup: Sendable {
     public let worldSize: Int
     public let uniqueID: NCCLUniqueID
     let library: NCCLLibrary
+    /// Where the ranks' backends compare their CUDA-graph decisions (`GraphAgreement`); poisoned by `abortAll`.
+    let graphRendezvous: RankRendezvous
 
     private struct State {
         /// Live communicator handles by rank (bit patterns of `ncclComm_t`).
@@ -30,6 +34,7 @@ public final class NCCLGroup: Sendable {
         self.worldSize = worldSize
         self.uniqueID = uniqueID
         self.library = library
+        graphRendezvous = RankRendezvous(parties: worldSize)
     }
 
     /// Why the group was aborted, if it was.
@@ -52,7 +57,13 @@ public final class NCCLGroup: Sendable {
         if let reason = abortReason { throw NCCLError.aborted(reason) }
     }
 
-    /// Aborts every live communicator of the group (first reason wins).
+    /// Aborts every live communicator of the group (first reason wins) and releases ranks waiting at a graph
+    /// agreement.
+    ///
+    /// `ncclCommAbort` first flags the communicator, which ends its kernels still waiting for peers, then waits
+    /// until every CUDA graph that captured its collectives is destroyed (NCCL ≥ 2.26). Those graphs belong to the
+    /// ranks' backends and are only released when the group is torn down, so the aborts run on a thread of their
+    /// own instead of blocking the caller (a rank thread whose peers may be stuck until the abort lands).
     func abortAll(reason: String) {
         let handles: [UInt] = state.withLock { state in
             guard state.abortReason == nil else { return [] }
@@ -60,10 +71,17 @@ public final class NCCLGroup: Sendable {
             defer { state.handles = [:] }
             return Array(state.handles.values)
         }
-        for bits in handles {
-            guard let handle = OpaquePointer(bitPattern: bits) else { continue }
-            _ = library.api.commAbort(handle)
+        graphRendezvous.poison(reason)
+        guard !handles.isEmpty else { return }
+        let abort = library.api.commAbort
+        let thread = Thread {
+            for bits in handles {
+                guard let handle = OpaquePointer(bitPattern: bits) else { continue }
+                _ = abort(handle)
+            }
         }
+        thread.name = "ernie-nccl-abort"
+        thread.start()
     }
 }
 

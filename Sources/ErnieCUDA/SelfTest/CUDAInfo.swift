@@ -44,6 +44,14 @@ public enum CUDAInfo {
             lines.append("cublasLt   NOT AVAILABLE: \(error)")
         }
         do {
+            let nccl = try NCCLLibrary.shared()
+            let nvls = ProcessInfo.processInfo.environment[NCCLLibrary.nvlsSetting.name] ?? "unset"
+            lines.append(
+                "nccl       \(nccl.libraryPath) (\(nccl.versionString)); \(NCCLLibrary.nvlsSetting.name)=\(nvls)")
+        } catch {
+            lines.append("nccl       NOT AVAILABLE (needed for --tp > 1 on GPUs): \(error)")
+        }
+        do {
             let sources = try KernelSources.load(environment: environment)
             lines.append(
                 "kernels    \(sources.directory): \(sources.sources.map(\.name).joined(separator: ", ")) + "

@@ -97,7 +97,16 @@ public enum FixtureCheck {
         }
     }
 
-    /// Runs every fixture prompt.
+    /// What a model produced for a fixture's prompts: prompt log-probabilities and greedy continuations (as long as
+    /// the fixture's).
+    public struct Outputs: Sendable {
+        public var promptLogprobs: [[Float]]
+        public var greedy: [[Int32]]
+        public var seconds: Double
+    }
+
+    /// Runs every fixture prompt, and each prompt of the fixture's `hidden_states` once more with its residual
+    /// stream captured.
     ///
     /// - Parameter marginThreshold: greedy divergences are allowed where transformers' top-1/top-2 logit margin is
     ///   below this.
@@ -108,34 +117,76 @@ public enum FixtureCheck {
         loadFormat: LoadFormat = .auto,
         progress: WeightLoadProgressHandler? = nil
     ) throws -> Result {
+        let executor = try ErnieForward.load(
+            directory: modelDirectory, backend: backend, format: loadFormat,
+            kvPages: pagesNeeded(reference, pageSize: 16), pageSize: 16, progress: progress
+        )
         let start = Date()
+        let hidden = try hiddenStates(
+            reference: reference, tolerance: hiddenTolerance, capture: executor.captureHiddenStates)
+        let captureSeconds = Date().timeIntervalSince(start)
+        var result = score(
+            try outputs(executor: executor, reference: reference), reference: reference, tolerance: tolerance,
+            marginThreshold: marginThreshold)
+        result.hiddenStates = hidden
+        result.seconds += captureSeconds
+        return result
+    }
+
+    /// KV pages of `pageSize` tokens the longest prompt plus its continuation (and the longest prompt alone, which
+    /// a hidden-state capture runs) needs.
+    public static func pagesNeeded(_ reference: Reference, pageSize: Int) -> Int {
         let longest = max(
             zip(reference.prompts, reference.greedy).map { $0.count + $1.count }.max() ?? 1,
             reference.prompts.map(\.count).max() ?? 1)
-        let pageSize = 16
-        let executor = try ErnieForward.load(
-            directory: modelDirectory, backend: backend, format: loadFormat,
-            kvPages: (longest + pageSize) / pageSize + 1,
-            pageSize: pageSize, progress: progress
-        )
-        let generator = SequentialGenerator(executor: executor)
-        var result = Result(
-            maxLogprobError: 0, meanLogprobError: 0, scoredTokens: 0, greedyCompared: 0,
-            greedyMatched: 0, lowMarginDivergences: 0, mismatches: [], tolerance: tolerance, seconds: 0)
-        for entry in reference.hiddenStates ?? [] {
+        return (longest + pageSize) / pageSize + 1
+    }
+
+    /// Each of the fixture's `hidden_states` entries against `capture` (e.g. `ErnieForward.captureHiddenStates` or
+    /// `TensorParallelExecutor.captureHiddenStates`) run on its prompt; empty when the fixture has none.
+    public static func hiddenStates(
+        reference: Reference, tolerance: HiddenStateTolerance,
+        capture: ([Int32]) throws -> [HiddenStatePoint: HiddenStateSnapshot]
+    ) throws -> [HiddenStateComparison] {
+        try (reference.hiddenStates ?? []).map { entry in
             guard entry.prompt >= 0, entry.prompt < reference.prompts.count else {
                 throw CUDAError.invalidArgument(
                     "fixture hidden_states name prompt \(entry.prompt) of \(reference.prompts.count)")
             }
-            let captured = try executor.captureHiddenStates(prompt: reference.prompts[entry.prompt])
-            result.hiddenStates.append(
-                try HiddenStateComparison(reference: entry, captured: captured, tolerance: hiddenTolerance))
+            return try HiddenStateComparison(
+                reference: entry, captured: try capture(reference.prompts[entry.prompt]), tolerance: tolerance)
         }
-        var total: Double = 0
+    }
+
+    /// Runs the fixture's prompts through `executor`: prompt log-probabilities, then greedy continuations.
+    public static func outputs(executor: any ModelExecutor, reference: Reference) throws -> Outputs {
+        let start = Date()
+        let generator = SequentialGenerator(executor: executor)
+        var out = Outputs(promptLogprobs: [], greedy: [], seconds: 0)
         for (p, prompt) in reference.prompts.enumerated() {
-            if prompt.count > 1, p < reference.promptLogprobs.count {
-                let got = try generator.promptLogprobs(prompt)
-                for (a, b) in zip(got, reference.promptLogprobs[p]) {
+            let scored = prompt.count > 1 && p < reference.promptLogprobs.count
+            out.promptLogprobs.append(scored ? try generator.promptLogprobs(prompt) : [])
+            let count = p < reference.greedy.count ? reference.greedy[p].count : 0
+            out.greedy.append(
+                count > 0
+                    ? try generator.generate(prompt: prompt, sampling: .greedy, maxNewTokens: count).tokens : [])
+        }
+        out.seconds = Date().timeIntervalSince(start)
+        return out
+    }
+
+    /// `outputs` against the fixture (without hidden states: set `Result.hiddenStates` from `hiddenStates`).
+    public static func score(
+        _ outputs: Outputs, reference: Reference, tolerance: Tolerance = Tolerance(), marginThreshold: Float = 0.25
+    ) -> Result {
+        var result = Result(
+            maxLogprobError: 0, meanLogprobError: 0, scoredTokens: 0, greedyCompared: 0,
+            greedyMatched: 0, lowMarginDivergences: 0, mismatches: [], tolerance: tolerance,
+            seconds: outputs.seconds)
+        var total: Double = 0
+        for p in reference.prompts.indices {
+            if p < reference.promptLogprobs.count, p < outputs.promptLogprobs.count {
+                for (a, b) in zip(outputs.promptLogprobs[p], reference.promptLogprobs[p]) {
                     let error = a.isNaN ? Float.infinity : abs(a - b)
                     result.maxLogprobError = max(result.maxLogprobError, error)
                     total += Double(error)
@@ -144,11 +195,11 @@ public enum FixtureCheck {
             }
             guard p < reference.greedy.count else { continue }
             let expected = reference.greedy[p]
+            let got = p < outputs.greedy.count ? outputs.greedy[p] : []
             let margins = p < reference.greedyMargins.count ? reference.greedyMargins[p] : []
-            let output = try generator.generate(prompt: prompt, sampling: .greedy, maxNewTokens: expected.count)
             for (i, token) in expected.enumerated() {
                 result.greedyCompared += 1
-                if i < output.tokens.count, output.tokens[i] == token {
+                if i < got.count, got[i] == token {
                     result.greedyMatched += 1
                     continue
                 }
@@ -156,14 +207,43 @@ public enum FixtureCheck {
                 if margin < marginThreshold {
                     result.lowMarginDivergences += 1
                 } else {
-                    let got = i < output.tokens.count ? String(output.tokens[i]) : "none"
-                    result.mismatches.append("prompt \(p) step \(i): \(got) vs \(token) (margin \(margin))")
+                    let text = i < got.count ? String(got[i]) : "none"
+                    result.mismatches.append("prompt \(p) step \(i): \(text) vs \(token) (margin \(margin))")
                 }
                 break
             }
         }
         result.meanLogprobError = result.scoredTokens > 0 ? Float(total / Double(result.scoredTokens)) : 0
-        result.seconds = Date().timeIntervalSince(start)
         return result
+    }
+
+    /// How far two runs of the same fixture are apart (e.g. tensor-parallel against one GPU).
+    public struct Difference: Sendable {
+        /// Largest |Δ log-probability| over every scored prompt token.
+        public var maxLogprob: Float
+        /// Greedy tokens that are equal, of all compared.
+        public var greedyEqual: Int
+        public var greedyCompared: Int
+
+        public var identical: Bool { maxLogprob == 0 && greedyEqual == greedyCompared }
+
+        public var summary: String {
+            String(format: "max |Δ logprob| %.3g, ", maxLogprob)
+                + "greedy tokens equal \(greedyEqual)/\(greedyCompared)"
+                + (identical ? " (bitwise identical)" : "")
+        }
+    }
+
+    public static func difference(_ a: Outputs, _ b: Outputs) -> Difference {
+        var d = Difference(maxLogprob: 0, greedyEqual: 0, greedyCompared: 0)
+        for (x, y) in zip(a.promptLogprobs, b.promptLogprobs) {
+            if x.count != y.count { d.maxLogprob = .infinity }
+            for (u, v) in zip(x, y) { d.maxLogprob = max(d.maxLogprob, u.isNaN || v.isNaN ? .infinity : abs(u - v)) }
+        }
+        for (x, y) in zip(a.greedy, b.greedy) {
+            d.greedyCompared += max(x.count, y.count)
+            d.greedyEqual += zip(x, y).prefix { $0.0 == $0.1 }.count
+        }
+        return d
     }
 }

@@ -82,6 +82,9 @@ public final class CompiledGrammar: Sendable {
         }
     }
 
+    /// Bytes held by the cached masks.
+    public var cachedMaskBytes: Int { runtime.withLock { $0.maskBytes } }
+
     // MARK: Used by GrammarMatcher
 
     func mask(configuration: Int32, runStart: Bool) throws(GrammarError) -> [UInt32] {

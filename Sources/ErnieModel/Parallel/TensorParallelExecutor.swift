@@ -63,16 +63,17 @@ public final class TensorParallelExecutor: ModelExecutor {
             if case .ready(let report) = outcome { reports.append(report) }
         }
         if let failure = Self.rootCause(outcomes) {
-            for (worker, outcome) in zip(workers, outcomes) {
-                if case .ready = outcome { worker.stop() }
-            }
+            Self.stop(zip(workers, outcomes).compactMap { worker, outcome in
+                if case .ready = outcome { return worker }
+                return nil
+            })
             throw failure
         }
         let first = reports[0]
         for (rank, report) in reports.enumerated()
         where report.kvLayout.numPages != first.kvLayout.numPages || report.kvLayout.pageSize != first.kvLayout.pageSize
         {
-            for worker in workers { worker.stop() }
+            Self.stop(workers)
             throw ParallelError.unsupportedLayout(
                 "rank \(rank) allocated \(report.kvLayout.numPages) KV pages of \(report.kvLayout.pageSize) but rank 0 "
                     + "\(first.kvLayout.numPages) of \(first.kvLayout.pageSize)")
@@ -88,7 +89,14 @@ public final class TensorParallelExecutor: ModelExecutor {
     }
 
     deinit {
-        for worker in workers { worker.stop() }
+        Self.stop(workers)
+    }
+
+    /// Stops the rank threads together: releasing a rank's executor may wait for its peers (an NCCL communicator's
+    /// teardown), so every rank is told to stop before any is waited for.
+    private static func stop(_ workers: [RankWorker]) {
+        let stopping = workers.filter { $0.requestStop() }
+        for worker in stopping { _ = worker.awaitOutcome() }
     }
 
     public func execute(_ batch: ForwardBatch, logits requests: [LogitsRequest]) throws -> [TokenResult] {
@@ -111,6 +119,32 @@ public final class TensorParallelExecutor: ModelExecutor {
             throw ParallelError.rankFailed(rank: 0, reason: "rank 0 answered no results")
         }
         return results
+    }
+
+    /// Runs `prompt` as one prefill step on every rank (`ErnieForward.captureHiddenStates(prompt:)`) and returns
+    /// rank 0's residual stream at every `HiddenStatePoint`. Every rank holds the whole stream (the attention and
+    /// MLP/MoE outputs are summed over the ranks before they join it). Overwrites KV pages 0, 1, ….
+    public func captureHiddenStates(prompt: [Int32]) throws -> [HiddenStatePoint: HiddenStateSnapshot] {
+        if let broken { throw ParallelError.groupBroken(broken) }
+        // Refused here, before any rank starts a collective.
+        guard !prompt.isEmpty else { throw ModelError.invalidBatch("the prompt is empty") }
+        guard prompt.count <= kvLayout.capacityTokens else {
+            throw ModelError.invalidBatch(
+                "a prompt of \(prompt.count) tokens does not fit the KV cache (\(kvLayout.capacityTokens) tokens)")
+        }
+        if let bad = prompt.first(where: { $0 < 0 || Int($0) >= config.vocabSize }) {
+            throw ModelError.invalidBatch("token \(bad) is outside the vocabulary of \(config.vocabSize)")
+        }
+        for worker in workers { worker.post(.capture(prompt)) }
+        let outcomes = workers.map { $0.awaitOutcome() }
+        if let failure = Self.rootCause(outcomes) {
+            broken = "\(failure)"
+            throw failure
+        }
+        guard case .hiddenStates(let states) = outcomes[0] else {
+            throw ParallelError.rankFailed(rank: 0, reason: "rank 0 answered no hidden states")
+        }
+        return states
     }
 
     /// The error to report for a set of outcomes: the first rank's own failure (not a peer's "group broken"), or
@@ -139,12 +173,14 @@ private final class RankWorker: Sendable {
 
     enum Command: Sendable {
         case step(ForwardBatch, [LogitsRequest])
+        case capture([Int32])
         case stop
     }
 
     enum Outcome: Sendable {
         case ready(Report)
         case results([TokenResult])
+        case hiddenStates([HiddenStatePoint: HiddenStateSnapshot])
         case failed(any Error)
         case stopped
     }
@@ -203,6 +239,13 @@ private final class RankWorker: Sendable {
                     model.abortGroup(reason: "rank \(rank): \(error)")
                     finish(.failed(error))
                 }
+            case .capture(let prompt):
+                do {
+                    finish(.hiddenStates(try model.captureHiddenStates(prompt: prompt)))
+                } catch {
+                    model.abortGroup(reason: "rank \(rank): \(error)")
+                    finish(.failed(error))
+                }
             case .stop, nil:
                 return
             }
@@ -225,10 +268,11 @@ private final class RankWorker: Sendable {
         return outcome.withLock { $0.take() } ?? .failed(ParallelError.rankFailed(rank: rank, reason: "no answer"))
     }
 
-    /// Stops the thread (releasing the rank's executor on it) and waits until it has.
-    func stop() {
-        guard alive.withLock({ $0 }) else { return }
+    /// Tells the thread to stop (releasing the rank's executor on it); false when it is not running. Wait for it
+    /// with `awaitOutcome()`.
+    func requestStop() -> Bool {
+        guard alive.withLock({ $0 }) else { return false }
         post(.stop)
-        _ = awaitOutcome()
+        return true
     }
 }

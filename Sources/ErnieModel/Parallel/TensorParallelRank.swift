@@ -24,6 +24,16 @@ public protocol ParallelRankExecutor: ModelExecutor {
     /// Makes the whole group give up (peers blocked in a collective throw); called on this rank's thread after a
     /// failed step.
     func abortGroup(reason: String)
+
+    /// `ErnieForward.captureHiddenStates(prompt:)` on this rank; every rank of the group must run it together.
+    func captureHiddenStates(prompt: [Int32]) throws -> [HiddenStatePoint: HiddenStateSnapshot]
+}
+
+extension ParallelRankExecutor {
+    /// A rank that is no `ErnieForward` sees no residual stream.
+    public func captureHiddenStates(prompt: [Int32]) throws -> [HiddenStatePoint: HiddenStateSnapshot] {
+        throw ModelError.backend("\(type(of: self)) cannot capture hidden states")
+    }
 }
 
 extension ErnieForward: ParallelRankExecutor {

@@ -64,22 +64,24 @@ struct InfoRoutes: Sendable {
         return try JSONResponse.make(info)
     }
 
-    /// `GET /get_server_info`: the server arguments, the engine's state in `internal_states`, and `version`.
+    /// `GET /get_server_info`: the server arguments, each scheduler's state in `internal_states` (one entry per
+    /// data-parallel replica, as SGLang lists its DP ranks), and `version`.
     func serverInfo() throws -> Response {
-        let stats = server.engine.stats
         var info = server.configuration.serverArgs
-        let state: JSONValue = [
-            "num_running_reqs": .int(stats.runningRequests),
-            "num_queue_reqs": .int(stats.queuedRequests),
-            "num_used_tokens": .int(stats.usedTokens),
-            "num_cached_tokens": .int(stats.cachedTokens),
-            "max_total_num_tokens": .int(stats.totalTokens),
-            "token_usage": .double(stats.tokenUsage),
-            "cache_hit_rate": .double(stats.cacheHitRate),
-            "last_gen_throughput": .double(stats.generationThroughput),
-            "num_retracted_reqs": .int(stats.retractionsTotal),
-        ]
-        info["internal_states"] = [state]
+        info["internal_states"] = .array(server.engine.replicaStats.enumerated().map { rank, stats in
+            [
+                "dp_rank": .int(rank),
+                "num_running_reqs": .int(stats.runningRequests),
+                "num_queue_reqs": .int(stats.queuedRequests),
+                "num_used_tokens": .int(stats.usedTokens),
+                "num_cached_tokens": .int(stats.cachedTokens),
+                "max_total_num_tokens": .int(stats.totalTokens),
+                "token_usage": .double(stats.tokenUsage),
+                "cache_hit_rate": .double(stats.cacheHitRate),
+                "last_gen_throughput": .double(stats.generationThroughput),
+                "num_retracted_reqs": .int(stats.retractionsTotal),
+            ] as JSONValue
+        })
         info["version"] = .string(ErnieServeVersion.string)
         return try JSONResponse.make(info)
     }

@@ -3,13 +3,17 @@ import ErnieTokenizer
 import Synchronization
 
 /// Compiles structured-output constraints against the served tokenizer's vocabulary and keeps the most recently
-/// used ones (a compiled grammar also caches its automaton and token masks, so repeated schemas get faster).
+/// used ones (a compiled grammar also caches its automaton and token masks, so repeated schemas get faster). The
+/// cache holds at most `cacheCapacity` grammars whose cached masks together stay within `maskBudgetBytes` (checked
+/// when a request arrives; least recently used grammars go first, the one just asked for stays).
 final class GrammarService: Sendable {
     static let cacheCapacity = 64
+    static let defaultMaskBudgetBytes = 1 << 30
 
     let tokenizer: Tokenizer?
     /// Ids below this may be sampled (the engine's limit).
     let vocabularySize: Int
+    let maskBudgetBytes: Int
 
     private struct State {
         var vocabulary: TokenVocabulary?
@@ -20,10 +24,14 @@ final class GrammarService: Sendable {
 
     private let state = Mutex(State())
 
-    init(tokenizer: Tokenizer?, vocabularySize: Int) {
+    init(tokenizer: Tokenizer?, vocabularySize: Int, maskBudgetBytes: Int = GrammarService.defaultMaskBudgetBytes) {
         self.tokenizer = tokenizer
         self.vocabularySize = vocabularySize
+        self.maskBudgetBytes = maskBudgetBytes
     }
+
+    /// The grammars in the cache, least recently used first.
+    var cachedRequests: [ConstraintRequest] { state.withLock { $0.order } }
 
     /// The constraint for `request`, compiled or from the cache. Errors are 400s naming the request field.
     func constraint(_ request: ConstraintRequest, param: String) throws(APIError) -> GrammarConstraint {
@@ -36,6 +44,7 @@ final class GrammarService: Sendable {
             guard let grammar = state.cache[request] else { return nil }
             state.order.removeAll { $0 == request }
             state.order.append(request)
+            trim(&state)
             return grammar
         }) {
             return GrammarConstraint(grammar: cached)
@@ -59,8 +68,19 @@ final class GrammarService: Sendable {
             while state.order.count > Self.cacheCapacity {
                 state.cache[state.order.removeFirst()] = nil
             }
+            trim(&state)
         }
         return GrammarConstraint(grammar: compiled)
+    }
+
+    /// Drops least recently used grammars while the cached masks exceed the budget (the newest always stays).
+    /// Grammars still used by running requests live on until those end; they are just not reused.
+    private func trim(_ state: inout State) {
+        var total = state.order.reduce(0) { $0 + (state.cache[$1]?.cachedMaskBytes ?? 0) }
+        while total > maskBudgetBytes && state.order.count > 1 {
+            let oldest = state.order.removeFirst()
+            total -= state.cache.removeValue(forKey: oldest)?.cachedMaskBytes ?? 0
+        }
     }
 
     /// The grammar of a request's output, before it meets the vocabulary.

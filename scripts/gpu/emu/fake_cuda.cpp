@@ -91,13 +91,14 @@ int cuGetErrorName(int e, const char **s) {
     return 0;
 }
 int cuGetErrorString(int e, const char **s) { return cuGetErrorName(e, s); }
+// ERNIE_EMU_DEVICES (default 1) devices, all sharing the host's memory (tensor-parallel tests).
 int cuDeviceGetCount(int *c) {
-    *c = 1;
+    *c = getenv_int("ERNIE_EMU_DEVICES", 1);
     return 0;
 }
 int cuDeviceGet(int *d, int ordinal) {
-    if (ordinal != 0) return 101;
-    *d = 0;
+    if (ordinal < 0 || ordinal >= getenv_int("ERNIE_EMU_DEVICES", 1)) return 101;
+    *d = ordinal;
     return 0;
 }
 int cuDeviceGetName(char *name, int len, int) {
@@ -123,9 +124,9 @@ int cuDeviceTotalMem_v2(size_t *bytes, int) {
     *bytes = total_memory;
     return 0;
 }
-int cuDevicePrimaryCtxRetain(void **ctx, int) {
-    static int context;
-    *ctx = &context;
+int cuDevicePrimaryCtxRetain(void **ctx, int device) {
+    static int contexts[64];
+    *ctx = &contexts[device & 63];
     return 0;
 }
 int cuDevicePrimaryCtxRelease_v2(int) { return 0; }
@@ -181,6 +182,42 @@ int cuMemcpyDtoHAsync_v2(void *d, unsigned long long s, size_t n, void *) {
 }
 int cuMemcpyDtoDAsync_v2(unsigned long long d, unsigned long long s, size_t n, void *) {
     memmove((void *)d, (const void *)s, n);
+    return 0;
+}
+// CUDA_MEMCPY2D as laid out by cuda.h (128 bytes).
+struct Memcpy2D {
+    size_t srcXInBytes, srcY;
+    int srcMemoryType;
+    const void *srcHost;
+    unsigned long long srcDevice;
+    void *srcArray;
+    size_t srcPitch;
+    size_t dstXInBytes, dstY;
+    int dstMemoryType;
+    void *dstHost;
+    unsigned long long dstDevice;
+    void *dstArray;
+    size_t dstPitch;
+    size_t WidthInBytes, Height;
+};
+static void run_copy2d(void *data) {
+    const Memcpy2D *c = (const Memcpy2D *)data;
+    const char *src = (c->srcMemoryType == 2 ? (const char *)c->srcDevice : (const char *)c->srcHost) +
+                      c->srcY * c->srcPitch + c->srcXInBytes;
+    char *dst = (c->dstMemoryType == 2 ? (char *)c->dstDevice : (char *)c->dstHost) + c->dstY * c->dstPitch +
+                c->dstXInBytes;
+    for (size_t row = 0; row < c->Height; ++row)
+        memmove(dst + row * c->dstPitch, src + row * c->srcPitch, c->WidthInBytes);
+}
+__attribute__((visibility("default"))) void emu_stream_capture_callback(void *stream, void (*fn)(void *), void *data);
+__attribute__((visibility("default"))) int emu_stream_is_capturing(void *stream);
+int cuMemcpy2DAsync_v2(const Memcpy2D *copy, void *stream) {
+    if (copy->WidthInBytes > copy->srcPitch || copy->WidthInBytes > copy->dstPitch) return 1;
+    if (emu_stream_is_capturing(stream)) {
+        emu_stream_capture_callback(stream, run_copy2d, new Memcpy2D(*copy));
+        return 0;
+    }
+    run_copy2d((void *)copy);
     return 0;
 }
 int cuMemsetD8Async(unsigned long long d, unsigned char v, size_t n, void *) {

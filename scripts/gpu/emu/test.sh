@@ -7,5 +7,6 @@ set -euo pipefail
 cd "$(dirname "$0")/../../.."
 eval "$(scripts/gpu/emu/build.sh .build-emu)"
 export ERNIE_CORE_ONLY=1
+export ERNIE_EMU_DEVICES=${ERNIE_EMU_DEVICES:-2}  # two emulated GPUs for the tensor-parallel tests
 swift build --build-tests 2>&1 | grep -E "error|warning: .*Sources|Compiling|Build complete" | tail -3
 swift test --skip-build --filter "${1:-ErnieCUDATests}"
