@@ -468,15 +468,15 @@ __device__ __forceinline__ void moe_gate_up_impl(
 
 // Y[row, c] = h[row, :] · Wd[c, :] (fp32, unrounded) for every slot's tokens and output columns c < H. Routed expert e:
 // Wd rows e*H + c of width I; shared chunk j: columns j*CW ... of the shared down matrix [H, S]. Work items (slot,
-// 16-column tile), K split over the warps. Dynamic shared memory: warps * NT * 8 * 16 floats.
-template <int NT>
+// 16-column tile), K split over the warps; each warp loads U chunks per round. Dynamic shared memory:
+// warps * NT * 8 * 16 floats.
+template <int NT, int U>
 __device__ __forceinline__ void moe_down_impl(const bf16 *__restrict__ h, const int *__restrict__ offsets,
                                               const int *__restrict__ active, const int *__restrict__ meta,
                                               const bf16 *__restrict__ down, const bf16 *__restrict__ shared_down,
                                               float *__restrict__ y, int T, int H, int I, int top_k,
                                               int chunks_shared, int CW, int S) {
     ERNIE_DYNAMIC_SMEM(float, red);
-    constexpr int U = 6;
     constexpr int TILE = NT * 8 * MOE_ROWS;
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
     const int g = lane >> 2, t = lane & 3;
@@ -577,9 +577,12 @@ __device__ __forceinline__ void moe_down_impl(const bf16 *__restrict__ h, const 
     pdl_launch_dependents();
 }
 
-// GU_BLOCKS / DN_BLOCKS: blocks per multiprocessor the register budget must allow (more blocks = more weight loads in
-// flight; 3 spills for every one of them now — nvrtc_check.py reports any spill).
-#define ERNIE_MOE_GROUPED_KERNELS(NT, GU_BLOCKS, DN_BLOCKS)                                                         \
+// GU_BLOCKS / DN_BLOCKS: blocks per multiprocessor the register budget must allow; DN_U: down's chunks per warp and
+// round. A down block (16 output columns × I = 48 KB of weights at ERNIE's shapes) is short-lived: its fixed cost
+// (dependent meta / active / offsets reads, reduction, launch) is hidden by more resident blocks, not by more loads
+// per round (round 2: 6 instead of 4 chunks per round at 2 blocks per SM made it slower). nt1: 64 registers, 4
+// blocks; nt2 / nt4: 80, 3 blocks; no spills (nvrtc_check.py). Gate|up at 3 blocks spills, so it stays at 2.
+#define ERNIE_MOE_GROUPED_KERNELS(NT, GU_BLOCKS, DN_BLOCKS, DN_U)                                                         \
     extern "C" __global__ void __launch_bounds__(256, GU_BLOCKS) ernie_moe_gate_up_grouped_nt##NT(                     \
         const bf16 *__restrict__ x, const int *__restrict__ offsets, const int *__restrict__ active,                \
         const int *__restrict__ meta, const int *__restrict__ pairs, const bf16 *__restrict__ gate_up,              \
@@ -593,12 +596,13 @@ __device__ __forceinline__ void moe_down_impl(const bf16 *__restrict__ h, const 
         const bf16 *__restrict__ h, const int *__restrict__ offsets, const int *__restrict__ active,                \
         const int *__restrict__ meta, const bf16 *__restrict__ down, const bf16 *__restrict__ shared_down,          \
         float *__restrict__ y, int T, int H, int I, int top_k, int chunks_shared, int CW, int S) {                  \
-        moe_down_impl<NT>(h, offsets, active, meta, down, shared_down, y, T, H, I, top_k, chunks_shared, CW, S);    \
+        moe_down_impl<NT, DN_U>(h, offsets, active, meta, down, shared_down, y, T, H, I, top_k, chunks_shared, CW,  \
+                                S);                                                                                 \
     }
 
-ERNIE_MOE_GROUPED_KERNELS(1, 2, 2)
-ERNIE_MOE_GROUPED_KERNELS(2, 2, 2)
-ERNIE_MOE_GROUPED_KERNELS(4, 2, 2)
+ERNIE_MOE_GROUPED_KERNELS(1, 2, 4, 3)
+ERNIE_MOE_GROUPED_KERNELS(2, 2, 3, 4)
+ERNIE_MOE_GROUPED_KERNELS(4, 2, 3, 2)
 
 // out[t, c] = (sum over the token's choices in increasing expert id of bf16(bf16(y_row (+ bias, rounded)) * w), every
 // add rounded to bf16) + bf16(sum of the shared chunks' y (+ shared bias, rounded)), as ernie_moe_combine. Grid
