@@ -496,23 +496,36 @@ __device__ __forceinline__ void moe_down_impl(const bf16 *__restrict__ h, const 
     const int items = (num_active + chunks_shared) * tiles;
     const int hstride = max(I, CW);
     for (int item = blockIdx.x; item < items; item += gridDim.x) {
-        const MoESlot s = moe_slot(item, tiles, offsets, active, chunks_shared, num_tokens);
-        if (s.count == 0) continue;  // uniform
-        const int c0row = s.tile * MOE_ROWS;
-        const int K = s.routed ? I : CW;
+        // The weights depend on the expert id only: the first round of weight loads goes out before the slot's
+        // token range (offsets, one more dependent read) is known.
+        const int slot = item / tiles;
+        const bool routed = slot >= chunks_shared;
+        const int expert = routed ? active[slot - chunks_shared] : slot;
+        const int c0row = (item - slot * tiles) * MOE_ROWS;
+        const int K = routed ? I : CW;
         const int kchunks = (K + 31) / 32;
         const bf16 *wbase;
         i64 wstride;
-        if (s.routed) {
-            wbase = down + (i64)s.expert * H * I;
+        if (routed) {
+            wbase = down + (i64)expert * H * I;
             wstride = I;
         } else {
-            wbase = shared_down + (i64)s.expert * CW;
+            wbase = shared_down + (i64)expert * CW;
             wstride = S;
         }
         const bool ok0 = c0row + g < H, ok8 = c0row + g + 8 < H;
         const bf16 *w0 = wbase + (ok0 ? c0row + g : 0) * wstride + 8 * t;
         const bf16 *w8 = wbase + (ok8 ? c0row + g + 8 : 0) * wstride + 8 * t;
+        uint4 a0[U], a8[U];
+#pragma unroll
+        for (int u = 0; u < U; ++u) {
+            const int c = warp + u * warps;
+            const bool kok = c < kchunks && c * 32 + 8 * t < K;
+            a0[u] = (kok && ok0) ? ldg_stream16(w0 + c * 32) : zero16();
+            a8[u] = (kok && ok8) ? ldg_stream16(w8 + c * 32) : zero16();
+        }
+        const MoESlot s = moe_slot(item, tiles, offsets, active, chunks_shared, num_tokens);
+        if (s.count == 0) continue;  // uniform
         for (int m0 = 0; m0 < s.count; m0 += NT * 8) {
             const bf16 *hr[NT];
             bool hok[NT];
@@ -526,13 +539,14 @@ __device__ __forceinline__ void moe_down_impl(const bf16 *__restrict__ h, const 
 #pragma unroll
             for (int nt = 0; nt < NT; ++nt) acc[nt][0] = acc[nt][1] = acc[nt][2] = acc[nt][3] = 0.0f;
             for (int cc = warp; cc < kchunks; cc += warps * U) {
-                uint4 a0[U], a8[U];
+                if (m0 != 0 || cc != warp) {  // the first round of the first token group is already loaded
 #pragma unroll
-                for (int u = 0; u < U; ++u) {
-                    const int c = cc + u * warps;
-                    const bool kok = c < kchunks && c * 32 + 8 * t < K;
-                    a0[u] = (kok && ok0) ? ldg_stream16(w0 + c * 32) : zero16();
-                    a8[u] = (kok && ok8) ? ldg_stream16(w8 + c * 32) : zero16();
+                    for (int u = 0; u < U; ++u) {
+                        const int c = cc + u * warps;
+                        const bool kok = c < kchunks && c * 32 + 8 * t < K;
+                        a0[u] = (kok && ok0) ? ldg_stream16(w0 + c * 32) : zero16();
+                        a8[u] = (kok && ok8) ? ldg_stream16(w8 + c * 32) : zero16();
+                    }
                 }
 #pragma unroll
                 for (int u = 0; u < U; ++u) {
