@@ -350,24 +350,28 @@ __device__ __forceinline__ void moe_gate_up_impl(
     const int kchunks = (H + 31) / 32;
     const int hstride = width_max;
     for (int item = blockIdx.x; item < items; item += gridDim.x) {
-        const MoESlot s = moe_slot(item, tiles, offsets, active, chunks_shared, num_tokens);
-        const int width = s.routed ? I : CW;
-        const int r0 = s.tile * MOE_ROWS;
-        if (r0 >= width || s.count == 0) continue;  // uniform over the block
+        // The weights depend on the expert id only: the first U chunks go out before the slot's token range
+        // (offsets, one more dependent read) is known.
+        const int slot = item / tiles;
+        const bool routed = slot >= chunks_shared;
+        const int expert = routed ? active[slot - chunks_shared] : slot;
+        const int width = routed ? I : CW;
+        const int r0 = (item - slot * tiles) * MOE_ROWS;
+        if (r0 >= width) continue;  // uniform over the block
         const bf16 *gate_base, *up_base, *gbias = nullptr, *ubias = nullptr;
-        if (s.routed) {
-            gate_base = gate_up + (i64)s.expert * 2 * I * H;
+        if (routed) {
+            gate_base = gate_up + (i64)expert * 2 * I * H;
             up_base = gate_base + (i64)I * H;
             if (gate_up_bias != nullptr) {
-                gbias = gate_up_bias + (i64)s.expert * 2 * I;
+                gbias = gate_up_bias + (i64)expert * 2 * I;
                 ubias = gbias + I;
             }
         } else {
-            gate_base = shared_gate_up + (i64)s.expert * CW * H;
-            up_base = shared_gate_up + (i64)(S + s.expert * CW) * H;
+            gate_base = shared_gate_up + (i64)expert * CW * H;
+            up_base = shared_gate_up + (i64)(S + expert * CW) * H;
             if (shared_bias != nullptr) {
-                gbias = shared_bias + s.expert * CW;
-                ubias = shared_bias + S + s.expert * CW;
+                gbias = shared_bias + expert * CW;
+                ubias = shared_bias + S + expert * CW;
             }
         }
         const bool ok0 = r0 + g < width, ok8 = r0 + g + 8 < width;
@@ -375,6 +379,20 @@ __device__ __forceinline__ void moe_gate_up_impl(
         const bf16 *wg8 = gate_base + (i64)(ok8 ? r0 + g + 8 : 0) * H + 8 * t;
         const bf16 *wu0 = up_base + (i64)(ok0 ? r0 + g : 0) * H + 8 * t;
         const bf16 *wu8 = up_base + (i64)(ok8 ? r0 + g + 8 : 0) * H + 8 * t;
+        // Rotating buffers: chunk c's slot is refilled with chunk c + U * warps right after its mma, so U chunks
+        // stay in flight while the warp computes (the same chunk order per accumulator as a plain loop).
+        uint4 g0[U], g8[U], u0[U], u8[U];
+#pragma unroll
+        for (int u = 0; u < U; ++u) {
+            const int c = warp + u * warps;
+            const bool kok = c < kchunks && c * 32 + 8 * t < H;
+            g0[u] = (kok && ok0) ? ldg_stream16(wg0 + c * 32) : zero16();
+            g8[u] = (kok && ok8) ? ldg_stream16(wg8 + c * 32) : zero16();
+            u0[u] = (kok && ok0) ? ldg_stream16(wu0 + c * 32) : zero16();
+            u8[u] = (kok && ok8) ? ldg_stream16(wu8 + c * 32) : zero16();
+        }
+        const MoESlot s = moe_slot(item, tiles, offsets, active, chunks_shared, num_tokens);
+        if (s.count == 0) continue;  // uniform over the block
         for (int m0 = 0; m0 < s.count; m0 += NT * 8) {
             const bf16 *xr[NT];
             bool xok[NT];
@@ -389,17 +407,16 @@ __device__ __forceinline__ void moe_gate_up_impl(
             for (int nt = 0; nt < NT; ++nt)
 #pragma unroll
                 for (int i = 0; i < 4; ++i) ag[nt][i] = au[nt][i] = 0.0f;
-            // Rotating buffers: chunk c's slot is refilled with chunk c + U * warps right after its mma, so U chunks
-            // stay in flight while the warp computes (the same chunk order per accumulator as a plain loop).
-            uint4 g0[U], g8[U], u0[U], u8[U];
+            if (m0 != 0) {  // a later token group: the buffers ran empty at the end of the previous one
 #pragma unroll
-            for (int u = 0; u < U; ++u) {
-                const int c = warp + u * warps;
-                const bool kok = c < kchunks && c * 32 + 8 * t < H;
-                g0[u] = (kok && ok0) ? ldg_stream16(wg0 + c * 32) : zero16();
-                g8[u] = (kok && ok8) ? ldg_stream16(wg8 + c * 32) : zero16();
-                u0[u] = (kok && ok0) ? ldg_stream16(wu0 + c * 32) : zero16();
-                u8[u] = (kok && ok8) ? ldg_stream16(wu8 + c * 32) : zero16();
+                for (int u = 0; u < U; ++u) {
+                    const int c = warp + u * warps;
+                    const bool kok = c < kchunks && c * 32 + 8 * t < H;
+                    g0[u] = (kok && ok0) ? ldg_stream16(wg0 + c * 32) : zero16();
+                    g8[u] = (kok && ok8) ? ldg_stream16(wg8 + c * 32) : zero16();
+                    u0[u] = (kok && ok0) ? ldg_stream16(wu0 + c * 32) : zero16();
+                    u8[u] = (kok && ok8) ? ldg_stream16(wu8 + c * 32) : zero16();
+                }
             }
             for (int c0 = warp; c0 < kchunks; c0 += warps * U) {
 #pragma unroll
