@@ -611,9 +611,11 @@ __device__ __forceinline__ void moe_down_impl(const bf16 *__restrict__ h, const 
 // GU_BLOCKS / DN_BLOCKS: blocks per multiprocessor the register budget must allow; DN_U: down's chunks per warp and
 // round. A down block (16 output columns × I = 48 KB of weights at ERNIE's shapes) is short-lived: its fixed cost
 // (dependent meta / active / offsets reads, reduction, launch) is hidden by more resident blocks, not by more loads
-// per round (round 2: 6 instead of 4 chunks per round at 2 blocks per SM made it slower). nt1: 64 registers, 4
-// blocks; nt2 / nt4: 80, 3 blocks; no spills (nvrtc_check.py). Gate|up at 3 blocks spills, so it stays at 2.
-#define ERNIE_MOE_GROUPED_KERNELS(NT, GU_BLOCKS, DN_BLOCKS, DN_U)                                                         \
+// per round (round 2: 6 instead of 4 chunks per round at 2 blocks per SM made it slower). nt1: 3 chunks, 64
+// registers, 4 blocks; nt2: 4 chunks, 80 registers, 3 blocks (the same 96 KB of loads in flight per SM as 2 blocks
+// of 6 chunks). nt4 stays at 2 blocks of 6 chunks: at 3 blocks only 2 chunks fit without spills, which would halve
+// the bytes in flight. Gate|up at 3 blocks spills, so it stays at 2 (nvrtc_check.py reports any spill).
+#define ERNIE_MOE_GROUPED_KERNELS(NT, GU_BLOCKS, DN_BLOCKS, DN_U)                                                   \
     extern "C" __global__ void __launch_bounds__(256, GU_BLOCKS) ernie_moe_gate_up_grouped_nt##NT(                     \
         const bf16 *__restrict__ x, const int *__restrict__ offsets, const int *__restrict__ active,                \
         const int *__restrict__ meta, const int *__restrict__ pairs, const bf16 *__restrict__ gate_up,              \
@@ -633,7 +635,7 @@ __device__ __forceinline__ void moe_down_impl(const bf16 *__restrict__ h, const 
 
 ERNIE_MOE_GROUPED_KERNELS(1, 2, 4, 3)
 ERNIE_MOE_GROUPED_KERNELS(2, 2, 3, 4)
-ERNIE_MOE_GROUPED_KERNELS(4, 2, 3, 2)
+ERNIE_MOE_GROUPED_KERNELS(4, 2, 2, 6)
 
 // out[t, c] = (sum over the token's choices in increasing expert id of bf16(bf16(y_row (+ bias, rounded)) * w), every
 // add rounded to bf16) + bf16(sum of the shared chunks' y (+ shared bias, rounded)), as ernie_moe_combine. Grid
