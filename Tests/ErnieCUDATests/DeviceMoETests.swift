@@ -116,4 +116,10 @@ struct DeviceMoETests {
     @Test func routedExpertsOnlyManyTokens() throws {
         try run(tokens: 40, hidden: 32, experts: 16, topK: 4, inter: 24, shared: false, withBias: false)
     }
+
+    /// The shared chunks see 40 tokens (two token groups of the nt4 expert kernels, so the weight buffers are
+    /// refilled for the second group) and the down kernel's K takes several rounds per warp.
+    @Test func sharedExpertTwoTokenGroupsSeveralRounds() throws {
+        try run(tokens: 40, hidden: 128, experts: 4, topK: 2, inter: 96, shared: true, withBias: true)
+    }
 }

@@ -53,9 +53,16 @@ __device__ __forceinline__ void gemv_impl(const bf16 *__restrict__ x, const bf16
     }
     pdl_wait();
 
-    // Rotating buffers: chunk c's slot is refilled with chunk c + GEMV_UNROLL * warps right after its mma, so the
-    // loads stay in flight while the warp computes (the same chunk order per accumulator as a plain loop).
     for (int c0 = warp; c0 < chunks; c0 += warps * GEMV_UNROLL) {
+        if (c0 != warp) {
+#pragma unroll
+            for (int u = 0; u < GEMV_UNROLL; ++u) {
+                const int c = c0 + u * warps;
+                const bool kok = c < chunks && c * 32 + 8 * t < K;
+                a0[u] = (kok && r0ok) ? ldg_stream16(w0 + c * 32) : zero16();
+                a8[u] = (kok && r8ok) ? ldg_stream16(w8 + c * 32) : zero16();
+            }
+        }
 #pragma unroll
         for (int u = 0; u < GEMV_UNROLL; ++u) {
             const int c = c0 + u * warps;  // uniform over the warp
@@ -72,10 +79,6 @@ __device__ __forceinline__ void gemv_impl(const bf16 *__restrict__ x, const bf16
                 mma_bf16_16816(acc[nt], A0, B0);
                 mma_bf16_16816(acc[nt], A1, B1);
             }
-            const int cn = c + GEMV_UNROLL * warps;
-            const bool nok = cn < chunks && cn * 32 + 8 * t < K;
-            a0[u] = (nok && r0ok) ? ldg_stream16(w0 + cn * 32) : zero16();
-            a8[u] = (nok && r8ok) ? ldg_stream16(w8 + cn * 32) : zero16();
         }
     }
     pdl_launch_dependents();

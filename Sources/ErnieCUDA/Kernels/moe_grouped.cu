@@ -350,24 +350,28 @@ __device__ __forceinline__ void moe_gate_up_impl(
     const int kchunks = (H + 31) / 32;
     const int hstride = width_max;
     for (int item = blockIdx.x; item < items; item += gridDim.x) {
-        const MoESlot s = moe_slot(item, tiles, offsets, active, chunks_shared, num_tokens);
-        const int width = s.routed ? I : CW;
-        const int r0 = s.tile * MOE_ROWS;
-        if (r0 >= width || s.count == 0) continue;  // uniform over the block
+        // The weights depend on the expert id only: the first U chunks go out before the slot's token range
+        // (offsets, one more dependent read) is known.
+        const int slot = item / tiles;
+        const bool routed = slot >= chunks_shared;
+        const int expert = routed ? active[slot - chunks_shared] : slot;
+        const int width = routed ? I : CW;
+        const int r0 = (item - slot * tiles) * MOE_ROWS;
+        if (r0 >= width) continue;  // uniform over the block
         const bf16 *gate_base, *up_base, *gbias = nullptr, *ubias = nullptr;
-        if (s.routed) {
-            gate_base = gate_up + (i64)s.expert * 2 * I * H;
+        if (routed) {
+            gate_base = gate_up + (i64)expert * 2 * I * H;
             up_base = gate_base + (i64)I * H;
             if (gate_up_bias != nullptr) {
-                gbias = gate_up_bias + (i64)s.expert * 2 * I;
+                gbias = gate_up_bias + (i64)expert * 2 * I;
                 ubias = gbias + I;
             }
         } else {
-            gate_base = shared_gate_up + (i64)s.expert * CW * H;
-            up_base = shared_gate_up + (i64)(S + s.expert * CW) * H;
+            gate_base = shared_gate_up + (i64)expert * CW * H;
+            up_base = shared_gate_up + (i64)(S + expert * CW) * H;
             if (shared_bias != nullptr) {
-                gbias = shared_bias + s.expert * CW;
-                ubias = shared_bias + S + s.expert * CW;
+                gbias = shared_bias + expert * CW;
+                ubias = shared_bias + S + expert * CW;
             }
         }
         const bool ok0 = r0 + g < width, ok8 = r0 + g + 8 < width;
@@ -375,6 +379,20 @@ __device__ __forceinline__ void moe_gate_up_impl(
         const bf16 *wg8 = gate_base + (i64)(ok8 ? r0 + g + 8 : 0) * H + 8 * t;
         const bf16 *wu0 = up_base + (i64)(ok0 ? r0 + g : 0) * H + 8 * t;
         const bf16 *wu8 = up_base + (i64)(ok8 ? r0 + g + 8 : 0) * H + 8 * t;
+        // Rotating buffers: chunk c's slot is refilled with chunk c + U * warps right after its mma, so U chunks
+        // stay in flight while the warp computes (the same chunk order per accumulator as a plain loop).
+        uint4 g0[U], g8[U], u0[U], u8[U];
+#pragma unroll
+        for (int u = 0; u < U; ++u) {
+            const int c = warp + u * warps;
+            const bool kok = c < kchunks && c * 32 + 8 * t < H;
+            g0[u] = (kok && ok0) ? ldg_stream16(wg0 + c * 32) : zero16();
+            g8[u] = (kok && ok8) ? ldg_stream16(wg8 + c * 32) : zero16();
+            u0[u] = (kok && ok0) ? ldg_stream16(wu0 + c * 32) : zero16();
+            u8[u] = (kok && ok8) ? ldg_stream16(wu8 + c * 32) : zero16();
+        }
+        const MoESlot s = moe_slot(item, tiles, offsets, active, chunks_shared, num_tokens);
+        if (s.count == 0) continue;  // uniform over the block
         for (int m0 = 0; m0 < s.count; m0 += NT * 8) {
             const bf16 *xr[NT];
             bool xok[NT];
@@ -389,17 +407,16 @@ __device__ __forceinline__ void moe_gate_up_impl(
             for (int nt = 0; nt < NT; ++nt)
 #pragma unroll
                 for (int i = 0; i < 4; ++i) ag[nt][i] = au[nt][i] = 0.0f;
-            // Rotating buffers: chunk c's slot is refilled with chunk c + U * warps right after its mma, so U chunks
-            // stay in flight while the warp computes (the same chunk order per accumulator as a plain loop).
-            uint4 g0[U], g8[U], u0[U], u8[U];
+            if (m0 != 0) {  // a later token group: the buffers ran empty at the end of the previous one
 #pragma unroll
-            for (int u = 0; u < U; ++u) {
-                const int c = warp + u * warps;
-                const bool kok = c < kchunks && c * 32 + 8 * t < H;
-                g0[u] = (kok && ok0) ? ldg_stream16(wg0 + c * 32) : zero16();
-                g8[u] = (kok && ok8) ? ldg_stream16(wg8 + c * 32) : zero16();
-                u0[u] = (kok && ok0) ? ldg_stream16(wu0 + c * 32) : zero16();
-                u8[u] = (kok && ok8) ? ldg_stream16(wu8 + c * 32) : zero16();
+                for (int u = 0; u < U; ++u) {
+                    const int c = warp + u * warps;
+                    const bool kok = c < kchunks && c * 32 + 8 * t < H;
+                    g0[u] = (kok && ok0) ? ldg_stream16(wg0 + c * 32) : zero16();
+                    g8[u] = (kok && ok8) ? ldg_stream16(wg8 + c * 32) : zero16();
+                    u0[u] = (kok && ok0) ? ldg_stream16(wu0 + c * 32) : zero16();
+                    u8[u] = (kok && ok8) ? ldg_stream16(wu8 + c * 32) : zero16();
+                }
             }
             for (int c0 = warp; c0 < kchunks; c0 += warps * U) {
 #pragma unroll
@@ -468,15 +485,15 @@ __device__ __forceinline__ void moe_gate_up_impl(
 
 // Y[row, c] = h[row, :] · Wd[c, :] (fp32, unrounded) for every slot's tokens and output columns c < H. Routed expert e:
 // Wd rows e*H + c of width I; shared chunk j: columns j*CW ... of the shared down matrix [H, S]. Work items (slot,
-// 16-column tile), K split over the warps. Dynamic shared memory: warps * NT * 8 * 16 floats.
-template <int NT>
+// 16-column tile), K split over the warps; each warp loads U chunks per round. Dynamic shared memory:
+// warps * NT * 8 * 16 floats.
+template <int NT, int U>
 __device__ __forceinline__ void moe_down_impl(const bf16 *__restrict__ h, const int *__restrict__ offsets,
                                               const int *__restrict__ active, const int *__restrict__ meta,
                                               const bf16 *__restrict__ down, const bf16 *__restrict__ shared_down,
                                               float *__restrict__ y, int T, int H, int I, int top_k,
                                               int chunks_shared, int CW, int S) {
     ERNIE_DYNAMIC_SMEM(float, red);
-    constexpr int U = 6;
     constexpr int TILE = NT * 8 * MOE_ROWS;
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
     const int g = lane >> 2, t = lane & 3;
@@ -496,23 +513,36 @@ __device__ __forceinline__ void moe_down_impl(const bf16 *__restrict__ h, const 
     const int items = (num_active + chunks_shared) * tiles;
     const int hstride = max(I, CW);
     for (int item = blockIdx.x; item < items; item += gridDim.x) {
-        const MoESlot s = moe_slot(item, tiles, offsets, active, chunks_shared, num_tokens);
-        if (s.count == 0) continue;  // uniform
-        const int c0row = s.tile * MOE_ROWS;
-        const int K = s.routed ? I : CW;
+        // The weights depend on the expert id only: the first round of weight loads goes out before the slot's
+        // token range (offsets, one more dependent read) is known.
+        const int slot = item / tiles;
+        const bool routed = slot >= chunks_shared;
+        const int expert = routed ? active[slot - chunks_shared] : slot;
+        const int c0row = (item - slot * tiles) * MOE_ROWS;
+        const int K = routed ? I : CW;
         const int kchunks = (K + 31) / 32;
         const bf16 *wbase;
         i64 wstride;
-        if (s.routed) {
-            wbase = down + (i64)s.expert * H * I;
+        if (routed) {
+            wbase = down + (i64)expert * H * I;
             wstride = I;
         } else {
-            wbase = shared_down + (i64)s.expert * CW;
+            wbase = shared_down + (i64)expert * CW;
             wstride = S;
         }
         const bool ok0 = c0row + g < H, ok8 = c0row + g + 8 < H;
         const bf16 *w0 = wbase + (ok0 ? c0row + g : 0) * wstride + 8 * t;
         const bf16 *w8 = wbase + (ok8 ? c0row + g + 8 : 0) * wstride + 8 * t;
+        uint4 a0[U], a8[U];
+#pragma unroll
+        for (int u = 0; u < U; ++u) {
+            const int c = warp + u * warps;
+            const bool kok = c < kchunks && c * 32 + 8 * t < K;
+            a0[u] = (kok && ok0) ? ldg_stream16(w0 + c * 32) : zero16();
+            a8[u] = (kok && ok8) ? ldg_stream16(w8 + c * 32) : zero16();
+        }
+        const MoESlot s = moe_slot(item, tiles, offsets, active, chunks_shared, num_tokens);
+        if (s.count == 0) continue;  // uniform
         for (int m0 = 0; m0 < s.count; m0 += NT * 8) {
             const bf16 *hr[NT];
             bool hok[NT];
@@ -526,13 +556,14 @@ __device__ __forceinline__ void moe_down_impl(const bf16 *__restrict__ h, const 
 #pragma unroll
             for (int nt = 0; nt < NT; ++nt) acc[nt][0] = acc[nt][1] = acc[nt][2] = acc[nt][3] = 0.0f;
             for (int cc = warp; cc < kchunks; cc += warps * U) {
-                uint4 a0[U], a8[U];
+                if (m0 != 0 || cc != warp) {  // the first round of the first token group is already loaded
 #pragma unroll
-                for (int u = 0; u < U; ++u) {
-                    const int c = cc + u * warps;
-                    const bool kok = c < kchunks && c * 32 + 8 * t < K;
-                    a0[u] = (kok && ok0) ? ldg_stream16(w0 + c * 32) : zero16();
-                    a8[u] = (kok && ok8) ? ldg_stream16(w8 + c * 32) : zero16();
+                    for (int u = 0; u < U; ++u) {
+                        const int c = cc + u * warps;
+                        const bool kok = c < kchunks && c * 32 + 8 * t < K;
+                        a0[u] = (kok && ok0) ? ldg_stream16(w0 + c * 32) : zero16();
+                        a8[u] = (kok && ok8) ? ldg_stream16(w8 + c * 32) : zero16();
+                    }
                 }
 #pragma unroll
                 for (int u = 0; u < U; ++u) {
@@ -577,9 +608,14 @@ __device__ __forceinline__ void moe_down_impl(const bf16 *__restrict__ h, const 
     pdl_launch_dependents();
 }
 
-// GU_BLOCKS / DN_BLOCKS: blocks per multiprocessor the register budget must allow (more blocks = more weight loads in
-// flight; 3 spills for every one of them now — nvrtc_check.py reports any spill).
-#define ERNIE_MOE_GROUPED_KERNELS(NT, GU_BLOCKS, DN_BLOCKS)                                                         \
+// GU_BLOCKS / DN_BLOCKS: blocks per multiprocessor the register budget must allow; DN_U: down's chunks per warp and
+// round. A down block (16 output columns × I = 48 KB of weights at ERNIE's shapes) is short-lived: its fixed cost
+// (dependent meta / active / offsets reads, reduction, launch) is hidden by more resident blocks, not by more loads
+// per round (round 2: 6 instead of 4 chunks per round at 2 blocks per SM made it slower). nt1: 3 chunks, 64
+// registers, 4 blocks; nt2: 4 chunks, 80 registers, 3 blocks (the same 96 KB of loads in flight per SM as 2 blocks
+// of 6 chunks). nt4 stays at 2 blocks of 6 chunks: at 3 blocks only 2 chunks fit without spills, which would halve
+// the bytes in flight. Gate|up at 3 blocks spills, so it stays at 2 (nvrtc_check.py reports any spill).
+#define ERNIE_MOE_GROUPED_KERNELS(NT, GU_BLOCKS, DN_BLOCKS, DN_U)                                                   \
     extern "C" __global__ void __launch_bounds__(256, GU_BLOCKS) ernie_moe_gate_up_grouped_nt##NT(                     \
         const bf16 *__restrict__ x, const int *__restrict__ offsets, const int *__restrict__ active,                \
         const int *__restrict__ meta, const int *__restrict__ pairs, const bf16 *__restrict__ gate_up,              \
@@ -593,12 +629,13 @@ __device__ __forceinline__ void moe_down_impl(const bf16 *__restrict__ h, const 
         const bf16 *__restrict__ h, const int *__restrict__ offsets, const int *__restrict__ active,                \
         const int *__restrict__ meta, const bf16 *__restrict__ down, const bf16 *__restrict__ shared_down,          \
         float *__restrict__ y, int T, int H, int I, int top_k, int chunks_shared, int CW, int S) {                  \
-        moe_down_impl<NT>(h, offsets, active, meta, down, shared_down, y, T, H, I, top_k, chunks_shared, CW, S);    \
+        moe_down_impl<NT, DN_U>(h, offsets, active, meta, down, shared_down, y, T, H, I, top_k, chunks_shared, CW,  \
+                                S);                                                                                 \
     }
 
-ERNIE_MOE_GROUPED_KERNELS(1, 2, 2)
-ERNIE_MOE_GROUPED_KERNELS(2, 2, 2)
-ERNIE_MOE_GROUPED_KERNELS(4, 2, 2)
+ERNIE_MOE_GROUPED_KERNELS(1, 2, 4, 3)
+ERNIE_MOE_GROUPED_KERNELS(2, 2, 3, 4)
+ERNIE_MOE_GROUPED_KERNELS(4, 2, 2, 6)
 
 // out[t, c] = (sum over the token's choices in increasing expert id of bf16(bf16(y_row (+ bias, rounded)) * w), every
 // add rounded to bf16) + bf16(sum of the shared chunks' y (+ shared bias, rounded)), as ernie_moe_combine. Grid
