@@ -11,8 +11,11 @@ enum TestDevice {
         return count > 0
     }()
 
+    /// A backend with the skinny tensor-core GEMM on (it is off by default), so the tests keep exercising it.
     static func backend(maxTokens: Int = 512) throws -> CUDABackend {
-        try CUDABackend(configuration: CUDABackend.Configuration(maxTokensPerStep: maxTokens))
+        var perf = PerfOptions.environment(ProcessInfo.processInfo.environment)
+        if ProcessInfo.processInfo.environment["ERNIE_CUDA_GEMV_MAX_ROWS"] == nil { perf.gemvMaxRows = 16 }
+        return try CUDABackend(configuration: CUDABackend.Configuration(maxTokensPerStep: maxTokens, perf: perf))
     }
 }
 

@@ -9,7 +9,7 @@ import Testing
     @Test func environmentSwitchesEveryFastPath() {
         let defaults = PerfOptions.environment([:])
         #expect(defaults == PerfOptions())
-        #expect(defaults.graphs && defaults.gemvMaxRows == 16 && defaults.groupedMoEMaxTokens == 256)
+        #expect(defaults.graphs && defaults.gemvMaxRows == 0 && defaults.groupedMoEMaxTokens == 256)
         let off = PerfOptions.environment([
             "ERNIE_CUDA_GRAPHS": "0", "ERNIE_CUDA_GEMV_MAX_ROWS": "0", "ERNIE_CUDA_MOE_GROUPED_MAX_TOKENS": "0",
             "ERNIE_CUDA_DECODE_ATTENTION": "off", "ERNIE_CUDA_FAST_ELEMENTWISE": "false",

@@ -127,7 +127,7 @@ if wanted ab; then
         ab ctx4096-graphs-off "$LONG" ERNIE_CUDA_GRAPHS=0
     fi
     ab graphs-off "$STD" ERNIE_CUDA_GRAPHS=0
-    ab gemv-off "$STD" ERNIE_CUDA_GEMV_MAX_ROWS=0
+    ab skinny-gemv-on "$STD" ERNIE_CUDA_GEMV_MAX_ROWS=16
     ab grouped-moe-off "$STD" ERNIE_CUDA_MOE_GROUPED_MAX_TOKENS=0
     ab flash-prefill-off "--batch 1 --steps 4 --context 512 --prefill 2048" ERNIE_CUDA_FLASH_PREFILL=0
     ab reference-path "$STD" ERNIE_CUDA_GRAPHS=0 ERNIE_CUDA_GEMV_MAX_ROWS=0 ERNIE_CUDA_MOE_GROUPED_MAX_TOKENS=0 \

@@ -5,7 +5,8 @@
 /// | --- | --- | --- |
 /// | `ERNIE_CUDA_GRAPHS` | 1 | 0: decode steps launch every kernel eagerly (no CUDA graphs, no padding to buckets) |
 /// | `ERNIE_CUDA_GRAPH_MAX_BATCH` | 256 | largest decode batch run through a graph |
-/// | `ERNIE_CUDA_GEMV_MAX_ROWS` | 16 | linear layers with at most this many rows use the skinny tensor-core GEMM (0: cuBLASLt always; at most 64) |
+/// | `ERNIE_CUDA_GEMV_MAX_ROWS` | 0 | linear layers with at most this many rows use the skinny tensor-core GEMM (at most 64); off by
+///   default because cuBLASLt measured 0.1–0.4 ms per decode step faster on the H200 (BENCHMARKS.md, rounds 2 and 3) |
 /// | `ERNIE_CUDA_MOE_GROUPED_MAX_TOKENS` | 256 | MoE steps with at most this many tokens route and group on the device (0: the previous paths) |
 /// | `ERNIE_CUDA_DECODE_ATTENTION` | 1 | 0: decode steps use the general attention kernel (host-planned splits) |
 /// | `ERNIE_CUDA_FAST_ELEMENTWISE` | 1 | 0: the scalar RoPE (sin/cos per element), RMSNorm and SiLU·mul kernels |
@@ -22,7 +23,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
     public var programmaticDependentLaunch: Bool
 
     public init(
-        graphs: Bool = true, graphMaxBatch: Int = 256, gemvMaxRows: Int = 16, groupedMoEMaxTokens: Int = 256,
+        graphs: Bool = true, graphMaxBatch: Int = 256, gemvMaxRows: Int = 0, groupedMoEMaxTokens: Int = 256,
         decodeAttention: Bool = true, fastElementwise: Bool = true, flashPrefill: Bool = true,
         programmaticDependentLaunch: Bool = true
     ) {
