@@ -30,6 +30,9 @@ extension CPUBackend {
 
         // Router (float32), softmax, selection, renormalised weights.
         let logits = try linear(x, weights.router, bias: nil)
+        let correction = weights.correctionBias.map { bias in
+            bias.withFloats { Array(UnsafeBufferPointer(start: $0, count: e)) }
+        }
         var routes = [[(token: Int, weight: Float)]](repeating: [], count: held)
         var probabilities = [Float](repeating: 0, count: e)
         var biased = [Float](repeating: 0, count: e)
@@ -44,7 +47,7 @@ extension CPUBackend {
             }
             for i in 0..<e {
                 probabilities[i] /= sum
-                biased[i] = probabilities[i] + (weights.correctionBias?.data[i] ?? 0)
+                biased[i] = probabilities[i] + (correction?[i] ?? 0)
             }
             let chosen = Self.topIndices(biased, k)
             var total: Float = 0
@@ -64,18 +67,20 @@ extension CPUBackend {
                 (input.data + r * h).update(from: x.data + a.token * h, count: h)
             }
             let gateUp = CPUTensor(rows: assigned.count, cols: 2 * inter)
-            Kernels.matmulTransposed(
-                x: input.data, rows: assigned.count, w: weights.expertsGateUp.data + expert * 2 * inter * h,
-                n: 2 * inter, k: h, bias: weights.expertsGateUpBias.map { UnsafePointer($0.data + expert * 2 * inter) },
-                out: gateUp.data, ldo: 2 * inter
-            )
+            withFloats(weights.expertsGateUpBias) { bias in
+                Kernels.matmulTransposed(
+                    x: input.data, rows: assigned.count, weight: weights.expertsGateUp, firstRow: expert * 2 * inter,
+                    n: 2 * inter, k: h, bias: bias.map { $0 + expert * 2 * inter }, out: gateUp.data, ldo: 2 * inter
+                )
+            }
             let activated = try siluAndMul(gateUp)
             let down = CPUTensor(rows: assigned.count, cols: h)
-            Kernels.matmulTransposed(
-                x: activated.data, rows: assigned.count, w: weights.expertsDown.data + expert * h * inter, n: h,
-                k: inter, bias: weights.expertsDownBias.map { UnsafePointer($0.data + expert * h) },
-                out: down.data, ldo: h
-            )
+            withFloats(weights.expertsDownBias) { bias in
+                Kernels.matmulTransposed(
+                    x: activated.data, rows: assigned.count, weight: weights.expertsDown, firstRow: expert * h,
+                    n: h, k: inter, bias: bias.map { $0 + expert * h }, out: down.data, ldo: h
+                )
+            }
             for (r, a) in assigned.enumerated() {
                 Kernels.axpy(a.weight, down.data + r * h, out.data + a.token * h, h)
             }

@@ -10,18 +10,18 @@ extension CPUBackend {
         }
     }
 
-    /// Counts a new weight against the memory limit; refuses it when the weights would not fit (allocation
-    /// failure would otherwise trap).
-    private func reserve(rows: Int, cols: Int, name: String) throws {
+    /// Counts a new weight of `elementBytes`-byte elements against the memory limit; refuses it when the weights
+    /// would not fit (allocation failure would otherwise trap).
+    private func reserve(rows: Int, cols: Int, elementBytes: Int = 4, name: String) throws {
         let (elements, overflow) = rows.multipliedReportingOverflow(by: cols)
-        let bytes = Double(elements) * 4
+        let bytes = Double(elements) * Double(elementBytes)
         guard !overflow, Double(weightBytes) + bytes <= Double(memoryLimit) else {
             throw ModelError.backend(
-                "weight '\(name)' [\(rows), \(cols)] does not fit: \(weightBytes >> 20) MiB of float32 weights are "
+                "weight '\(name)' [\(rows), \(cols)] does not fit: \(weightBytes >> 20) MiB of weights are "
                     + "loaded and the CPU backend's limit is \(memoryLimit >> 20) MiB"
             )
         }
-        weightBytes += elements * 4
+        weightBytes += elements * elementBytes
     }
 
     private static func checkBytes(_ t: HostTensor) throws {
@@ -48,11 +48,22 @@ extension CPUBackend {
             try Self.checkBytes(part)
             rows += pg.rows
         }
-        try reserve(rows: rows, cols: g.cols, name: first.name)
-        let weight = CPUWeight(rows: rows, cols: g.cols, isVector: g.isVector)
+        // bfloat16 matrices stay bfloat16 (exact; half the bytes each decode step reads); the rest is float32.
+        let keepBFloat16 = precision == .standard && !g.isVector && parts.allSatisfy { $0.dtype == .bfloat16 }
+        try reserve(rows: rows, cols: g.cols, elementBytes: keepBFloat16 ? 2 : 4, name: first.name)
+        let weight = CPUWeight(rows: rows, cols: g.cols, isVector: g.isVector, bfloat16: keepBFloat16)
         var offset = 0
         for part in parts {
-            part.copyFloats(into: weight.data + offset)
+            switch weight.elements {
+            case .float32(let storage):
+                part.copyFloats(into: storage.pointer + offset)
+            case .bfloat16(let storage):
+                // checkBytes above: the part holds elementCount · 2 bytes.
+                if let base = part.bytes.baseAddress, part.elementCount > 0 {
+                    UnsafeMutableRawPointer(storage.pointer + offset).copyMemory(from: base,
+                                                                                 byteCount: part.elementCount * 2)
+                }
+            }
             offset += part.elementCount
         }
         return weight
@@ -63,8 +74,9 @@ extension CPUBackend {
     {
         let g = try Self.geometry(shape, name: "random weight")
         try reserve(rows: g.rows, cols: g.cols, name: "random weight \(shape)")
-        let weight = CPUWeight(rows: g.rows, cols: g.cols, isVector: g.isVector)
-        let p = SharedPointer(weight.data)
+        let storage = Storage<Float>(count: g.rows * g.cols, longLived: true)
+        let weight = CPUWeight(rows: g.rows, cols: g.cols, isVector: g.isVector, elements: .float32(storage))
+        let p = SharedPointer(storage.pointer)
         Parallel.forRanges(weight.count, costPerItem: 16) { range in
             for i in range { p.base[i] = DummyWeights.value(seed: seed, index: UInt64(i), scale: scale) }
         }

@@ -1,8 +1,9 @@
 import ErnieModel
 import Foundation
 
-/// The `Backend` on the CPU: float32 compute whatever the checkpoint dtype (weights are widened at upload),
-/// multi-threaded SIMD kernels, a float32 paged KV cache. The executable specification the GPU backend is tested
+/// The `Backend` on the CPU: float32 compute whatever the checkpoint dtype (bfloat16 weight matrices are kept in
+/// bfloat16 and widened exactly as the kernels load them; other weights are widened at upload), multi-threaded SIMD
+/// kernels, a float32 paged KV cache. The executable specification the GPU backend is tested
 /// against, and the device of the tests and the demo model.
 ///
 /// Used from one thread at a time (the engine thread); the kernels fan out over the cores internally.
@@ -10,7 +11,7 @@ public final class CPUBackend: Backend {
     public typealias Tensor = CPUTensor
     public typealias Weight = CPUWeight
 
-    /// Most bytes of float32 weights this backend loads (default: 90% of physical memory).
+    /// Most bytes of weights this backend loads (default: 90% of physical memory).
     public let memoryLimit: Int
     /// Bytes of weights loaded so far.
     public internal(set) var weightBytes = 0
@@ -100,7 +101,7 @@ public final class CPUBackend: Backend {
             guard token >= 0, Int(token) < table.rows else {
                 throw ModelError.invalidBatch("token \(token) is outside the embedding table (\(table.rows) rows)")
             }
-            (out.data + i * h).update(from: table.data + Int(token) * h, count: h)
+            table.copyRow(Int(token), to: out.data + i * h)
         }
         return out
     }
@@ -130,7 +131,9 @@ public final class CPUBackend: Backend {
             }
         }
         let normed = CPUTensor(rows: x.rows, cols: x.cols)
-        Kernels.rmsNorm(x: sum.data, rows: x.rows, cols: x.cols, weight: weight.data, eps: eps, out: normed.data)
+        weight.withFloats { w in
+            Kernels.rmsNorm(x: sum.data, rows: x.rows, cols: x.cols, weight: w, eps: eps, out: normed.data)
+        }
         return (normed, sum)
     }
 
@@ -142,10 +145,12 @@ public final class CPUBackend: Backend {
             throw ModelError.backend("linear: bias of \(bias.count) for \(weight.rows) outputs")
         }
         let out = CPUTensor(rows: x.rows, cols: weight.rows)
-        Kernels.matmulTransposed(
-            x: x.data, rows: x.rows, w: weight.data, n: weight.rows, k: x.cols, bias: bias.map { UnsafePointer($0.data) },
-            out: out.data, ldo: weight.rows
-        )
+        withFloats(bias) { b in
+            Kernels.matmulTransposed(
+                x: x.data, rows: x.rows, weight: weight, n: weight.rows, k: x.cols, bias: b, out: out.data,
+                ldo: weight.rows
+            )
+        }
         return out
     }
 

@@ -16,11 +16,68 @@ func store4(_ v: SIMD4<Float>, _ p: UnsafeMutablePointer<Float>) {
     UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD4<Float>.self)
 }
 
+// The weight element types live in this file on purpose: debug builds compile each file on its own (no whole-module
+// optimisation), and the kernels below can only inline `wide4` — one instruction or two — when its body is in the
+// same file; a call through the protocol witness per four elements costs as much as the arithmetic.
+
+/// A bfloat16 value as checkpoints store it: the high 16 bits of a float32, so widening it is exact.
+struct BFloat16: Sendable {
+    var bits: UInt16
+}
+
+/// An element type in which the CPU backend keeps weight matrices: float32, or bfloat16 when the checkpoint holds
+/// bfloat16. The GEMM kernels read either and widen to float32 as they load, so the products are the same to the
+/// bit (the widening is exact and the summation order does not depend on the storage); bfloat16 halves the memory
+/// each decode step streams through, which is what limits the matrix-vector products of decode.
+protocol WeightElement: Sendable {
+    /// `p[0..<4]` as float32.
+    static func wide4(_ p: UnsafePointer<Self>) -> SIMD4<Float>
+    /// `p[i]` as float32.
+    static func wide(_ p: UnsafePointer<Self>, _ i: Int) -> Float
+}
+
+extension Float: WeightElement {
+    @inline(__always)
+    static func wide4(_ p: UnsafePointer<Float>) -> SIMD4<Float> {
+        UnsafeRawPointer(p).loadUnaligned(as: SIMD4<Float>.self)
+    }
+
+    @inline(__always)
+    static func wide(_ p: UnsafePointer<Float>, _ i: Int) -> Float { p[i] }
+}
+
+extension BFloat16: WeightElement {
+    @inline(__always)
+    static func wide4(_ p: UnsafePointer<BFloat16>) -> SIMD4<Float> {
+        let half = UnsafeRawPointer(p).loadUnaligned(as: SIMD4<UInt16>.self)
+        return unsafeBitCast(SIMD4<UInt32>(truncatingIfNeeded: half) &<< 16, to: SIMD4<Float>.self)
+    }
+
+    @inline(__always)
+    static func wide(_ p: UnsafePointer<BFloat16>, _ i: Int) -> Float { Float(bitPattern: UInt32(p[i].bits) << 16) }
+}
+
 extension Kernels {
+    /// `matmulTransposed` with the weight rows `firstRow..<firstRow + n` of `weight` (`k` columns), whichever
+    /// element type the weight is kept in.
+    static func matmulTransposed(
+        x: UnsafePointer<Float>, rows: Int, weight: CPUWeight, firstRow: Int = 0, n: Int, k: Int,
+        bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>, ldo: Int
+    ) {
+        switch weight.elements {
+        case .float32(let storage):
+            matmulTransposed(x: x, rows: rows, w: storage.pointer + firstRow * k, n: n, k: k, bias: bias, out: out,
+                             ldo: ldo)
+        case .bfloat16(let storage):
+            matmulTransposed(x: x, rows: rows, w: storage.pointer + firstRow * k, n: n, k: k, bias: bias, out: out,
+                             ldo: ldo)
+        }
+    }
+
     /// `out[t, n] = Σ_k x[t, k] · w[n, k] (+ bias[n])` for `t < rows`, `n < n`; `x` rows are `k` apart,
     /// `w` rows `k` apart, `out` rows `ldo` apart. Multi-threaded over `n`.
-    static func matmulTransposed(
-        x: UnsafePointer<Float>, rows: Int, w: UnsafePointer<Float>, n: Int, k: Int,
+    static func matmulTransposed<W: WeightElement>(
+        x: UnsafePointer<Float>, rows: Int, w: UnsafePointer<W>, n: Int, k: Int,
         bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>, ldo: Int
     ) {
         guard rows > 0, n > 0 else { return }
@@ -34,8 +91,8 @@ extension Kernels {
     }
 
     /// One thread's share: output columns `nRange`.
-    static func matmulBlock(
-        x: UnsafePointer<Float>, rows: Int, w: UnsafePointer<Float>, nRange: Range<Int>, k: Int,
+    static func matmulBlock<W: WeightElement>(
+        x: UnsafePointer<Float>, rows: Int, w: UnsafePointer<W>, nRange: Range<Int>, k: Int,
         bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>, ldo: Int
     ) {
         // Blocks of weight rows small enough to stay in L2 while every activation row streams past.
@@ -64,8 +121,8 @@ extension Kernels {
 
     /// Four activation rows against weight rows `nRange`, two weight rows at a time.
     @inline(__always)
-    static func tile4(
-        x: UnsafePointer<Float>, w: UnsafePointer<Float>, nRange: Range<Int>, k: Int,
+    static func tile4<W: WeightElement>(
+        x: UnsafePointer<Float>, w: UnsafePointer<W>, nRange: Range<Int>, k: Int,
         out: UnsafeMutablePointer<Float>, ldo: Int
     ) {
         let x0 = x, x1 = x + k, x2 = x + 2 * k, x3 = x + 3 * k
@@ -77,7 +134,7 @@ extension Kernels {
             var a20 = SIMD4<Float>(), a21 = SIMD4<Float>(), a30 = SIMD4<Float>(), a31 = SIMD4<Float>()
             var i = 0
             while i < k4 {
-                let v0 = load4(w0 + i), v1 = load4(w1 + i)
+                let v0 = W.wide4(w0 + i), v1 = W.wide4(w1 + i)
                 let b0 = load4(x0 + i)
                 a00 += b0 * v0
                 a01 += b0 * v1
@@ -95,14 +152,15 @@ extension Kernels {
             var s00 = a00.sum(), s01 = a01.sum(), s10 = a10.sum(), s11 = a11.sum()
             var s20 = a20.sum(), s21 = a21.sum(), s30 = a30.sum(), s31 = a31.sum()
             while i < k {
-                s00 += x0[i] * w0[i]
-                s01 += x0[i] * w1[i]
-                s10 += x1[i] * w0[i]
-                s11 += x1[i] * w1[i]
-                s20 += x2[i] * w0[i]
-                s21 += x2[i] * w1[i]
-                s30 += x3[i] * w0[i]
-                s31 += x3[i] * w1[i]
+                let v0 = W.wide(w0, i), v1 = W.wide(w1, i)
+                s00 += x0[i] * v0
+                s01 += x0[i] * v1
+                s10 += x1[i] * v0
+                s11 += x1[i] * v1
+                s20 += x2[i] * v0
+                s21 += x2[i] * v1
+                s30 += x3[i] * v0
+                s31 += x3[i] * v1
                 i += 1
             }
             out[j] = s00
@@ -128,8 +186,8 @@ extension Kernels {
     /// Every output element is summed in exactly the order `tile4` uses (one SIMD4 accumulator over `k & ~3`, its
     /// horizontal sum, then the scalar tail), so a token's result does not depend on how many rows share its batch.
     @inline(__always)
-    static func rowTimesBlock(
-        x: UnsafePointer<Float>, w: UnsafePointer<Float>, nRange: Range<Int>, k: Int, out: UnsafeMutablePointer<Float>
+    static func rowTimesBlock<W: WeightElement>(
+        x: UnsafePointer<Float>, w: UnsafePointer<W>, nRange: Range<Int>, k: Int, out: UnsafeMutablePointer<Float>
     ) {
         let k4 = k & ~3
         var j = nRange.lowerBound
@@ -139,18 +197,18 @@ extension Kernels {
             var i = 0
             while i < k4 {
                 let b = load4(x + i)
-                a0 += b * load4(w0 + i)
-                a1 += b * load4(w1 + i)
-                a2 += b * load4(w2 + i)
-                a3 += b * load4(w3 + i)
+                a0 += b * W.wide4(w0 + i)
+                a1 += b * W.wide4(w1 + i)
+                a2 += b * W.wide4(w2 + i)
+                a3 += b * W.wide4(w3 + i)
                 i += 4
             }
             var s0 = a0.sum(), s1 = a1.sum(), s2 = a2.sum(), s3 = a3.sum()
             while i < k {
-                s0 += x[i] * w0[i]
-                s1 += x[i] * w1[i]
-                s2 += x[i] * w2[i]
-                s3 += x[i] * w3[i]
+                s0 += x[i] * W.wide(w0, i)
+                s1 += x[i] * W.wide(w1, i)
+                s2 += x[i] * W.wide(w2, i)
+                s3 += x[i] * W.wide(w3, i)
                 i += 1
             }
             out[j] = s0
@@ -167,17 +225,17 @@ extension Kernels {
 
     /// `Σ a[i] · b[i]` summed in the GEMM kernels' order: one SIMD4 accumulator, its horizontal sum, the scalar tail.
     @inline(__always)
-    static func orderedDot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
+    static func orderedDot<W: WeightElement>(_ a: UnsafePointer<Float>, _ b: UnsafePointer<W>, _ n: Int) -> Float {
         var acc = SIMD4<Float>()
         var i = 0
         let n4 = n & ~3
         while i < n4 {
-            acc += load4(a + i) * load4(b + i)
+            acc += load4(a + i) * W.wide4(b + i)
             i += 4
         }
         var s = acc.sum()
         while i < n {
-            s += a[i] * b[i]
+            s += a[i] * W.wide(b, i)
             i += 1
         }
         return s

@@ -9,6 +9,7 @@ request, else 1. With --runs: the runs OUT_DIR/{sglang,ernie}-BACKEND-{1..REPEAT
 the verdict on the means over the runs.
 """
 import json
+import re
 import sys
 
 
@@ -37,8 +38,41 @@ def client_cpu(path):
         return None
 
 
+def prometheus_sums(path):
+    """{metric name without prefix and labels: value} of the `_sum`/`_count` series in a Prometheus text file,
+    summed over label sets; None when the file is missing."""
+    try:
+        text = open(path, encoding="utf-8").read()
+    except OSError:
+        return None
+    values = {}
+    for line in text.splitlines():
+        match = re.match(r"^(?:[a-zA-Z0-9_]+:)?([a-zA-Z0-9_]+_(?:sum|count))(?:\{[^}]*\})?\s+([0-9.eE+-]+)$", line)
+        if match:
+            values[match.group(1)] = values.get(match.group(1), 0.0) + float(match.group(2))
+    return values
+
+
+def server_view(base):
+    """The server's own mean inter-token latency and TTFT (ms) over one run, from the /metrics snapshots taken
+    before and after it (BASE.metrics-before/-after); includes the run's warm-up request. {} when unavailable."""
+    before, after = prometheus_sums(base + ".metrics-before"), prometheus_sums(base + ".metrics-after")
+    if not before or not after:
+        return {}
+    view = {}
+    for key, name in (("server_mean_itl_ms", "inter_token_latency_seconds"),
+                      ("server_mean_ttft_ms", "time_to_first_token_seconds"),
+                      ("server_mean_e2e_ms", "e2e_request_latency_seconds")):
+        count = after.get(name + "_count", 0) - before.get(name + "_count", 0)
+        total = after.get(name + "_sum", 0) - before.get(name + "_sum", 0)
+        if count > 0:
+            view[key] = 1000 * total / count
+    return view
+
+
 def runs(backend, num_prompts, out_dir, repeats):
     keys = ["output_throughput", "mean_tpot_ms", "median_tpot_ms", "mean_ttft_ms", "mean_e2e_latency_ms"]
+    server_keys = ["server_mean_itl_ms", "server_mean_ttft_ms", "tpot_over_server_itl"]
     table = {"SGLang": [], "ernie": []}
     ok = True
     for tool, prefix in (("SGLang", "sglang"), ("ernie", "ernie")):
@@ -46,19 +80,24 @@ def runs(backend, num_prompts, out_dir, repeats):
             base = f"{out_dir}/{prefix}-{backend}-{run}"
             record = last_record(base + ".jsonl")
             record["client_cpu_s"] = client_cpu(base + ".time")
+            record.update(server_view(base))
+            if record.get("server_mean_itl_ms") and record.get("mean_tpot_ms"):
+                record["tpot_over_server_itl"] = record["mean_tpot_ms"] / record["server_mean_itl_ms"]
             if record.get("completed") != num_prompts:
                 print(f"{tool} run {run}: {record.get('completed')} of {num_prompts} requests completed")
                 ok = False
             table[tool].append(record)
     print(f"\n### {backend}: {repeats} runs of each tool")
-    print(f"{'run':<10}" + "".join(f"{k:>22}" for k in keys + ["client_cpu_s"]))
+    columns = keys + ["client_cpu_s"] + server_keys
+    print(f"{'run':<10}" + "".join(f"{k:>22}" for k in columns))
     for tool in table:
         for run, record in enumerate(table[tool], 1):
-            cells = [record.get(k) for k in keys + ["client_cpu_s"]]
-            print(f"{tool + ' ' + str(run):<10}" + "".join(f"{c:>22.2f}" if isinstance(c, (int, float)) else
+            cells = [record.get(k) for k in columns]
+            print(f"{tool + ' ' + str(run):<10}" + "".join(f"{c:>22.3f}" if isinstance(c, float) and c < 10 else
+                                                         f"{c:>22.2f}" if isinstance(c, (int, float)) else
                                                          f"{'-':>22}" for c in cells))
     print(f"\n{'metric':<22} {'SGLang mean':>12} {'spread':>8} {'ernie mean':>12} {'spread':>8} {'ratio':>8}")
-    for key in keys + ["client_cpu_s"]:
+    for key in keys + ["client_cpu_s"] + server_keys:
         values = {tool: [r[key] for r in table[tool] if isinstance(r.get(key), (int, float))] for tool in table}
         if not values["SGLang"] or not values["ernie"]:
             continue
@@ -68,8 +107,11 @@ def runs(backend, num_prompts, out_dir, repeats):
         flag = ""
         if key in ("output_throughput", "mean_tpot_ms") and not (0.9 <= ratio <= 1.1):
             flag, ok = "  <-- differs by more than 10%", False
-        print(f"{key:<22} {mean['SGLang']:>12.2f} {spread['SGLang']:>7.1%} {mean['ernie']:>12.2f} "
+        print(f"{key:<22} {mean['SGLang']:>12.3f} {spread['SGLang']:>7.1%} {mean['ernie']:>12.3f} "
               f"{spread['ernie']:>7.1%} {ratio:>8.3f}{flag}")
+    if all(isinstance(r.get("tpot_over_server_itl"), float) for rows in table.values() for r in rows):
+        print("(tpot_over_server_itl: the tool's mean TPOT over the server's own mean inter-token latency in the same "
+              "run — how faithfully each tool saw the server, whatever the server's speed in that run)")
     print(f"\nverdict ({backend}, means of {repeats} runs): "
           + ("AGREE within 10% (throughput, TPOT)" if ok else "DISAGREE"))
     return 0 if ok else 1
@@ -99,6 +141,11 @@ def main():
         if key in ("output_throughput", "mean_tpot_ms") and not (0.9 <= ratio <= 1.1):
             flag, ok = "  <-- differs by more than 10%", False
         print(f"{key:<28} {a!s:>12.12} {b!s:>12.12} {ratio:>8.3f}{flag}")
+    views = [server_view(path[:-len(".jsonl")]) for path in (sgl_jsonl, ern_jsonl)]
+    for key in ("server_mean_itl_ms", "server_mean_ttft_ms"):
+        if all(key in v for v in views):
+            a, b = views[0][key], views[1][key]
+            print(f"{key:<28} {a:>12.2f} {b:>12.2f} {b / a:>8.3f}  (the server's own figure during each run)")
     if len(sys.argv) > 6:
         expected = int(sys.argv[6])
         for name, record in (("SGLang", s), ("ernie", e)):

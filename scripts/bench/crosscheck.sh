@@ -27,11 +27,15 @@
 # (on a shared or small machine the server's own speed varies by more than the tools differ).
 # The client's CPU time (user + system, /usr/bin/time) is recorded per run: on a 2-core machine the client competes
 # with the server for the CPU.
+# The server's own /metrics (Prometheus text; `ernie serve`, or SGLang with --enable-metrics) is saved before and
+# after every run when it answers, and the comparison shows the server's mean inter-token latency and TTFT over each
+# run next to what each tool reported: on a machine whose speed drifts between runs, that tells a difference between
+# the tools from a difference in the server's speed.
 # Exit status 0 when every comparison agrees (zero failed requests; output throughput and mean TPOT within 10%).
 set -euo pipefail
 
 if [[ $# -lt 3 ]]; then
-    sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
 fi
 SERVER_URL="${1%/}"
@@ -71,18 +75,28 @@ REPEATS="${REPEATS:-1}"
 TIMER=()
 [[ -x /usr/bin/time ]] && TIMER=(/usr/bin/time -f "%U %S %e")
 
+server_metrics() {  # output file: the server's /metrics now (nothing when it has none)
+    curl -sf --max-time 10 "$SERVER_URL/metrics" > "$1" 2>/dev/null || rm -f "$1"
+}
+
 run_sglang() {  # backend, run
-    local tag="sglang-$1-$2"
+    local tag="sglang-$1-$2" status=0
     echo "== $1 run $2: SGLang bench_serving.py" >&2
+    server_metrics "$OUT_DIR/$tag.metrics-before"
     "${TIMER[@]}" ${TIMER:+-o "$OUT_DIR/$tag.time"} python3 "$HERE/run_sglang_bench.py" "$SGLANG_SCRIPT" \
-        --backend "$1" "${COMMON[@]}" --output-file "$OUT_DIR/$tag.jsonl" | tee "$OUT_DIR/$tag.txt"
+        --backend "$1" "${COMMON[@]}" --output-file "$OUT_DIR/$tag.jsonl" | tee "$OUT_DIR/$tag.txt" || status=1
+    server_metrics "$OUT_DIR/$tag.metrics-after"
+    return $status
 }
 
 run_ernie() {  # backend, run
-    local tag="ernie-$1-$2"
+    local tag="ernie-$1-$2" status=0
     echo "== $1 run $2: ernie bench-serving" >&2
+    server_metrics "$OUT_DIR/$tag.metrics-before"
     "${TIMER[@]}" ${TIMER:+-o "$OUT_DIR/$tag.time"} "$ERNIE" bench-serving --backend "$1" "${COMMON[@]}" \
-        --output-file "$OUT_DIR/$tag.jsonl" | tee "$OUT_DIR/$tag.txt"
+        --output-file "$OUT_DIR/$tag.jsonl" | tee "$OUT_DIR/$tag.txt" || status=1
+    server_metrics "$OUT_DIR/$tag.metrics-after"
+    return $status
 }
 
 status=0
