@@ -267,6 +267,9 @@ struct CUDACommand: AsyncParsableCommand {
         @Option(help: "Context length (tokens already cached) during decode.")
         var context: Int = 512
 
+        @Option(help: "Prefill lengths to profile as well (one sequence from position 0), comma-separated.")
+        var prefill: String = ""
+
         @Flag(help: "Skip the ceiling measurement (shares are then against 4650 GB/s and 790 TFLOP/s).")
         var noCeilings = false
 
@@ -275,13 +278,17 @@ struct CUDACommand: AsyncParsableCommand {
                 throw ValidationError("--load-format must be one of \(LoadFormat.allCases.map(\.rawValue))")
             }
             let sizes = batch.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-            guard !sizes.isEmpty, sizes.allSatisfy({ $0 > 0 }), steps > 0, context >= 0 else {
-                throw ValidationError("batch sizes, steps and context must be positive")
+            let prefills = prefill.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+            guard !sizes.isEmpty || !prefills.isEmpty, sizes.allSatisfy({ $0 > 0 }), prefills.allSatisfy({ $0 > 0 }),
+                steps > 0, context >= 0
+            else {
+                throw ValidationError("batch sizes, prefill lengths, steps and context must be positive")
             }
             var perf = PerfOptions.environment(ProcessInfo.processInfo.environment)
             perf.graphs = false
             let backend = try CUDABackend(
-                configuration: .init(maxTokensPerStep: max(sizes.max() ?? 1, 256), perf: perf))
+                configuration: .init(
+                    maxTokensPerStep: max(sizes.max() ?? 1, prefills.max() ?? 1, 256), perf: perf))
             print("fast paths: \(backend.perf)")
             let ceilings: Ceilings
             if noCeilings {
@@ -296,12 +303,19 @@ struct CUDACommand: AsyncParsableCommand {
                 sizes.map {
                     StepProfile.pagesNeeded(batch: $0, context: context, steps: steps, pageSize: pageSize)
                 }.max() ?? 1
+            let prefillPages = prefills.map { StepProfile.prefillPagesNeeded(tokens: $0, pageSize: pageSize) }.max() ?? 1
             let executor = try ErnieForward.load(
-                directory: modelPath, backend: backend, format: format, kvPages: pages, pageSize: pageSize)
-            for size in sizes {
-                let report = try StepProfile.run(executor: executor, batch: size, context: context, steps: steps)
+                directory: modelPath, backend: backend, format: format, kvPages: max(pages, prefillPages),
+                pageSize: pageSize)
+            var reports: [() throws -> StepProfile.Report] = sizes.map { size in
+                { try StepProfile.run(executor: executor, batch: size, context: context, steps: steps) }
+            }
+            reports += prefills.map { tokens in
+                { try StepProfile.runPrefill(executor: executor, tokens: tokens, steps: steps) }
+            }
+            for report in reports {
                 print("")
-                print(report.table(ceilings))
+                print(try report().table(ceilings))
                 fflush(nil)
             }
         }

@@ -12,7 +12,7 @@ import Testing
         #expect(defaults.graphs && defaults.gemvMaxRows == 0 && defaults.groupedMoEMaxTokens == 256)
         let off = PerfOptions.environment([
             "ERNIE_CUDA_GRAPHS": "0", "ERNIE_CUDA_GEMV_MAX_ROWS": "0", "ERNIE_CUDA_MOE_GROUPED_MAX_TOKENS": "0",
-            "ERNIE_CUDA_DECODE_ATTENTION": "off", "ERNIE_CUDA_FAST_ELEMENTWISE": "false",
+            "ERNIE_CUDA_MOE_PERSISTENT": "0", "ERNIE_CUDA_DECODE_ATTENTION": "off", "ERNIE_CUDA_FAST_ELEMENTWISE": "false",
             "ERNIE_CUDA_FLASH_PREFILL": "no", "ERNIE_CUDA_PDL": "0",
         ])
         #expect(off == PerfOptions.reference)
@@ -69,6 +69,11 @@ import Testing
         let b64 = try #require(
             GroupedMoEPlan(tokens: 64, experts: 64, topK: 6, hidden: 2560, inter: 1536, sharedWidth: 3072))
         #expect(b64.nt == 4 && b64.maxSlots == 66 && b64.activationRows == 64 * 6 + 2 * 64)
+        // Persistent expert kernels: at most the resident capacity, never more blocks than work items.
+        #expect(b1.gateUpBlocksPerSM == 2 && b1.downBlocksPerSM == 4 && b64.downBlocksPerSM == 2)
+        #expect(GroupedMoEPlan.persistentGrid(items: 8 * 96, blocksPerSM: 2, multiprocessors: 132) == 264)
+        #expect(GroupedMoEPlan.persistentGrid(items: 8 * 160, blocksPerSM: 4, multiprocessors: 132) == 528)
+        #expect(GroupedMoEPlan.persistentGrid(items: 5, blocksPerSM: 2, multiprocessors: 132) == 5)
         // A shared width that is not a multiple of the expert width is one chunk.
         let odd = try #require(GroupedMoEPlan(tokens: 3, experts: 8, topK: 2, hidden: 64, inter: 24, sharedWidth: 40))
         #expect(odd.sharedChunks == 1 && odd.chunkWidth == 40 && odd.activationWidth == 40)

@@ -61,6 +61,16 @@ struct GroupedMoEPlan: Equatable {
         gateUpWarps = warps(hidden)
         downWarps = warps(max(inter, chunkWidth))
     }
+
+    /// Resident blocks per multiprocessor the expert kernels are compiled for (`__launch_bounds__` in
+    /// moe_grouped.cu): their blocks are persistent, so a launch has at most this many per multiprocessor.
+    var gateUpBlocksPerSM: Int { 2 }
+    var downBlocksPerSM: Int { nt == 1 ? 4 : 2 }
+
+    /// Grid of a persistent expert kernel: every work item a launch can see, capped at the resident capacity.
+    static func persistentGrid(items: Int, blocksPerSM: Int, multiprocessors: Int) -> Int {
+        max(1, min(items, blocksPerSM * max(multiprocessors, 1)))
+    }
 }
 
 extension CUDABackend {
@@ -146,11 +156,15 @@ extension CUDABackend {
         let tileRows = 16
         let pairsReal = Double(step.tokenCount * k + plan.sharedChunks * step.tokenCount)
         let shared = weights.shared
+        // Persistent blocks: at most the resident capacity (off: one block per work item).
+        let sms = perf.persistentMoE ? device.multiprocessorCount : Int.max / 8
         let gateUpItems = plan.maxSlots * ((plan.activationWidth + tileRows - 1) / tileRows)
+        let gateUpGrid = GroupedMoEPlan.persistentGrid(
+            items: gateUpItems, blocksPerSM: plan.gateUpBlocksPerSM, multiprocessors: sms)
         try launch(
             "ernie_moe_gate_up_grouped_nt\(plan.nt)",
             LaunchConfiguration(
-                grid: (gateUpItems, 1, 1), block: (32 * plan.gateUpWarps, 1, 1),
+                grid: (gateUpGrid, 1, 1), block: (32 * plan.gateUpWarps, 1, 1),
                 sharedMemoryBytes: plan.gateUpWarps * 2 * plan.nt * 8 * tileRows * 4),
             cost: OpCost(
                 bytes: slots * Double(2 * plan.inter * h * 2) + pairsReal * Double(h * 2 + plan.inter * 2),
@@ -176,10 +190,12 @@ extension CUDABackend {
             try args.int(plan.sharedWidth)
         }
         let downItems = plan.maxSlots * ((h + tileRows - 1) / tileRows)
+        let downGrid = GroupedMoEPlan.persistentGrid(
+            items: downItems, blocksPerSM: plan.downBlocksPerSM, multiprocessors: sms)
         try launch(
             "ernie_moe_down_grouped_nt\(plan.nt)",
             LaunchConfiguration(
-                grid: (downItems, 1, 1), block: (32 * plan.downWarps, 1, 1),
+                grid: (downGrid, 1, 1), block: (32 * plan.downWarps, 1, 1),
                 sharedMemoryBytes: plan.downWarps * plan.nt * 8 * tileRows * 4),
             cost: OpCost(
                 bytes: slots * Double(plan.inter * h * 2) + pairsReal * Double(plan.inter * 2 + h * 4),

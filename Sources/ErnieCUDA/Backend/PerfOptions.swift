@@ -8,6 +8,8 @@
 /// | `ERNIE_CUDA_GEMV_MAX_ROWS` | 0 | linear layers with at most this many rows use the skinny tensor-core GEMM (at most 64); off by
 ///   default because cuBLASLt measured 0.1–0.4 ms per decode step faster on the H200 (BENCHMARKS.md, rounds 2 and 3) |
 /// | `ERNIE_CUDA_MOE_GROUPED_MAX_TOKENS` | 256 | MoE steps with at most this many tokens route and group on the device (0: the previous paths) |
+/// | `ERNIE_CUDA_MOE_PERSISTENT` | 1 | 0: the grouped expert kernels get one block per work item instead of persistent blocks that
+///   overlap the next item's weight loads with the current item's reduction |
 /// | `ERNIE_CUDA_DECODE_ATTENTION` | 1 | 0: decode steps use the general attention kernel (host-planned splits) |
 /// | `ERNIE_CUDA_FAST_ELEMENTWISE` | 1 | 0: the scalar RoPE (sin/cos per element), RMSNorm and SiLU·mul kernels |
 /// | `ERNIE_CUDA_FLASH_PREFILL` | 1 | 0: prefill attention on CUDA cores (the general kernel) |
@@ -17,6 +19,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
     public var graphMaxBatch: Int
     public var gemvMaxRows: Int
     public var groupedMoEMaxTokens: Int
+    public var persistentMoE: Bool
     public var decodeAttention: Bool
     public var fastElementwise: Bool
     public var flashPrefill: Bool
@@ -24,13 +27,14 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
 
     public init(
         graphs: Bool = true, graphMaxBatch: Int = 256, gemvMaxRows: Int = 0, groupedMoEMaxTokens: Int = 256,
-        decodeAttention: Bool = true, fastElementwise: Bool = true, flashPrefill: Bool = true,
-        programmaticDependentLaunch: Bool = true
+        persistentMoE: Bool = true, decodeAttention: Bool = true, fastElementwise: Bool = true,
+        flashPrefill: Bool = true, programmaticDependentLaunch: Bool = true
     ) {
         self.graphs = graphs
         self.graphMaxBatch = graphMaxBatch
         self.gemvMaxRows = gemvMaxRows
         self.groupedMoEMaxTokens = groupedMoEMaxTokens
+        self.persistentMoE = persistentMoE
         self.decodeAttention = decodeAttention
         self.fastElementwise = fastElementwise
         self.flashPrefill = flashPrefill
@@ -39,7 +43,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
 
     /// Every fast path off: the kernels and cuBLASLt calls the backend used before them (the reference path).
     public static let reference = PerfOptions(
-        graphs: false, gemvMaxRows: 0, groupedMoEMaxTokens: 0, decodeAttention: false, fastElementwise: false,
+        graphs: false, gemvMaxRows: 0, groupedMoEMaxTokens: 0, persistentMoE: false, decodeAttention: false, fastElementwise: false,
         flashPrefill: false, programmaticDependentLaunch: false
     )
 
@@ -56,6 +60,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
         number("ERNIE_CUDA_GRAPH_MAX_BATCH", &options.graphMaxBatch, range: 1...StepBuffers.smallCapacity)
         number("ERNIE_CUDA_GEMV_MAX_ROWS", &options.gemvMaxRows, range: 0...64)
         number("ERNIE_CUDA_MOE_GROUPED_MAX_TOKENS", &options.groupedMoEMaxTokens, range: 0...StepBuffers.smallCapacity)
+        flag("ERNIE_CUDA_MOE_PERSISTENT", &options.persistentMoE)
         flag("ERNIE_CUDA_DECODE_ATTENTION", &options.decodeAttention)
         flag("ERNIE_CUDA_FAST_ELEMENTWISE", &options.fastElementwise)
         flag("ERNIE_CUDA_FLASH_PREFILL", &options.flashPrefill)
@@ -65,7 +70,8 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
 
     public var description: String {
         "graphs \(graphs ? "≤\(graphMaxBatch)" : "off"), gemv \(gemvMaxRows > 0 ? "≤\(gemvMaxRows) rows" : "off"), "
-            + "grouped MoE \(groupedMoEMaxTokens > 0 ? "≤\(groupedMoEMaxTokens) tokens" : "off"), "
+            + "grouped MoE \(groupedMoEMaxTokens > 0 ? "≤\(groupedMoEMaxTokens) tokens" : "off")"
+            + "\(groupedMoEMaxTokens > 0 && !persistentMoE ? " (one block per item)" : ""), "
             + "decode attention \(decodeAttention ? "on" : "off"), fast elementwise \(fastElementwise ? "on" : "off"), "
             + "flash prefill \(flashPrefill ? "on" : "off"), PDL \(programmaticDependentLaunch ? "on" : "off")"
     }

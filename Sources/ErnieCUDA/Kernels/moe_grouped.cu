@@ -313,8 +313,10 @@ __device__ __forceinline__ int moe_token(const MoESlot &s, int i, const int *pai
 }
 
 // h[row, r] = bf16(bf16(silu(g)) * u), g = bf16(x_token · Wg[r]) (+ bias, rounded), u likewise, for every slot's
-// tokens and rows r of its width. Blocks stride over work items (slot, 16-row tile); the block's warps split K;
-// tokens go in groups of 8 * NT. Dynamic shared memory: warps * 2 * NT * 8 * 16 floats.
+// tokens and rows r of its width. Persistent blocks (grid ≤ the resident capacity) stride over work items (slot,
+// 16-row tile); the block's warps split K; tokens go in groups of 8 * NT. The next item's expert id and first U
+// weight chunks are requested before the current item's cross-warp reduction and epilogue, so a block's weight
+// stream does not stop between items. Dynamic shared memory: warps * 2 * NT * 8 * 16 floats.
 template <int NT>
 __device__ __forceinline__ void moe_gate_up_impl(
     const bf16 *__restrict__ x, const int *__restrict__ offsets, const int *__restrict__ active,
@@ -349,39 +351,15 @@ __device__ __forceinline__ void moe_gate_up_impl(
     const int items = (num_active + chunks_shared) * tiles;
     const int kchunks = (H + 31) / 32;
     const int hstride = width_max;
-    for (int item = blockIdx.x; item < items; item += gridDim.x) {
-        // The weights depend on the expert id only: the first U chunks go out before the slot's token range
-        // (offsets, one more dependent read) is known.
-        const int slot = item / tiles;
-        const bool routed = slot >= chunks_shared;
-        const int expert = routed ? active[slot - chunks_shared] : slot;
-        const int width = routed ? I : CW;
-        const int r0 = (item - slot * tiles) * MOE_ROWS;
-        if (r0 >= width) continue;  // uniform over the block
-        const bf16 *gate_base, *up_base, *gbias = nullptr, *ubias = nullptr;
-        if (routed) {
-            gate_base = gate_up + (i64)expert * 2 * I * H;
-            up_base = gate_base + (i64)I * H;
-            if (gate_up_bias != nullptr) {
-                gbias = gate_up_bias + (i64)expert * 2 * I;
-                ubias = gbias + I;
-            }
-        } else {
-            gate_base = shared_gate_up + (i64)expert * CW * H;
-            up_base = shared_gate_up + (i64)(S + expert * CW) * H;
-            if (shared_bias != nullptr) {
-                gbias = shared_bias + expert * CW;
-                ubias = shared_bias + S + expert * CW;
-            }
-        }
-        const bool ok0 = r0 + g < width, ok8 = r0 + g + 8 < width;
-        const bf16 *wg0 = gate_base + (i64)(ok0 ? r0 + g : 0) * H + 8 * t;
-        const bf16 *wg8 = gate_base + (i64)(ok8 ? r0 + g + 8 : 0) * H + 8 * t;
-        const bf16 *wu0 = up_base + (i64)(ok0 ? r0 + g : 0) * H + 8 * t;
-        const bf16 *wu8 = up_base + (i64)(ok8 ? r0 + g + 8 : 0) * H + 8 * t;
-        // Rotating buffers: chunk c's slot is refilled with chunk c + U * warps right after its mma, so U chunks
-        // stay in flight while the warp computes (the same chunk order per accumulator as a plain loop).
-        uint4 g0[U], g8[U], u0[U], u8[U];
+
+    // The item being prepared: its rows and first U chunks of gate and up rows (rotating buffers: chunk c's
+    // registers are refilled with chunk c + U * warps right after its mma, the same chunk order per accumulator as
+    // a plain loop).
+    int width = 0, r0 = 0;
+    bool ok0 = false, ok8 = false;
+    const bf16 *wg0 = gate_up, *wg8 = gate_up, *wu0 = gate_up, *wu8 = gate_up;
+    uint4 g0[U], g8[U], u0[U], u8[U];
+    auto load_first = [&]() {
 #pragma unroll
         for (int u = 0; u < U; ++u) {
             const int c = warp + u * warps;
@@ -391,8 +369,49 @@ __device__ __forceinline__ void moe_gate_up_impl(
             u0[u] = (kok && ok0) ? ldg_stream16(wu0 + c * 32) : zero16();
             u8[u] = (kok && ok8) ? ldg_stream16(wu8 + c * 32) : zero16();
         }
+    };
+    // The weights depend on the expert id only: the first U chunks go out before the slot's token range (offsets,
+    // one more dependent read) is known.
+    auto prepare = [&](int it) {
+        if (it >= items) return;
+        const int slot = it / tiles;
+        const bool routed = slot >= chunks_shared;
+        const int expert = routed ? active[slot - chunks_shared] : slot;
+        width = routed ? I : CW;
+        r0 = (it - slot * tiles) * MOE_ROWS;
+        if (r0 >= width) return;  // uniform over the block; the loop skips the item
+        const bf16 *gate_base, *up_base;
+        if (routed) {
+            gate_base = gate_up + (i64)expert * 2 * I * H;
+            up_base = gate_base + (i64)I * H;
+        } else {
+            gate_base = shared_gate_up + (i64)expert * CW * H;
+            up_base = shared_gate_up + (i64)(S + expert * CW) * H;
+        }
+        ok0 = r0 + g < width;
+        ok8 = r0 + g + 8 < width;
+        wg0 = gate_base + (i64)(ok0 ? r0 + g : 0) * H + 8 * t;
+        wg8 = gate_base + (i64)(ok8 ? r0 + g + 8 : 0) * H + 8 * t;
+        wu0 = up_base + (i64)(ok0 ? r0 + g : 0) * H + 8 * t;
+        wu8 = up_base + (i64)(ok8 ? r0 + g + 8 : 0) * H + 8 * t;
+        load_first();
+    };
+
+    int item = blockIdx.x;
+    prepare(item);
+    while (item < items) {
+        const int next = item + gridDim.x;
         const MoESlot s = moe_slot(item, tiles, offsets, active, chunks_shared, num_tokens);
-        if (s.count == 0) continue;  // uniform over the block
+        if (r0 >= width || s.count == 0) {  // uniform over the block
+            item = next;
+            prepare(item);
+            continue;
+        }
+        // This item's epilogue state, from the slot (prepare(next) overwrites the loop's variables).
+        const int e_r0 = s.tile * MOE_ROWS, e_width = s.routed ? I : CW;
+        const bf16 *e_gbias = s.routed ? (gate_up_bias != nullptr ? gate_up_bias + (i64)s.expert * 2 * I : nullptr)
+                                       : (shared_bias != nullptr ? shared_bias + s.expert * CW : nullptr);
+        const bf16 *e_ubias = e_gbias == nullptr ? nullptr : e_gbias + (s.routed ? I : S);
         for (int m0 = 0; m0 < s.count; m0 += NT * 8) {
             const bf16 *xr[NT];
             bool xok[NT];
@@ -407,17 +426,7 @@ __device__ __forceinline__ void moe_gate_up_impl(
             for (int nt = 0; nt < NT; ++nt)
 #pragma unroll
                 for (int i = 0; i < 4; ++i) ag[nt][i] = au[nt][i] = 0.0f;
-            if (m0 != 0) {  // a later token group: the buffers ran empty at the end of the previous one
-#pragma unroll
-                for (int u = 0; u < U; ++u) {
-                    const int c = warp + u * warps;
-                    const bool kok = c < kchunks && c * 32 + 8 * t < H;
-                    g0[u] = (kok && ok0) ? ldg_stream16(wg0 + c * 32) : zero16();
-                    g8[u] = (kok && ok8) ? ldg_stream16(wg8 + c * 32) : zero16();
-                    u0[u] = (kok && ok0) ? ldg_stream16(wu0 + c * 32) : zero16();
-                    u8[u] = (kok && ok8) ? ldg_stream16(wu8 + c * 32) : zero16();
-                }
-            }
+            if (m0 != 0) load_first();  // a later token group: the buffers ran empty at the end of the previous one
             for (int c0 = warp; c0 < kchunks; c0 += warps * U) {
 #pragma unroll
                 for (int u = 0; u < U; ++u) {
@@ -447,6 +456,8 @@ __device__ __forceinline__ void moe_gate_up_impl(
                     u8[u] = (nok && ok8) ? ldg_stream16(wu8 + cn * 32) : zero16();
                 }
             }
+            // The last token group: the next item's first chunks are requested now and arrive during the reduction.
+            if (m0 + NT * 8 >= s.count) prepare(next);
             // Reduce over the warps (shared memory), then the SiLU·mul epilogue.
             float *mine = red + warp * 2 * TILE;
 #pragma unroll
@@ -463,7 +474,7 @@ __device__ __forceinline__ void moe_gate_up_impl(
             const int valid = min(NT * 8, s.count - m0);
             for (int idx = threadIdx.x; idx < valid * MOE_ROWS; idx += blockDim.x) {
                 const int m = idx / MOE_ROWS, r = idx - m * MOE_ROWS;
-                if (r0 + r >= width) continue;
+                if (e_r0 + r >= e_width) continue;
                 float gv = 0.0f, uv = 0.0f;
                 for (int ww = 0; ww < warps; ++ww) {
                     gv += red[ww * 2 * TILE + idx];
@@ -471,21 +482,23 @@ __device__ __forceinline__ void moe_gate_up_impl(
                 }
                 gv = round_bf(gv);
                 uv = round_bf(uv);
-                if (gbias != nullptr) {
-                    gv = round_bf(gv + bf2f(gbias[r0 + r]));
-                    uv = round_bf(uv + bf2f(ubias[r0 + r]));
+                if (e_gbias != nullptr) {
+                    gv = round_bf(gv + bf2f(e_gbias[e_r0 + r]));
+                    uv = round_bf(uv + bf2f(e_ubias[e_r0 + r]));
                 }
                 const float sv = round_bf(gv / (1.0f + expf(-gv)));
-                h[(i64)moe_row(s, m0 + m, T, top_k) * hstride + r0 + r] = f2bf(sv * uv);
+                h[(i64)moe_row(s, m0 + m, T, top_k) * hstride + e_r0 + r] = f2bf(sv * uv);
             }
             __syncthreads();
         }
+        item = next;
     }
 }
 
 // Y[row, c] = h[row, :] · Wd[c, :] (fp32, unrounded) for every slot's tokens and output columns c < H. Routed expert e:
-// Wd rows e*H + c of width I; shared chunk j: columns j*CW ... of the shared down matrix [H, S]. Work items (slot,
-// 16-column tile), K split over the warps; each warp loads U chunks per round. Dynamic shared memory:
+// Wd rows e*H + c of width I; shared chunk j: columns j*CW ... of the shared down matrix [H, S]. Persistent blocks
+// stride over work items (slot, 16-column tile), K split over the warps; each warp loads U chunks per round. The
+// next item's first round of weight loads goes out before the current item's reduction. Dynamic shared memory:
 // warps * NT * 8 * 16 floats.
 template <int NT, int U>
 __device__ __forceinline__ void moe_down_impl(const bf16 *__restrict__ h, const int *__restrict__ offsets,
@@ -512,15 +525,30 @@ __device__ __forceinline__ void moe_down_impl(const bf16 *__restrict__ h, const 
     const int num_active = meta[0], num_tokens = meta[1];
     const int items = (num_active + chunks_shared) * tiles;
     const int hstride = max(I, CW);
-    for (int item = blockIdx.x; item < items; item += gridDim.x) {
-        // The weights depend on the expert id only: the first round of weight loads goes out before the slot's
-        // token range (offsets, one more dependent read) is known.
-        const int slot = item / tiles;
+
+    // The item being prepared: its weight rows and first round of U chunks. The weights depend on the expert id
+    // only: the loads go out before the slot's token range (offsets, one more dependent read) is known.
+    int K = 0, kchunks = 0;
+    bool ok0 = false, ok8 = false;
+    const bf16 *w0 = down, *w8 = down;
+    uint4 a0[U], a8[U];
+    auto load_round = [&](int cc) {
+#pragma unroll
+        for (int u = 0; u < U; ++u) {
+            const int c = cc + u * warps;
+            const bool kok = c < kchunks && c * 32 + 8 * t < K;
+            a0[u] = (kok && ok0) ? ldg_stream16(w0 + c * 32) : zero16();
+            a8[u] = (kok && ok8) ? ldg_stream16(w8 + c * 32) : zero16();
+        }
+    };
+    auto prepare = [&](int it) {
+        if (it >= items) return;
+        const int slot = it / tiles;
         const bool routed = slot >= chunks_shared;
         const int expert = routed ? active[slot - chunks_shared] : slot;
-        const int c0row = (item - slot * tiles) * MOE_ROWS;
-        const int K = routed ? I : CW;
-        const int kchunks = (K + 31) / 32;
+        const int c0row = (it - slot * tiles) * MOE_ROWS;
+        K = routed ? I : CW;
+        kchunks = (K + 31) / 32;
         const bf16 *wbase;
         i64 wstride;
         if (routed) {
@@ -530,19 +558,24 @@ __device__ __forceinline__ void moe_down_impl(const bf16 *__restrict__ h, const 
             wbase = shared_down + (i64)expert * CW;
             wstride = S;
         }
-        const bool ok0 = c0row + g < H, ok8 = c0row + g + 8 < H;
-        const bf16 *w0 = wbase + (ok0 ? c0row + g : 0) * wstride + 8 * t;
-        const bf16 *w8 = wbase + (ok8 ? c0row + g + 8 : 0) * wstride + 8 * t;
-        uint4 a0[U], a8[U];
-#pragma unroll
-        for (int u = 0; u < U; ++u) {
-            const int c = warp + u * warps;
-            const bool kok = c < kchunks && c * 32 + 8 * t < K;
-            a0[u] = (kok && ok0) ? ldg_stream16(w0 + c * 32) : zero16();
-            a8[u] = (kok && ok8) ? ldg_stream16(w8 + c * 32) : zero16();
-        }
+        ok0 = c0row + g < H;
+        ok8 = c0row + g + 8 < H;
+        w0 = wbase + (ok0 ? c0row + g : 0) * wstride + 8 * t;
+        w8 = wbase + (ok8 ? c0row + g + 8 : 0) * wstride + 8 * t;
+        load_round(warp);
+    };
+
+    int item = blockIdx.x;
+    prepare(item);
+    while (item < items) {
+        const int next = item + gridDim.x;
         const MoESlot s = moe_slot(item, tiles, offsets, active, chunks_shared, num_tokens);
-        if (s.count == 0) continue;  // uniform
+        if (s.count == 0) {  // uniform
+            item = next;
+            prepare(item);
+            continue;
+        }
+        const int c0row = s.tile * MOE_ROWS;
         for (int m0 = 0; m0 < s.count; m0 += NT * 8) {
             const bf16 *hr[NT];
             bool hok[NT];
@@ -556,15 +589,8 @@ __device__ __forceinline__ void moe_down_impl(const bf16 *__restrict__ h, const 
 #pragma unroll
             for (int nt = 0; nt < NT; ++nt) acc[nt][0] = acc[nt][1] = acc[nt][2] = acc[nt][3] = 0.0f;
             for (int cc = warp; cc < kchunks; cc += warps * U) {
-                if (m0 != 0 || cc != warp) {  // the first round of the first token group is already loaded
-#pragma unroll
-                    for (int u = 0; u < U; ++u) {
-                        const int c = cc + u * warps;
-                        const bool kok = c < kchunks && c * 32 + 8 * t < K;
-                        a0[u] = (kok && ok0) ? ldg_stream16(w0 + c * 32) : zero16();
-                        a8[u] = (kok && ok8) ? ldg_stream16(w8 + c * 32) : zero16();
-                    }
-                }
+                // The first round of the first token group is already loaded.
+                if (m0 != 0 || cc != warp) load_round(cc);
 #pragma unroll
                 for (int u = 0; u < U; ++u) {
                     const int c = cc + u * warps;
@@ -583,6 +609,8 @@ __device__ __forceinline__ void moe_down_impl(const bf16 *__restrict__ h, const 
                     }
                 }
             }
+            // The last token group: the next item's first round is requested now and arrives during the reduction.
+            if (m0 + NT * 8 >= s.count) prepare(next);
             float *mine = red + warp * TILE;
 #pragma unroll
             for (int nt = 0; nt < NT; ++nt) {
@@ -604,17 +632,16 @@ __device__ __forceinline__ void moe_down_impl(const bf16 *__restrict__ h, const 
             }
             __syncthreads();
         }
+        item = next;
     }
     pdl_launch_dependents();
 }
 
-// GU_BLOCKS / DN_BLOCKS: blocks per multiprocessor the register budget must allow; DN_U: down's chunks per warp and
-// round. A down block (16 output columns × I = 48 KB of weights at ERNIE's shapes) is short-lived: its fixed cost
-// (dependent meta / active / offsets reads, reduction, launch) is hidden by more resident blocks, not by more loads
-// per round (round 2: 6 instead of 4 chunks per round at 2 blocks per SM made it slower). nt1: 3 chunks, 64
-// registers, 4 blocks; nt2: 4 chunks, 80 registers, 3 blocks (the same 96 KB of loads in flight per SM as 2 blocks
-// of 6 chunks). nt4 stays at 2 blocks of 6 chunks: at 3 blocks only 2 chunks fit without spills, which would halve
-// the bytes in flight. Gate|up at 3 blocks spills, so it stays at 2 (nvrtc_check.py reports any spill).
+// GU_BLOCKS / DN_BLOCKS: blocks per multiprocessor the register budget must allow (the host launches at most that
+// many per multiprocessor: the blocks are persistent); DN_U: down's chunks per warp and round. nt1 down: 3 chunks,
+// 64 registers, 4 blocks; nt2 / nt4 down: 6 chunks at 2 blocks (nt2 at 3 blocks of 4 spills once the next item's
+// loads are hoisted). Gate|up at 3 blocks spills, so it stays at 2 (nvrtc_check.py reports any spill). Keep
+// GroupedMoEPlan.gateUpBlocksPerSM / downBlocksPerSM in step.
 #define ERNIE_MOE_GROUPED_KERNELS(NT, GU_BLOCKS, DN_BLOCKS, DN_U)                                                   \
     extern "C" __global__ void __launch_bounds__(256, GU_BLOCKS) ernie_moe_gate_up_grouped_nt##NT(                     \
         const bf16 *__restrict__ x, const int *__restrict__ offsets, const int *__restrict__ active,                \
@@ -634,7 +661,7 @@ __device__ __forceinline__ void moe_down_impl(const bf16 *__restrict__ h, const 
     }
 
 ERNIE_MOE_GROUPED_KERNELS(1, 2, 4, 3)
-ERNIE_MOE_GROUPED_KERNELS(2, 2, 3, 4)
+ERNIE_MOE_GROUPED_KERNELS(2, 2, 2, 6)
 ERNIE_MOE_GROUPED_KERNELS(4, 2, 2, 6)
 
 // out[t, c] = (sum over the token's choices in increasing expert id of bf16(bf16(y_row (+ bias, rounded)) * w), every

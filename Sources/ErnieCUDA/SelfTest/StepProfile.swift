@@ -17,6 +17,8 @@ public enum StepProfile {
         public var batch: Int
         public var context: Int
         public var steps: Int
+        /// Prompt tokens of each profiled step when it is a prefill step (0: a decode step of `batch` sequences).
+        public var prefillTokens: Int = 0
         public var rows: [Row]
         /// Mean wall time of a profiled step (events add a little per launch).
         public var profiledStepMilliseconds: Double
@@ -25,8 +27,11 @@ public enum StepProfile {
 
         /// A Markdown table (one row per label plus the total), shares against `ceilings`.
         public func table(_ ceilings: Ceilings) -> String {
+            let what =
+                prefillTokens > 0
+                ? "prefill \(prefillTokens) tokens" : "decode batch \(batch), context \(context)"
             var lines = [
-                "decode batch \(batch), context \(context), \(steps) profiled steps: kernels "
+                "\(what), \(steps) profiled steps: kernels "
                     + String(format: "%.1f µs/step, profiled step %.2f ms", kernelMicroseconds, profiledStepMilliseconds),
                 "",
                 "| kernel (label) | launches/step | µs/step | share | MB/step | GB/s | % read BW | TFLOP/s | % GEMM peak |",
@@ -81,19 +86,56 @@ public enum StepProfile {
             _ = try executor.execute(
                 ForwardBatch(tokens: tokens, sequences: sequences, pageSize: pageSize), logits: requests)
         }
-        try decode(0)
-        try decode(1)
+        return try profile(backend: backend, warmUp: 2, steps: steps, step: decode).report(
+            batch: batch, context: context, steps: steps)
+    }
+
+    /// KV pages a prefill profile of `tokens` prompt tokens needs.
+    public static func prefillPagesNeeded(tokens: Int, pageSize: Int) -> Int { (tokens + pageSize - 1) / pageSize + 1 }
+
+    /// Runs 1 warm-up, then `steps` profiled prefill steps: one sequence of `tokens` prompt tokens from position 0
+    /// (the same pages each time), logits for its last token only — the step the server runs for a new prompt.
+    public static func runPrefill(executor: ErnieForward<CUDABackend>, tokens: Int, steps: Int) throws -> Report {
+        let pageSize = executor.kvLayout.pageSize
+        let vocab = executor.config.vocabSize
+        let pages = (0..<((tokens + pageSize - 1) / pageSize)).map { Int32(1 + $0) }
+        func prefill(_ step: Int) throws {
+            let ids = (0..<tokens).map { Int32(($0 * 7919 + step * 104_729) % max(vocab - 1, 1)) }
+            let sequence = ForwardBatch.Sequence(tokenOffset: 0, tokenCount: tokens, startPosition: 0, pages: pages)
+            _ = try executor.execute(
+                ForwardBatch(tokens: ids, sequences: [sequence], pageSize: pageSize),
+                logits: [LogitsRequest(tokenIndex: tokens - 1, sampling: .greedy, vocabLimit: vocab)])
+        }
+        var report = try profile(backend: executor.backend, warmUp: 1, steps: steps, step: prefill).report(
+            batch: 1, context: 0, steps: steps)
+        report.prefillTokens = tokens
+        return report
+    }
+
+    private struct Profiled {
+        var entries: [(label: String, count: Int, milliseconds: Double, bytes: Double, flops: Double)]
+        var wallSeconds: Double
+
+        func report(batch: Int, context: Int, steps: Int) -> Report {
+            let n = Double(max(steps, 1))
+            let rows = entries.map {
+                Row(
+                    label: $0.label, launchesPerStep: Double($0.count) / n,
+                    microsecondsPerStep: $0.milliseconds * 1000 / n, bytesPerStep: $0.bytes / n, flopsPerStep: $0.flops / n)
+            }
+            return Report(
+                batch: batch, context: context, steps: steps, rows: rows, profiledStepMilliseconds: wallSeconds / n * 1000)
+        }
+    }
+
+    private static func profile(
+        backend: CUDABackend, warmUp: Int, steps: Int, step: (Int) throws -> Void
+    ) throws -> Profiled {
+        for i in 0..<warmUp { try step(i) }
         backend.startProfile()
         let start = Date()
-        for step in 0..<steps { try decode(2 + step) }
-        let wall = Date().timeIntervalSince(start) / Double(max(steps, 1))
-        let entries = try backend.stopProfile()
-        let n = Double(max(steps, 1))
-        let rows = entries.map {
-            Row(
-                label: $0.label, launchesPerStep: Double($0.count) / n, microsecondsPerStep: $0.milliseconds * 1000 / n,
-                bytesPerStep: $0.bytes / n, flopsPerStep: $0.flops / n)
-        }
-        return Report(batch: batch, context: context, steps: steps, rows: rows, profiledStepMilliseconds: wall * 1000)
+        for i in 0..<steps { try step(warmUp + i) }
+        let wall = Date().timeIntervalSince(start)
+        return Profiled(entries: try backend.stopProfile(), wallSeconds: wall)
     }
 }
