@@ -70,7 +70,14 @@ import Testing
             GroupedMoEPlan(tokens: 64, experts: 64, topK: 6, hidden: 2560, inter: 1536, sharedWidth: 3072))
         #expect(b64.nt == 4 && b64.maxSlots == 66 && b64.activationRows == 64 * 6 + 2 * 64)
         // Persistent expert kernels: at most the resident capacity, never more blocks than work items.
-        #expect(b1.gateUpBlocksPerSM == 2 && b1.downBlocksPerSM == 4 && b64.downBlocksPerSM == 2)
+        // Resident blocks from registers / warps / shared memory (ptxas' counts for the expert kernels: gate|up 118-128
+        // registers → 2 blocks of 256 threads, nt1 down 64 → 4, nt2 down 80 → 3; a 1024-thread block → 2).
+        #expect(CUDAFunction.residentBlocks(registersPerThread: 128, threads: 256, sharedBytes: 32768) == 2)
+        #expect(CUDAFunction.residentBlocks(registersPerThread: 118, threads: 256, sharedBytes: 16384) == 2)
+        #expect(CUDAFunction.residentBlocks(registersPerThread: 64, threads: 256, sharedBytes: 4096) == 4)
+        #expect(CUDAFunction.residentBlocks(registersPerThread: 80, threads: 256, sharedBytes: 8192) == 3)
+        #expect(CUDAFunction.residentBlocks(registersPerThread: 32, threads: 1024, sharedBytes: 0) == 2)
+        #expect(CUDAFunction.residentBlocks(registersPerThread: 32, threads: 128, sharedBytes: 100_000) == 2)
         #expect(GroupedMoEPlan.persistentGrid(items: 8 * 96, blocksPerSM: 2, multiprocessors: 132) == 264)
         #expect(GroupedMoEPlan.persistentGrid(items: 8 * 160, blocksPerSM: 4, multiprocessors: 132) == 528)
         #expect(GroupedMoEPlan.persistentGrid(items: 5, blocksPerSM: 2, multiprocessors: 132) == 5)
@@ -94,8 +101,9 @@ import Testing
             ],
             pageSize: 16)
         let items = CUDABackend.prefillWorkItems(batch, group: 5)
-        // 13 × 5 = 65 rows → 2 blocks; 1 × 5 → 1; 17 × 5 = 85 → 2.
-        #expect(items.sequences == [0, 0, 1, 2, 2])
+        // 13 × 5 = 65 rows → 2 blocks (13 keys each); 1 × 5 → 1 (41 keys); 17 × 5 = 85 → 2 (18 and 22 keys).
+        // Most keys first.
+        #expect(items.sequences == [1, 2, 2, 0, 0])
         #expect(items.rows == [0, 64, 0, 0, 64])
     }
 

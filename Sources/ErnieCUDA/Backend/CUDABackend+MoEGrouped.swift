@@ -62,12 +62,8 @@ struct GroupedMoEPlan: Equatable {
         downWarps = warps(max(inter, chunkWidth))
     }
 
-    /// Resident blocks per multiprocessor the expert kernels are compiled for (`__launch_bounds__` in
-    /// moe_grouped.cu): their blocks are persistent, so a launch has at most this many per multiprocessor.
-    var gateUpBlocksPerSM: Int { 2 }
-    var downBlocksPerSM: Int { nt == 1 ? 4 : 2 }
-
-    /// Grid of a persistent expert kernel: every work item a launch can see, capped at the resident capacity.
+    /// Grid of a persistent expert kernel: every work item a launch can see, capped at the resident capacity
+    /// (`blocksPerSM` from the compiled kernel's registers and shared memory).
     static func persistentGrid(items: Int, blocksPerSM: Int, multiprocessors: Int) -> Int {
         max(1, min(items, blocksPerSM * max(multiprocessors, 1)))
     }
@@ -157,15 +153,19 @@ extension CUDABackend {
         let pairsReal = Double(step.tokenCount * k + plan.sharedChunks * step.tokenCount)
         let shared = weights.shared
         // Persistent blocks: at most the resident capacity (off: one block per work item).
-        let sms = perf.persistentMoE ? device.multiprocessorCount : Int.max / 8
+        let sms = perf.persistentMoE ? device.multiprocessorCount : Int.max / 64
+        let gateUpName = "ernie_moe_gate_up_grouped_nt\(plan.nt)"
+        let gateUpShared = plan.gateUpWarps * 2 * plan.nt * 8 * tileRows * 4
         let gateUpItems = plan.maxSlots * ((plan.activationWidth + tileRows - 1) / tileRows)
         let gateUpGrid = GroupedMoEPlan.persistentGrid(
-            items: gateUpItems, blocksPerSM: plan.gateUpBlocksPerSM, multiprocessors: sms)
+            items: gateUpItems,
+            blocksPerSM: try kernels.function(gateUpName).residentBlocksPerMultiprocessor(
+                threads: 32 * plan.gateUpWarps, sharedBytes: gateUpShared),
+            multiprocessors: sms)
         try launch(
-            "ernie_moe_gate_up_grouped_nt\(plan.nt)",
+            gateUpName,
             LaunchConfiguration(
-                grid: (gateUpGrid, 1, 1), block: (32 * plan.gateUpWarps, 1, 1),
-                sharedMemoryBytes: plan.gateUpWarps * 2 * plan.nt * 8 * tileRows * 4),
+                grid: (gateUpGrid, 1, 1), block: (32 * plan.gateUpWarps, 1, 1), sharedMemoryBytes: gateUpShared),
             cost: OpCost(
                 bytes: slots * Double(2 * plan.inter * h * 2) + pairsReal * Double(h * 2 + plan.inter * 2),
                 flops: pairsReal * Double(2 * 2 * plan.inter * h)),
@@ -189,14 +189,17 @@ extension CUDABackend {
             try args.int(plan.chunkWidth)
             try args.int(plan.sharedWidth)
         }
+        let downName = "ernie_moe_down_grouped_nt\(plan.nt)"
+        let downShared = plan.downWarps * plan.nt * 8 * tileRows * 4
         let downItems = plan.maxSlots * ((h + tileRows - 1) / tileRows)
         let downGrid = GroupedMoEPlan.persistentGrid(
-            items: downItems, blocksPerSM: plan.downBlocksPerSM, multiprocessors: sms)
+            items: downItems,
+            blocksPerSM: try kernels.function(downName).residentBlocksPerMultiprocessor(
+                threads: 32 * plan.downWarps, sharedBytes: downShared),
+            multiprocessors: sms)
         try launch(
-            "ernie_moe_down_grouped_nt\(plan.nt)",
-            LaunchConfiguration(
-                grid: (downGrid, 1, 1), block: (32 * plan.downWarps, 1, 1),
-                sharedMemoryBytes: plan.downWarps * plan.nt * 8 * tileRows * 4),
+            downName,
+            LaunchConfiguration(grid: (downGrid, 1, 1), block: (32 * plan.downWarps, 1, 1), sharedMemoryBytes: downShared),
             cost: OpCost(
                 bytes: slots * Double(plan.inter * h * 2) + pairsReal * Double(plan.inter * 2 + h * 4),
                 flops: pairsReal * Double(2 * plan.inter * h)),

@@ -11,19 +11,22 @@ extension CUDABackend {
     }
 
     /// Work items (sequence, first packed row): each sequence's `tokenCount × group` (token, head) rows in blocks of
-    /// `prefillRowsPerBlock`.
+    /// `prefillRowsPerBlock`, the items that visit the most keys first (causal attention makes the last rows of a long
+    /// chunk the most work; launched last they would run alone at the end of the grid), ties in sequence and row
+    /// order.
     static func prefillWorkItems(_ batch: ForwardBatch, group: Int) -> (sequences: [Int32], rows: [Int32]) {
-        var sequences: [Int32] = []
-        var rows: [Int32] = []
+        var items: [(sequence: Int32, row: Int32, keys: Int)] = []
         for (index, s) in batch.sequences.enumerated() {
+            let rows = s.tokenCount * group
             var r = 0
-            while r < s.tokenCount * group {
-                sequences.append(Int32(index))
-                rows.append(Int32(r))
+            while r < rows {
+                let lastRow = min(r + prefillRowsPerBlock, rows) - 1
+                items.append((Int32(index), Int32(r), s.startPosition + lastRow / group + 1))
                 r += prefillRowsPerBlock
             }
         }
-        return (sequences, rows)
+        let order = items.indices.sorted { items[$0].keys != items[$1].keys ? items[$0].keys > items[$1].keys : $0 < $1 }
+        return (order.map { items[$0].sequence }, order.map { items[$0].row })
     }
 
     func prefillAttention(

@@ -7,7 +7,8 @@
 /// | `ERNIE_CUDA_GRAPH_MAX_BATCH` | 256 | largest decode batch run through a graph |
 /// | `ERNIE_CUDA_GEMV_MAX_ROWS` | 0 | linear layers with at most this many rows use the skinny tensor-core GEMM (at most 64); off by
 ///   default because cuBLASLt measured 0.1–0.4 ms per decode step faster on the H200 (BENCHMARKS.md, rounds 2 and 3) |
-/// | `ERNIE_CUDA_MOE_GROUPED_MAX_TOKENS` | 256 | MoE steps with at most this many tokens route and group on the device (0: the previous paths) |
+/// | `ERNIE_CUDA_MOE_GROUPED_MAX_TOKENS` | 256 | MoE steps with at most this many tokens route and group on the device
+///   (0: the previous paths, including the one-block-per-token router for larger steps) |
 /// | `ERNIE_CUDA_MOE_PERSISTENT` | 1 | 0: the grouped expert kernels get one block per work item instead of persistent blocks that
 ///   overlap the next item's weight loads with the current item's reduction |
 /// | `ERNIE_CUDA_DECODE_ATTENTION` | 1 | 0: decode steps use the general attention kernel (host-planned splits) |
@@ -43,8 +44,8 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
 
     /// Every fast path off: the kernels and cuBLASLt calls the backend used before them (the reference path).
     public static let reference = PerfOptions(
-        graphs: false, gemvMaxRows: 0, groupedMoEMaxTokens: 0, persistentMoE: false, decodeAttention: false, fastElementwise: false,
-        flashPrefill: false, programmaticDependentLaunch: false
+        graphs: false, gemvMaxRows: 0, groupedMoEMaxTokens: 0, persistentMoE: false, decodeAttention: false,
+        fastElementwise: false, flashPrefill: false, programmaticDependentLaunch: false
     )
 
     /// The defaults overridden by the `ERNIE_CUDA_*` variables above.

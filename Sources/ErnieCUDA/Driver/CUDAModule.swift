@@ -130,6 +130,25 @@ final class CUDAFunction {
     /// `ERNIE_CUDA_SYNC=1`: wait after every launch so a faulting kernel is named (debugging; slow).
     static let synchronizeEveryLaunch: Bool = ProcessInfo.processInfo.environment["ERNIE_CUDA_SYNC"] == "1"
 
+    /// Registers per thread (`cuFuncGetAttribute`), read once.
+    private(set) lazy var registersPerThread: Int = (try? attribute(Int(ERNIE_CU_FUNC_ATTRIBUTE_NUM_REGS))) ?? 0
+
+    /// Blocks of `threads` threads and `sharedBytes` dynamic shared memory that one Hopper multiprocessor holds at
+    /// once: the least of the register file (64 K, allocated per warp in units of 256), 64 warps, 32 blocks and
+    /// 228 KiB of shared memory (1 KiB reserved per block). At least 1.
+    func residentBlocksPerMultiprocessor(threads: Int, sharedBytes: Int) -> Int {
+        Self.residentBlocks(registersPerThread: registersPerThread, threads: threads, sharedBytes: sharedBytes)
+    }
+
+    static func residentBlocks(registersPerThread: Int, threads: Int, sharedBytes: Int) -> Int {
+        let warps = max(1, (threads + 31) / 32)
+        let registersPerWarp = max(256, (registersPerThread * 32 + 255) / 256 * 256)
+        let byRegisters = 65536 / (registersPerWarp * warps)
+        let byWarps = 64 / warps
+        let byShared = (228 * 1024) / (sharedBytes + 1024)
+        return max(1, min(byRegisters, byWarps, byShared, 32))
+    }
+
     /// `cuFuncGetAttribute` (registers, local memory) for reports.
     func attribute(_ attribute: Int) throws -> Int {
         var value: Int32 = 0

@@ -147,13 +147,31 @@ __device__ __forceinline__ uint4 ldg_stream16(const void *p) {
 #endif
 }
 
-// 16 bytes through the read-only path (activations reused by many blocks).
+// 16 bytes an earlier kernel wrote (activations, the KV cache), through the ordinary coherent path (L1 and L2).
+// Under programmatic dependent launch a kernel starts while its predecessor still runs, so such data must not go
+// through the non-coherent read-only path (ld.global.nc, which is also what the compiler emits for a
+// `const __restrict__` pointer): ptxas may schedule those loads before griddepcontrol.wait, and they may be served
+// from lines cached before the predecessor wrote them (measured: stale MoE routing metadata, illegal addresses).
+// Rule for every kernel launched with `programmatic: true`: `const __restrict__` only on weights and other data no
+// kernel of the step writes; everything else is a plain pointer read after pdl_wait() (ldg16, ld_dep_i32 or plain
+// loads).
 __device__ __forceinline__ uint4 ldg16(const void *p) {
 #ifdef ERNIE_EMULATOR
     return *reinterpret_cast<const uint4 *>(p);
 #else
     uint4 v;
-    asm volatile("ld.global.nc.v4.u32 {%0,%1,%2,%3}, [%4];" : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(p));
+    asm volatile("ld.global.v4.u32 {%0,%1,%2,%3}, [%4];" : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(p));
+    return v;
+#endif
+}
+
+// An int an earlier kernel wrote (routing metadata): coherent, and (volatile) never scheduled before pdl_wait().
+__device__ __forceinline__ int ld_dep_i32(const int *p) {
+#ifdef ERNIE_EMULATOR
+    return *p;
+#else
+    int v;
+    asm volatile("ld.global.s32 %0, [%1];" : "=r"(v) : "l"(p));
     return v;
 #endif
 }

@@ -9,10 +9,9 @@
 // i.e. padding). cos/sin of position * inv_freq[j] (fp32, precise sincosf) computed once per j into shared memory;
 // the rotation and rounding are exactly ernie_rope_kv_write's. Dynamic shared memory: head_dim floats.
 extern "C" __global__ void __launch_bounds__(256)
-    ernie_rope_kv_write_fast(const bf16 *__restrict__ qkv, bf16 *__restrict__ q_out, bf16 *__restrict__ kv,
-                             const int *__restrict__ positions, const int *__restrict__ slots,
-                             const float *__restrict__ inv_freq, int nq, int nkv, int head_dim, int page_size,
-                             i64 page_stride) {
+    ernie_rope_kv_write_fast(const bf16 *qkv, bf16 *__restrict__ q_out, bf16 *__restrict__ kv,
+                             const int *positions, const int *slots, const float *__restrict__ inv_freq, int nq,
+                             int nkv, int head_dim, int page_size, i64 page_stride) {
     ERNIE_DYNAMIC_SMEM(float, cs);
     const int t = blockIdx.x;
     const int half = head_dim / 2;
@@ -67,9 +66,8 @@ extern "C" __global__ void __launch_bounds__(256)
 // ernie_attention_merge. Launch rows t >= num_tokens (padding) produce zeros.
 template <int LPK, int GCH, int U>
 __device__ __forceinline__ void decode_attention_impl(
-    const bf16 *__restrict__ q, const bf16 *__restrict__ kv, const int *__restrict__ token_seq,
-    const int *__restrict__ positions, const int *__restrict__ seq_page_start, const int *__restrict__ pages,
-    const int *__restrict__ num_tokens_ptr, bf16 *__restrict__ out, float *__restrict__ part_o,
+    const bf16 *q, const bf16 *kv, const int *token_seq, const int *positions, const int *seq_page_start,
+    const int *pages, const int *num_tokens_ptr, bf16 *__restrict__ out, float *__restrict__ part_o,
     float *__restrict__ part_ml, int T, int nq, int nkv, int page_size, i64 page_stride, float scale, int min_chunk) {
     constexpr int HD = 8 * LPK;
     constexpr int KPW = 32 / LPK;
@@ -235,9 +233,8 @@ __device__ __forceinline__ void decode_attention_impl(
 
 #define ERNIE_DECODE_ATTENTION_KERNEL(LPK, GCH, U)                                                                  \
     extern "C" __global__ void __launch_bounds__(DEC_WARPS * 32, 1) ernie_decode_attention_l##LPK##_g##GCH(         \
-        const bf16 *__restrict__ q, const bf16 *__restrict__ kv, const int *__restrict__ token_seq,                  \
-        const int *__restrict__ positions, const int *__restrict__ seq_page_start, const int *__restrict__ pages,     \
-        const int *__restrict__ num_tokens, bf16 *__restrict__ out, float *__restrict__ part_o,                     \
+        const bf16 *q, const bf16 *kv, const int *token_seq, const int *positions, const int *seq_page_start,       \
+        const int *pages, const int *num_tokens, bf16 *__restrict__ out, float *__restrict__ part_o,                \
         float *__restrict__ part_ml, int T, int nq, int nkv, int page_size, i64 page_stride, float scale,           \
         int min_chunk) {                                                                                            \
         decode_attention_impl<LPK, GCH, U>(q, kv, token_seq, positions, seq_page_start, pages, num_tokens, out,     \

@@ -16,7 +16,7 @@
 // 32-wide K chunks round-robin. Requirements (checked by the host): K % 8 == 0, M ≤ 8 * NT, kw divides the block's
 // warps. Dynamic shared memory: warps * NT * 8 * 16 floats when kw > 1.
 template <int NT>
-__device__ __forceinline__ void gemv_impl(const bf16 *__restrict__ x, const bf16 *__restrict__ w,
+__device__ __forceinline__ void gemv_impl(const bf16 *x, const bf16 *__restrict__ w,
                                           const bf16 *__restrict__ bias, bf16 *__restrict__ y, int M, int N, int K,
                                           int kw) {
     ERNIE_DYNAMIC_SMEM(float, red);
@@ -124,7 +124,7 @@ __device__ __forceinline__ void gemv_impl(const bf16 *__restrict__ x, const bf16
 
 #define ERNIE_GEMV_KERNEL(NT)                                                                                      \
     extern "C" __global__ void __launch_bounds__(256, 1) ernie_gemv_nt##NT(                                            \
-        const bf16 *__restrict__ x, const bf16 *__restrict__ w, const bf16 *__restrict__ bias, bf16 *__restrict__ y, \
+        const bf16 *x, const bf16 *__restrict__ w, const bf16 *__restrict__ bias, bf16 *__restrict__ y,             \
         int M, int N, int K, int kw) {                                                                             \
         gemv_impl<NT>(x, w, bias, y, M, N, K, kw);                                                                 \
     }

@@ -99,8 +99,73 @@ __device__ __forceinline__ void moe_route_token(const float *logits, const float
     }
 }
 
+// FP32 router logits of launch rows t0 ... t0 + 7 (the real ones: fewer than num_tokens) for experts 2 blockIdx.x,
+// 2 blockIdx.x + 1 (see ernie_moe_router_grouped). The router rows are requested before the programmatic wait.
+// num_tokens_ptr == nullptr: every launch row is real.
+__device__ __forceinline__ void moe_router_logits(const bf16 *x, const float *__restrict__ router,
+                                                  float *__restrict__ logits, const int *num_tokens_ptr, int T,
+                                                  int hidden, int experts, int t0,
+                                                  float (&part)[ROUTER_KS * ROUTER_EPB][ROUTER_TG]) {
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    const int e = blockIdx.x * ROUTER_EPB + warp / ROUTER_KS;
+    const bool has_e = e < experts;
+    const float *w = router + (i64)(has_e ? e : 0) * hidden;
+    constexpr int stride = 128 * ROUTER_KS;
+    const int first = ((warp % ROUTER_KS) * 32 + lane) * 4;
+    float4 wv[ROUTER_U];
+#pragma unroll
+    for (int u = 0; u < ROUTER_U; ++u) {
+        const int i = first + u * stride;
+        wv[u] = (has_e && i < hidden) ? *reinterpret_cast<const float4 *>(w + i) : zero_float4();
+    }
+    pdl_wait();
+    const int num_tokens = num_tokens_ptr != nullptr ? min(*num_tokens_ptr, T) : T;
+    const int nt = min(ROUTER_TG, num_tokens - t0);
+    float s[ROUTER_TG];
+#pragma unroll
+    for (int k = 0; k < ROUTER_TG; ++k) s[k] = 0.0f;
+    for (int base = first; base < hidden; base += ROUTER_U * stride) {
+        if (base != first) {
+#pragma unroll
+            for (int u = 0; u < ROUTER_U; ++u) {
+                const int i = base + u * stride;
+                wv[u] = (has_e && i < hidden) ? *reinterpret_cast<const float4 *>(w + i)
+                                              : zero_float4();
+            }
+        }
+#pragma unroll
+        for (int u = 0; u < ROUTER_U; ++u) {
+            const int i = base + u * stride;
+            if (i >= hidden) break;  // uniform over the lane's later u
+#pragma unroll
+            for (int k = 0; k < ROUTER_TG; ++k) {
+                if (k >= nt) break;  // uniform
+                const uint2 xv = *reinterpret_cast<const uint2 *>(x + (i64)(t0 + k) * hidden + i);
+                s[k] += __uint_as_float(xv.x << 16) * wv[u].x + __uint_as_float(xv.x & 0xffff0000u) * wv[u].y +
+                        __uint_as_float(xv.y << 16) * wv[u].z + __uint_as_float(xv.y & 0xffff0000u) * wv[u].w;
+            }
+        }
+    }
+#pragma unroll
+    for (int k = 0; k < ROUTER_TG; ++k) {
+        const float v = warp_sum(s[k]);
+        if (lane == 0) part[warp][k] = v;
+    }
+    __syncthreads();
+    if (threadIdx.x < ROUTER_EPB * ROUTER_TG) {
+        const int j = threadIdx.x / ROUTER_TG, k = threadIdx.x - j * ROUTER_TG;
+        const int ej = blockIdx.x * ROUTER_EPB + j;
+        if (ej < experts && k < nt) {
+            float v = 0.0f;
+#pragma unroll
+            for (int q = 0; q < ROUTER_KS; ++q) v += part[j * ROUTER_KS + q][k];
+            logits[(i64)(t0 + k) * experts + ej] = v;
+        }
+    }
+}
+
 extern "C" __global__ void __launch_bounds__(256) ernie_moe_router_grouped(
-    const bf16 *__restrict__ x, const float *__restrict__ router, const float *__restrict__ bias,
+    const bf16 *x, const float *__restrict__ router, const float *__restrict__ bias,
     float *__restrict__ logits, unsigned *__restrict__ ticket, int *__restrict__ ids, float *__restrict__ weights,
     int *__restrict__ offsets, int *__restrict__ active, int *__restrict__ meta, int *__restrict__ pairs,
     int *__restrict__ row_of, const int *__restrict__ num_tokens_ptr, int T, int hidden, int experts, int top_k,
@@ -114,63 +179,7 @@ extern "C" __global__ void __launch_bounds__(256) ernie_moe_router_grouped(
     const int t0 = blockIdx.y * ROUTER_TG;
     // The gate|up kernel may start now: it only prefetches shared-expert weights before its programmatic wait.
     pdl_launch_dependents();
-    {
-        const int e = blockIdx.x * ROUTER_EPB + warp / ROUTER_KS;
-        const bool has_e = e < experts;
-        const float *w = router + (i64)(has_e ? e : 0) * hidden;
-        constexpr int stride = 128 * ROUTER_KS;
-        const int first = ((warp % ROUTER_KS) * 32 + lane) * 4;
-        float4 wv[ROUTER_U];
-#pragma unroll
-        for (int u = 0; u < ROUTER_U; ++u) {
-            const int i = first + u * stride;
-            wv[u] = (has_e && i < hidden) ? *reinterpret_cast<const float4 *>(w + i) : zero_float4();
-        }
-        pdl_wait();
-        const int num_tokens = min(*num_tokens_ptr, T);
-        const int nt = min(ROUTER_TG, num_tokens - t0);
-        float s[ROUTER_TG];
-#pragma unroll
-        for (int k = 0; k < ROUTER_TG; ++k) s[k] = 0.0f;
-        for (int base = first; base < hidden; base += ROUTER_U * stride) {
-            if (base != first) {
-#pragma unroll
-                for (int u = 0; u < ROUTER_U; ++u) {
-                    const int i = base + u * stride;
-                    wv[u] = (has_e && i < hidden) ? *reinterpret_cast<const float4 *>(w + i)
-                                                  : zero_float4();
-                }
-            }
-#pragma unroll
-            for (int u = 0; u < ROUTER_U; ++u) {
-                const int i = base + u * stride;
-                if (i >= hidden) break;  // uniform over the lane's later u
-#pragma unroll
-                for (int k = 0; k < ROUTER_TG; ++k) {
-                    if (k >= nt) break;  // uniform
-                    const uint2 xv = *reinterpret_cast<const uint2 *>(x + (i64)(t0 + k) * hidden + i);
-                    s[k] += __uint_as_float(xv.x << 16) * wv[u].x + __uint_as_float(xv.x & 0xffff0000u) * wv[u].y +
-                            __uint_as_float(xv.y << 16) * wv[u].z + __uint_as_float(xv.y & 0xffff0000u) * wv[u].w;
-                }
-            }
-        }
-#pragma unroll
-        for (int k = 0; k < ROUTER_TG; ++k) {
-            const float v = warp_sum(s[k]);
-            if (lane == 0) part[warp][k] = v;
-        }
-        __syncthreads();
-        if (threadIdx.x < ROUTER_EPB * ROUTER_TG) {
-            const int j = threadIdx.x / ROUTER_TG, k = threadIdx.x - j * ROUTER_TG;
-            const int ej = blockIdx.x * ROUTER_EPB + j;
-            if (ej < experts && k < nt) {
-                float v = 0.0f;
-#pragma unroll
-                for (int q = 0; q < ROUTER_KS; ++q) v += part[j * ROUTER_KS + q][k];
-                logits[(i64)(t0 + k) * experts + ej] = v;
-            }
-        }
-    }
+    moe_router_logits(x, router, logits, num_tokens_ptr, T, hidden, experts, t0, part);
     const int num_tokens = min(*num_tokens_ptr, T);
     __threadfence();
     __syncthreads();
@@ -267,6 +276,77 @@ extern "C" __global__ void __launch_bounds__(256) ernie_moe_router_grouped(
     if (threadIdx.x == 0) *ticket = 0u;
 }
 
+// Routing of MoE steps too large for the grouped path (the host groups their pairs), not launched programmatically:
+// ernie_moe_router_logits computes logits[t, e] = x[t] · router[e] (fp32, each output summed over k in order) with a
+// 64-token × 64-expert tile per block of 256 threads (4 × 4 outputs each), K in tiles of 32 through shared memory,
+// the next tile's loads in registers while the current one is multiplied; grid (ceil(T / 64), ceil(E / 64)).
+// ernie_moe_route_rows then routes one launch row per warp (softmax + biased top-k, moe_route_token); grid
+// ceil(T / 8), 256 threads.
+#define RL_BT 64
+#define RL_BE 64
+#define RL_BK 32
+extern "C" __global__ void __launch_bounds__(256)
+    ernie_moe_router_logits(const bf16 *x, const float *__restrict__ router, float *__restrict__ logits, int T,
+                            int hidden, int experts) {
+    __align__(16) __shared__ float xs[RL_BK][RL_BT + 4];
+    __align__(16) __shared__ float ws[RL_BK][RL_BE + 4];
+    const int t0 = blockIdx.x * RL_BT, e0 = blockIdx.y * RL_BE;
+    const int tx = threadIdx.x & 15, ty = threadIdx.x >> 4;  // outputs: tokens 4 ty ..., experts 4 tx ...
+    const int row = threadIdx.x >> 2, kk = (threadIdx.x & 3) * 8;  // loads: token / expert `row`, k kk ... kk + 7
+    const int t = t0 + row, e = e0 + row;
+    float xv[8], wv[8];
+    auto load = [&](int k0) {
+#pragma unroll
+        for (int q = 0; q < 8; ++q) {
+            const int k = k0 + kk + q;
+            xv[q] = (t < T && k < hidden) ? bf2f(x[(i64)t * hidden + k]) : 0.0f;
+            wv[q] = (e < experts && k < hidden) ? router[(i64)e * hidden + k] : 0.0f;
+        }
+    };
+    float acc[4][4];
+#pragma unroll
+    for (int i = 0; i < 4; ++i)
+#pragma unroll
+        for (int j = 0; j < 4; ++j) acc[i][j] = 0.0f;
+    load(0);
+    for (int k0 = 0; k0 < hidden; k0 += RL_BK) {
+#pragma unroll
+        for (int q = 0; q < 8; ++q) {
+            xs[kk + q][row] = xv[q];
+            ws[kk + q][row] = wv[q];
+        }
+        __syncthreads();
+        if (k0 + RL_BK < hidden) load(k0 + RL_BK);
+#pragma unroll 8
+        for (int k = 0; k < RL_BK; ++k) {
+            const float4 a = *reinterpret_cast<const float4 *>(&xs[k][4 * ty]);
+            const float4 b = *reinterpret_cast<const float4 *>(&ws[k][4 * tx]);
+            const float av[4] = {a.x, a.y, a.z, a.w}, bv[4] = {b.x, b.y, b.z, b.w};
+#pragma unroll
+            for (int i = 0; i < 4; ++i)
+#pragma unroll
+                for (int j = 0; j < 4; ++j) acc[i][j] = fmaf(av[i], bv[j], acc[i][j]);
+        }
+        __syncthreads();
+    }
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+        const int tt = t0 + 4 * ty + i;
+#pragma unroll
+        for (int j = 0; j < 4; ++j) {
+            const int ee = e0 + 4 * tx + j;
+            if (tt < T && ee < experts) logits[(i64)tt * experts + ee] = acc[i][j];
+        }
+    }
+}
+
+extern "C" __global__ void __launch_bounds__(256)
+    ernie_moe_route_rows(const float *logits, const float *__restrict__ bias, int *__restrict__ ids,
+                         float *__restrict__ weights, int T, int experts, int top_k, float norm_min) {
+    const int t = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+    if (t < T) moe_route_token(logits, bias, ids, weights, t, experts, top_k, norm_min, threadIdx.x & 31);
+}
+
 // The slot of work item `item` (slot-major over `tiles` row tiles): the shared chunks first (their weights are known
 // before the routing, so the gate|up blocks prefetch them while the router runs), then the routed experts.
 struct MoESlot {
@@ -284,9 +364,9 @@ __device__ __forceinline__ MoESlot moe_slot(int item, int tiles, const int *offs
     s.tile = item - slot * tiles;
     s.routed = slot >= chunks_shared;
     if (s.routed) {
-        s.expert = active[slot - chunks_shared];
-        s.base = offsets[s.expert];
-        s.count = offsets[s.expert + 1] - s.base;
+        s.expert = ld_dep_i32(active + slot - chunks_shared);
+        s.base = ld_dep_i32(offsets + s.expert);
+        s.count = ld_dep_i32(offsets + s.expert + 1) - s.base;
     } else {
         s.expert = slot;
         s.base = 0;
@@ -309,7 +389,7 @@ __device__ __forceinline__ int moe_row(const MoESlot &s, int i, int T, int top_k
 
 // Token of the slot's token number `i`.
 __device__ __forceinline__ int moe_token(const MoESlot &s, int i, const int *pairs, int top_k) {
-    return s.routed ? pairs[s.base + i] / top_k : i;
+    return s.routed ? ld_dep_i32(pairs + s.base + i) / top_k : i;
 }
 
 // h[row, r] = bf16(bf16(silu(g)) * u), g = bf16(x_token · Wg[r]) (+ bias, rounded), u likewise, for every slot's
@@ -319,8 +399,8 @@ __device__ __forceinline__ int moe_token(const MoESlot &s, int i, const int *pai
 // stream does not stop between items. Dynamic shared memory: warps * 2 * NT * 8 * 16 floats.
 template <int NT>
 __device__ __forceinline__ void moe_gate_up_impl(
-    const bf16 *__restrict__ x, const int *__restrict__ offsets, const int *__restrict__ active,
-    const int *__restrict__ meta, const int *__restrict__ pairs, const bf16 *__restrict__ gate_up,
+    const bf16 *x, const int *offsets, const int *active, const int *meta, const int *pairs,
+    const bf16 *__restrict__ gate_up,
     const bf16 *__restrict__ gate_up_bias, const bf16 *__restrict__ shared_gate_up,
     const bf16 *__restrict__ shared_bias, bf16 *__restrict__ h, int T, int H, int I, int top_k, int chunks_shared,
     int CW, int S) {
@@ -347,7 +427,7 @@ __device__ __forceinline__ void moe_gate_up_impl(
     // this grid's last wave leaves idle and prefetch the shared expert's down rows before their own wait).
     pdl_launch_dependents();
     pdl_wait();
-    const int num_active = meta[0], num_tokens = meta[1];
+    const int num_active = ld_dep_i32(meta), num_tokens = ld_dep_i32(meta + 1);
     const int items = (num_active + chunks_shared) * tiles;
     const int kchunks = (H + 31) / 32;
     const int hstride = width_max;
@@ -376,7 +456,7 @@ __device__ __forceinline__ void moe_gate_up_impl(
         if (it >= items) return;
         const int slot = it / tiles;
         const bool routed = slot >= chunks_shared;
-        const int expert = routed ? active[slot - chunks_shared] : slot;
+        const int expert = routed ? ld_dep_i32(active + slot - chunks_shared) : slot;
         width = routed ? I : CW;
         r0 = (it - slot * tiles) * MOE_ROWS;
         if (r0 >= width) return;  // uniform over the block; the loop skips the item
@@ -495,17 +575,16 @@ __device__ __forceinline__ void moe_gate_up_impl(
     }
 }
 
-// Y[row, c] = h[row, :] · Wd[c, :] (fp32, unrounded) for every slot's tokens and output columns c < H. Routed expert e:
-// Wd rows e*H + c of width I; shared chunk j: columns j*CW ... of the shared down matrix [H, S]. Persistent blocks
+// Y[row, c] = h[row, :] · Wd[c, :] (fp32, unrounded) for every slot's tokens and output columns c < H. Routed expert
+// e: Wd rows e*H + c of width I; shared chunk j: columns j*CW ... of the shared down matrix [H, S]. Persistent blocks
 // stride over work items (slot, 16-column tile), K split over the warps; each warp loads U chunks per round. The
 // next item's first round of weight loads goes out before the current item's reduction. Dynamic shared memory:
 // warps * NT * 8 * 16 floats.
 template <int NT, int U>
-__device__ __forceinline__ void moe_down_impl(const bf16 *__restrict__ h, const int *__restrict__ offsets,
-                                              const int *__restrict__ active, const int *__restrict__ meta,
-                                              const bf16 *__restrict__ down, const bf16 *__restrict__ shared_down,
-                                              float *__restrict__ y, int T, int H, int I, int top_k,
-                                              int chunks_shared, int CW, int S) {
+__device__ __forceinline__ void moe_down_impl(const bf16 *h, const int *offsets, const int *active,
+                                              const int *meta, const bf16 *__restrict__ down,
+                                              const bf16 *__restrict__ shared_down, float *__restrict__ y, int T,
+                                              int H, int I, int top_k, int chunks_shared, int CW, int S) {
     ERNIE_DYNAMIC_SMEM(float, red);
     constexpr int TILE = NT * 8 * MOE_ROWS;
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
@@ -522,7 +601,7 @@ __device__ __forceinline__ void moe_down_impl(const bf16 *__restrict__ h, const 
         }
     }
     pdl_wait();
-    const int num_active = meta[0], num_tokens = meta[1];
+    const int num_active = ld_dep_i32(meta), num_tokens = ld_dep_i32(meta + 1);
     const int items = (num_active + chunks_shared) * tiles;
     const int hstride = max(I, CW);
 
@@ -545,7 +624,7 @@ __device__ __forceinline__ void moe_down_impl(const bf16 *__restrict__ h, const 
         if (it >= items) return;
         const int slot = it / tiles;
         const bool routed = slot >= chunks_shared;
-        const int expert = routed ? active[slot - chunks_shared] : slot;
+        const int expert = routed ? ld_dep_i32(active + slot - chunks_shared) : slot;
         const int c0row = (it - slot * tiles) * MOE_ROWS;
         K = routed ? I : CW;
         kchunks = (K + 31) / 32;
@@ -637,15 +716,16 @@ __device__ __forceinline__ void moe_down_impl(const bf16 *__restrict__ h, const 
     pdl_launch_dependents();
 }
 
-// GU_BLOCKS / DN_BLOCKS: blocks per multiprocessor the register budget must allow (the host launches at most that
-// many per multiprocessor: the blocks are persistent); DN_U: down's chunks per warp and round. nt1 down: 3 chunks,
-// 64 registers, 4 blocks; nt2 / nt4 down: 6 chunks at 2 blocks (nt2 at 3 blocks of 4 spills once the next item's
-// loads are hoisted). Gate|up at 3 blocks spills, so it stays at 2 (nvrtc_check.py reports any spill). Keep
-// GroupedMoEPlan.gateUpBlocksPerSM / downBlocksPerSM in step.
+// GU_BLOCKS / DN_BLOCKS: blocks per multiprocessor the register budget must allow (the host sizes the persistent
+// grids from the compiled kernel's registers and shared memory, CUDAFunction.residentBlocksPerMultiprocessor);
+// DN_U: down's chunks per warp and round. nt1 down: 3 chunks, 64 registers, 4 blocks; nt2 down: 3 chunks at 3
+// blocks (measured on the H200 at batch 16: 12.1 ms per step against 12.4 for 4 chunks, which spill 16 bytes once the
+// next item's loads are hoisted, and 13.2 for 6 chunks at 2 blocks); nt4 down: 6 chunks at 2 blocks. Gate|up at 3
+// blocks spills, so it stays at 2 (nvrtc_check.py reports any spill).
 #define ERNIE_MOE_GROUPED_KERNELS(NT, GU_BLOCKS, DN_BLOCKS, DN_U)                                                   \
     extern "C" __global__ void __launch_bounds__(256, GU_BLOCKS) ernie_moe_gate_up_grouped_nt##NT(                     \
-        const bf16 *__restrict__ x, const int *__restrict__ offsets, const int *__restrict__ active,                \
-        const int *__restrict__ meta, const int *__restrict__ pairs, const bf16 *__restrict__ gate_up,              \
+        const bf16 *x, const int *offsets, const int *active, const int *meta, const int *pairs,                    \
+        const bf16 *__restrict__ gate_up,                                                                           \
         const bf16 *__restrict__ gate_up_bias, const bf16 *__restrict__ shared_gate_up,                             \
         const bf16 *__restrict__ shared_bias, bf16 *__restrict__ h, int T, int H, int I, int top_k,                 \
         int chunks_shared, int CW, int S) {                                                                         \
@@ -653,15 +733,15 @@ __device__ __forceinline__ void moe_down_impl(const bf16 *__restrict__ h, const 
                              T, H, I, top_k, chunks_shared, CW, S);                                                 \
     }                                                                                                               \
     extern "C" __global__ void __launch_bounds__(256, DN_BLOCKS) ernie_moe_down_grouped_nt##NT(                        \
-        const bf16 *__restrict__ h, const int *__restrict__ offsets, const int *__restrict__ active,                \
-        const int *__restrict__ meta, const bf16 *__restrict__ down, const bf16 *__restrict__ shared_down,          \
+        const bf16 *h, const int *offsets, const int *active, const int *meta, const bf16 *__restrict__ down,       \
+        const bf16 *__restrict__ shared_down,                                                                       \
         float *__restrict__ y, int T, int H, int I, int top_k, int chunks_shared, int CW, int S) {                  \
         moe_down_impl<NT, DN_U>(h, offsets, active, meta, down, shared_down, y, T, H, I, top_k, chunks_shared, CW,  \
                                 S);                                                                                 \
     }
 
 ERNIE_MOE_GROUPED_KERNELS(1, 2, 4, 3)
-ERNIE_MOE_GROUPED_KERNELS(2, 2, 2, 6)
+ERNIE_MOE_GROUPED_KERNELS(2, 2, 3, 3)
 ERNIE_MOE_GROUPED_KERNELS(4, 2, 2, 6)
 
 // out[t, c] = (sum over the token's choices in increasing expert id of bf16(bf16(y_row (+ bias, rounded)) * w), every
@@ -671,10 +751,9 @@ ERNIE_MOE_GROUPED_KERNELS(4, 2, 2, 6)
 #define COMBINE_MAX_K 16
 #define COMBINE_SHARED_U 4
 extern "C" __global__ void __launch_bounds__(256)
-    ernie_moe_combine_grouped(const float *__restrict__ y, const int *__restrict__ row_of,
-                              const int *__restrict__ ids, const float *__restrict__ weights,
+    ernie_moe_combine_grouped(const float *y, const int *row_of, const int *ids, const float *weights,
                               const bf16 *__restrict__ down_bias, const bf16 *__restrict__ shared_bias,
-                              const int *__restrict__ meta, bf16 *__restrict__ out, int T, int H, int top_k,
+                              const int *meta, bf16 *__restrict__ out, int T, int H, int top_k,
                               int chunks_shared) {
     __shared__ int srow[COMBINE_MAX_K], sexp[COMBINE_MAX_K];
     __shared__ float sw[COMBINE_MAX_K];

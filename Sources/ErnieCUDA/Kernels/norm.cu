@@ -8,9 +8,8 @@
 // exactly ernie_add_rmsnorm's arithmetic). One block per row; thread i owns 8-element vectors i, i + blockDim, ...
 // (at most NORM_VPT of them). Requirements (host): width % 8 == 0, width <= 8 * NORM_VPT * blockDim.x.
 extern "C" __global__ void __launch_bounds__(1024)
-    ernie_add_rmsnorm_vec(const bf16 *__restrict__ x, const bf16 *__restrict__ residual,
-                          const bf16 *__restrict__ weight, bf16 *__restrict__ normed, bf16 *__restrict__ residual_out,
-                          int width, float eps) {
+    ernie_add_rmsnorm_vec(const bf16 *x, const bf16 *residual, const bf16 *__restrict__ weight,
+                          bf16 *__restrict__ normed, bf16 *__restrict__ residual_out, int width, float eps) {
     __shared__ float scratch[32];
     const i64 base = (i64)blockIdx.x * width;
     const int vectors = width / 8;
@@ -70,7 +69,7 @@ extern "C" __global__ void __launch_bounds__(1024)
 // out[r, c] = bf16(bf16(silu(gu[r, c])) * gu[r, inter + c]) for the fused [rows, 2*inter] gate|up projection, 8
 // columns per thread (inter % 8 == 0), exactly ernie_silu_mul's arithmetic. Grid-stride over rows * inter / 8.
 extern "C" __global__ void __launch_bounds__(256)
-    ernie_silu_mul_vec(const bf16 *__restrict__ gate_up, bf16 *__restrict__ out, int inter, i64 total_vectors) {
+    ernie_silu_mul_vec(const bf16 *gate_up, bf16 *__restrict__ out, int inter, i64 total_vectors) {
     pdl_wait();
     const int per_row = inter / 8;
     for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < total_vectors; i += (i64)gridDim.x * blockDim.x) {

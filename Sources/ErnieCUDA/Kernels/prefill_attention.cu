@@ -16,9 +16,8 @@
 // chunk, query head kvh * group + g). seq_info[s] = {token offset, token count, start position}.
 template <int HD>
 __device__ __forceinline__ void prefill_attention_impl(
-    const bf16 *__restrict__ q, const bf16 *__restrict__ kv, const int *__restrict__ seq_info,
-    const int *__restrict__ seq_page_start, const int *__restrict__ pages, const int *__restrict__ item_seq,
-    const int *__restrict__ item_row, bf16 *__restrict__ out, int nq, int nkv, int page_size, i64 page_stride,
+    const bf16 *q, const bf16 *kv, const int *seq_info, const int *seq_page_start, const int *pages,
+    const int *item_seq, const int *item_row, bf16 *__restrict__ out, int nq, int nkv, int page_size, i64 page_stride,
     float scale) {
     constexpr int STRIDE = HD + 8;  // padded smem row (bf16): conflict-free ldmatrix
     constexpr int KSTEPS = HD / 16;
@@ -202,10 +201,9 @@ __device__ __forceinline__ void prefill_attention_impl(
 
 #define ERNIE_PREFILL_ATTENTION_KERNEL(HD)                                                                           \
     extern "C" __global__ void __launch_bounds__(PF_WARPS * 32, 1) ernie_prefill_attention_hd##HD(                   \
-        const bf16 *__restrict__ q, const bf16 *__restrict__ kv, const int *__restrict__ seq_info,                   \
-        const int *__restrict__ seq_page_start, const int *__restrict__ pages, const int *__restrict__ item_seq,     \
-        const int *__restrict__ item_row, bf16 *__restrict__ out, int nq, int nkv, int page_size, i64 page_stride,   \
-        float scale) {                                                                                               \
+        const bf16 *q, const bf16 *kv, const int *seq_info, const int *seq_page_start, const int *pages,              \
+        const int *item_seq, const int *item_row, bf16 *__restrict__ out, int nq, int nkv, int page_size,            \
+        i64 page_stride, float scale) {                                                                              \
         prefill_attention_impl<HD>(q, kv, seq_info, seq_page_start, pages, item_seq, item_row, out, nq, nkv,         \
                                    page_size, page_stride, scale);                                                   \
     }

@@ -64,10 +64,10 @@ public enum CUDASelfTest {
         cases.append(SiLUCase(tokens: maxTokens, width: shape.denseIntermediate))
         cases.append(RandomWeightCase())
         cases.append(AttentionCase(shape: shape))
-        if shape.isMoE { for t in shape.tokenCounts { cases.append(MoECase(shape: shape, tokens: t)) } }
+        if shape.isMoE { for t in shape.moeTokenCounts { cases.append(MoECase(shape: shape, tokens: t)) } }
         cases.append(SampleCase(shape: shape))
         cases.append(ForwardCase())
-        cases.append(DecodeCase(batchSizes: [1, 3, 9]))
+        cases.append(DecodeCase(batchSizes: [1, 3, 9, 20]))
         return cases
     }
 

@@ -42,5 +42,8 @@ public struct SelfTestShape: Sendable {
     public static let all: [SelfTestShape] = [.small, .ernie03B, .ernie21B, .ernie300B]
 
     var isMoE: Bool { experts > 0 }
+    /// MoE blocks are also checked at a step too large for the grouped path (the host-grouped path and its
+    /// router kernels).
+    var moeTokenCounts: [Int] { tokenCounts + [300] }
     var qkvWidth: Int { (heads + 2 * kvHeads) * headDim }
 }
