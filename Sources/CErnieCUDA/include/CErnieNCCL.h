@@ -5,9 +5,9 @@
 // Sources/ErnieCUDA/NCCL/NCCLLibrary.swift) and of the one extra driver call the NCCL communicator uses
 // (cuMemcpy2DAsync_v2, for the column gather of vocabulary-split logits). No NCCL header is needed to build.
 //
-// Checked against the real nccl.h / cuda.h by scripts/gpu/check_nccl_abi.sh (compiles scripts/gpu/check_nccl_abi.c
-// with -DERNIE_CHECK_WITH_CUDA_HEADERS -DERNIE_CHECK_WITH_NCCL_HEADERS, which alias these types to the real ones, so
-// a wrong function-pointer type is a compile error).
+// Checked against the real nccl.h / cuda.h by scripts/gpu/check_nccl_abi.sh (compiles scripts/gpu/check_nccl_abi.c,
+// which defines ERNIE_CHECK_WITH_CUDA_HEADERS and ERNIE_CHECK_WITH_NCCL_HEADERS: these types become aliases of the real
+// ones, so a wrong function-pointer type or constant is a compile error; run by ABICheckTests when nccl.h is found).
 
 #include <stddef.h>
 #include <stdint.h>

@@ -216,48 +216,18 @@ private struct SchemaJSONParser {
             if byte < 0x20 { throw error("control character in a string") }
             if byte == UInt8(ascii: "\\") {
                 try flushRaw(index)
-                index += 1
-                guard index < bytes.count else { throw error("unterminated escape") }
-                let escape = bytes[index]
-                index += 1
-                switch escape {
-                case UInt8(ascii: "\""): scalars.append("\"")
-                case UInt8(ascii: "\\"): scalars.append("\\")
-                case UInt8(ascii: "/"): scalars.append("/")
-                case UInt8(ascii: "b"): scalars.append("\u{08}")
-                case UInt8(ascii: "f"): scalars.append("\u{0C}")
-                case UInt8(ascii: "n"): scalars.append("\n")
-                case UInt8(ascii: "r"): scalars.append("\r")
-                case UInt8(ascii: "t"): scalars.append("\t")
-                case UInt8(ascii: "u"):
-                    var value = try hex4()
-                    if (0xD800...0xDBFF).contains(value) {
-                        guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"),
-                            bytes[index + 1] == UInt8(ascii: "u")
-                        else { throw error("lone surrogate escape") }
-                        index += 2
-                        let low = try hex4()
-                        guard (0xDC00...0xDFFF).contains(low) else { throw error("lone surrogate escape") }
-                        value = 0x10000 + ((value - 0xD800) << 10) + (low - 0xDC00)
-                    }
-                    guard let scalar = Unicode.Scalar(value) else { throw error("lone surrogate escape") }
+                switch JSONEscape.decode(bytes, backslash: index) {
+                case .scalar(let scalar, let next):
                     scalars.append(scalar)
-                default:
-                    throw error("invalid escape")
+                    index = next
+                case .needMore: throw error("unterminated escape")
+                case .invalid(let reason): throw error(reason)
                 }
                 start = index
                 continue
             }
             index += 1
         }
-    }
-
-    private mutating func hex4() throws(GrammarError) -> UInt32 {
-        guard index + 4 <= bytes.count,
-            let value = UInt32(String(decoding: bytes[index..<(index + 4)], as: UTF8.self), radix: 16)
-        else { throw error("invalid \\u escape") }
-        index += 4
-        return value
     }
 
     private mutating func parseNumber() throws(GrammarError) -> SchemaJSON {

@@ -1,3 +1,5 @@
+import ErnieGrammar
+
 /// The fixed parts around a tool call's arguments: `{"name": "<name>", "arguments": ` before them and
 /// `}\n</tool_call>` after (any JSON whitespace between the pieces), read incrementally.
 enum ToolCallHeader {
@@ -86,51 +88,18 @@ enum ToolCallHeader {
                     return String(scalars)
                 case UInt8(ascii: "\\"):
                     try flush()
-                    guard index < bytes.count else { throw .needMore }
-                    let escape = bytes[index]
-                    index += 1
-                    switch escape {
-                    case UInt8(ascii: "\""): scalars.append("\"")
-                    case UInt8(ascii: "\\"): scalars.append("\\")
-                    case UInt8(ascii: "/"): scalars.append("/")
-                    case UInt8(ascii: "b"): scalars.append("\u{08}")
-                    case UInt8(ascii: "f"): scalars.append("\u{0C}")
-                    case UInt8(ascii: "n"): scalars.append("\n")
-                    case UInt8(ascii: "r"): scalars.append("\r")
-                    case UInt8(ascii: "t"): scalars.append("\t")
-                    case UInt8(ascii: "u"):
-                        var value = try hex4()
-                        if (0xD800...0xDBFF).contains(value) {
-                            guard index + 1 < bytes.count else { throw .needMore }
-                            guard bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") else {
-                                throw .mismatch
-                            }
-                            index += 2
-                            let low = try hex4()
-                            guard (0xDC00...0xDFFF).contains(low) else { throw .mismatch }
-                            value = 0x10000 + ((value - 0xD800) << 10) + (low - 0xDC00)
-                        }
-                        guard let scalar = Unicode.Scalar(value) else { throw .mismatch }
+                    switch JSONEscape.decode(bytes, backslash: index - 1) {
+                    case .scalar(let scalar, let next):
                         scalars.append(scalar)
-                    default:
-                        throw .mismatch
+                        index = next
+                    case .needMore: throw .needMore
+                    case .invalid: throw .mismatch
                     }
                 default:
                     guard byte >= 0x20 else { throw .mismatch }
                     raw.append(byte)
                 }
             }
-        }
-
-        mutating func hex4() throws(Failure) -> UInt32 {
-            var value: UInt32 = 0
-            for _ in 0..<4 {
-                guard index < bytes.count else { throw .needMore }
-                guard let digit = UInt32(String(UnicodeScalar(bytes[index])), radix: 16) else { throw .mismatch }
-                value = value * 16 + digit
-                index += 1
-            }
-            return value
         }
     }
 }
