@@ -147,6 +147,58 @@ struct DeviceAttentionTests {
         }
     }
 
+    /// A prefill step of three sequences, then decode steps of one token each (the split-KV decode kernels: the
+    /// CUDA-core one, or with `tensorCores` the tensor-core one for head_dim 128), against the host reference.
+    func runDecode(nq: Int, nkv: Int, hd: Int, prompts: [Int], tensorCores: Bool) throws {
+        let backend = try TestDevice.backend { $0.decodeAttentionTensorCores = tensorCores }
+        let pageSize = 16
+        let pagesPer = prompts.map { ($0 + 3 + pageSize - 1) / pageSize }
+        try backend.allocateKVCache(
+            KVCacheLayout(
+                numPages: pagesPer.reduce(0, +) + 1, pageSize: pageSize, numLayers: 1, numKVHeads: nkv, headDim: hd))
+        let shape = AttentionShape(numHeads: nq, numKVHeads: nkv, headDim: hd, ropeTheta: 500_000)
+        var reference = AttentionReference(nq: nq, nkv: nkv, hd: hd, theta: 500_000, sequences: prompts.count)
+        // Pages handed out in reverse order, so no sequence's pages are contiguous.
+        var next = pagesPer.reduce(0, +)
+        let pages: [[Int32]] = pagesPer.map { n in
+            defer { next -= n }
+            return (0..<n).map { Int32(next - $0) }
+        }
+        let width = (nq + 2 * nkv) * hd
+        for index in 0..<3 {
+            var sequences: [ForwardBatch.Sequence] = []
+            var tokens = 0
+            for (s, prompt) in prompts.enumerated() {
+                let count = index == 0 ? prompt : 1
+                let start = index == 0 ? 0 : prompt + index - 1
+                sequences.append(.init(tokenOffset: tokens, tokenCount: count, startPosition: start, pages: pages[s]))
+                tokens += count
+            }
+            let values = TestData.values(tokens * width, seed: UInt64(300 + index))
+            let table = try backend.makeWeight(TestData.tensor("qkv", [tokens, width], values), precision: .standard)
+            let batch = ForwardBatch(tokens: (0..<tokens).map { Int32($0) }, sequences: sequences, pageSize: pageSize)
+            try backend.beginStep(batch)
+            let out = try backend.toHost(try backend.attention(qkv: try backend.embed(table), layer: 0, shape: shape))
+            let expected = reference.step(qkv: values, batch: batch)
+            let error = normalizedError(out, expected)
+            #expect(
+                error < 1.5e-2,
+                "step \(index) nq \(nq) nkv \(nkv) hd \(hd) tensor cores \(tensorCores): normalized error \(error)")
+            try backend.endStep()
+        }
+    }
+
+    @Test func decodeStepsOnTensorCoresMatchTheReference() throws {
+        // ERNIE-4.5-21B's group of 5, the 300B's 8, a full 16-head group; KV lengths from one tile to several splits.
+        try runDecode(nq: 10, nkv: 2, hd: 128, prompts: [1, 37, 300], tensorCores: true)
+        try runDecode(nq: 8, nkv: 1, hd: 128, prompts: [15, 16, 17, 130], tensorCores: true)
+        try runDecode(nq: 16, nkv: 1, hd: 128, prompts: [64, 5], tensorCores: true)
+    }
+
+    @Test func decodeStepsOnCUDACoresMatchTheReference() throws {
+        try runDecode(nq: 10, nkv: 2, hd: 128, prompts: [1, 37, 300], tensorCores: false)
+    }
+
     @Test func groupedQueryAttentionGroup2HeadDim64() throws {
         try run(nq: 4, nkv: 2, hd: 64, longPrefill: 300)
     }

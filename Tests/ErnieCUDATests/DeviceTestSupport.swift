@@ -12,9 +12,10 @@ enum TestDevice {
     }()
 
     /// A backend with the skinny tensor-core GEMM on (it is off by default), so the tests keep exercising it.
-    static func backend(maxTokens: Int = 512) throws -> CUDABackend {
+    static func backend(maxTokens: Int = 512, adjust: (inout PerfOptions) -> Void = { _ in }) throws -> CUDABackend {
         var perf = PerfOptions.environment(ProcessInfo.processInfo.environment)
         if ProcessInfo.processInfo.environment["ERNIE_CUDA_GEMV_MAX_ROWS"] == nil { perf.gemvMaxRows = 16 }
+        adjust(&perf)
         return try CUDABackend(configuration: CUDABackend.Configuration(maxTokensPerStep: maxTokens, perf: perf))
     }
 }

@@ -56,6 +56,14 @@ import Testing
         #expect(CUDABackend.decodeAttentionKernel(headDim: 32, group: 1)?.headsPerBlock == 2)
         #expect(CUDABackend.decodeAttentionKernel(headDim: 20, group: 2) == nil)
         #expect(CUDABackend.decodeAttentionKernel(headDim: 96, group: 2) == nil)
+        // Tensor cores (opt-in): head_dim 128, the whole group (≤ 16 heads) in one block; otherwise the kernels above.
+        let tc = CUDABackend.decodeAttentionKernel(headDim: 128, group: 5, tensorCores: true)
+        #expect(tc?.name == "ernie_decode_attention_tc_hd128" && tc?.headsPerBlock == 5 && tc?.sharedBytes == 69_632)
+        #expect(
+            CUDABackend.decodeAttentionKernel(headDim: 64, group: 4, tensorCores: true)?.name
+                == "ernie_decode_attention_l8_g4")
+        let wide = CUDABackend.decodeAttentionKernel(headDim: 128, group: 20, tensorCores: true)
+        #expect(wide?.name == "ernie_decode_attention_l16_g8" && wide?.sharedBytes == 0)
         #expect(CUDABackend.decodeSplits(rows: 1, blocksPerRow: 4, multiprocessors: 132) == 64)
         #expect(CUDABackend.decodeSplits(rows: 64, blocksPerRow: 4, multiprocessors: 132) == 2)
         #expect(CUDABackend.decodeSplits(rows: 256, blocksPerRow: 4, multiprocessors: 132) == 1)

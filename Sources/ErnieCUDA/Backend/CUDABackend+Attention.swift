@@ -108,7 +108,10 @@ extension CUDABackend {
         }
         let out = try makeTensor(
             rows: step.tokenCount, launchRows: rows, columns: nq * hd, .bfloat16, "attention output")
-        if step.isDecode, perf.decodeAttention, let kernel = Self.decodeAttentionKernel(headDim: hd, group: nq / nkv) {
+        if step.isDecode, perf.decodeAttention,
+            let kernel = Self.decodeAttentionKernel(
+                headDim: hd, group: nq / nkv, tensorCores: perf.decodeAttentionTensorCores)
+        {
             try decodeAttention(
                 q: q, out: out, kv: kv, step: step, layout: layout, nq: nq, nkv: nkv, kernel: kernel)
             return out

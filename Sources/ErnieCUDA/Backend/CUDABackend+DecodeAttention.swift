@@ -7,9 +7,18 @@ extension CUDABackend {
     /// Fewest keys a split handles (shorter KV lengths use fewer splits).
     static let decodeMinimumChunk = 64
 
-    /// The decode kernel for `headDim` (32, 64, 128 or 256) and GQA group size: the chunk of query heads per block
-    /// that needs the fewest blocks, then wastes the fewest head slots.
-    static func decodeAttentionKernel(headDim: Int, group: Int) -> (name: String, headsPerBlock: Int)? {
+    /// Dynamic shared memory of the tensor-core decode kernel: 4 warps × 2 stages × (K, V) × 16 keys × (128 + 8) bf16.
+    static let decodeTensorCoreSharedBytes = 4 * 2 * 2 * 16 * (128 + 8) * 2
+
+    /// The decode kernel for `headDim` (32, 64, 128 or 256) and GQA group size: with `tensorCores`, head_dim 128 and
+    /// groups of at most 16 heads, the tensor-core kernel (all of a KV head's query heads in one block); otherwise
+    /// the chunk of query heads per block that needs the fewest blocks, then wastes the fewest head slots.
+    static func decodeAttentionKernel(headDim: Int, group: Int, tensorCores: Bool = false)
+        -> (name: String, headsPerBlock: Int, sharedBytes: Int)?
+    {
+        if tensorCores, headDim == 128, group >= 1, group <= 16 {
+            return ("ernie_decode_attention_tc_hd128", group, decodeTensorCoreSharedBytes)
+        }
         guard [32, 64, 128, 256].contains(headDim), group > 0 else { return nil }
         let lanes = headDim / 8
         let best = decodeGroupChunks.min { a, b in
@@ -17,7 +26,7 @@ extension CUDABackend {
             let cb = (group + b - 1) / b
             return ca != cb ? ca < cb : ca * a < cb * b
         }!
-        return ("ernie_decode_attention_l\(lanes)_g\(best)", best)
+        return ("ernie_decode_attention_l\(lanes)_g\(best)", best, 0)
     }
 
     /// Splits per (token, KV head) so that about two blocks per multiprocessor run, at most 64.
@@ -28,7 +37,7 @@ extension CUDABackend {
 
     func decodeAttention(
         q: CUDATensor, out: CUDATensor, kv: UInt64, step: StepState, layout: KVCacheLayout, nq: Int, nkv: Int,
-        kernel: (name: String, headsPerBlock: Int)
+        kernel: (name: String, headsPerBlock: Int, sharedBytes: Int)
     ) throws {
         let rows = step.launchRows
         let hd = layout.headDim
@@ -46,7 +55,9 @@ extension CUDABackend {
         }
         let scale = 1 / Float(hd).squareRoot()
         try launch(
-            kernel.name, LaunchConfiguration(grid: (rows, nkv * chunks, splits), block: (128, 1, 1)),
+            kernel.name,
+            LaunchConfiguration(
+                grid: (rows, nkv * chunks, splits), block: (128, 1, 1), sharedMemoryBytes: kernel.sharedBytes),
             cost: attentionCost(step: step, nq: nq, nkv: nkv, hd: hd), label: "decode attention",
             programmatic: true
         ) { args in

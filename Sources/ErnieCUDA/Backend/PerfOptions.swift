@@ -12,6 +12,8 @@
 /// | `ERNIE_CUDA_MOE_PERSISTENT` | 1 | 0: the grouped expert kernels get one block per work item instead of persistent blocks that
 ///   overlap the next item's weight loads with the current item's reduction |
 /// | `ERNIE_CUDA_DECODE_ATTENTION` | 1 | 0: decode steps use the general attention kernel (host-planned splits) |
+/// | `ERNIE_CUDA_DECODE_ATTENTION_TC` | 0 | 1: decode attention on tensor cores for head_dim 128 (checked against the
+///   reference on the CPU emulator; off until measured on a GPU) |
 /// | `ERNIE_CUDA_FAST_ELEMENTWISE` | 1 | 0: the scalar RoPE (sin/cos per element), RMSNorm and SiLU·mul kernels |
 /// | `ERNIE_CUDA_FLASH_PREFILL` | 1 | 0: prefill attention on CUDA cores (the general kernel) |
 /// | `ERNIE_CUDA_PDL` | 1 | 0: no programmatic dependent launch |
@@ -22,14 +24,15 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
     public var groupedMoEMaxTokens: Int
     public var persistentMoE: Bool
     public var decodeAttention: Bool
+    public var decodeAttentionTensorCores: Bool
     public var fastElementwise: Bool
     public var flashPrefill: Bool
     public var programmaticDependentLaunch: Bool
 
     public init(
         graphs: Bool = true, graphMaxBatch: Int = 256, gemvMaxRows: Int = 0, groupedMoEMaxTokens: Int = 256,
-        persistentMoE: Bool = true, decodeAttention: Bool = true, fastElementwise: Bool = true,
-        flashPrefill: Bool = true, programmaticDependentLaunch: Bool = true
+        persistentMoE: Bool = true, decodeAttention: Bool = true, decodeAttentionTensorCores: Bool = false,
+        fastElementwise: Bool = true, flashPrefill: Bool = true, programmaticDependentLaunch: Bool = true
     ) {
         self.graphs = graphs
         self.graphMaxBatch = graphMaxBatch
@@ -37,6 +40,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
         self.groupedMoEMaxTokens = groupedMoEMaxTokens
         self.persistentMoE = persistentMoE
         self.decodeAttention = decodeAttention
+        self.decodeAttentionTensorCores = decodeAttentionTensorCores
         self.fastElementwise = fastElementwise
         self.flashPrefill = flashPrefill
         self.programmaticDependentLaunch = programmaticDependentLaunch
@@ -63,6 +67,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
         number("ERNIE_CUDA_MOE_GROUPED_MAX_TOKENS", &options.groupedMoEMaxTokens, range: 0...StepBuffers.smallCapacity)
         flag("ERNIE_CUDA_MOE_PERSISTENT", &options.persistentMoE)
         flag("ERNIE_CUDA_DECODE_ATTENTION", &options.decodeAttention)
+        flag("ERNIE_CUDA_DECODE_ATTENTION_TC", &options.decodeAttentionTensorCores)
         flag("ERNIE_CUDA_FAST_ELEMENTWISE", &options.fastElementwise)
         flag("ERNIE_CUDA_FLASH_PREFILL", &options.flashPrefill)
         flag("ERNIE_CUDA_PDL", &options.programmaticDependentLaunch)
@@ -73,7 +78,8 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
         "graphs \(graphs ? "≤\(graphMaxBatch)" : "off"), gemv \(gemvMaxRows > 0 ? "≤\(gemvMaxRows) rows" : "off"), "
             + "grouped MoE \(groupedMoEMaxTokens > 0 ? "≤\(groupedMoEMaxTokens) tokens" : "off")"
             + "\(groupedMoEMaxTokens > 0 && !persistentMoE ? " (one block per item)" : ""), "
-            + "decode attention \(decodeAttention ? "on" : "off"), fast elementwise \(fastElementwise ? "on" : "off"), "
+            + "decode attention \(decodeAttention ? (decodeAttentionTensorCores ? "on, tensor cores" : "on") : "off"), "
+            + "fast elementwise \(fastElementwise ? "on" : "off"), "
             + "flash prefill \(flashPrefill ? "on" : "off"), PDL \(programmaticDependentLaunch ? "on" : "off")"
     }
 

@@ -258,3 +258,245 @@ ERNIE_DECODE_ATTENTION_KERNEL(32, 2, 4)
 ERNIE_DECODE_ATTENTION_KERNEL(32, 4, 4)
 ERNIE_DECODE_ATTENTION_KERNEL(32, 5, 4)
 ERNIE_DECODE_ATTENTION_KERNEL(32, 8, 2)
+
+// Split-KV decode attention on tensor cores for head_dim 128 and GQA groups of at most 16 query heads: one block per
+// (launch row, KV head, split), the split's keys as in decode_attention_impl; each of the 4 warps takes every 4th
+// 16-key tile, brings its K and V rows into its own shared-memory pair of buffers with cp.async (double buffered),
+// computes S = Q Kᵀ for the group's heads as the 16 rows of an mma m16n8k16 (ldmatrix from the K tile), the online
+// softmax in base 2 in fp32 (P rounded to bf16 as in the prefill kernel) and O += P V (V read transposed by
+// ldmatrix.trans); the warps' states are merged through shared memory, written as decode_attention_impl writes
+// them (normalised bf16 when gridDim.z == 1, else partial O and (max, sum) for ernie_attention_merge). Dynamic
+// shared memory: DTC_WARPS * 2 stages * (K, V) * 16 * (128 + 8) bf16 = 69,632 bytes.
+#define DTC_WARPS 4
+#define DTC_KEYS 16
+#define DTC_HD 128
+#define DTC_STRIDE (DTC_HD + 8)
+#define DTC_TILE (DTC_KEYS * DTC_STRIDE)
+
+extern "C" __global__ void __launch_bounds__(DTC_WARPS * 32) ernie_decode_attention_tc_hd128(
+    const bf16 *q, const bf16 *kv, const int *token_seq, const int *positions, const int *seq_page_start,
+    const int *pages, const int *num_tokens_ptr, bf16 *__restrict__ out, float *__restrict__ part_o,
+    float *__restrict__ part_ml, int T, int nq, int nkv, int page_size, i64 page_stride, float scale,
+    int min_chunk) {
+    ERNIE_DYNAMIC_SMEM(bf16, smem);
+    constexpr int HD = DTC_HD;
+    constexpr int KSTEPS = HD / 16;
+    constexpr int DTILES = HD / 8;
+    const int t_row = blockIdx.x;
+    const int group = nq / nkv;  // <= 16 (host-checked)
+    const int kvh = blockIdx.y;
+    const int h0 = kvh * group;
+    const int split = blockIdx.z, splits = gridDim.z;
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    const int g = lane >> 2, t = lane & 3;
+    pdl_wait();
+    const int num_tokens = *num_tokens_ptr;
+
+    int k_begin = 0, k_end = 0;
+    if (t_row < num_tokens) {
+        const int kv_len = positions[t_row] + 1;
+        const int eff = max(1, min(splits, (kv_len + min_chunk - 1) / min_chunk));
+        const int len = (kv_len + eff - 1) / eff;
+        k_begin = split * len;
+        k_end = min(kv_len, k_begin + len);
+    }
+    if (k_begin >= k_end) {  // padding row or empty split (uniform over the block)
+        for (int idx = threadIdx.x; idx < group * HD; idx += blockDim.x) {
+            const int j = idx / HD, d = idx - j * HD;
+            if (splits == 1) {
+                out[((i64)t_row * nq + h0 + j) * HD + d] = 0;
+            } else {
+                const i64 p = ((i64)split * T + t_row) * nq + h0 + j;
+                part_o[p * HD + d] = 0.0f;
+                if (d == 0) {
+                    part_ml[p * 2] = ERNIE_NEG_INF;
+                    part_ml[p * 2 + 1] = 0.0f;
+                }
+            }
+        }
+        return;
+    }
+
+    // Q fragments: rows g and g + 8 are query heads h0 + g, h0 + g + 8 (zero past the group).
+    const bool va = g < group, vb = g + 8 < group;
+    const bf16 *qa = q + ((i64)t_row * nq + h0 + (va ? g : 0)) * HD;
+    const bf16 *qb = q + ((i64)t_row * nq + h0 + (vb ? g + 8 : 0)) * HD;
+    u32 qf[KSTEPS][4];
+#pragma unroll
+    for (int kk = 0; kk < KSTEPS; ++kk) {
+        const int d = kk * 16 + 2 * t;
+        qf[kk][0] = va ? *reinterpret_cast<const u32 *>(qa + d) : 0u;
+        qf[kk][1] = vb ? *reinterpret_cast<const u32 *>(qb + d) : 0u;
+        qf[kk][2] = va ? *reinterpret_cast<const u32 *>(qa + d + 8) : 0u;
+        qf[kk][3] = vb ? *reinterpret_cast<const u32 *>(qb + d + 8) : 0u;
+    }
+
+    const int *seq_pages = pages + seq_page_start[token_seq[t_row]];
+    const i64 head_offset = (i64)kvh * page_size * HD;
+    const i64 v_offset = (i64)nkv * page_size * HD;
+    bf16 *wsm = smem + warp * 2 * 2 * DTC_TILE;  // this warp's [stage][K, V] tiles
+    const int ntiles = (k_end - k_begin + DTC_KEYS - 1) / DTC_KEYS;
+    // cp.async of tile `i` (keys k_begin + 16 i ...) into `stage`; keys past k_end are zero rows.
+    auto load_tile = [&](int i, int stage) {
+        bf16 *ks = wsm + stage * 2 * DTC_TILE;
+        bf16 *vs = ks + DTC_TILE;
+        const int key0 = k_begin + i * DTC_KEYS;
+        for (int c = lane; c < DTC_KEYS * (HD / 8); c += 32) {
+            const int r = c / (HD / 8), d8 = (c - r * (HD / 8)) * 8;
+            const int key = key0 + r;
+            if (key < k_end) {
+                const int page_index = key / page_size;
+                const int offset = key - page_index * page_size;
+                const bf16 *kp = kv + (i64)seq_pages[page_index] * page_stride + head_offset + (i64)offset * HD + d8;
+                cp_async16(ks + r * DTC_STRIDE + d8, kp);
+                cp_async16(vs + r * DTC_STRIDE + d8, kp + v_offset);
+            } else {
+                *reinterpret_cast<uint4 *>(ks + r * DTC_STRIDE + d8) = zero16();
+                *reinterpret_cast<uint4 *>(vs + r * DTC_STRIDE + d8) = zero16();
+            }
+        }
+        cp_async_commit();
+    };
+
+    const float sl = scale * LOG2E_DEC;
+    float m_a = ERNIE_NEG_INF, m_b = ERNIE_NEG_INF, l_a = 0.0f, l_b = 0.0f;
+    float o[DTILES][4];
+#pragma unroll
+    for (int n = 0; n < DTILES; ++n) o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.0f;
+
+    int stage = 0;
+    if (warp < ntiles) load_tile(warp, 0);
+    for (int i = warp; i < ntiles; i += DTC_WARPS) {
+        if (i + DTC_WARPS < ntiles) {
+            load_tile(i + DTC_WARPS, stage ^ 1);
+            cp_async_wait<1>();
+        } else {
+            cp_async_wait<0>();
+        }
+        __syncwarp();
+        const bf16 *ks = wsm + stage * 2 * DTC_TILE;
+        const bf16 *vs = ks + DTC_TILE;
+
+        // S = Q Kᵀ: 16 rows (heads) × 16 keys.
+        float s[2][4];
+#pragma unroll
+        for (int nt = 0; nt < 2; ++nt) {
+            s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.0f;
+#pragma unroll
+            for (int kk = 0; kk < KSTEPS; kk += 2) {
+                // Matrices: (keys nt*8.., dims kk*16..+7), (.., +8..15), (.., (kk+1)*16..), (.., +8..).
+                const int mat = lane >> 3;
+                const bf16 *row = ks + (nt * 8 + (lane & 7)) * DTC_STRIDE + (kk + (mat >> 1)) * 16 + (mat & 1) * 8;
+                u32 b[4];
+                ldmatrix_x4(b, row);
+                mma_bf16_16816(s[nt], qf[kk], b);
+                mma_bf16_16816(s[nt], qf[kk + 1], b + 2);
+            }
+        }
+        // Scale, mask keys past the split, online softmax (rows g and g + 8; a row's 16 scores in its quad).
+        const int key0 = k_begin + i * DTC_KEYS;
+        float mx_a = m_a, mx_b = m_b;
+#pragma unroll
+        for (int nt = 0; nt < 2; ++nt) {
+#pragma unroll
+            for (int e = 0; e < 4; ++e) {
+                const int key = key0 + nt * 8 + 2 * t + (e & 1);
+                const float v = key < k_end ? s[nt][e] * sl : ERNIE_NEG_INF;
+                s[nt][e] = v;
+                if (e < 2) mx_a = fmaxf(mx_a, v); else mx_b = fmaxf(mx_b, v);
+            }
+        }
+        mx_a = fmaxf(mx_a, __shfl_xor_sync(0xffffffffu, mx_a, 1));
+        mx_a = fmaxf(mx_a, __shfl_xor_sync(0xffffffffu, mx_a, 2));
+        mx_b = fmaxf(mx_b, __shfl_xor_sync(0xffffffffu, mx_b, 1));
+        mx_b = fmaxf(mx_b, __shfl_xor_sync(0xffffffffu, mx_b, 2));
+        const float base_a = mx_a == ERNIE_NEG_INF ? 0.0f : mx_a;
+        const float base_b = mx_b == ERNIE_NEG_INF ? 0.0f : mx_b;
+        const float corr_a = exp2f(m_a - base_a), corr_b = exp2f(m_b - base_b);
+        m_a = mx_a;
+        m_b = mx_b;
+        float sum_a = 0.0f, sum_b = 0.0f;
+        u32 pf[4];
+#pragma unroll
+        for (int nt = 0; nt < 2; ++nt) {
+            const float p0 = exp2f(s[nt][0] - base_a), p1 = exp2f(s[nt][1] - base_a);
+            const float p2 = exp2f(s[nt][2] - base_b), p3 = exp2f(s[nt][3] - base_b);
+            sum_a += p0 + p1;
+            sum_b += p2 + p3;
+            pf[nt * 2 + 0] = pack_bf16x2(p0, p1);
+            pf[nt * 2 + 1] = pack_bf16x2(p2, p3);
+        }
+        sum_a += __shfl_xor_sync(0xffffffffu, sum_a, 1);
+        sum_a += __shfl_xor_sync(0xffffffffu, sum_a, 2);
+        sum_b += __shfl_xor_sync(0xffffffffu, sum_b, 1);
+        sum_b += __shfl_xor_sync(0xffffffffu, sum_b, 2);
+        l_a = l_a * corr_a + sum_a;
+        l_b = l_b * corr_b + sum_b;
+#pragma unroll
+        for (int n = 0; n < DTILES; ++n) {
+            o[n][0] *= corr_a;
+            o[n][1] *= corr_a;
+            o[n][2] *= corr_b;
+            o[n][3] *= corr_b;
+        }
+        // O += P V (16 keys: one k-step).
+#pragma unroll
+        for (int n = 0; n < DTILES; n += 2) {
+            // Matrices: (keys 0..7, dims n*8..), (keys 8..15, dims n*8..), (keys 0..7, (n+1)*8..), (8..15, (n+1)*8..).
+            const int mat = lane >> 3;
+            const bf16 *row = vs + ((mat & 1) * 8 + (lane & 7)) * DTC_STRIDE + (n + (mat >> 1)) * 8;
+            u32 b[4];
+            ldmatrix_x4_trans(b, row);
+            mma_bf16_16816(o[n], pf, b);
+            mma_bf16_16816(o[n + 1], pf, b + 2);
+        }
+        __syncwarp();  // this stage is refilled two tiles on
+        stage ^= 1;
+    }
+
+    // Merge the warps' states (rows = heads of the group) through shared memory.
+    __syncthreads();
+    float *red = reinterpret_cast<float *>(smem);      // [warp][16 rows][HD]
+    float *red_ml = red + DTC_WARPS * 16 * HD;         // [warp][16 rows][m, l]
+#pragma unroll
+    for (int n = 0; n < DTILES; ++n) {
+        const int d = n * 8 + 2 * t;
+        red[(warp * 16 + g) * HD + d] = o[n][0];
+        red[(warp * 16 + g) * HD + d + 1] = o[n][1];
+        red[(warp * 16 + g + 8) * HD + d] = o[n][2];
+        red[(warp * 16 + g + 8) * HD + d + 1] = o[n][3];
+    }
+    if (t == 0) {
+        red_ml[(warp * 16 + g) * 2] = m_a;
+        red_ml[(warp * 16 + g) * 2 + 1] = l_a;
+        red_ml[(warp * 16 + g + 8) * 2] = m_b;
+        red_ml[(warp * 16 + g + 8) * 2 + 1] = l_b;
+    }
+    __syncthreads();
+    for (int idx = threadIdx.x; idx < group * HD; idx += blockDim.x) {
+        const int j = idx / HD, d = idx - j * HD;
+        float mx = ERNIE_NEG_INF;
+#pragma unroll
+        for (int w = 0; w < DTC_WARPS; ++w) mx = fmaxf(mx, red_ml[(w * 16 + j) * 2]);
+        float sum = 0.0f, acc = 0.0f;
+        if (mx != ERNIE_NEG_INF) {
+#pragma unroll
+            for (int w = 0; w < DTC_WARPS; ++w) {
+                const float f = exp2f(red_ml[(w * 16 + j) * 2] - mx);
+                sum += red_ml[(w * 16 + j) * 2 + 1] * f;
+                acc += red[(w * 16 + j) * HD + d] * f;
+            }
+        }
+        if (splits == 1) {
+            out[((i64)t_row * nq + h0 + j) * HD + d] = f2bf(sum > 0.0f ? acc / sum : 0.0f);
+        } else {
+            const i64 p = ((i64)split * T + t_row) * nq + h0 + j;
+            part_o[p * HD + d] = acc;
+            if (d == 0) {
+                part_ml[p * 2] = mx;
+                part_ml[p * 2 + 1] = sum;
+            }
+        }
+    }
+    pdl_launch_dependents();
+}
