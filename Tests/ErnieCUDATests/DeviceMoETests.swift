@@ -55,9 +55,15 @@ struct DeviceMoETests {
         return out
     }
 
-    func run(tokens: Int, hidden: Int, experts: Int, topK: Int, inter: Int, shared: Bool, withBias: Bool) throws {
-        let backend = try TestDevice.backend()
-        try backend.allocateKVCache(KVCacheLayout(numPages: 4, pageSize: 16, numLayers: 1, numKVHeads: 1, headDim: 64))
+    func run(
+        tokens: Int, hidden: Int, experts: Int, topK: Int, inter: Int, shared: Bool, withBias: Bool,
+        groupedMaxTokens: Int? = nil
+    ) throws {
+        let backend = try TestDevice.backend(maxTokens: max(512, tokens)) { perf in
+            if let groupedMaxTokens { perf.groupedMoEMaxTokens = groupedMaxTokens }
+        }
+        try backend.allocateKVCache(
+            KVCacheLayout(numPages: max(4, tokens / 16 + 2), pageSize: 16, numLayers: 1, numKVHeads: 1, headDim: 64))
         let sharedInter = shared ? 2 * inter : 0
         let x = TestData.values(tokens * hidden, seed: 11)
         let router = TestData.values(experts * hidden, seed: 12, scale: 0.2).map { $0 * 1.0001 }  // not bf16-exact
@@ -119,6 +125,15 @@ struct DeviceMoETests {
 
     /// The shared chunks see 40 tokens (two token groups of the nt4 expert kernels, so the weight buffers are
     /// refilled for the second group) and the down kernel's K takes several rounds per warp.
+    /// A 300-token step through the grouped kernels (opt-in above 256 tokens: `ERNIE_CUDA_MOE_GROUPED_MAX_TOKENS`) and
+    /// through the host-grouped path with the tiled router (the default there), both against the reference.
+    @Test func prefillSizedStepGroupedOnTheDeviceOrOnTheHost() throws {
+        try run(
+            tokens: 300, hidden: 64, experts: 8, topK: 3, inter: 32, shared: true, withBias: true,
+            groupedMaxTokens: 1000)
+        try run(tokens: 300, hidden: 64, experts: 8, topK: 3, inter: 32, shared: true, withBias: true)
+    }
+
     @Test func sharedExpertTwoTokenGroupsSeveralRounds() throws {
         try run(tokens: 40, hidden: 128, experts: 4, topK: 2, inter: 96, shared: true, withBias: true)
     }

@@ -148,6 +148,8 @@ if wanted ab; then
     ab ctx4096-decode-attention-tc "$LONG" ERNIE_CUDA_DECODE_ATTENTION_TC=1
     ab ctx4096-graphs+decode-attn-off "$LONG" ERNIE_CUDA_GRAPHS=0 ERNIE_CUDA_DECODE_ATTENTION=0
     ab prefill8192-flash "--batch 1 --steps 2 --context 16 --prefill 8192"
+    ab prefill512 "--batch 1 --steps 2 --context 16 --prefill 512"
+    ab prefill512-grouped-moe "--batch 1 --steps 2 --context 16 --prefill 512" ERNIE_CUDA_MOE_GROUPED_MAX_TOKENS=682
     ab prefill8192-flash-off "--batch 1 --steps 2 --context 16 --prefill 8192" ERNIE_CUDA_FLASH_PREFILL=0
     cat "$AB_TABLE" >> "$SUMMARY"
     grep -h "capture error" "$LOGS"/ab-*.log 2> /dev/null | sort -u | head -3 | tee -a "$SUMMARY"
