@@ -96,7 +96,7 @@ import Testing
         #expect(
             Set(names).isSuperset(of: [
                 "attention.cu", "decode_attention.cu", "elementwise.cu", "gemv.cu", "moe.cu", "moe_grouped.cu",
-                "norm.cu", "sampling.cu",
+                "moe_route.cu", "norm.cu", "sampling.cu",
             ]))
         #expect(sources.headers.map(\.name) == ["common.cuh"])
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ernie-kernels-\(UUID())").path
