@@ -265,3 +265,100 @@ __device__ __forceinline__ uint4 zero16() {
     z.x = z.y = z.z = z.w = 0u;
     return z;
 }
+
+// Flash-attention pieces shared by the prefill and decode kernels (mma.sync m16n8k16, bf16 in, fp32 accumulate).
+// S += Q Kᵀ for one n-tile of 8 keys: `ks` is the tile's first key row in shared memory (row stride `stride` bf16),
+// qf the KSTEPS A fragments of Q (16 rows × 16 dims each).
+template <int KSTEPS>
+__device__ __forceinline__ void attn_qk_ntile(float (&s)[4], const u32 (&qf)[KSTEPS][4], const bf16 *ks, int stride,
+                                              int lane) {
+#pragma unroll
+    for (int kk = 0; kk < KSTEPS; kk += 2) {
+        // Matrices: (keys 0..7, dims kk*16..+7), (.., +8..15), (.., (kk+1)*16..), (.., +8..).
+        const int mat = lane >> 3;
+        const bf16 *row = ks + (lane & 7) * stride + (kk + (mat >> 1)) * 16 + (mat & 1) * 8;
+        u32 b[4];
+        ldmatrix_x4(b, row);
+        mma_bf16_16816(s, qf[kk], b);
+        mma_bf16_16816(s, qf[kk + 1], b + 2);
+    }
+}
+
+// One online-softmax step for the two rows an accumulator lane holds (row g: registers 0-1, row g + 8: 2-3; a row's
+// scores spread over the 4 lanes of its quad), over NT n-tiles of 8 keys already scaled to base 2 and masked with
+// -inf: updates the running maxima m and sums l, rescales the O accumulators, and returns P rounded to bf16 as the A
+// fragments of NT / 2 key steps of 16 (n-tile 2k → registers 0/1 of step k, 2k + 1 → registers 2/3).
+template <int NT, int DT>
+__device__ __forceinline__ void attn_softmax_rows(float (&s)[NT][4], float &m_a, float &m_b, float &l_a, float &l_b,
+                                                  float (&o)[DT][4], u32 (&pf)[NT / 2][4]) {
+    float mx_a = m_a, mx_b = m_b;
+#pragma unroll
+    for (int nt = 0; nt < NT; ++nt) {
+#pragma unroll
+        for (int i = 0; i < 4; ++i) {
+            if (i < 2) mx_a = fmaxf(mx_a, s[nt][i]); else mx_b = fmaxf(mx_b, s[nt][i]);
+        }
+    }
+    mx_a = fmaxf(mx_a, __shfl_xor_sync(0xffffffffu, mx_a, 1));
+    mx_a = fmaxf(mx_a, __shfl_xor_sync(0xffffffffu, mx_a, 2));
+    mx_b = fmaxf(mx_b, __shfl_xor_sync(0xffffffffu, mx_b, 1));
+    mx_b = fmaxf(mx_b, __shfl_xor_sync(0xffffffffu, mx_b, 2));
+    const float base_a = mx_a == ERNIE_NEG_INF ? 0.0f : mx_a;
+    const float base_b = mx_b == ERNIE_NEG_INF ? 0.0f : mx_b;
+    const float corr_a = exp2f(m_a - base_a), corr_b = exp2f(m_b - base_b);
+    m_a = mx_a;
+    m_b = mx_b;
+    float sum_a = 0.0f, sum_b = 0.0f;
+#pragma unroll
+    for (int nt = 0; nt < NT; ++nt) {
+        const float p0 = exp2f(s[nt][0] - base_a), p1 = exp2f(s[nt][1] - base_a);
+        const float p2 = exp2f(s[nt][2] - base_b), p3 = exp2f(s[nt][3] - base_b);
+        sum_a += p0 + p1;
+        sum_b += p2 + p3;
+        pf[nt >> 1][(nt & 1) * 2 + 0] = pack_bf16x2(p0, p1);
+        pf[nt >> 1][(nt & 1) * 2 + 1] = pack_bf16x2(p2, p3);
+    }
+    sum_a += __shfl_xor_sync(0xffffffffu, sum_a, 1);
+    sum_a += __shfl_xor_sync(0xffffffffu, sum_a, 2);
+    sum_b += __shfl_xor_sync(0xffffffffu, sum_b, 1);
+    sum_b += __shfl_xor_sync(0xffffffffu, sum_b, 2);
+    l_a = l_a * corr_a + sum_a;
+    l_b = l_b * corr_b + sum_b;
+#pragma unroll
+    for (int n = 0; n < DT; ++n) {
+        o[n][0] *= corr_a;
+        o[n][1] *= corr_a;
+        o[n][2] *= corr_b;
+        o[n][3] *= corr_b;
+    }
+}
+
+// O += P V for one step of 16 keys: `vs` is the step's first key row in shared memory (row stride `stride` bf16),
+// V read transposed by ldmatrix.trans, p the step's A fragments from attn_softmax_rows.
+template <int DT>
+__device__ __forceinline__ void attn_pv_step(float (&o)[DT][4], const u32 (&p)[4], const bf16 *vs, int stride,
+                                             int lane) {
+#pragma unroll
+    for (int n = 0; n < DT; n += 2) {
+        // Matrices: (keys 0..7, dims n*8..), (keys 8..15, dims n*8..), (keys 0..7, (n+1)*8..), (8..15, (n+1)*8..).
+        const int mat = lane >> 3;
+        const bf16 *row = vs + ((mat & 1) * 8 + (lane & 7)) * stride + (n + (mat >> 1)) * 8;
+        u32 b[4];
+        ldmatrix_x4_trans(b, row);
+        mma_bf16_16816(o[n], p, b);
+        mma_bf16_16816(o[n + 1], p, b + 2);
+    }
+}
+
+// Warp-wide arg-max of (score, id) pairs, ties to the lower id (every lane ends with the winner).
+__device__ __forceinline__ void warp_argmax_lowest_id(float &best, int &best_id) {
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) {
+        const float other = __shfl_xor_sync(0xffffffffu, best, o);
+        const int other_id = __shfl_xor_sync(0xffffffffu, best_id, o);
+        if (other > best || (other == best && other_id < best_id)) {
+            best = other;
+            best_id = other_id;
+        }
+    }
+}

@@ -382,74 +382,21 @@ extern "C" __global__ void __launch_bounds__(DTC_WARPS * 32) ernie_decode_attent
 #pragma unroll
         for (int nt = 0; nt < 2; ++nt) {
             s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.0f;
-#pragma unroll
-            for (int kk = 0; kk < KSTEPS; kk += 2) {
-                // Matrices: (keys nt*8.., dims kk*16..+7), (.., +8..15), (.., (kk+1)*16..), (.., +8..).
-                const int mat = lane >> 3;
-                const bf16 *row = ks + (nt * 8 + (lane & 7)) * DTC_STRIDE + (kk + (mat >> 1)) * 16 + (mat & 1) * 8;
-                u32 b[4];
-                ldmatrix_x4(b, row);
-                mma_bf16_16816(s[nt], qf[kk], b);
-                mma_bf16_16816(s[nt], qf[kk + 1], b + 2);
-            }
+            attn_qk_ntile<KSTEPS>(s[nt], qf, ks + nt * 8 * DTC_STRIDE, DTC_STRIDE, lane);
         }
-        // Scale, mask keys past the split, online softmax (rows g and g + 8; a row's 16 scores in its quad).
+        // Scale, mask keys past the split, then the online softmax (rows g and g + 8) and O += P V (one key step).
         const int key0 = k_begin + i * DTC_KEYS;
-        float mx_a = m_a, mx_b = m_b;
 #pragma unroll
         for (int nt = 0; nt < 2; ++nt) {
 #pragma unroll
             for (int e = 0; e < 4; ++e) {
                 const int key = key0 + nt * 8 + 2 * t + (e & 1);
-                const float v = key < k_end ? s[nt][e] * sl : ERNIE_NEG_INF;
-                s[nt][e] = v;
-                if (e < 2) mx_a = fmaxf(mx_a, v); else mx_b = fmaxf(mx_b, v);
+                s[nt][e] = key < k_end ? s[nt][e] * sl : ERNIE_NEG_INF;
             }
         }
-        mx_a = fmaxf(mx_a, __shfl_xor_sync(0xffffffffu, mx_a, 1));
-        mx_a = fmaxf(mx_a, __shfl_xor_sync(0xffffffffu, mx_a, 2));
-        mx_b = fmaxf(mx_b, __shfl_xor_sync(0xffffffffu, mx_b, 1));
-        mx_b = fmaxf(mx_b, __shfl_xor_sync(0xffffffffu, mx_b, 2));
-        const float base_a = mx_a == ERNIE_NEG_INF ? 0.0f : mx_a;
-        const float base_b = mx_b == ERNIE_NEG_INF ? 0.0f : mx_b;
-        const float corr_a = exp2f(m_a - base_a), corr_b = exp2f(m_b - base_b);
-        m_a = mx_a;
-        m_b = mx_b;
-        float sum_a = 0.0f, sum_b = 0.0f;
-        u32 pf[4];
-#pragma unroll
-        for (int nt = 0; nt < 2; ++nt) {
-            const float p0 = exp2f(s[nt][0] - base_a), p1 = exp2f(s[nt][1] - base_a);
-            const float p2 = exp2f(s[nt][2] - base_b), p3 = exp2f(s[nt][3] - base_b);
-            sum_a += p0 + p1;
-            sum_b += p2 + p3;
-            pf[nt * 2 + 0] = pack_bf16x2(p0, p1);
-            pf[nt * 2 + 1] = pack_bf16x2(p2, p3);
-        }
-        sum_a += __shfl_xor_sync(0xffffffffu, sum_a, 1);
-        sum_a += __shfl_xor_sync(0xffffffffu, sum_a, 2);
-        sum_b += __shfl_xor_sync(0xffffffffu, sum_b, 1);
-        sum_b += __shfl_xor_sync(0xffffffffu, sum_b, 2);
-        l_a = l_a * corr_a + sum_a;
-        l_b = l_b * corr_b + sum_b;
-#pragma unroll
-        for (int n = 0; n < DTILES; ++n) {
-            o[n][0] *= corr_a;
-            o[n][1] *= corr_a;
-            o[n][2] *= corr_b;
-            o[n][3] *= corr_b;
-        }
-        // O += P V (16 keys: one k-step).
-#pragma unroll
-        for (int n = 0; n < DTILES; n += 2) {
-            // Matrices: (keys 0..7, dims n*8..), (keys 8..15, dims n*8..), (keys 0..7, (n+1)*8..), (8..15, (n+1)*8..).
-            const int mat = lane >> 3;
-            const bf16 *row = vs + ((mat & 1) * 8 + (lane & 7)) * DTC_STRIDE + (n + (mat >> 1)) * 8;
-            u32 b[4];
-            ldmatrix_x4_trans(b, row);
-            mma_bf16_16816(o[n], pf, b);
-            mma_bf16_16816(o[n + 1], pf, b + 2);
-        }
+        u32 pf[1][4];
+        attn_softmax_rows<2, DTILES>(s, m_a, m_b, l_a, l_b, o, pf);
+        attn_pv_step<DTILES>(o, pf[0], vs, DTC_STRIDE, lane);
         __syncwarp();  // this stage is refilled two tiles on
         stage ^= 1;
     }

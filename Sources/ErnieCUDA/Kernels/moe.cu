@@ -53,15 +53,7 @@ extern "C" __global__ void __launch_bounds__(ROUTE_THREADS)
                     best_id = e;
                 }
             }
-#pragma unroll
-            for (int o = 16; o > 0; o >>= 1) {
-                const float other = __shfl_xor_sync(0xffffffffu, best, o);
-                const int other_id = __shfl_xor_sync(0xffffffffu, best_id, o);
-                if (other > best || (other == best && other_id < best_id)) {
-                    best = other;
-                    best_id = other_id;
-                }
-            }
+            warp_argmax_lowest_id(best, best_id);
             if (lane == 0) chosen[j] = best_id;
             __syncwarp();
             total += probs[best_id];

@@ -68,15 +68,7 @@ __device__ __forceinline__ void moe_route_token(const float *logits, const float
                 best_id = e;
             }
         }
-#pragma unroll
-        for (int o = 16; o > 0; o >>= 1) {
-            const float other = __shfl_xor_sync(0xffffffffu, best, o);
-            const int other_id = __shfl_xor_sync(0xffffffffu, best_id, o);
-            if (other > best || (other == best && other_id < best_id)) {
-                best = other;
-                best_id = other_id;
-            }
-        }
+        warp_argmax_lowest_id(best, best_id);
         const int owner = best_id & 31;
         const int slot = (best_id >> 5) & 3;  // uniform over the warp
         const float mine = slot == 0 ? p[0] : slot == 1 ? p[1] : slot == 2 ? p[2] : p[3];

@@ -106,82 +106,23 @@ __device__ __forceinline__ void prefill_attention_impl(
 #pragma unroll
         for (int nt = 0; nt < PF_BN / 8; ++nt) sacc[nt][0] = sacc[nt][1] = sacc[nt][2] = sacc[nt][3] = 0.0f;
 #pragma unroll
-        for (int nt = 0; nt < PF_BN / 8; ++nt) {
-#pragma unroll
-            for (int kk = 0; kk < KSTEPS; kk += 2) {
-                // Matrices: (keys nt*8.., dims kk*16..+7), (.., +8..15), (.., (kk+1)*16..), (.., +8..).
-                const int mat = lane >> 3;
-                const bf16 *row = ks + (nt * 8 + (lane & 7)) * STRIDE + (kk + (mat >> 1)) * 16 + (mat & 1) * 8;
-                u32 b[4];
-                ldmatrix_x4(b, row);
-                mma_bf16_16816(sacc[nt], qf[kk], b);
-                mma_bf16_16816(sacc[nt], qf[kk + 1], b + 2);
-            }
-        }
-        // Scale, causal mask, online softmax (rows g and g + 8 of the warp; a row's 64 scores live in the 4 threads
-        // of its quad).
+        for (int nt = 0; nt < PF_BN / 8; ++nt) attn_qk_ntile<KSTEPS>(sacc[nt], qf, ks + nt * 8 * STRIDE, STRIDE, lane);
+        // Scale and causal mask, then the online softmax (rows g and g + 8 of the warp).
         const int k0 = tile * PF_BN;
-        float mx_a = m_a, mx_b = m_b;
 #pragma unroll
         for (int nt = 0; nt < PF_BN / 8; ++nt) {
 #pragma unroll
             for (int i = 0; i < 4; ++i) {
                 const int key = k0 + nt * 8 + 2 * t + (i & 1);
                 const int pos = i < 2 ? pos_a : pos_b;
-                const float v = key <= pos ? sacc[nt][i] * sl : ERNIE_NEG_INF;
-                sacc[nt][i] = v;
-                if (i < 2) mx_a = fmaxf(mx_a, v); else mx_b = fmaxf(mx_b, v);
+                sacc[nt][i] = key <= pos ? sacc[nt][i] * sl : ERNIE_NEG_INF;
             }
         }
-        mx_a = fmaxf(mx_a, __shfl_xor_sync(0xffffffffu, mx_a, 1));
-        mx_a = fmaxf(mx_a, __shfl_xor_sync(0xffffffffu, mx_a, 2));
-        mx_b = fmaxf(mx_b, __shfl_xor_sync(0xffffffffu, mx_b, 1));
-        mx_b = fmaxf(mx_b, __shfl_xor_sync(0xffffffffu, mx_b, 2));
-        const float base_a = mx_a == ERNIE_NEG_INF ? 0.0f : mx_a;
-        const float base_b = mx_b == ERNIE_NEG_INF ? 0.0f : mx_b;
-        const float corr_a = exp2f(m_a - base_a), corr_b = exp2f(m_b - base_b);
-        m_a = mx_a;
-        m_b = mx_b;
-        float sum_a = 0.0f, sum_b = 0.0f;
         u32 pf[PF_BN / 16][4];
+        attn_softmax_rows<PF_BN / 8, DTILES>(sacc, m_a, m_b, l_a, l_b, o, pf);
+        // O += P V.
 #pragma unroll
-        for (int nt = 0; nt < PF_BN / 8; ++nt) {
-            const float p0 = exp2f(sacc[nt][0] - base_a), p1 = exp2f(sacc[nt][1] - base_a);
-            const float p2 = exp2f(sacc[nt][2] - base_b), p3 = exp2f(sacc[nt][3] - base_b);
-            sum_a += p0 + p1;
-            sum_b += p2 + p3;
-            // A fragment of P for key step nt / 2: n-tile 2k → registers 0/1, n-tile 2k + 1 → registers 2/3.
-            pf[nt >> 1][(nt & 1) * 2 + 0] = pack_bf16x2(p0, p1);
-            pf[nt >> 1][(nt & 1) * 2 + 1] = pack_bf16x2(p2, p3);
-        }
-        sum_a += __shfl_xor_sync(0xffffffffu, sum_a, 1);
-        sum_a += __shfl_xor_sync(0xffffffffu, sum_a, 2);
-        sum_b += __shfl_xor_sync(0xffffffffu, sum_b, 1);
-        sum_b += __shfl_xor_sync(0xffffffffu, sum_b, 2);
-        l_a = l_a * corr_a + sum_a;
-        l_b = l_b * corr_b + sum_b;
-#pragma unroll
-        for (int n = 0; n < DTILES; ++n) {
-            o[n][0] *= corr_a;
-            o[n][1] *= corr_a;
-            o[n][2] *= corr_b;
-            o[n][3] *= corr_b;
-        }
-        // O += P V: V tile read transposed by ldmatrix.trans.
-#pragma unroll
-        for (int kk = 0; kk < PF_BN / 16; ++kk) {
-#pragma unroll
-            for (int n = 0; n < DTILES; n += 2) {
-                // Matrices: (keys kk*16+0..7, dims n*8..), (keys +8..15, dims n*8..), (keys 0..7, dims (n+1)*8..),
-                // (keys 8..15, dims (n+1)*8..).
-                const int mat = lane >> 3;
-                const bf16 *row = vs + (kk * 16 + (mat & 1) * 8 + (lane & 7)) * STRIDE + (n + (mat >> 1)) * 8;
-                u32 b[4];
-                ldmatrix_x4_trans(b, row);
-                mma_bf16_16816(o[n], pf[kk], b);
-                mma_bf16_16816(o[n + 1], pf[kk], b + 2);
-            }
-        }
+        for (int kk = 0; kk < PF_BN / 16; ++kk) attn_pv_step<DTILES>(o, pf[kk], vs + kk * 16 * STRIDE, STRIDE, lane);
         __syncthreads();  // the stage is overwritten by the load two tiles ahead
     }
 
