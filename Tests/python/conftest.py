@@ -77,6 +77,18 @@ def needs_chat(needs_tokenizer, http):
         pytest.skip("the model under test has no chat template")
 
 
+def assert_matches_transformers(body, case):
+    """A /generate response with logprobs against a transformers fixture case: the greedy ids, then prompt and output
+    log-probabilities within 1e-3."""
+    assert body["output_ids"] == case["greedy"]
+    meta = body["meta_info"]
+    inputs = [entry[0] for entry in meta["input_token_logprobs"][1:]]
+    assert len(inputs) == len(case["prompt_logprobs"])
+    assert max(abs(a - b) for a, b in zip(inputs, case["prompt_logprobs"])) < 1e-3
+    outputs = [entry[0] for entry in meta["output_token_logprobs"]]
+    assert max(abs(a - b) for a, b in zip(outputs, case["greedy_logprobs"])) < 1e-3
+
+
 def metric(http, name):
     """The value of an unlabelled-by-us metric sample `name{model_name=...}` from /metrics."""
     text = http.get("/metrics").text

@@ -6,6 +6,8 @@ import os
 
 import pytest
 
+from conftest import assert_matches_transformers
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 with open(os.path.join(ROOT, "Tests", "Fixtures", "demo", "reference.json"), encoding="utf-8") as f:
     REFERENCE = json.load(f)
@@ -37,14 +39,7 @@ def test_generate_greedy_and_logprobs_are_transformers(http, demo, index):
         "input_ids": case["prompt_ids"], "return_logprob": True, "logprob_start_len": 0,
         "sampling_params": {"max_new_tokens": count, "temperature": 0, "ignore_eos": True}})
     assert response.status_code == 200, response.text
-    body = response.json()
-    assert body["output_ids"] == case["greedy"]
-    meta = body["meta_info"]
-    inputs = [entry[0] for entry in meta["input_token_logprobs"][1:]]
-    assert len(inputs) == len(case["prompt_logprobs"])
-    assert max(abs(a - b) for a, b in zip(inputs, case["prompt_logprobs"])) < 1e-3
-    outputs = [entry[0] for entry in meta["output_token_logprobs"]]
-    assert max(abs(a - b) for a, b in zip(outputs, case["greedy_logprobs"])) < 1e-3
+    assert_matches_transformers(response.json(), case)
 
 
 @pytest.mark.parametrize("index", range(len(CASES)))

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from conftest import spawn_server
+from conftest import assert_matches_transformers, spawn_server
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 with open(os.path.join(ROOT, "Tests", "Fixtures", "demo", "reference.json"), encoding="utf-8") as f:
@@ -59,13 +59,7 @@ def test_concurrent_greedy_requests_give_transformers_tokens_and_logprobs(parall
     with ThreadPoolExecutor(len(work)) as pool:
         bodies = list(pool.map(lambda case: generate(client, case), work))
     for case, body in zip(work, bodies):
-        assert body["output_ids"] == case["greedy"]
-        meta = body["meta_info"]
-        inputs = [entry[0] for entry in meta["input_token_logprobs"][1:]]
-        assert len(inputs) == len(case["prompt_logprobs"])
-        assert max(abs(a - b) for a, b in zip(inputs, case["prompt_logprobs"])) < 1e-3
-        outputs = [entry[0] for entry in meta["output_token_logprobs"]]
-        assert max(abs(a - b) for a, b in zip(outputs, case["greedy_logprobs"])) < 1e-3
+        assert_matches_transformers(body, case)
 
 
 def test_server_info_and_metrics_describe_the_replicas(parallel):

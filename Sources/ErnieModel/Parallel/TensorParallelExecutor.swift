@@ -109,13 +109,7 @@ public final class TensorParallelExecutor: ModelExecutor {
             }
         }
         if batch.tokens.isEmpty { return [] }
-        for worker in workers { worker.post(.step(batch, requests)) }
-        let outcomes = workers.map { $0.awaitOutcome() }
-        if let failure = Self.rootCause(outcomes) {
-            broken = "\(failure)"
-            throw failure
-        }
-        guard case .results(let results) = outcomes[0] else {
+        guard case .results(let results) = try runOnEveryRank(.step(batch, requests)) else {
             throw ParallelError.rankFailed(rank: 0, reason: "rank 0 answered no results")
         }
         return results
@@ -135,16 +129,22 @@ public final class TensorParallelExecutor: ModelExecutor {
         if let bad = prompt.first(where: { $0 < 0 || Int($0) >= config.vocabSize }) {
             throw ModelError.invalidBatch("token \(bad) is outside the vocabulary of \(config.vocabSize)")
         }
-        for worker in workers { worker.post(.capture(prompt)) }
+        guard case .hiddenStates(let states) = try runOnEveryRank(.capture(prompt)) else {
+            throw ParallelError.rankFailed(rank: 0, reason: "rank 0 answered no hidden states")
+        }
+        return states
+    }
+
+    /// Posts `job` to every rank and waits for all of them: rank 0's outcome, or the root cause of a failure (after
+    /// which the group is broken: a rank may have stopped inside a collective).
+    private func runOnEveryRank(_ job: RankWorker.Command) throws -> RankWorker.Outcome {
+        for worker in workers { worker.post(job) }
         let outcomes = workers.map { $0.awaitOutcome() }
         if let failure = Self.rootCause(outcomes) {
             broken = "\(failure)"
             throw failure
         }
-        guard case .hiddenStates(let states) = outcomes[0] else {
-            throw ParallelError.rankFailed(rank: 0, reason: "rank 0 answered no hidden states")
-        }
-        return states
+        return outcomes[0]
     }
 
     /// The error to report for a set of outcomes: the first rank's own failure (not a peer's "group broken"), or
