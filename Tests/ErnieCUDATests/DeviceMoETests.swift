@@ -57,10 +57,11 @@ struct DeviceMoETests {
 
     func run(
         tokens: Int, hidden: Int, experts: Int, topK: Int, inter: Int, shared: Bool, withBias: Bool,
-        groupedMaxTokens: Int? = nil
+        groupedMaxTokens: Int? = nil, batched: Bool = true
     ) throws {
         let backend = try TestDevice.backend(maxTokens: max(512, tokens)) { perf in
             if let groupedMaxTokens { perf.groupedMoEMaxTokens = groupedMaxTokens }
+            perf.batchedMoE = batched
         }
         try backend.allocateKVCache(
             KVCacheLayout(numPages: max(4, tokens / 16 + 2), pageSize: 16, numLayers: 1, numKVHeads: 1, headDim: 64))
@@ -126,12 +127,15 @@ struct DeviceMoETests {
     /// The shared chunks see 40 tokens (two token groups of the nt4 expert kernels, so the weight buffers are
     /// refilled for the second group) and the down kernel's K takes several rounds per warp.
     /// A 300-token step through the grouped kernels (opt-in above 256 tokens: `ERNIE_CUDA_MOE_GROUPED_MAX_TOKENS`) and
-    /// through the host-grouped path with the tiled router (the default there), both against the reference.
+    /// through the host-grouped path with the tiled router (the default there) — its experts as one strided-batched
+    /// GEMM per direction over padded rows (≈ 112 of ≤ 150 rows per expert are real), and as one GEMM per expert —,
+    /// each against the reference.
     @Test func prefillSizedStepGroupedOnTheDeviceOrOnTheHost() throws {
         try run(
             tokens: 300, hidden: 64, experts: 8, topK: 3, inter: 32, shared: true, withBias: true,
             groupedMaxTokens: 1000)
         try run(tokens: 300, hidden: 64, experts: 8, topK: 3, inter: 32, shared: true, withBias: true)
+        try run(tokens: 300, hidden: 64, experts: 8, topK: 3, inter: 32, shared: true, withBias: true, batched: false)
     }
 
     @Test func sharedExpertTwoTokenGroupsSeveralRounds() throws {

@@ -121,6 +121,33 @@ import Testing
         #expect(throws: CUDAError.self) { try MoEPlan(topKIds: [0, 1], tokens: 1, topK: 1, experts: 4) }
     }
 
+    @Test func moePlanPaddedLayoutGivesEachExpertTheSameRowCount() throws {
+        // 3 tokens, top-2, 4 experts: counts 3, 0, 2, 1 → 8 rows per expert (the largest count rounded up to 8).
+        let ids: [Int32] = [2, 0, 0, 2, 3, 0]
+        let plan = try MoEPlan(topKIds: ids, tokens: 3, topK: 2, experts: 4)
+        #expect(plan.paddedRowsPerExpert == 8)
+        #expect(plan.paddedFill == 6.0 / 32.0)
+        let padded = plan.padded()
+        #expect(padded.rowsPerExpert == 8 && padded.sortedTokens.count == 32)
+        // Each pair's padded row is in its expert's block, holds its token, and no two pairs share a row.
+        for t in 0..<3 {
+            for j in 0..<2 {
+                let row = Int(padded.rowOf[t * 2 + j])
+                let e = Int(ids[t * 2 + j])
+                #expect(row >= e * 8 && row < e * 8 + 3)
+                #expect(padded.sortedTokens[row] == Int32(t))
+            }
+        }
+        #expect(Set(padded.rowOf).count == 6)
+        // Expert 0's real rows keep the sorted order (tokens 0, 1, 2), padding reads token 0.
+        #expect(Array(padded.sortedTokens[0..<8]) == [0, 1, 2, 0, 0, 0, 0, 0])
+        // 8192 tokens routed evenly over 64 experts (top-6): every expert 768 rows, nothing padded.
+        let even = (0..<(8192 * 6)).map { Int32($0 % 64) }
+        let full = try MoEPlan(topKIds: even, tokens: 8192, topK: 6, experts: 64)
+        #expect(full.paddedRowsPerExpert == 768 && full.paddedFill == 1.0)
+        #expect(full.paddedFill >= MoEPlan.minimumBatchedFill && plan.paddedFill < MoEPlan.minimumBatchedFill)
+    }
+
     @Test func samplingBatchPacksRequests() throws {
         let penalties = PenaltyHistory(promptTokens: [5, 9], outputCounts: [9: 2, 11: 1, 12: 0])
         let requests = [

@@ -52,6 +52,8 @@ SAME(ERNIE_CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, CUBLASLT_MATMUL_PREF_MIN_
 SAME(ERNIE_CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES);
 SAME(ERNIE_CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES);
 SAME(ERNIE_CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES);
+SAME(ERNIE_CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT);
+SAME(ERNIE_CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET);
 _Static_assert(sizeof(cublasLtMatmulHeuristicResult_t) == 96, "heuristic result size");
 _Static_assert(sizeof(cublasLtMatmulAlgo_t) == 64, "algo size");
 _Static_assert(sizeof(cublasStatus_t) == 4, "cublasStatus_t");
@@ -126,6 +128,7 @@ FN(ernie_cublasLtMatmulDescDestroy_fn, cublasLtMatmulDescDestroy);
 FN(ernie_cublasLtMatmulDescSetAttribute_fn, cublasLtMatmulDescSetAttribute);
 FN(ernie_cublasLtMatrixLayoutCreate_fn, cublasLtMatrixLayoutCreate);
 FN(ernie_cublasLtMatrixLayoutDestroy_fn, cublasLtMatrixLayoutDestroy);
+FN(ernie_cublasLtMatrixLayoutSetAttribute_fn, cublasLtMatrixLayoutSetAttribute);
 FN(ernie_cublasLtMatmulPreferenceCreate_fn, cublasLtMatmulPreferenceCreate);
 FN(ernie_cublasLtMatmulPreferenceDestroy_fn, cublasLtMatmulPreferenceDestroy);
 FN(ernie_cublasLtMatmulPreferenceSetAttribute_fn, cublasLtMatmulPreferenceSetAttribute);

@@ -65,11 +65,11 @@ if wanted checks; then
     OUT=$LOGS/checks BUDGET=$((BUDGET < 300 ? BUDGET / 3 : 130)) ERNIE_BIN=$BIN \
         bash scripts/gpu/run_all.sh $CHECK_GROUPS > "$LOGS/checks.log" 2>&1
     cat "$LOGS/checks/summary.txt" >> "$SUMMARY"
-    # Opt-in fast paths not on by default yet: their checks against the reference path and the CPU at 21B shapes.
-    ERNIE_CUDA_DECODE_ATTENTION_TC=1 timeout -k 5 120 "$BIN" cuda selftest --shapes ernie-21b --op decode,forward \
-        > "$LOGS/selftest-21b-decode-tc.log" 2>&1
-    say "selftest-21b decode/forward with ERNIE_CUDA_DECODE_ATTENTION_TC=1: rc $? $(grep -h '^selftest:' \
-        "$LOGS/selftest-21b-decode-tc.log" | tail -1)"
+    # Fast paths that replaced an older default: the older path's 21B decode/forward check against the reference.
+    ERNIE_CUDA_DECODE_ATTENTION_TC=0 timeout -k 5 120 "$BIN" cuda selftest --shapes ernie-21b --op decode,forward \
+        > "$LOGS/selftest-21b-decode-cuda-cores.log" 2>&1
+    say "selftest-21b decode/forward with ERNIE_CUDA_DECODE_ATTENTION_TC=0: rc $? $(grep -h '^selftest:' \
+        "$LOGS/selftest-21b-decode-cuda-cores.log" | tail -1)"
     grep -h '^FAIL ' "$LOGS"/checks/selftest-*.log 2> /dev/null | cut -c1-200 | head -20 | tee -a "$SUMMARY"
 else
     "$BIN" cuda compile > "$LOGS/compile.log" 2>&1 || say "kernel compile FAILED (see compile.log)"
@@ -137,7 +137,7 @@ if wanted ab; then
     fi
     ab graphs-off "$STD" ERNIE_CUDA_GRAPHS=0
     ab moe-persistent-off "$STD" ERNIE_CUDA_MOE_PERSISTENT=0
-    ab decode-attention-tc "$STD" ERNIE_CUDA_DECODE_ATTENTION_TC=1
+    ab decode-attention-tc-off "$STD" ERNIE_CUDA_DECODE_ATTENTION_TC=0
     ab skinny-gemv-on "$STD" ERNIE_CUDA_GEMV_MAX_ROWS=16
     ab grouped-moe-off "$STD" ERNIE_CUDA_MOE_GROUPED_MAX_TOKENS=0
     ab flash-prefill-off "--batch 1 --steps 4 --context 512 --prefill 2048" ERNIE_CUDA_FLASH_PREFILL=0
@@ -145,11 +145,13 @@ if wanted ab; then
         ERNIE_CUDA_DECODE_ATTENTION=0 ERNIE_CUDA_FAST_ELEMENTWISE=0 ERNIE_CUDA_FLASH_PREFILL=0 ERNIE_CUDA_PDL=0
     printf '%s\n' "-- context 4096 (decode attention), prefill 8192 (flash attention)" >> "$AB_TABLE"
     ab ctx4096-all "$LONG"
-    ab ctx4096-decode-attention-tc "$LONG" ERNIE_CUDA_DECODE_ATTENTION_TC=1
+    ab ctx4096-decode-attention-tc-off "$LONG" ERNIE_CUDA_DECODE_ATTENTION_TC=0
     ab ctx4096-graphs+decode-attn-off "$LONG" ERNIE_CUDA_GRAPHS=0 ERNIE_CUDA_DECODE_ATTENTION=0
     ab prefill8192-flash "--batch 1 --steps 2 --context 16 --prefill 8192"
     ab prefill512 "--batch 1 --steps 2 --context 16 --prefill 512"
-    ab prefill512-grouped-moe "--batch 1 --steps 2 --context 16 --prefill 512" ERNIE_CUDA_MOE_GROUPED_MAX_TOKENS=682
+    ab prefill8192-moe-batched-off "--batch 1 --steps 2 --context 16 --prefill 8192" ERNIE_CUDA_MOE_BATCHED=0
+    ab prefill2048-moe-batched-off "--batch 1 --steps 2 --context 16 --prefill 2048" ERNIE_CUDA_MOE_BATCHED=0
+    ab prefill8192-flash-wide-off "--batch 1 --steps 2 --context 16 --prefill 8192" ERNIE_CUDA_FLASH_PREFILL_WIDE=0
     ab prefill8192-flash-off "--batch 1 --steps 2 --context 16 --prefill 8192" ERNIE_CUDA_FLASH_PREFILL=0
     cat "$AB_TABLE" >> "$SUMMARY"
     grep -h "capture error" "$LOGS"/ab-*.log 2> /dev/null | sort -u | head -3 | tee -a "$SUMMARY"

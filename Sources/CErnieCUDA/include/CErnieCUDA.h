@@ -60,6 +60,7 @@ typedef cublasComputeType_t ernie_cublasComputeType;
 typedef cudaDataType ernie_cudaDataType;
 typedef cublasLtMatmulDescAttributes_t ernie_cublasLtMatmulDescAttribute;
 typedef cublasLtMatmulPreferenceAttributes_t ernie_cublasLtMatmulPreferenceAttribute;
+typedef cublasLtMatrixLayoutAttribute_t ernie_cublasLtMatrixLayoutAttribute;
 typedef cublasLtMatmulAlgo_t ernie_cublasLtMatmulAlgo;
 typedef cublasLtMatmulHeuristicResult_t ernie_cublasLtMatmulHeuristicResult;
 #else
@@ -72,6 +73,7 @@ typedef int ernie_cublasComputeType;
 typedef int ernie_cudaDataType;
 typedef int ernie_cublasLtMatmulDescAttribute;
 typedef int ernie_cublasLtMatmulPreferenceAttribute;
+typedef int ernie_cublasLtMatrixLayoutAttribute;
 
 /// `cublasLtMatmulAlgo_t`: 64 opaque bytes.
 typedef struct {
@@ -138,6 +140,8 @@ enum {
     ERNIE_CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES = 6,
     ERNIE_CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES = 7,
     ERNIE_CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES = 8,
+    ERNIE_CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT = 5,
+    ERNIE_CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET = 6,
 };
 
 // MARK: - CUDA driver API (symbol names are the exact exported ones: `_v2` where cuda.h renames)
@@ -278,6 +282,9 @@ typedef ernie_cublasStatus (*ernie_cublasLtMatrixLayoutCreate_fn)(ernie_cublasLt
                                                                    ernie_cudaDataType type, uint64_t rows,
                                                                    uint64_t cols, int64_t ld);
 typedef ernie_cublasStatus (*ernie_cublasLtMatrixLayoutDestroy_fn)(ernie_cublasLtMatrixLayout layout);
+typedef ernie_cublasStatus (*ernie_cublasLtMatrixLayoutSetAttribute_fn)(ernie_cublasLtMatrixLayout layout,
+                                                                         ernie_cublasLtMatrixLayoutAttribute attribute,
+                                                                         const void *value, size_t size);
 typedef ernie_cublasStatus (*ernie_cublasLtMatmulPreferenceCreate_fn)(ernie_cublasLtMatmulPreference *preference);
 typedef ernie_cublasStatus (*ernie_cublasLtMatmulPreferenceDestroy_fn)(ernie_cublasLtMatmulPreference preference);
 typedef ernie_cublasStatus (*ernie_cublasLtMatmulPreferenceSetAttribute_fn)(

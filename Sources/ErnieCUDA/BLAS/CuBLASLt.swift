@@ -36,21 +36,28 @@ final class CuBLASLt {
     ///
     /// Column-major view: `C(n × m) = Aᵀ · B` with A = W stored `k × n` (ld k), B = X stored `k × m` (ld k),
     /// C = Y stored `n × m` (ld n); transa = T, transb = N.
+    ///
+    /// `batch` > 1: a strided batch of that many independent products over consecutive, packed matrices — weight `i`
+    /// at `weight + i·outFeatures·inFeatures`, its rows at `x + i·rows·inFeatures` and its output at
+    /// `output + i·rows·outFeatures` (elements).
     func gemm(
         x: UInt64, weight: UInt64, output: UInt64, rows: Int, outFeatures: Int, inFeatures: Int, outputType: GemmOutput,
-        stream: CUDAStream
+        batch: Int = 1, stream: CUDAStream
     ) throws {
-        guard rows > 0, outFeatures > 0 else { return }
-        guard inFeatures > 0 else {
-            throw CUDAError.invalidArgument("GEMM with inner dimension \(inFeatures)")
+        guard rows > 0, outFeatures > 0, batch > 0 else { return }
+        guard inFeatures > 0, batch <= Int(Int32.max) else {
+            throw CUDAError.invalidArgument("GEMM with inner dimension \(inFeatures), batch \(batch)")
+        }
+        let outBytes = outputType == .bfloat16 ? 2 : 4
+        var aligned: [UInt64] = [x, weight, output, UInt64(inFeatures * 2), UInt64(outFeatures * outBytes)]
+        if batch > 1 {
+            aligned += [
+                UInt64(outFeatures * inFeatures * 2), UInt64(rows * inFeatures * 2), UInt64(rows * outFeatures * outBytes),
+            ]
         }
         let shape = GemmShape(
-            m: outFeatures, n: rows, k: inFeatures, output: outputType,
-            alignment: GemmShape.alignment(
-                of: [
-                    x, weight, output, UInt64(inFeatures * 2), UInt64(outFeatures * (outputType == .bfloat16 ? 2 : 4)),
-                ]
-            )
+            m: outFeatures, n: rows, k: inFeatures, output: outputType, alignment: GemmShape.alignment(of: aligned),
+            batch: batch
         )
         let plan = try self.plan(for: shape)
         var alpha: Float = 1
@@ -87,8 +94,12 @@ struct GemmShape: Hashable, CustomStringConvertible {
     /// Largest power of two ≤ 256 dividing every operand address and row stride in bytes (cuBLASLt assumes 256 unless
     /// told otherwise; expert sub-matrices and row blocks are often only 16-byte aligned).
     var alignment: Int
+    /// Matrices of a strided batch (packed: strides m·k, n·k and m·n elements for A, B and C).
+    var batch = 1
 
-    var description: String { "m=\(m) n=\(n) k=\(k) out=\(output) align=\(alignment)" }
+    var description: String {
+        "m=\(m) n=\(n) k=\(k) out=\(output) align=\(alignment)\(batch > 1 ? " batch=\(batch)" : "")"
+    }
 
     static func alignment(of values: [UInt64]) -> Int {
         var alignment = 256
@@ -132,6 +143,19 @@ final class GemmPlan {
                 api.matrixLayoutCreate(&layout, type, UInt64(rows), UInt64(cols), Int64(ld)),
                 "cublasLtMatrixLayoutCreate(\(rows)x\(cols), ld \(ld))"
             )
+            if shape.batch > 1 {
+                var count = Int32(shape.batch)
+                var stride = Int64(rows * cols)
+                try api.check(
+                    api.matrixLayoutSetAttribute(layout, Int32(ERNIE_CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT), &count, 4),
+                    "cublasLtMatrixLayoutSetAttribute(BATCH_COUNT \(count))"
+                )
+                try api.check(
+                    api.matrixLayoutSetAttribute(
+                        layout, Int32(ERNIE_CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET), &stride, 8),
+                    "cublasLtMatrixLayoutSetAttribute(STRIDED_BATCH_OFFSET \(stride))"
+                )
+            }
             return layout!
         }
         let a = try layout(bf16, shape.k, shape.m, shape.k)

@@ -16,6 +16,7 @@ final class CuBLASLtAPI: @unchecked Sendable {
     let matmulDescSetAttribute: ernie_cublasLtMatmulDescSetAttribute_fn
     let matrixLayoutCreate: ernie_cublasLtMatrixLayoutCreate_fn
     let matrixLayoutDestroy: ernie_cublasLtMatrixLayoutDestroy_fn
+    let matrixLayoutSetAttribute: ernie_cublasLtMatrixLayoutSetAttribute_fn
     let preferenceCreate: ernie_cublasLtMatmulPreferenceCreate_fn
     let preferenceDestroy: ernie_cublasLtMatmulPreferenceDestroy_fn
     let preferenceSetAttribute: ernie_cublasLtMatmulPreferenceSetAttribute_fn
@@ -35,6 +36,7 @@ final class CuBLASLtAPI: @unchecked Sendable {
         matmulDescSetAttribute = try library.function("cublasLtMatmulDescSetAttribute")
         matrixLayoutCreate = try library.function("cublasLtMatrixLayoutCreate")
         matrixLayoutDestroy = try library.function("cublasLtMatrixLayoutDestroy")
+        matrixLayoutSetAttribute = try library.function("cublasLtMatrixLayoutSetAttribute")
         preferenceCreate = try library.function("cublasLtMatmulPreferenceCreate")
         preferenceDestroy = try library.function("cublasLtMatmulPreferenceDestroy")
         preferenceSetAttribute = try library.function("cublasLtMatmulPreferenceSetAttribute")

@@ -7,6 +7,7 @@ extension CUDABackend {
     /// Fewest keys a split handles (shorter KV lengths use fewer splits).
     static let decodeMinimumChunk = 64
 
+    static let decodeTensorCoreKernel = "ernie_decode_attention_tc_hd128"
     /// Dynamic shared memory of the tensor-core decode kernel: 4 warps × 2 stages × (K, V) × 16 keys × (128 + 8) bf16.
     static let decodeTensorCoreSharedBytes = 4 * 2 * 2 * 16 * (128 + 8) * 2
 
@@ -17,7 +18,7 @@ extension CUDABackend {
         -> (name: String, headsPerBlock: Int, sharedBytes: Int)?
     {
         if tensorCores, headDim == 128, group >= 1, group <= 16 {
-            return ("ernie_decode_attention_tc_hd128", group, decodeTensorCoreSharedBytes)
+            return (decodeTensorCoreKernel, group, decodeTensorCoreSharedBytes)
         }
         guard [32, 64, 128, 256].contains(headDim), group > 0 else { return nil }
         let lanes = headDim / 8
@@ -53,6 +54,9 @@ extension CUDABackend {
             partML = try makeTensor(
                 rows: splits * rows * nq, launchRows: splits * rows * nq, columns: 2, .float32, "decode partial m/l")
         }
+        // The tensor-core kernel merges its splits itself (the last split of a row to finish, counted by a ticket).
+        let fusedMerge = splits > 1 && kernel.name == Self.decodeTensorCoreKernel
+            && rows * nkv <= decodeTickets.byteCount / 4 && nkv <= Self.decodeTicketKVHeads
         let scale = 1 / Float(hd).squareRoot()
         try launch(
             kernel.name,
@@ -78,8 +82,9 @@ extension CUDABackend {
             args.uint64(UInt64(kvPageStride(layout)))
             args.float(scale)
             try args.int(Self.decodeMinimumChunk)
+            if kernel.name == Self.decodeTensorCoreKernel { args.pointer(fusedMerge ? decodeTickets.address : 0) }
         }
-        if let partO, let partML {
+        if let partO, let partML, !fusedMerge {
             try mergeAttention(
                 partO: partO.address, partML: partML.address, out: out.address, rows: rows, nq: nq, hd: hd,
                 splits: splits)

@@ -8,7 +8,9 @@ extension CUDABackend {
     /// - small batches (≤ `smallBatchPairs` pairs, widths multiples of 8): two GEMV-style kernels read the router's
     ///   ids on the device (gate|up + SiLU·mul per pair, then down + weighted combine per token), no host round trip;
     /// - otherwise: the ids are read back and grouped by expert on the host (`MoEPlan`), rows gathered in expert
-    ///   order, one cuBLASLt GEMM per active expert for gate|up, SiLU·mul, one per expert for down, weighted combine.
+    ///   order, the experts' gate|up, SiLU·mul, down — one strided-batched cuBLASLt GEMM per direction over every
+    ///   expert's rows padded to the largest count when that wastes little (`MoEPlan.minimumBatchedFill`), else one
+    ///   GEMM per active expert —, weighted combine.
     /// The shared expert is a dense SwiGLU MLP through `linear`.
     public func moe(_ x: CUDATensor, weights: MoEWeights<CUDAWeight>, shape: MoEShape) throws -> CUDATensor {
         try bodyOp { try moeBody(x, weights: weights, shape: shape) }
@@ -132,14 +134,23 @@ extension CUDABackend {
         let hostIDs = try stream.download(Int32.self, count: tokens * topK, from: ids.address)
         uploads.recycle()
         let plan = try MoEPlan(topKIds: hostIDs, tokens: tokens, topK: topK, experts: experts)
-        let rows = tokens * topK
-        let sortedTokens = try uploads.upload(plan.sortedTokens)
-        let rowOf = try uploads.upload(plan.rowOf)
-        // 3. Experts.
+        let batched = perf.batchedMoE && weights.expertsGateUpBias == nil && weights.expertsDownBias == nil
+            && plan.paddedFill >= MoEPlan.minimumBatchedFill
+        let layout = batched ? plan.padded() : (rowsPerExpert: 0, sortedTokens: plan.sortedTokens, rowOf: plan.rowOf)
+        let rows = batched ? experts * layout.rowsPerExpert : tokens * topK
+        let sortedTokens = try uploads.upload(layout.sortedTokens)
+        let rowOf = try uploads.upload(layout.rowOf)
+        // 3. Experts: one strided-batched GEMM per direction over every expert's padded rows, or one GEMM per active
+        // expert over its sorted rows.
         let xs = try makeTensor(rows: rows, columns: hidden, .bfloat16, "expert inputs")
         try gatherRows(source: x.address, rowIndices: sortedTokens, count: rows, width: hidden, into: xs.address)
         let gu = try makeTensor(rows: rows, columns: 2 * inter, .bfloat16, "expert gate|up")
-        for (expert, range) in plan.activeExperts {
+        if batched {
+            try gemm(
+                x: xs.address, weight: gateUp.address, output: gu.address, rows: layout.rowsPerExpert,
+                outFeatures: 2 * inter, inFeatures: hidden, batch: experts, label: "cublas experts gate-up (batched)")
+        }
+        for (expert, range) in batched ? [] : plan.activeExperts {
             try gemm(
                 x: xs.address(row: range.lowerBound), weight: gateUp.address + UInt64(expert * 2 * inter * hidden * 2),
                 output: gu.address(row: range.lowerBound), rows: range.count, outFeatures: 2 * inter,
@@ -154,7 +165,12 @@ extension CUDABackend {
         let act = try makeTensor(rows: rows, columns: inter, .bfloat16, "expert activations")
         try siluAndMul(gu.address, rows: rows, intermediate: inter, into: act.address)
         let ys = try makeTensor(rows: rows, columns: hidden, .bfloat16, "expert outputs")
-        for (expert, range) in plan.activeExperts {
+        if batched {
+            try gemm(
+                x: act.address, weight: down.address, output: ys.address, rows: layout.rowsPerExpert,
+                outFeatures: hidden, inFeatures: inter, batch: experts, label: "cublas experts down (batched)")
+        }
+        for (expert, range) in batched ? [] : plan.activeExperts {
             try gemm(
                 x: act.address(row: range.lowerBound), weight: down.address + UInt64(expert * hidden * inter * 2),
                 output: ys.address(row: range.lowerBound), rows: range.count, outFeatures: hidden, inFeatures: inter,

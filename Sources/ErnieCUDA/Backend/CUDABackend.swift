@@ -60,6 +60,10 @@ public final class CUDABackend: Backend {
     var profiler: OpProfiler?
     /// Completion ticket of the grouped MoE router (one word, zero between launches).
     let moeTicket: DeviceBuffer
+    /// Completion tickets of the tensor-core decode attention's splits, one word per (launch row, KV head), zero
+    /// between launches (the last split of a row merges the others and resets its word).
+    let decodeTickets: DeviceBuffer
+    static let decodeTicketKVHeads = 16
 
     public init(configuration: Configuration = Configuration()) throws {
         guard configuration.maxTokensPerStep > 0 else {
@@ -86,6 +90,10 @@ public final class CUDABackend: Backend {
         let ticketBytes = 4 * (1 + GroupedMoEPlan.maxPairs / 8)
         moeTicket = try DeviceBuffer(device: device, byteCount: ticketBytes, label: "MoE router tickets")
         try stream.fillZero(moeTicket.address, byteCount: ticketBytes)
+        let decodeTicketBytes = 4 * max(configuration.maxTokensPerStep, StepBuffers.smallCapacity)
+            * Self.decodeTicketKVHeads
+        decodeTickets = try DeviceBuffer(device: device, byteCount: decodeTicketBytes, label: "decode attention tickets")
+        try stream.fillZero(decodeTickets.address, byteCount: decodeTicketBytes)
         try stream.synchronize()
     }
 
@@ -159,20 +167,22 @@ public final class CUDABackend: Backend {
     /// `Y[rows, outFeatures] = X · Wᵀ` through cuBLASLt, queued like a kernel launch.
     func gemm(
         x: UInt64, weight: UInt64, output: UInt64, rows: Int, outFeatures: Int, inFeatures: Int,
-        outputType: GemmOutput = .bfloat16, label: String
+        outputType: GemmOutput = .bfloat16, batch: Int = 1, label: String
     ) throws {
-        guard rows > 0, outFeatures > 0 else { return }
+        guard rows > 0, outFeatures > 0, batch > 0 else { return }
         let blas = self.blas
         let signature: [UInt64] = [
             0x6765_6D6D, x, weight, output, UInt64(rows), UInt64(outFeatures), UInt64(inFeatures),
-            outputType == .bfloat16 ? 0 : 1,
+            outputType == .bfloat16 ? 0 : 1, UInt64(batch),
         ]
-        let cost = OpCost.gemm(m: rows, n: outFeatures, k: inFeatures, outputBytes: outputType == .bfloat16 ? 2 : 4)
+        var cost = OpCost.gemm(m: rows, n: outFeatures, k: inFeatures, outputBytes: outputType == .bfloat16 ? 2 : 4)
+        cost.bytes *= Double(batch)
+        cost.flops *= Double(batch)
         try submit(
             QueuedLaunch(signature: signature, label: label, cost: cost) { stream, _ in
                 try blas.gemm(
                     x: x, weight: weight, output: output, rows: rows, outFeatures: outFeatures, inFeatures: inFeatures,
-                    outputType: outputType, stream: stream)
+                    outputType: outputType, batch: batch, stream: stream)
             })
     }
 

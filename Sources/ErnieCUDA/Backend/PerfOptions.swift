@@ -13,9 +13,12 @@
 ///   (not measured yet) |
 /// | `ERNIE_CUDA_MOE_PERSISTENT` | 1 | 0: the grouped expert kernels get one block per work item instead of persistent blocks that
 ///   overlap the next item's weight loads with the current item's reduction |
+/// | `ERNIE_CUDA_MOE_BATCHED` | 1 | 0: large MoE steps (grouped on the host) run one cuBLASLt GEMM per active expert and
+///   direction instead of one strided-batched GEMM over every expert with rows padded to the largest expert's count
+///   (used when the padding leaves at least `MoEPlan.minimumBatchedFill` of the rows real) |
 /// | `ERNIE_CUDA_DECODE_ATTENTION` | 1 | 0: decode steps use the general attention kernel (host-planned splits) |
-/// | `ERNIE_CUDA_DECODE_ATTENTION_TC` | 0 | 1: decode attention on tensor cores for head_dim 128 (checked against the
-///   reference on the CPU emulator; off until measured on a GPU) |
+/// | `ERNIE_CUDA_DECODE_ATTENTION_TC` | 1 | 0: decode attention for head_dim 128 on CUDA cores instead of tensor cores
+///   (tensor cores measured 25.6 → 22.1 ms per batch-64 step at context 4096 on the H200, BENCHMARKS.md round 5) |
 /// | `ERNIE_CUDA_FAST_ELEMENTWISE` | 1 | 0: the scalar RoPE (sin/cos per element), RMSNorm and SiLU·mul kernels |
 /// | `ERNIE_CUDA_FLASH_PREFILL` | 1 | 0: prefill attention on CUDA cores (the general kernel) |
 /// | `ERNIE_CUDA_PDL` | 1 | 0: no programmatic dependent launch |
@@ -25,6 +28,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
     public var gemvMaxRows: Int
     public var groupedMoEMaxTokens: Int
     public var persistentMoE: Bool
+    public var batchedMoE: Bool
     public var decodeAttention: Bool
     public var decodeAttentionTensorCores: Bool
     public var fastElementwise: Bool
@@ -33,14 +37,16 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
 
     public init(
         graphs: Bool = true, graphMaxBatch: Int = 256, gemvMaxRows: Int = 0, groupedMoEMaxTokens: Int = 256,
-        persistentMoE: Bool = true, decodeAttention: Bool = true, decodeAttentionTensorCores: Bool = false,
-        fastElementwise: Bool = true, flashPrefill: Bool = true, programmaticDependentLaunch: Bool = true
+        persistentMoE: Bool = true, batchedMoE: Bool = true, decodeAttention: Bool = true,
+        decodeAttentionTensorCores: Bool = true, fastElementwise: Bool = true, flashPrefill: Bool = true,
+        programmaticDependentLaunch: Bool = true
     ) {
         self.graphs = graphs
         self.graphMaxBatch = graphMaxBatch
         self.gemvMaxRows = gemvMaxRows
         self.groupedMoEMaxTokens = groupedMoEMaxTokens
         self.persistentMoE = persistentMoE
+        self.batchedMoE = batchedMoE
         self.decodeAttention = decodeAttention
         self.decodeAttentionTensorCores = decodeAttentionTensorCores
         self.fastElementwise = fastElementwise
@@ -50,8 +56,9 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
 
     /// Every fast path off: the kernels and cuBLASLt calls the backend used before them (the reference path).
     public static let reference = PerfOptions(
-        graphs: false, gemvMaxRows: 0, groupedMoEMaxTokens: 0, persistentMoE: false, decodeAttention: false,
-        fastElementwise: false, flashPrefill: false, programmaticDependentLaunch: false
+        graphs: false, gemvMaxRows: 0, groupedMoEMaxTokens: 0, persistentMoE: false, batchedMoE: false,
+        decodeAttention: false, decodeAttentionTensorCores: false, fastElementwise: false, flashPrefill: false,
+        programmaticDependentLaunch: false
     )
 
     /// The defaults overridden by the `ERNIE_CUDA_*` variables above.
@@ -68,6 +75,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
         number("ERNIE_CUDA_GEMV_MAX_ROWS", &options.gemvMaxRows, range: 0...64)
         number("ERNIE_CUDA_MOE_GROUPED_MAX_TOKENS", &options.groupedMoEMaxTokens, range: 0...GroupedMoEPlan.maxPairs)
         flag("ERNIE_CUDA_MOE_PERSISTENT", &options.persistentMoE)
+        flag("ERNIE_CUDA_MOE_BATCHED", &options.batchedMoE)
         flag("ERNIE_CUDA_DECODE_ATTENTION", &options.decodeAttention)
         flag("ERNIE_CUDA_DECODE_ATTENTION_TC", &options.decodeAttentionTensorCores)
         flag("ERNIE_CUDA_FAST_ELEMENTWISE", &options.fastElementwise)
@@ -80,6 +88,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
         "graphs \(graphs ? "≤\(graphMaxBatch)" : "off"), gemv \(gemvMaxRows > 0 ? "≤\(gemvMaxRows) rows" : "off"), "
             + "grouped MoE \(groupedMoEMaxTokens > 0 ? "≤\(groupedMoEMaxTokens) tokens" : "off")"
             + "\(groupedMoEMaxTokens > 0 && !persistentMoE ? " (one block per item)" : ""), "
+            + "batched MoE GEMMs \(batchedMoE ? "on" : "off"), "
             + "decode attention \(decodeAttention ? (decodeAttentionTensorCores ? "on, tensor cores" : "on") : "off"), "
             + "fast elementwise \(fastElementwise ? "on" : "off"), "
             + "flash prefill \(flashPrefill ? "on" : "off"), PDL \(programmaticDependentLaunch ? "on" : "off")"

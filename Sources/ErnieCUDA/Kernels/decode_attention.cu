@@ -265,20 +265,24 @@ ERNIE_DECODE_ATTENTION_KERNEL(32, 8, 2)
 // computes S = Q Kᵀ for the group's heads as the 16 rows of an mma m16n8k16 (ldmatrix from the K tile), the online
 // softmax in base 2 in fp32 (P rounded to bf16 as in the prefill kernel) and O += P V (V read transposed by
 // ldmatrix.trans); the warps' states are merged through shared memory, written as decode_attention_impl writes
-// them (normalised bf16 when gridDim.z == 1, else partial O and (max, sum) for ernie_attention_merge). Dynamic
-// shared memory: DTC_WARPS * 2 stages * (K, V) * 16 * (128 + 8) bf16 = 69,632 bytes.
+// them (normalised bf16 when gridDim.z == 1, else partial O and (max, sum) for ernie_attention_merge). With
+// `tickets` (one zeroed word per (launch row, KV head); gridDim.z <= DTC_MAX_SPLITS) the kernel merges the splits
+// itself: a row's empty splits exit at once, a row with one split writes its output directly, and otherwise the
+// last of its splits to finish (counted by the ticket) merges them. Dynamic shared memory: DTC_WARPS * 2 stages *
+// (K, V) * 16 * (128 + 8) bf16 = 69,632 bytes.
 #define DTC_WARPS 4
 #define DTC_KEYS 16
 #define DTC_HD 128
 #define DTC_STRIDE (DTC_HD + 8)
 #define DTC_TILE (DTC_KEYS * DTC_STRIDE)
+#define DTC_MAX_SPLITS 64
 
 extern "C" __global__ void __launch_bounds__(DTC_WARPS * 32) ernie_decode_attention_tc_hd128(
     const bf16 *q, const bf16 *kv, const int *token_seq, const int *positions, const int *seq_page_start,
-    const int *pages, const int *num_tokens_ptr, bf16 *__restrict__ out, float *__restrict__ part_o,
-    float *__restrict__ part_ml, int T, int nq, int nkv, int page_size, i64 page_stride, float scale,
-    int min_chunk) {
+    const int *pages, const int *num_tokens_ptr, bf16 *__restrict__ out, float *part_o, float *part_ml, int T, int nq,
+    int nkv, int page_size, i64 page_stride, float scale, int min_chunk, unsigned *tickets) {
     ERNIE_DYNAMIC_SMEM(bf16, smem);
+    __shared__ unsigned last;
     constexpr int HD = DTC_HD;
     constexpr int KSTEPS = HD / 16;
     constexpr int DTILES = HD / 8;
@@ -292,15 +296,23 @@ extern "C" __global__ void __launch_bounds__(DTC_WARPS * 32) ernie_decode_attent
     pdl_wait();
     const int num_tokens = *num_tokens_ptr;
 
-    int k_begin = 0, k_end = 0;
+    int k_begin = 0, k_end = 0, used = 0;  // used: the row's splits that have keys (the first `used`)
     if (t_row < num_tokens) {
         const int kv_len = positions[t_row] + 1;
         const int eff = max(1, min(splits, (kv_len + min_chunk - 1) / min_chunk));
         const int len = (kv_len + eff - 1) / eff;
         k_begin = split * len;
         k_end = min(kv_len, k_begin + len);
+        used = (kv_len + len - 1) / len;
     }
     if (k_begin >= k_end) {  // padding row or empty split (uniform over the block)
+        if (tickets != nullptr) {  // merged here: empty splits take no ticket; a padding row's split 0 writes zeros
+            if (t_row >= num_tokens && split == 0) {
+                for (int idx = threadIdx.x; idx < group * HD; idx += blockDim.x)
+                    out[((i64)t_row * nq + h0) * HD + idx] = 0;
+            }
+            return;
+        }
         for (int idx = threadIdx.x; idx < group * HD; idx += blockDim.x) {
             const int j = idx / HD, d = idx - j * HD;
             if (splits == 1) {
@@ -401,7 +413,9 @@ extern "C" __global__ void __launch_bounds__(DTC_WARPS * 32) ernie_decode_attent
         stage ^= 1;
     }
 
-    // Merge the warps' states (rows = heads of the group) through shared memory.
+    // Merge the warps' states (rows = heads of the group) through shared memory; written straight to `out` when the
+    // row has a single split.
+    const bool direct = splits == 1 || (tickets != nullptr && used == 1);
     __syncthreads();
     float *red = reinterpret_cast<float *>(smem);      // [warp][16 rows][HD]
     float *red_ml = red + DTC_WARPS * 16 * HD;         // [warp][16 rows][m, l]
@@ -434,7 +448,7 @@ extern "C" __global__ void __launch_bounds__(DTC_WARPS * 32) ernie_decode_attent
                 acc += red[(w * 16 + j) * HD + d] * f;
             }
         }
-        if (splits == 1) {
+        if (direct) {
             out[((i64)t_row * nq + h0 + j) * HD + d] = f2bf(sum > 0.0f ? acc / sum : 0.0f);
         } else {
             const i64 p = ((i64)split * T + t_row) * nq + h0 + j;
@@ -445,5 +459,62 @@ extern "C" __global__ void __launch_bounds__(DTC_WARPS * 32) ernie_decode_attent
             }
         }
     }
+    if (direct || tickets == nullptr) {
+        pdl_launch_dependents();
+        return;
+    }
+
+    // The last of the row's `used` splits to finish merges them, as ernie_attention_merge does (the same maximum,
+    // factors 2^(m_s - M), and sums over s in increasing order), then resets the row's ticket for the next launch.
+    __threadfence();
+    __syncthreads();
+    if (threadIdx.x == 0) last = atomicAdd(tickets + (i64)t_row * nkv + kvh, 1u) == (unsigned)(used - 1) ? 1u : 0u;
+    __syncthreads();
+    if (last == 0u) {
+        pdl_launch_dependents();
+        return;
+    }
+    __threadfence();
+    float *fac = red_ml + DTC_WARPS * 16 * 2;  // [16 heads][DTC_MAX_SPLITS]: 2^(m_s - M), then the sums' l_s
+    float *ls = fac + 16 * DTC_MAX_SPLITS;
+    for (int i = threadIdx.x; i < group * used; i += blockDim.x) {
+        const int j = i / used, sp = i - j * used;
+        const i64 p = ((i64)sp * T + t_row) * nq + h0 + j;
+        fac[j * DTC_MAX_SPLITS + sp] = ld_l2_f32(part_ml + p * 2);
+        ls[j * DTC_MAX_SPLITS + sp] = ld_l2_f32(part_ml + p * 2 + 1);
+    }
+    __syncthreads();
+    if (threadIdx.x < group) {
+        float *fj = fac + threadIdx.x * DTC_MAX_SPLITS;
+        float mx = ERNIE_NEG_INF;
+        for (int sp = 0; sp < used; ++sp) mx = fmaxf(mx, fj[sp]);
+        for (int sp = 0; sp < used; ++sp) fj[sp] = fj[sp] == ERNIE_NEG_INF ? -1.0f : exp2f(fj[sp] - mx);
+    }
+    __syncthreads();
+    for (int idx = threadIdx.x; idx < group * HD; idx += blockDim.x) {
+        const int j = idx / HD, d = idx - j * HD;
+        const float *fj = fac + j * DTC_MAX_SPLITS;
+        const float *lj = ls + j * DTC_MAX_SPLITS;
+        float sum = 0.0f, acc = 0.0f;
+        for (int s0 = 0; s0 < used; s0 += 8) {
+            float v[8];
+#pragma unroll
+            for (int u = 0; u < 8; ++u) {
+                const int sp = s0 + u;
+                v[u] = sp < used ? ld_l2_f32(part_o + (((i64)sp * T + t_row) * nq + h0 + j) * HD + d) : 0.0f;
+            }
+#pragma unroll
+            for (int u = 0; u < 8; ++u) {
+                const int sp = s0 + u;
+                if (sp >= used) break;
+                const float f = fj[sp];
+                if (f < 0.0f) continue;
+                sum += lj[sp] * f;
+                acc += v[u] * f;
+            }
+        }
+        out[((i64)t_row * nq + h0 + j) * HD + d] = f2bf(sum > 0.0f ? acc / sum : 0.0f);
+    }
+    if (threadIdx.x == 0) tickets[(i64)t_row * nkv + kvh] = 0u;
     pdl_launch_dependents();
 }

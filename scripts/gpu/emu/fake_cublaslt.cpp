@@ -17,6 +17,8 @@ struct Layout {
     int type;
     uint64_t rows, cols;
     int64_t ld;
+    int32_t batch = 1;
+    int64_t stride = 0;  // elements between consecutive matrices of a strided batch
 };
 struct Preference {
     uint64_t workspace = 0;
@@ -90,6 +92,17 @@ int cublasLtMatrixLayoutCreate(void **l, int type, uint64_t rows, uint64_t cols,
     *l = new Layout{type, rows, cols, ld};
     return 0;
 }
+int cublasLtMatrixLayoutSetAttribute(void *l, int attribute, const void *value, size_t size) {
+    Layout *layout = (Layout *)l;
+    switch (attribute) {
+        case 5:
+            if (size != 4) return 7;
+            memcpy(&layout->batch, value, 4);
+            return layout->batch >= 1 ? 0 : 7;
+        case 6: if (size != 8) return 7; memcpy(&layout->stride, value, 8); return 0;
+        default: return 7;
+    }
+}
 int cublasLtMatrixLayoutDestroy(void *l) {
     delete (Layout *)l;
     return 0;
@@ -124,6 +137,7 @@ int cublasLtMatmulAlgoGetHeuristic(void *, void *desc, void *a, void *b, void *c
     const uint64_t m = op->transa ? A->cols : A->rows, k = op->transa ? A->rows : A->cols;
     const uint64_t kb = op->transb ? B->cols : B->rows, n = op->transb ? B->rows : B->cols;
     if (k != kb || C->rows != m || C->cols != n || D->rows != m || D->cols != n) return 7;
+    if (B->batch != A->batch || C->batch != A->batch || D->batch != A->batch) return 7;
     memset(results, 0, sizeof(Heuristic));
     *returned = 1;
     return 0;
@@ -135,6 +149,17 @@ void matmul(const Desc *op, const Layout *A, const Layout *B, const Layout *C, c
             const void *a, const void *b, const void *c, void *d) {
     const uint64_t m = op->transa ? A->cols : A->rows, k = op->transa ? A->rows : A->cols;
     const uint64_t n = op->transb ? B->rows : B->cols;
+    if (A->batch > 1) {  // a strided batch: the same product per matrix (element strides from the layouts)
+        auto at = [](int type, const void *p, int64_t elements) {
+            return (const void *)((const char *)p + elements * (type == 0 ? 4 : 2));
+        };
+        Layout a1 = *A, b1 = *B, c1 = *C, d1 = *D;
+        a1.batch = b1.batch = c1.batch = d1.batch = 1;
+        for (int32_t i = 0; i < A->batch; ++i)
+            matmul(op, &a1, &b1, &c1, &d1, al, be, at(A->type, a, i * A->stride), at(B->type, b, i * B->stride),
+                   at(C->type, c, i * C->stride), (void *)at(D->type, d, i * D->stride));
+        return;
+    }
     for (uint64_t j = 0; j < n; ++j)
         for (uint64_t i = 0; i < m; ++i) {
             float acc = 0.0f;
