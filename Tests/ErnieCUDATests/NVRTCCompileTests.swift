@@ -21,8 +21,8 @@ struct NVRTCCompileTests {
         "ernie_gather_rows", "ernie_add_rmsnorm", "ernie_silu_mul", "ernie_add_bias", "ernie_random_bf16",
         "ernie_random_f32", "ernie_rope_kv_write", "ernie_attention_w64", "ernie_attention_w128",
         "ernie_attention_w256", "ernie_attention_w32_masked", "ernie_attention_w64_masked",
-        "ernie_attention_w128_masked", "ernie_attention_w256_masked", "ernie_attention_merge", "ernie_moe_route",
-        "ernie_moe_combine", "ernie_moe_gate_up_small", "ernie_moe_down_small", "ernie_sample",
+        "ernie_attention_w128_masked", "ernie_attention_w256_masked", "ernie_attention_merge",
+        "ernie_decode_attention_merge", "ernie_moe_route", "ernie_moe_combine", "ernie_moe_gate_up_small", "ernie_moe_down_small", "ernie_sample",
         // Fast paths.
         "ernie_gemv_nt1", "ernie_gemv_nt2", "ernie_gemv_nt4", "ernie_gemv_nt8", "ernie_moe_router_grouped",
         "ernie_moe_gate_up_grouped_nt1", "ernie_moe_gate_up_grouped_nt2", "ernie_moe_gate_up_grouped_nt4",

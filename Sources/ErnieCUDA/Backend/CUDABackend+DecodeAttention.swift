@@ -7,7 +7,6 @@ extension CUDABackend {
     /// Fewest keys a split handles (shorter KV lengths use fewer splits).
     static let decodeMinimumChunk = 64
 
-    static let decodeTensorCoreKernel = "ernie_decode_attention_tc_hd128"
     /// Dynamic shared memory of the tensor-core decode kernel: 4 warps × 2 stages × (K, V) × 16 keys × (128 + 8) bf16.
     static let decodeTensorCoreSharedBytes = 4 * 2 * 2 * 16 * (128 + 8) * 2
 
@@ -18,7 +17,7 @@ extension CUDABackend {
         -> (name: String, headsPerBlock: Int, sharedBytes: Int)?
     {
         if tensorCores, headDim == 128, group >= 1, group <= 16 {
-            return (decodeTensorCoreKernel, group, decodeTensorCoreSharedBytes)
+            return ("ernie_decode_attention_tc_hd128", group, decodeTensorCoreSharedBytes)
         }
         guard [32, 64, 128, 256].contains(headDim), group > 0 else { return nil }
         let lanes = headDim / 8
@@ -30,7 +29,8 @@ extension CUDABackend {
         return ("ernie_decode_attention_l\(lanes)_g\(best)", best, 0)
     }
 
-    /// Splits per (token, KV head) so that about two blocks per multiprocessor run, at most 64.
+    /// Splits per (token, KV head) so that about two blocks per multiprocessor run, at most 64 (the merge kernel's
+    /// limit).
     static func decodeSplits(rows: Int, blocksPerRow: Int, multiprocessors: Int) -> Int {
         let base = max(1, rows * blocksPerRow)
         return min(64, max(1, (2 * max(multiprocessors, 1) + base - 1) / base))
@@ -54,9 +54,6 @@ extension CUDABackend {
             partML = try makeTensor(
                 rows: splits * rows * nq, launchRows: splits * rows * nq, columns: 2, .float32, "decode partial m/l")
         }
-        // The tensor-core kernel merges its splits itself (the last split of a row to finish, counted by a ticket).
-        let fusedMerge = splits > 1 && kernel.name == Self.decodeTensorCoreKernel
-            && rows * nkv <= decodeTickets.byteCount / 4 && nkv <= Self.decodeTicketKVHeads
         let scale = 1 / Float(hd).squareRoot()
         try launch(
             kernel.name,
@@ -82,12 +79,26 @@ extension CUDABackend {
             args.uint64(UInt64(kvPageStride(layout)))
             args.float(scale)
             try args.int(Self.decodeMinimumChunk)
-            if kernel.name == Self.decodeTensorCoreKernel { args.pointer(fusedMerge ? decodeTickets.address : 0) }
         }
-        if let partO, let partML, !fusedMerge {
-            try mergeAttention(
-                partO: partO.address, partML: partML.address, out: out.address, rows: rows, nq: nq, hd: hd,
-                splits: splits)
+        if let partO, let partML {
+            // Only the splits that hold keys (the kernel derives them from each row's KV length).
+            try launch(
+                "ernie_decode_attention_merge",
+                LaunchConfiguration(grid: (rows, nq, 1), block: (min(256, max(32, (hd + 31) / 32 * 32)), 1, 1)),
+                cost: OpCost(bytes: Double(splits * rows * nq * (hd + 2) * 4 + rows * nq * hd * 2)),
+                label: "attention merge", programmatic: true
+            ) { args in
+                args.pointer(partO.address)
+                args.pointer(partML.address)
+                args.pointer(out.address)
+                args.pointer(step.positions)
+                args.pointer(step.counts)
+                try args.int(rows)
+                try args.int(nq)
+                try args.int(hd)
+                try args.int(splits)
+                try args.int(Self.decodeMinimumChunk)
+            }
         }
     }
 }

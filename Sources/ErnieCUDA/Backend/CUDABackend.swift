@@ -60,10 +60,6 @@ public final class CUDABackend: Backend {
     var profiler: OpProfiler?
     /// Completion ticket of the grouped MoE router (one word, zero between launches).
     let moeTicket: DeviceBuffer
-    /// Completion tickets of the tensor-core decode attention's splits, one word per (launch row, KV head), zero
-    /// between launches (the last split of a row merges the others and resets its word).
-    let decodeTickets: DeviceBuffer
-    static let decodeTicketKVHeads = 16
 
     public init(configuration: Configuration = Configuration()) throws {
         guard configuration.maxTokensPerStep > 0 else {
@@ -90,10 +86,6 @@ public final class CUDABackend: Backend {
         let ticketBytes = 4 * (1 + GroupedMoEPlan.maxPairs / 8)
         moeTicket = try DeviceBuffer(device: device, byteCount: ticketBytes, label: "MoE router tickets")
         try stream.fillZero(moeTicket.address, byteCount: ticketBytes)
-        let decodeTicketBytes = 4 * max(configuration.maxTokensPerStep, StepBuffers.smallCapacity)
-            * Self.decodeTicketKVHeads
-        decodeTickets = try DeviceBuffer(device: device, byteCount: decodeTicketBytes, label: "decode attention tickets")
-        try stream.fillZero(decodeTickets.address, byteCount: decodeTicketBytes)
         try stream.synchronize()
     }
 

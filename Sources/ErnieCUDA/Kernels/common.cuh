@@ -176,18 +176,6 @@ __device__ __forceinline__ int ld_dep_i32(const int *p) {
 #endif
 }
 
-// A float another block of the same grid wrote (before a __threadfence and a ticket): from L2, never from a line
-// this multiprocessor's L1 may hold from earlier.
-__device__ __forceinline__ float ld_l2_f32(const float *p) {
-#ifdef ERNIE_EMULATOR
-    return *(const volatile float *)p;
-#else
-    float v;
-    asm volatile("ld.global.cg.f32 %0, [%1];" : "=f"(v) : "l"(p));
-    return v;
-#endif
-}
-
 // Shared-memory address of a generic pointer into shared memory.
 __device__ __forceinline__ u32 smem_u32(const void *p) {
 #ifdef ERNIE_EMULATOR

@@ -265,24 +265,20 @@ ERNIE_DECODE_ATTENTION_KERNEL(32, 8, 2)
 // computes S = Q Kᵀ for the group's heads as the 16 rows of an mma m16n8k16 (ldmatrix from the K tile), the online
 // softmax in base 2 in fp32 (P rounded to bf16 as in the prefill kernel) and O += P V (V read transposed by
 // ldmatrix.trans); the warps' states are merged through shared memory, written as decode_attention_impl writes
-// them (normalised bf16 when gridDim.z == 1, else partial O and (max, sum) for ernie_attention_merge). With
-// `tickets` (one zeroed word per (launch row, KV head); gridDim.z <= DTC_MAX_SPLITS) the kernel merges the splits
-// itself: a row's empty splits exit at once, a row with one split writes its output directly, and otherwise the
-// last of its splits to finish (counted by the ticket) merges them. Dynamic shared memory: DTC_WARPS * 2 stages *
-// (K, V) * 16 * (128 + 8) bf16 = 69,632 bytes.
+// them (normalised bf16 when gridDim.z == 1, else partial O and (max, sum) for ernie_attention_merge). Dynamic
+// shared memory: DTC_WARPS * 2 stages * (K, V) * 16 * (128 + 8) bf16 = 69,632 bytes.
 #define DTC_WARPS 4
 #define DTC_KEYS 16
 #define DTC_HD 128
 #define DTC_STRIDE (DTC_HD + 8)
 #define DTC_TILE (DTC_KEYS * DTC_STRIDE)
-#define DTC_MAX_SPLITS 64
 
 extern "C" __global__ void __launch_bounds__(DTC_WARPS * 32) ernie_decode_attention_tc_hd128(
     const bf16 *q, const bf16 *kv, const int *token_seq, const int *positions, const int *seq_page_start,
-    const int *pages, const int *num_tokens_ptr, bf16 *__restrict__ out, float *part_o, float *part_ml, int T, int nq,
-    int nkv, int page_size, i64 page_stride, float scale, int min_chunk, unsigned *tickets) {
+    const int *pages, const int *num_tokens_ptr, bf16 *__restrict__ out, float *__restrict__ part_o,
+    float *__restrict__ part_ml, int T, int nq, int nkv, int page_size, i64 page_stride, float scale,
+    int min_chunk) {
     ERNIE_DYNAMIC_SMEM(bf16, smem);
-    __shared__ unsigned last;
     constexpr int HD = DTC_HD;
     constexpr int KSTEPS = HD / 16;
     constexpr int DTILES = HD / 8;
@@ -296,23 +292,15 @@ extern "C" __global__ void __launch_bounds__(DTC_WARPS * 32) ernie_decode_attent
     pdl_wait();
     const int num_tokens = *num_tokens_ptr;
 
-    int k_begin = 0, k_end = 0, used = 0;  // used: the row's splits that have keys (the first `used`)
+    int k_begin = 0, k_end = 0;
     if (t_row < num_tokens) {
         const int kv_len = positions[t_row] + 1;
         const int eff = max(1, min(splits, (kv_len + min_chunk - 1) / min_chunk));
         const int len = (kv_len + eff - 1) / eff;
         k_begin = split * len;
         k_end = min(kv_len, k_begin + len);
-        used = (kv_len + len - 1) / len;
     }
     if (k_begin >= k_end) {  // padding row or empty split (uniform over the block)
-        if (tickets != nullptr) {  // merged here: empty splits take no ticket; a padding row's split 0 writes zeros
-            if (t_row >= num_tokens && split == 0) {
-                for (int idx = threadIdx.x; idx < group * HD; idx += blockDim.x)
-                    out[((i64)t_row * nq + h0) * HD + idx] = 0;
-            }
-            return;
-        }
         for (int idx = threadIdx.x; idx < group * HD; idx += blockDim.x) {
             const int j = idx / HD, d = idx - j * HD;
             if (splits == 1) {
@@ -413,9 +401,7 @@ extern "C" __global__ void __launch_bounds__(DTC_WARPS * 32) ernie_decode_attent
         stage ^= 1;
     }
 
-    // Merge the warps' states (rows = heads of the group) through shared memory; written straight to `out` when the
-    // row has a single split.
-    const bool direct = splits == 1 || (tickets != nullptr && used == 1);
+    // Merge the warps' states (rows = heads of the group) through shared memory.
     __syncthreads();
     float *red = reinterpret_cast<float *>(smem);      // [warp][16 rows][HD]
     float *red_ml = red + DTC_WARPS * 16 * HD;         // [warp][16 rows][m, l]
@@ -448,7 +434,7 @@ extern "C" __global__ void __launch_bounds__(DTC_WARPS * 32) ernie_decode_attent
                 acc += red[(w * 16 + j) * HD + d] * f;
             }
         }
-        if (direct) {
+        if (splits == 1) {
             out[((i64)t_row * nq + h0 + j) * HD + d] = f2bf(sum > 0.0f ? acc / sum : 0.0f);
         } else {
             const i64 p = ((i64)split * T + t_row) * nq + h0 + j;
@@ -459,62 +445,61 @@ extern "C" __global__ void __launch_bounds__(DTC_WARPS * 32) ernie_decode_attent
             }
         }
     }
-    if (direct || tickets == nullptr) {
-        pdl_launch_dependents();
-        return;
-    }
+    pdl_launch_dependents();
+}
 
-    // The last of the row's `used` splits to finish merges them, as ernie_attention_merge does (the same maximum,
-    // factors 2^(m_s - M), and sums over s in increasing order), then resets the row's ticket for the next launch.
-    __threadfence();
-    __syncthreads();
-    if (threadIdx.x == 0) last = atomicAdd(tickets + (i64)t_row * nkv + kvh, 1u) == (unsigned)(used - 1) ? 1u : 0u;
-    __syncthreads();
-    if (last == 0u) {
+// Combines the splits of the decode kernels above (gridDim.z > 1) as ernie_attention_merge does — the same maximum,
+// factors 2^(m_s - M) and sums over s in increasing order, so the same result —, but reads only the splits that hold
+// keys: a row's count follows from its KV length exactly as in the attention kernels (`used`), so a launch sized for
+// a short context does not walk the empty splits (at batch 1 and context 512: 8 of 64). Padding rows get zeros.
+// Launched programmatically. Grid (launch rows, query heads), block: a multiple of 32 threads (<= 256) striding
+// head_dim; splits <= DEC_MERGE_MAX_SPLITS.
+#define DEC_MERGE_MAX_SPLITS 64
+#define DEC_MERGE_U 8
+extern "C" __global__ void __launch_bounds__(256) ernie_decode_attention_merge(
+    const float *part_o, const float *part_ml, bf16 *__restrict__ out, const int *positions, const int *num_tokens_ptr,
+    int T, int nq, int head_dim, int splits, int min_chunk) {
+    __shared__ float sm[DEC_MERGE_MAX_SPLITS], sl[DEC_MERGE_MAX_SPLITS];
+    const int t = blockIdx.x, h = blockIdx.y;
+    pdl_wait();
+    bf16 *o_row = out + ((i64)t * nq + h) * head_dim;
+    if (t >= *num_tokens_ptr) {
+        for (int d = threadIdx.x; d < head_dim; d += blockDim.x) o_row[d] = 0;
         pdl_launch_dependents();
         return;
     }
-    __threadfence();
-    float *fac = red_ml + DTC_WARPS * 16 * 2;  // [16 heads][DTC_MAX_SPLITS]: 2^(m_s - M), then the sums' l_s
-    float *ls = fac + 16 * DTC_MAX_SPLITS;
-    for (int i = threadIdx.x; i < group * used; i += blockDim.x) {
-        const int j = i / used, sp = i - j * used;
-        const i64 p = ((i64)sp * T + t_row) * nq + h0 + j;
-        fac[j * DTC_MAX_SPLITS + sp] = ld_l2_f32(part_ml + p * 2);
-        ls[j * DTC_MAX_SPLITS + sp] = ld_l2_f32(part_ml + p * 2 + 1);
+    const int kv_len = positions[t] + 1;
+    const int eff = max(1, min(splits, (kv_len + min_chunk - 1) / min_chunk));
+    const int len = (kv_len + eff - 1) / eff;
+    const int used = min((kv_len + len - 1) / len, DEC_MERGE_MAX_SPLITS);
+    for (int s = threadIdx.x; s < used; s += blockDim.x) {
+        const i64 p = ((i64)s * T + t) * nq + h;
+        sm[s] = part_ml[p * 2];
+        sl[s] = part_ml[p * 2 + 1];
     }
     __syncthreads();
-    if (threadIdx.x < group) {
-        float *fj = fac + threadIdx.x * DTC_MAX_SPLITS;
-        float mx = ERNIE_NEG_INF;
-        for (int sp = 0; sp < used; ++sp) mx = fmaxf(mx, fj[sp]);
-        for (int sp = 0; sp < used; ++sp) fj[sp] = fj[sp] == ERNIE_NEG_INF ? -1.0f : exp2f(fj[sp] - mx);
-    }
-    __syncthreads();
-    for (int idx = threadIdx.x; idx < group * HD; idx += blockDim.x) {
-        const int j = idx / HD, d = idx - j * HD;
-        const float *fj = fac + j * DTC_MAX_SPLITS;
-        const float *lj = ls + j * DTC_MAX_SPLITS;
-        float sum = 0.0f, acc = 0.0f;
-        for (int s0 = 0; s0 < used; s0 += 8) {
-            float v[8];
+    float mx = ERNIE_NEG_INF;
+    for (int s = 0; s < used; ++s) mx = fmaxf(mx, sm[s]);
+    for (int d = threadIdx.x; d < head_dim; d += blockDim.x) {
+        float sum = 0.0f, o = 0.0f;
+        for (int s0 = 0; s0 < used; s0 += DEC_MERGE_U) {
+            float v[DEC_MERGE_U];
 #pragma unroll
-            for (int u = 0; u < 8; ++u) {
-                const int sp = s0 + u;
-                v[u] = sp < used ? ld_l2_f32(part_o + (((i64)sp * T + t_row) * nq + h0 + j) * HD + d) : 0.0f;
+            for (int u = 0; u < DEC_MERGE_U; ++u) {
+                const int s = s0 + u;
+                v[u] = (s < used && sm[s] != ERNIE_NEG_INF) ? part_o[(((i64)s * T + t) * nq + h) * head_dim + d] : 0.0f;
             }
 #pragma unroll
-            for (int u = 0; u < 8; ++u) {
-                const int sp = s0 + u;
-                if (sp >= used) break;
-                const float f = fj[sp];
-                if (f < 0.0f) continue;
-                sum += lj[sp] * f;
-                acc += v[u] * f;
+            for (int u = 0; u < DEC_MERGE_U; ++u) {
+                const int s = s0 + u;
+                if (s >= used) break;
+                if (sm[s] == ERNIE_NEG_INF) continue;
+                const float f = exp2f(sm[s] - mx);
+                sum += sl[s] * f;
+                o += v[u] * f;
             }
         }
-        out[((i64)t_row * nq + h0 + j) * HD + d] = f2bf(sum > 0.0f ? acc / sum : 0.0f);
+        o_row[d] = f2bf(sum > 0.0f ? o / sum : 0.0f);
     }
-    if (threadIdx.x == 0) tickets[(i64)t_row * nkv + kvh] = 0u;
     pdl_launch_dependents();
 }
