@@ -101,6 +101,36 @@ struct DeviceOpTests {
         try backend.endStep()
     }
 
+    /// Projections of at most 256 rows through cuBLASLt time the heuristic's candidates once per shape and keep the
+    /// fastest (the emulator offers three); larger ones take the first. Either way the product matches the host's.
+    @Test func smallProjectionsTuneTheirGEMMAlgorithmOnce() throws {
+        let backend = try TestDevice.backend(maxTokens: 512) {
+            $0.gemvMaxRows = 0
+            $0.gemmTuning = true
+        }
+        try backend.allocateKVCache(KVCacheLayout(numPages: 20, pageSize: 16, numLayers: 1, numKVHeads: 1, headDim: 64))
+        let hidden = 64
+        let out = 40
+        let wValues = TestData.values(out * hidden, seed: 21, scale: 0.1)
+        let w = try backend.makeWeight(TestData.tensor("w", [out, hidden], wValues), precision: .standard)
+        for (round, rows) in [5, 300, 5].enumerated() {
+            let xValues = TestData.values(rows * hidden, seed: UInt64(22 + round))
+            let table = try backend.makeWeight(TestData.tensor("x", [rows, hidden], xValues), precision: .standard)
+            try backend.beginStep(identityBatch(rows))
+            let y = try backend.toHost(try backend.linear(try backend.embed(table), w, bias: nil))
+            try backend.endStep()
+            let expected = (0..<rows).flatMap { r in
+                (0..<out).map { o in
+                    var acc = 0.0
+                    for k in 0..<hidden { acc += Double(xValues[r * hidden + k]) * Double(wValues[o * hidden + k]) }
+                    return bf(Float(acc))
+                }
+            }
+            #expect(normalizedError(y, expected) < 1e-2, "\(rows) rows")
+            #expect(backend.blas.tunedPlanCount == 1, "after \(rows) rows")
+        }
+    }
+
     @Test func weightsConvertConcatenateAndRandomise() throws {
         let backend = try TestDevice.backend()
         let a = TestData.values(6 * 8, seed: 7)

@@ -42,7 +42,7 @@ final class CuBLASLt {
     /// `output + i·rows·outFeatures` (elements).
     func gemm(
         x: UInt64, weight: UInt64, output: UInt64, rows: Int, outFeatures: Int, inFeatures: Int, outputType: GemmOutput,
-        batch: Int = 1, stream: CUDAStream
+        batch: Int = 1, tune: Bool = false, capturing: Bool = false, stream: CUDAStream
     ) throws {
         guard rows > 0, outFeatures > 0, batch > 0 else { return }
         guard inFeatures > 0, batch <= Int(Int32.max) else {
@@ -59,10 +59,25 @@ final class CuBLASLt {
             m: outFeatures, n: rows, k: inFeatures, output: outputType, alignment: GemmShape.alignment(of: aligned),
             batch: batch
         )
-        let plan = try self.plan(for: shape)
+        let plan = try self.plan(for: shape, candidates: tune ? Self.tuningCandidates : 1)
+        let operands = (x: x, weight: weight, output: output)
+        if tune, !capturing, !plan.tuned {
+            try self.tune(plan, operands: operands, stream: stream)
+        }
+        try api.check(run(plan, algo: plan.algo, operands: operands, stream: stream), "cublasLtMatmul(\(shape))")
+    }
+
+    /// Heuristic candidates timed for a tuned shape.
+    static let tuningCandidates = 8
+
+    private func run(
+        _ plan: GemmPlan, algo: ernie_cublasLtMatmulAlgo, operands: (x: UInt64, weight: UInt64, output: UInt64),
+        stream: CUDAStream
+    ) -> ernie_cublasStatus {
+        let (x, weight, output) = operands
         var alpha: Float = 1
         var beta: Float = 0
-        let status = withUnsafeBytes(of: plan.algo) { algo in
+        return withUnsafeBytes(of: algo) { algo in
             api.matmul(
                 handle, plan.desc, &alpha, UnsafeRawPointer(bitPattern: UInt(weight)), plan.a,
                 UnsafeRawPointer(bitPattern: UInt(x)), plan.b, &beta, UnsafeRawPointer(bitPattern: UInt(output)),
@@ -72,17 +87,47 @@ final class CuBLASLt {
                 UnsafeMutableRawPointer(bitPattern: UInt(workspace.address)), workspace.byteCount, stream.handle
             )
         }
-        try api.check(status, "cublasLtMatmul(\(shape))")
     }
 
-    private func plan(for shape: GemmShape) throws -> GemmPlan {
+    /// Times each of the plan's heuristic candidates on the call's own operands (the output is overwritten, then
+    /// written again by the real call) and keeps the fastest: the heuristic's first choice for skinny decode GEMMs
+    /// streams the weight at about half the read bandwidth on the H200. Waits for the stream; never while capturing.
+    /// A candidate that fails is skipped.
+    private func tune(
+        _ plan: GemmPlan, operands: (x: UInt64, weight: UInt64, output: UInt64), stream: CUDAStream
+    ) throws {
+        plan.tuned = true
+        guard plan.candidates.count > 1 else { return }
+        let start = try CUDAEvent(device: stream.device)
+        let end = try CUDAEvent(device: stream.device)
+        var best: (ms: Double, algo: ernie_cublasLtMatmulAlgo)?
+        for algo in plan.candidates {
+            guard run(plan, algo: algo, operands: operands, stream: stream) == 0 else { continue }  // warm-up
+            try start.record(on: stream)
+            var failed = false
+            for _ in 0..<Self.tuningRepeats {
+                if run(plan, algo: algo, operands: operands, stream: stream) != 0 { failed = true }
+            }
+            try end.record(on: stream)
+            let ms = try end.milliseconds(since: start)
+            if !failed, ms < best?.ms ?? .infinity { best = (ms, algo) }
+        }
+        if let best { plan.algo = best.algo }
+    }
+
+    static let tuningRepeats = 5
+
+    private func plan(for shape: GemmShape, candidates: Int) throws -> GemmPlan {
         if let plan = plans[shape] { return plan }
-        let plan = try GemmPlan(api: api, handle: handle, shape: shape, workspaceBytes: workspace.byteCount)
+        let plan = try GemmPlan(
+            api: api, handle: handle, shape: shape, workspaceBytes: workspace.byteCount, candidates: candidates)
         plans[shape] = plan
         return plan
     }
 
     var cachedPlanCount: Int { plans.count }
+    /// Plans whose algorithm was chosen by timing several candidates.
+    var tunedPlanCount: Int { plans.values.filter { $0.tuned && $0.candidates.count > 1 }.count }
 }
 
 /// The cache key of a GEMM plan (column-major m × n × k) plus the pointer alignment the algorithm may assume.
@@ -117,9 +162,15 @@ final class GemmPlan {
     let a: ernie_cublasLtMatrixLayout
     let b: ernie_cublasLtMatrixLayout
     let c: ernie_cublasLtMatrixLayout
-    let algo: ernie_cublasLtMatmulAlgo
+    /// The algorithm every call uses: the heuristic's first choice, or the fastest candidate once tuned.
+    var algo: ernie_cublasLtMatmulAlgo
+    /// The heuristic's algorithms in its order (one unless the shape is tuned).
+    let candidates: [ernie_cublasLtMatmulAlgo]
+    var tuned = false
 
-    init(api: CuBLASLtAPI, handle: ernie_cublasLtHandle, shape: GemmShape, workspaceBytes: Int) throws {
+    init(
+        api: CuBLASLtAPI, handle: ernie_cublasLtHandle, shape: GemmShape, workspaceBytes: Int, candidates: Int = 1
+    ) throws {
         self.api = api
         var desc: ernie_cublasLtMatmulDesc?
         try api.check(
@@ -180,15 +231,18 @@ final class GemmPlan {
                 "cublasLtMatmulPreferenceSetAttribute(MIN_ALIGNMENT \(attribute))"
             )
         }
-        var result = ernie_cublasLtMatmulHeuristicResult()
+        let requested = max(1, candidates)
+        var results = [ernie_cublasLtMatmulHeuristicResult](
+            repeating: ernie_cublasLtMatmulHeuristicResult(), count: requested)
         var returned: Int32 = 0
         try api.check(
-            api.algoGetHeuristic(handle, desc, a, b, c, c, preference, 1, &result, &returned),
+            api.algoGetHeuristic(handle, desc, a, b, c, c, preference, Int32(requested), &results, &returned),
             "cublasLtMatmulAlgoGetHeuristic(\(shape))"
         )
-        guard returned > 0, result.state == 0 else {
+        let usable = results.prefix(Int(max(0, min(returned, Int32(requested))))).filter { $0.state == 0 }
+        guard let result = usable.first else {
             throw CUDAError.cublas(
-                call: "cublasLtMatmulAlgoGetHeuristic(\(shape))", code: result.state, name: "NO_ALGORITHM",
+                call: "cublasLtMatmulAlgoGetHeuristic(\(shape))", code: results.first?.state ?? 0, name: "NO_ALGORITHM",
                 message: "cuBLASLt found no algorithm for this GEMM"
             )
         }
@@ -197,6 +251,7 @@ final class GemmPlan {
         self.b = b
         self.c = c
         self.algo = result.algo
+        self.candidates = usable.map(\.algo)
     }
 
     deinit {

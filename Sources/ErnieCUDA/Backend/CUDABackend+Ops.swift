@@ -120,7 +120,8 @@ extension CUDABackend {
             }
             try gemm(
                 x: x.address, weight: weight.address, output: out.address, rows: rows, outFeatures: weight.rows,
-                inFeatures: x.columns, label: "cublas \(Self.shapeLabel(weight))")
+                inFeatures: x.columns, tune: perf.gemmTuning && rows <= StepBuffers.smallCapacity,
+                label: "cublas \(Self.shapeLabel(weight))")
             if let bias { try addBias(out.address, rows: rows, columns: weight.rows, bias: bias, biasOffset: 0) }
             return out
         }

@@ -159,7 +159,7 @@ public final class CUDABackend: Backend {
     /// `Y[rows, outFeatures] = X · Wᵀ` through cuBLASLt, queued like a kernel launch.
     func gemm(
         x: UInt64, weight: UInt64, output: UInt64, rows: Int, outFeatures: Int, inFeatures: Int,
-        outputType: GemmOutput = .bfloat16, batch: Int = 1, label: String
+        outputType: GemmOutput = .bfloat16, batch: Int = 1, tune: Bool = false, label: String
     ) throws {
         guard rows > 0, outFeatures > 0, batch > 0 else { return }
         let blas = self.blas
@@ -171,10 +171,10 @@ public final class CUDABackend: Backend {
         cost.bytes *= Double(batch)
         cost.flops *= Double(batch)
         try submit(
-            QueuedLaunch(signature: signature, label: label, cost: cost) { stream, _ in
+            QueuedLaunch(signature: signature, label: label, cost: cost) { stream, capturing in
                 try blas.gemm(
                     x: x, weight: weight, output: output, rows: rows, outFeatures: outFeatures, inFeatures: inFeatures,
-                    outputType: outputType, batch: batch, stream: stream)
+                    outputType: outputType, batch: batch, tune: tune, capturing: capturing, stream: stream)
             })
     }
 

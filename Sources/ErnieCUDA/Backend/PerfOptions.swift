@@ -7,6 +7,8 @@
 /// | `ERNIE_CUDA_GRAPH_MAX_BATCH` | 256 | largest decode batch run through a graph |
 /// | `ERNIE_CUDA_GEMV_MAX_ROWS` | 0 | linear layers with at most this many rows use the skinny tensor-core GEMM (at most 64); off by
 ///   default because cuBLASLt measured 0.1–0.4 ms per decode step faster on the H200 (BENCHMARKS.md, rounds 2 and 3) |
+/// | `ERNIE_CUDA_GEMM_TUNE` | 1 | 0: dense projections of at most 256 rows use cuBLASLt's first heuristic algorithm instead of
+///   the fastest of its first 8, timed once per shape on the first eager call |
 /// | `ERNIE_CUDA_MOE_GROUPED_MAX_TOKENS` | 256 | MoE steps with at most this many tokens route and group on the device
 ///   (0: the previous paths, including the one-block-per-token router for larger steps). Up to 4096 / top-k tokens
 ///   (682 for ERNIE's top-6) fit the grouped kernels: prefills of 257–682 tokens then skip the host round trip too
@@ -26,6 +28,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
     public var graphs: Bool
     public var graphMaxBatch: Int
     public var gemvMaxRows: Int
+    public var gemmTuning: Bool
     public var groupedMoEMaxTokens: Int
     public var persistentMoE: Bool
     public var batchedMoE: Bool
@@ -36,7 +39,8 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
     public var programmaticDependentLaunch: Bool
 
     public init(
-        graphs: Bool = true, graphMaxBatch: Int = 256, gemvMaxRows: Int = 0, groupedMoEMaxTokens: Int = 256,
+        graphs: Bool = true, graphMaxBatch: Int = 256, gemvMaxRows: Int = 0, gemmTuning: Bool = true,
+        groupedMoEMaxTokens: Int = 256,
         persistentMoE: Bool = true, batchedMoE: Bool = true, decodeAttention: Bool = true,
         decodeAttentionTensorCores: Bool = true, fastElementwise: Bool = true, flashPrefill: Bool = true,
         programmaticDependentLaunch: Bool = true
@@ -44,6 +48,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
         self.graphs = graphs
         self.graphMaxBatch = graphMaxBatch
         self.gemvMaxRows = gemvMaxRows
+        self.gemmTuning = gemmTuning
         self.groupedMoEMaxTokens = groupedMoEMaxTokens
         self.persistentMoE = persistentMoE
         self.batchedMoE = batchedMoE
@@ -56,9 +61,9 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
 
     /// Every fast path off: the kernels and cuBLASLt calls the backend used before them (the reference path).
     public static let reference = PerfOptions(
-        graphs: false, gemvMaxRows: 0, groupedMoEMaxTokens: 0, persistentMoE: false, batchedMoE: false,
-        decodeAttention: false, decodeAttentionTensorCores: false, fastElementwise: false, flashPrefill: false,
-        programmaticDependentLaunch: false
+        graphs: false, gemvMaxRows: 0, gemmTuning: false, groupedMoEMaxTokens: 0, persistentMoE: false,
+        batchedMoE: false, decodeAttention: false, decodeAttentionTensorCores: false, fastElementwise: false,
+        flashPrefill: false, programmaticDependentLaunch: false
     )
 
     /// The defaults overridden by the `ERNIE_CUDA_*` variables above.
@@ -73,6 +78,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
         flag("ERNIE_CUDA_GRAPHS", &options.graphs)
         number("ERNIE_CUDA_GRAPH_MAX_BATCH", &options.graphMaxBatch, range: 1...StepBuffers.smallCapacity)
         number("ERNIE_CUDA_GEMV_MAX_ROWS", &options.gemvMaxRows, range: 0...64)
+        flag("ERNIE_CUDA_GEMM_TUNE", &options.gemmTuning)
         number("ERNIE_CUDA_MOE_GROUPED_MAX_TOKENS", &options.groupedMoEMaxTokens, range: 0...GroupedMoEPlan.maxPairs)
         flag("ERNIE_CUDA_MOE_PERSISTENT", &options.persistentMoE)
         flag("ERNIE_CUDA_MOE_BATCHED", &options.batchedMoE)
@@ -86,6 +92,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
 
     public var description: String {
         "graphs \(graphs ? "≤\(graphMaxBatch)" : "off"), gemv \(gemvMaxRows > 0 ? "≤\(gemvMaxRows) rows" : "off"), "
+            + "GEMM tuning \(gemmTuning ? "on" : "off"), "
             + "grouped MoE \(groupedMoEMaxTokens > 0 ? "≤\(groupedMoEMaxTokens) tokens" : "off")"
             + "\(groupedMoEMaxTokens > 0 && !persistentMoE ? " (one block per item)" : ""), "
             + "batched MoE GEMMs \(batchedMoE ? "on" : "off"), "

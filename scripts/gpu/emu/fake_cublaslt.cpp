@@ -138,8 +138,11 @@ int cublasLtMatmulAlgoGetHeuristic(void *, void *desc, void *a, void *b, void *c
     const uint64_t kb = op->transb ? B->cols : B->rows, n = op->transb ? B->rows : B->cols;
     if (k != kb || C->rows != m || C->cols != n || D->rows != m || D->cols != n) return 7;
     if (B->batch != A->batch || C->batch != A->batch || D->batch != A->batch) return 7;
-    memset(results, 0, sizeof(Heuristic));
-    *returned = 1;
+    // Up to three candidates (the real library returns up to `requested`), all computing the same product.
+    const int count = requested < 3 ? requested : 3;
+    memset(results, 0, sizeof(Heuristic) * count);
+    for (int i = 0; i < count; ++i) results[i].algo.data[0] = (uint64_t)i;
+    *returned = count;
     return 0;
 }
 }
