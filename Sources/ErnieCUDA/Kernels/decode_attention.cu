@@ -61,9 +61,9 @@ extern "C" __global__ void __launch_bounds__(256)
 // Block (launch row t, KV head × group chunk, split). LPK lanes share one key (8 dims each, head_dim = 8 * LPK); a
 // warp covers 32 / LPK keys per load and U such loads in flight; up to GCH query heads of the KV head's group share
 // every K/V load. The token's keys [0, positions[t] + 1) are cut into `eff` ranges of at least `min_chunk` keys (at
-// most gridDim.z); blocks past `eff` only mark their partial result empty. Online softmax in base 2, fp32.
-// gridDim.z == 1: writes the normalised bf16 output; otherwise unnormalised partial O and (max, sum) per split for
-// ernie_attention_merge. Launch rows t >= num_tokens (padding) produce zeros.
+// most gridDim.z); blocks past the last split with keys exit at once. Online softmax in base 2, fp32.
+// gridDim.z == 1: writes the normalised bf16 output (zeros for launch rows t >= num_tokens, padding); otherwise
+// unnormalised partial O and (max, sum) per split with keys for ernie_decode_attention_merge.
 template <int LPK, int GCH, int U>
 __device__ __forceinline__ void decode_attention_impl(
     const bf16 *q, const bf16 *kv, const int *token_seq, const int *positions, const int *seq_page_start,
@@ -99,18 +99,9 @@ __device__ __forceinline__ void decode_attention_impl(
         k_end = min(kv_len, k_begin + len);
     }
     if (k_begin >= k_end) {  // padding row or empty split (uniform over the block)
-        for (int idx = threadIdx.x; idx < nh * HD; idx += blockDim.x) {
-            const int j = idx / HD, d = idx - j * HD;
-            if (splits == 1) {
-                out[((i64)t * nq + h0 + j) * HD + d] = 0;
-            } else {
-                const i64 p = ((i64)split * T + t) * nq + h0 + j;
-                part_o[p * HD + d] = 0.0f;
-                if (d == 0) {
-                    part_ml[p * 2] = ERNIE_NEG_INF;
-                    part_ml[p * 2 + 1] = 0.0f;
-                }
-            }
+        // With splits, ernie_decode_attention_merge reads only the splits that hold keys and zeroes padding rows.
+        if (splits == 1) {
+            for (int idx = threadIdx.x; idx < nh * HD; idx += blockDim.x) out[((i64)t * nq + h0) * HD + idx] = 0;
         }
         return;
     }
@@ -265,7 +256,7 @@ ERNIE_DECODE_ATTENTION_KERNEL(32, 8, 2)
 // computes S = Q Kᵀ for the group's heads as the 16 rows of an mma m16n8k16 (ldmatrix from the K tile), the online
 // softmax in base 2 in fp32 (P rounded to bf16 as in the prefill kernel) and O += P V (V read transposed by
 // ldmatrix.trans); the warps' states are merged through shared memory, written as decode_attention_impl writes
-// them (normalised bf16 when gridDim.z == 1, else partial O and (max, sum) for ernie_attention_merge). Dynamic
+// them (normalised bf16 when gridDim.z == 1, else partial O and (max, sum) for ernie_decode_attention_merge). Dynamic
 // shared memory: DTC_WARPS * 2 stages * (K, V) * 16 * (128 + 8) bf16 = 69,632 bytes.
 #define DTC_WARPS 4
 #define DTC_KEYS 16
@@ -301,18 +292,9 @@ extern "C" __global__ void __launch_bounds__(DTC_WARPS * 32) ernie_decode_attent
         k_end = min(kv_len, k_begin + len);
     }
     if (k_begin >= k_end) {  // padding row or empty split (uniform over the block)
-        for (int idx = threadIdx.x; idx < group * HD; idx += blockDim.x) {
-            const int j = idx / HD, d = idx - j * HD;
-            if (splits == 1) {
-                out[((i64)t_row * nq + h0 + j) * HD + d] = 0;
-            } else {
-                const i64 p = ((i64)split * T + t_row) * nq + h0 + j;
-                part_o[p * HD + d] = 0.0f;
-                if (d == 0) {
-                    part_ml[p * 2] = ERNIE_NEG_INF;
-                    part_ml[p * 2 + 1] = 0.0f;
-                }
-            }
+        // With splits, ernie_decode_attention_merge reads only the splits that hold keys and zeroes padding rows.
+        if (splits == 1) {
+            for (int idx = threadIdx.x; idx < group * HD; idx += blockDim.x) out[((i64)t_row * nq + h0) * HD + idx] = 0;
         }
         return;
     }
