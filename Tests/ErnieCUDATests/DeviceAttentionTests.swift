@@ -109,9 +109,10 @@ struct DeviceAttentionTests {
     /// against the host reference: over the whole output and token by token (each token's error relative to its own
     /// largest output). Two KV layers (layer 0 written with other data, to check layers stay apart); every sequence's
     /// pages out of order and interleaved with the others'. `wide`: the 128-row flash prefill kernel (else 64 rows).
-    func runSteps(nq: Int, nkv: Int, hd: Int, steps: [[(count: Int, start: Int)]], wide: Bool = true) throws {
+    func runSteps(
+        nq: Int, nkv: Int, hd: Int, steps: [[(count: Int, start: Int)]], wide: Bool = true, pageSize: Int = 16
+    ) throws {
         let backend = try TestDevice.backend { $0.flashPrefillWide = wide }
-        let pageSize = 16
         let sequenceCount = steps.map(\.count).max() ?? 0
         var positions = [Int](repeating: 0, count: sequenceCount)
         for step in steps {
@@ -130,7 +131,7 @@ struct DeviceAttentionTests {
         let shape = AttentionShape(numHeads: nq, numKVHeads: nkv, headDim: hd, ropeTheta: 500_000)
         var reference = AttentionReference(nq: nq, nkv: nkv, hd: hd, theta: 500_000, sequences: sequenceCount)
         let width = (nq + 2 * nkv) * hd
-        let label = "nq \(nq) nkv \(nkv) hd \(hd) wide \(wide)"
+        let label = "nq \(nq) nkv \(nkv) hd \(hd) page size \(pageSize) wide \(wide)"
         for (index, step) in steps.enumerated() {
             var sequences: [ForwardBatch.Sequence] = []
             var offset = 0
@@ -234,8 +235,10 @@ struct DeviceAttentionTests {
         // ERNIE-4.5-21B's group of 5 at head_dim 128: 185, 25 and 650 rows, then 300 rows at position 37, 5, 350 at 130.
         try runSteps(
             nq: 10, nkv: 2, hd: 128, steps: [[(37, 0), (5, 0), (130, 0)], [(60, 37), (1, 5), (70, 130)]], wide: wide)
-        // Group 3 at head_dim 64: 141 rows at position 0, then 3 at 47 and 291 at 20 (after a 20-token prefix).
-        try runSteps(nq: 6, nkv: 2, hd: 64, steps: [[(47, 0), (20, 0)], [(1, 47), (97, 20)]], wide: wide)
+        // Group 3 at head_dim 64: 141 rows at position 0, then 3 at 47 and 291 at 20 (after a 20-token prefix); pages
+        // of 5 keys, so a thread's key rows of a tile cross pages.
+        try runSteps(
+            nq: 6, nkv: 2, hd: 64, steps: [[(47, 0), (20, 0)], [(1, 47), (97, 20)]], wide: wide, pageSize: 5)
     }
 
     @Test func groupedQueryAttentionGroup2HeadDim64() throws {

@@ -321,35 +321,39 @@ __device__ __forceinline__ void prefill_attention_wide_impl(
     }
     __syncthreads();  // meta
 
-    // cp.async of key tile `tile` into stage `stage`: thread i copies 16-byte chunk i % ROW_CHUNKS of key rows
-    // i / ROW_CHUNKS + PASS_ROWS j, of K and of V (keys past the KV length are zeroed). One division per tile: the
-    // page and offset of the next row follow by addition.
-    const int load_row = threadIdx.x / ROW_CHUNKS, load_d8 = (threadIdx.x % ROW_CHUNKS) * 8;
-    const bf16 *kv_head = kv + (i64)kvh * page_size * HD + load_d8;
+    // cp.async of key tile `tile` into stage `stage`: thread i copies 16-byte chunk i % ROW_CHUNKS of the ROWS
+    // consecutive key rows from (i / ROW_CHUNKS) · ROWS, of K and of V (keys past the KV length are zeroed). One
+    // division per tile; the next row's address follows by addition, and the page table is read again only when
+    // the rows cross into the next page (never with 16-key pages: 8 rows aligned to 8).
+    constexpr int ROWS = PF_BN * ROW_CHUNKS / (PF_WARPS * 32);  // key rows per thread and tile
+    const int load_row = threadIdx.x / ROW_CHUNKS * ROWS, load_d8 = (threadIdx.x % ROW_CHUNKS) * 8;
     const smem_addr load_dst = sbase + (load_row * STRIDE + load_d8) * 2;
     auto load_tile = [&](int tile, int stage) {
         const smem_addr dst = load_dst + stage * 2 * TILE_BYTES;
         const int kv_len = meta[1];
         const int *seq_pages = pages + meta[2];
+        const bf16 *kv_head = kv + (i64)kvh * page_size * HD + load_d8;
+        const i64 v_offset = (i64)nkv * page_size * HD;
         int key = tile * PF_BN + load_row;
         int page_index = key / page_size;
         int offset = key - page_index * page_size;
-#pragma unroll 1
-        for (int j = 0; j < PF_BN / PASS_ROWS; ++j) {
-            const smem_addr kd = dst + j * PASS_ROWS * STRIDE * 2;
+        const bf16 *kp = key < kv_len ? kv_head + (i64)seq_pages[page_index] * page_stride + (i64)offset * HD : kv;
+#pragma unroll
+        for (int j = 0; j < ROWS; ++j) {
+            const smem_addr kd = dst + j * STRIDE * 2;
             if (key < kv_len) {
-                const bf16 *kp = kv_head + (i64)seq_pages[page_index] * page_stride + (i64)offset * HD;
                 cp_async16_at(kd, kp);
-                cp_async16_at(kd + TILE_BYTES, kp + (i64)nkv * page_size * HD);
+                cp_async16_at(kd + TILE_BYTES, kp + v_offset);
             } else {
                 st_shared_zero16_at(kd);
                 st_shared_zero16_at(kd + TILE_BYTES);
             }
-            key += PASS_ROWS;
-            offset += PASS_ROWS;
-            while (offset >= page_size) {
-                offset -= page_size;
+            ++key;
+            kp += HD;
+            if (++offset == page_size) {
+                offset = 0;
                 ++page_index;
+                if (j + 1 < ROWS && key < kv_len) kp = kv_head + (i64)seq_pages[page_index] * page_stride;
             }
         }
         cp_async_commit();
