@@ -232,7 +232,8 @@ struct DeviceAttentionTests {
     /// Prefill chunks of several 128-row blocks whose row counts are not multiples of 128 (nor of 64), chunks that
     /// start after a cached prefix, several sequences per step, with the 128-row and the 64-row flash kernels.
     @Test(arguments: [true, false]) func flashPrefillKernelsMatchTheReference(wide: Bool) throws {
-        // ERNIE-4.5-21B's group of 5 at head_dim 128: 185, 25 and 650 rows, then 300 rows at position 37, 5, 350 at 130.
+        // ERNIE-4.5-21B's group of 5 at head_dim 128: 185, 25 and 650 rows, then 300 rows at position 37, 5 at 5 and
+        // 350 at 130.
         try runSteps(
             nq: 10, nkv: 2, hd: 128, steps: [[(37, 0), (5, 0), (130, 0)], [(60, 37), (1, 5), (70, 130)]], wide: wide)
         // Group 3 at head_dim 64: 141 rows at position 0, then 3 at 47 and 291 at 20 (after a 20-token prefix); pages

@@ -18,8 +18,8 @@
 ///   reference on the CPU emulator; off until measured on a GPU) |
 /// | `ERNIE_CUDA_FAST_ELEMENTWISE` | 1 | 0: the scalar RoPE (sin/cos per element), RMSNorm and SiLU·mul kernels |
 /// | `ERNIE_CUDA_FLASH_PREFILL` | 1 | 0: prefill attention on CUDA cores (the general kernel) |
-/// | `ERNIE_CUDA_FLASH_PREFILL_WIDE` | 1 | 0: the flash prefill kernel with 64 rows per block (4 warps × 16) instead of 128
-///   (4 warps × 32: each K/V fragment read from shared memory feeds twice the mmas) |
+/// | `ERNIE_CUDA_FLASH_PREFILL_WIDE` | 1 | 0: the flash prefill kernel with 64 query rows per block (4 warps of 16)
+///   instead of 128 (4 warps of 32: each K/V fragment read from shared memory feeds twice the mmas) |
 /// | `ERNIE_CUDA_PDL` | 1 | 0: no programmatic dependent launch |
 public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
     public var graphs: Bool

@@ -308,7 +308,8 @@ __device__ __forceinline__ void prefill_attention_wide_impl(
             valid[h] = r < rows;
             const int rel = valid[h] ? start + r / group - warp_first : -128;
             pos_rel |= ((u32)rel & 0xffu) << (8 * (2 * mt + h));
-            qrow[h] = q + ((i64)(tok_off + (valid[h] ? r / group : 0)) * nq + kvh * group + (valid[h] ? r % group : 0)) * HD;
+            const int token = valid[h] ? r / group : 0, head = kvh * group + (valid[h] ? r % group : 0);
+            qrow[h] = q + ((i64)(tok_off + token) * nq + head) * HD;
         }
 #pragma unroll
         for (int kk = 0; kk < KSTEPS; ++kk) {
@@ -393,7 +394,10 @@ __device__ __forceinline__ void prefill_attention_wide_impl(
 #pragma unroll
             for (int mt = 0; mt < PFW_MT; ++mt) {
 #pragma unroll
-                for (int nt = 0; nt < NT; ++nt) sacc[mt][nt][0] = sacc[mt][nt][1] = sacc[mt][nt][2] = sacc[mt][nt][3] = 0.0f;
+                for (int nt = 0; nt < NT; ++nt) {
+#pragma unroll
+                    for (int i = 0; i < 4; ++i) sacc[mt][nt][i] = 0.0f;
+                }
             }
             wide_qk<NT, KSTEPS, STRIDE>(sacc, qf, kv_lane + sub_offset);
             // Causal mask, unless every key of the sub-tile precedes the warp's first row.
