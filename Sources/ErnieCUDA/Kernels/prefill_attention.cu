@@ -169,12 +169,13 @@ ERNIE_PREFILL_ATTENTION_KERNEL(128)
 // halves, so up to ~2× where that was the bound; the global/L2 K/V reads per row halve as well (one tile load serves
 // 128 rows instead of 64).
 //
-// Registers (255 per thread at 2 blocks of 128 threads per SM; ptxas' count is in the commit message): O takes
-// 2 × 16 × 4 = 128, Q 64; S over 16-key sub-tiles of the 64-key shared-memory tile takes 16 and P 8 (32-key
-// sub-tiles, 32 + 16, spill under ptxas for sm_90a). The online softmax therefore runs per 16 keys: the scale is
-// folded into the exponent's FMA, each lane keeps its part of the row sums (the quad's parts are added once at the
-// end), and O is rescaled only when some row of the warp has a new maximum (a warp vote; a factor of exactly 1 is
-// what is skipped, so the results are the same). head_dim 64: 64-key sub-tiles (O 64, Q 32).
+// Registers (at most 255 per thread for 2 blocks of 128 threads per SM; ptxas for sm_90a: 252 at head_dim 128, 230
+// at 64, no spills): O takes 2 × 16 × 4 = 128, Q 64; S over 16-key sub-tiles of the 64-key shared-memory tile takes
+// 16 and P 8 (32-key sub-tiles, 32 + 16, spill). The online softmax therefore runs per 16 keys, kept cheap: the scale
+// is folded into the exponent's FMA, 2^x is ex2.approx.ftz (exp2f without its denormal steps), each lane keeps its
+// part of the row sums (the quad's parts are added once at the end), and O is rescaled only when some row of the
+// warp has a new maximum (a warp vote; only factors of exactly 1 are skipped). Results differ from the 16-row
+// kernel's by rounding only. head_dim 64: 64-key sub-tiles (O 64, Q 32).
 // Causal work per warp: a warp stops at the first sub-tile past its own last row's position (exact: such a step
 // changes neither m, l nor O) and masks only sub-tiles that reach past its first row's position.
 #define PFW_BM 128
