@@ -97,19 +97,41 @@ struct DeviceAttentionTests {
     /// Three sequences over two steps: ragged prefill chunks, decodes, pages out of order, a context long enough for
     /// split-KV decoding.
     func run(nq: Int, nkv: Int, hd: Int, longPrefill: Int) throws {
-        let backend = try TestDevice.backend()
-        let pageSize = 16
+        try runSteps(
+            nq: nq, nkv: nkv, hd: hd,
+            steps: [
+                [(37, 0), (5, 0), (longPrefill, 0)],
+                [(1, 37), (20, 5), (1, longPrefill)],
+            ])
+    }
+
+    /// Steps of `(token count, start position)` per sequence (a sequence's chunks follow each other), each checked
+    /// against the host reference: over the whole output and token by token (each token's error relative to its own
+    /// largest output). Two KV layers (layer 0 written with other data, to check layers stay apart); every sequence's
+    /// pages out of order and interleaved with the others'. `wide`: the 128-row flash prefill kernel (else 64 rows).
+    func runSteps(
+        nq: Int, nkv: Int, hd: Int, steps: [[(count: Int, start: Int)]], wide: Bool = true, pageSize: Int = 16
+    ) throws {
+        let backend = try TestDevice.backend { $0.flashPrefillWide = wide }
+        let sequenceCount = steps.map(\.count).max() ?? 0
+        var positions = [Int](repeating: 0, count: sequenceCount)
+        for step in steps {
+            for (s, part) in step.enumerated() { positions[s] = max(positions[s], part.start + part.count) }
+        }
+        // Page p of sequence s: sequenceCount * (pagesPerSequence - 1 - p) + s, reversed and interleaved.
+        let pagesPerSequence = ((positions.max() ?? 0) + pageSize - 1) / pageSize
+        let pages: [[Int32]] = (0..<sequenceCount).map { s in
+            (0..<pagesPerSequence).map { Int32(sequenceCount * (pagesPerSequence - 1 - $0) + s) }
+        }
         try backend.allocateKVCache(
-            KVCacheLayout(numPages: 40, pageSize: pageSize, numLayers: 2, numKVHeads: nkv, headDim: hd)
+            KVCacheLayout(
+                numPages: sequenceCount * pagesPerSequence, pageSize: pageSize, numLayers: 2, numKVHeads: nkv,
+                headDim: hd)
         )
         let shape = AttentionShape(numHeads: nq, numKVHeads: nkv, headDim: hd, ropeTheta: 500_000)
-        var reference = AttentionReference(nq: nq, nkv: nkv, hd: hd, theta: 500_000, sequences: 3)
-        let pages: [[Int32]] = [[7, 3, 0, 12], [1, 13], (0..<22).map { Int32(39 - $0) }]  // disjoint
+        var reference = AttentionReference(nq: nq, nkv: nkv, hd: hd, theta: 500_000, sequences: sequenceCount)
         let width = (nq + 2 * nkv) * hd
-        let steps: [[(count: Int, start: Int)]] = [
-            [(37, 0), (5, 0), (longPrefill, 0)],
-            [(1, 37), (20, 5), (1, longPrefill)],
-        ]
+        let label = "nq \(nq) nkv \(nkv) hd \(hd) page size \(pageSize) wide \(wide)"
         for (index, step) in steps.enumerated() {
             var sequences: [ForwardBatch.Sequence] = []
             var offset = 0
@@ -125,7 +147,6 @@ struct DeviceAttentionTests {
             let batch = ForwardBatch(tokens: (0..<offset).map { Int32($0) }, sequences: sequences, pageSize: pageSize)
             try backend.beginStep(batch)
             let qkv = try backend.embed(table)
-            // Layer 1 gets the same K/V (layer 0 is written with different data to check layers stay apart).
             if index == 0 {
                 let other = try backend.makeWeight(
                     TestData.tensor("qkv0", [offset, width], TestData.values(offset * width, seed: 999)),
@@ -136,13 +157,17 @@ struct DeviceAttentionTests {
             let out = try backend.toHost(try backend.attention(qkv: qkv, layer: 1, shape: shape))
             let expected = reference.step(qkv: values, batch: batch)
             let error = normalizedError(out, expected)
-            if ProcessInfo.processInfo.environment["ERNIE_DEBUG_ATTENTION"] != nil {
-                for t in 0..<offset {
-                    let r = (t * nq * hd)..<((t + 1) * nq * hd)
-                    print("token \(t): \(normalizedError(Array(out[r]), Array(expected[r])))")
-                }
+            var worstToken = (token: 0, error: Float(0))
+            for t in 0..<offset {
+                let r = (t * nq * hd)..<((t + 1) * nq * hd)
+                let e = normalizedError(Array(out[r]), Array(expected[r]))
+                if ProcessInfo.processInfo.environment["ERNIE_DEBUG_ATTENTION"] != nil { print("token \(t): \(e)") }
+                if !(e <= worstToken.error) { worstToken = (t, e) }
             }
-            #expect(error < 1.5e-2, "step \(index) nq \(nq) nkv \(nkv) hd \(hd): normalized error \(error)")
+            #expect(error < 1.5e-2, "step \(index) \(label): normalized error \(error)")
+            #expect(
+                worstToken.error < 2e-2,
+                "step \(index) \(label): token \(worstToken.token) normalized error \(worstToken.error)")
             try backend.endStep()
         }
     }
@@ -202,6 +227,19 @@ struct DeviceAttentionTests {
 
     @Test func decodeStepsOnCUDACoresMatchTheReference() throws {
         try runDecode(nq: 10, nkv: 2, hd: 128, prompts: [1, 37, 300], tensorCores: false)
+    }
+
+    /// Prefill chunks of several 128-row blocks whose row counts are not multiples of 128 (nor of 64), chunks that
+    /// start after a cached prefix, several sequences per step, with the 128-row and the 64-row flash kernels.
+    @Test(arguments: [true, false]) func flashPrefillKernelsMatchTheReference(wide: Bool) throws {
+        // ERNIE-4.5-21B's group of 5 at head_dim 128: 185, 25 and 650 rows, then 300 rows at position 37, 5 at 5 and
+        // 350 at 130.
+        try runSteps(
+            nq: 10, nkv: 2, hd: 128, steps: [[(37, 0), (5, 0), (130, 0)], [(60, 37), (1, 5), (70, 130)]], wide: wide)
+        // Group 3 at head_dim 64: 141 rows at position 0, then 3 at 47 and 291 at 20 (after a 20-token prefix); pages
+        // of 5 keys, so a thread's key rows of a tile cross pages.
+        try runSteps(
+            nq: 6, nkv: 2, hd: 64, steps: [[(47, 0), (20, 0)], [(1, 47), (97, 20)]], wide: wide, pageSize: 5)
     }
 
     @Test func groupedQueryAttentionGroup2HeadDim64() throws {

@@ -12,10 +12,11 @@ import Testing
         #expect(defaults.graphs && defaults.gemvMaxRows == 0 && defaults.groupedMoEMaxTokens == 256)
         #expect(defaults.batchedMoE && defaults.decodeAttentionTensorCores && defaults.gemmTuning)
         let off = PerfOptions.environment([
-            "ERNIE_CUDA_GRAPHS": "0", "ERNIE_CUDA_GEMV_MAX_ROWS": "0", "ERNIE_CUDA_GEMM_TUNE": "0", "ERNIE_CUDA_MOE_GROUPED_MAX_TOKENS": "0",
-            "ERNIE_CUDA_MOE_PERSISTENT": "0", "ERNIE_CUDA_MOE_BATCHED": "0", "ERNIE_CUDA_DECODE_ATTENTION": "off",
-            "ERNIE_CUDA_DECODE_ATTENTION_TC": "0", "ERNIE_CUDA_FAST_ELEMENTWISE": "false", "ERNIE_CUDA_FLASH_PREFILL": "no",
-            "ERNIE_CUDA_PDL": "0",
+            "ERNIE_CUDA_GRAPHS": "0", "ERNIE_CUDA_GEMV_MAX_ROWS": "0", "ERNIE_CUDA_GEMM_TUNE": "0",
+            "ERNIE_CUDA_MOE_GROUPED_MAX_TOKENS": "0", "ERNIE_CUDA_MOE_PERSISTENT": "0", "ERNIE_CUDA_MOE_BATCHED": "0",
+            "ERNIE_CUDA_DECODE_ATTENTION": "off", "ERNIE_CUDA_DECODE_ATTENTION_TC": "0",
+            "ERNIE_CUDA_FAST_ELEMENTWISE": "false", "ERNIE_CUDA_FLASH_PREFILL": "no",
+            "ERNIE_CUDA_FLASH_PREFILL_WIDE": "0", "ERNIE_CUDA_PDL": "0",
         ])
         #expect(off == PerfOptions.reference)
         // Out-of-range values are clamped, not trusted.
@@ -110,11 +111,34 @@ import Testing
                 .init(tokenOffset: 14, tokenCount: 17, startPosition: 5, pages: [5, 6]),
             ],
             pageSize: 16)
-        let items = CUDABackend.prefillWorkItems(batch, group: 5)
+        let items = CUDABackend.prefillWorkItems(batch, group: 5, rowsPerBlock: 64)
         // 13 × 5 = 65 rows → 2 blocks (13 keys each); 1 × 5 → 1 (41 keys); 17 × 5 = 85 → 2 (18 and 22 keys).
         // Most keys first.
         #expect(items.sequences == [1, 2, 2, 0, 0])
         #expect(items.rows == [0, 64, 0, 0, 64])
+        // 128-row blocks: 65 rows → 1 block (13 keys); 5 → 1 (41 keys); 85 → 1 (22 keys).
+        let wide = CUDABackend.prefillWorkItems(batch, group: 5, rowsPerBlock: 128)
+        #expect(wide.sequences == [1, 2, 0])
+        #expect(wide.rows == [0, 0, 0])
+        // A chunk of 60 tokens at position 100, group 5: 300 rows → 128 + 128 + 44 (rows 0-127 end at token 25:
+        // 126 keys; 128-255 at token 51: 152 keys; 256-299 at token 59: 160 keys).
+        let long = ForwardBatch(
+            tokens: Array(repeating: 1, count: 60),
+            sequences: [.init(tokenOffset: 0, tokenCount: 60, startPosition: 100, pages: Array(1...10))],
+            pageSize: 16)
+        let longItems = CUDABackend.prefillWorkItems(long, group: 5, rowsPerBlock: 128)
+        #expect(longItems.sequences == [0, 0, 0] && longItems.rows == [256, 128, 0])
+    }
+
+    @Test func prefillAttentionKernelChoice() {
+        let wide = CUDABackend.prefillAttentionKernel(headDim: 128, wide: true)
+        #expect(wide.name == "ernie_prefill_attention_m32_hd128" && wide.rowsPerBlock == 128)
+        #expect(wide.sharedBytes == 69_632)
+        let narrow = CUDABackend.prefillAttentionKernel(headDim: 64, wide: false)
+        #expect(narrow.name == "ernie_prefill_attention_hd64" && narrow.rowsPerBlock == 64)
+        #expect(narrow.sharedBytes == 2 * 2 * 64 * 72 * 2)
+        #expect(PerfOptions().flashPrefillWide)
+        #expect(!PerfOptions.environment(["ERNIE_CUDA_FLASH_PREFILL_WIDE": "0"]).flashPrefillWide)
     }
 
     @Test func launchSignaturesIdentifyArguments() {

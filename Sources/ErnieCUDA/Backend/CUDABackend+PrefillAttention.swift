@@ -2,27 +2,45 @@ import ErnieModel
 
 /// Tensor-core flash attention for steps with prefill chunks (`Kernels/prefill_attention.cu`).
 extension CUDABackend {
-    /// Packed query rows per block and keys per tile of the kernel.
-    static let prefillRowsPerBlock = 64
+    /// Keys per shared-memory tile of both kernels.
     static let prefillKeysPerTile = 64
+
+    /// One of the flash prefill kernels: `ernie_prefill_attention_hd*` (4 warps × 16 packed rows) or the wide
+    /// `ernie_prefill_attention_m32_hd*` (4 warps × 32 rows: each K/V fragment read from shared memory feeds twice the
+    /// mmas).
+    struct PrefillAttentionKernel: Equatable {
+        let name: String
+        /// Packed (token, head) rows per block (one work item).
+        let rowsPerBlock: Int
+        /// Dynamic shared memory: two stages of a K and a V tile of 64 keys × (head_dim + 8) bf16.
+        let sharedBytes: Int
+    }
 
     static func prefillAttentionSupported(headDim: Int, group: Int) -> Bool {
         (headDim == 64 || headDim == 128) && group >= 1
     }
 
+    static func prefillAttentionKernel(headDim: Int, wide: Bool) -> PrefillAttentionKernel {
+        PrefillAttentionKernel(
+            name: wide ? "ernie_prefill_attention_m32_hd\(headDim)" : "ernie_prefill_attention_hd\(headDim)",
+            rowsPerBlock: wide ? 128 : 64,
+            sharedBytes: 2 * 2 * prefillKeysPerTile * (headDim + 8) * 2)
+    }
+
     /// Work items (sequence, first packed row): each sequence's `tokenCount × group` (token, head) rows in blocks of
-    /// `prefillRowsPerBlock`, the items that visit the most keys first (causal attention makes the last rows of a long
-    /// chunk the most work; launched last they would run alone at the end of the grid), ties in sequence and row
-    /// order.
-    static func prefillWorkItems(_ batch: ForwardBatch, group: Int) -> (sequences: [Int32], rows: [Int32]) {
+    /// `rowsPerBlock`, the items that visit the most keys first (causal attention makes the last rows of a long chunk
+    /// the most work; launched last they would run alone at the end of the grid), ties in sequence and row order.
+    static func prefillWorkItems(
+        _ batch: ForwardBatch, group: Int, rowsPerBlock: Int
+    ) -> (sequences: [Int32], rows: [Int32]) {
         var items: [(sequence: Int32, row: Int32, keys: Int)] = []
         for (index, s) in batch.sequences.enumerated() {
             let rows = s.tokenCount * group
             var r = 0
             while r < rows {
-                let lastRow = min(r + prefillRowsPerBlock, rows) - 1
+                let lastRow = min(r + rowsPerBlock, rows) - 1
                 items.append((Int32(index), Int32(r), s.startPosition + lastRow / group + 1))
-                r += prefillRowsPerBlock
+                r += rowsPerBlock
             }
         }
         let order = items.indices.sorted { items[$0].keys != items[$1].keys ? items[$0].keys > items[$1].keys : $0 < $1 }
@@ -34,7 +52,8 @@ extension CUDABackend {
     ) throws {
         let hd = layout.headDim
         let group = nq / nkv
-        let items = Self.prefillWorkItems(step.batch, group: group)
+        let kernel = Self.prefillAttentionKernel(headDim: hd, wide: perf.flashPrefillWide)
+        let items = Self.prefillWorkItems(step.batch, group: group, rowsPerBlock: kernel.rowsPerBlock)
         guard !items.sequences.isEmpty else { return }
         var info: [Int32] = []
         for s in step.batch.sequences {
@@ -43,11 +62,11 @@ extension CUDABackend {
         let infoAddress = try uploads.upload(info)
         let itemSequences = try uploads.upload(items.sequences)
         let itemRows = try uploads.upload(items.rows)
-        let shared = 2 * 2 * Self.prefillKeysPerTile * (hd + 8) * 2
         let scale = 1 / Float(hd).squareRoot()
         try launch(
-            "ernie_prefill_attention_hd\(hd)",
-            LaunchConfiguration(grid: (items.sequences.count, nkv, 1), block: (128, 1, 1), sharedMemoryBytes: shared),
+            kernel.name,
+            LaunchConfiguration(
+                grid: (items.sequences.count, nkv, 1), block: (128, 1, 1), sharedMemoryBytes: kernel.sharedBytes),
             cost: attentionCost(step: step, nq: nq, nkv: nkv, hd: hd), label: "prefill attention (flash)",
             programmatic: true
         ) { args in

@@ -23,6 +23,8 @@
 ///   (tensor cores measured 25.6 → 22.1 ms per batch-64 step at context 4096 on the H200, BENCHMARKS.md round 5) |
 /// | `ERNIE_CUDA_FAST_ELEMENTWISE` | 1 | 0: the scalar RoPE (sin/cos per element), RMSNorm and SiLU·mul kernels |
 /// | `ERNIE_CUDA_FLASH_PREFILL` | 1 | 0: prefill attention on CUDA cores (the general kernel) |
+/// | `ERNIE_CUDA_FLASH_PREFILL_WIDE` | 1 | 0: the flash prefill kernel with 64 query rows per block (4 warps of 16)
+///   instead of 128 (4 warps of 32: each K/V fragment read from shared memory feeds twice the mmas) |
 /// | `ERNIE_CUDA_PDL` | 1 | 0: no programmatic dependent launch |
 public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
     public var graphs: Bool
@@ -36,13 +38,14 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
     public var decodeAttentionTensorCores: Bool
     public var fastElementwise: Bool
     public var flashPrefill: Bool
+    public var flashPrefillWide: Bool
     public var programmaticDependentLaunch: Bool
 
     public init(
         graphs: Bool = true, graphMaxBatch: Int = 256, gemvMaxRows: Int = 0, gemmTuning: Bool = true,
-        groupedMoEMaxTokens: Int = 256,
-        persistentMoE: Bool = true, batchedMoE: Bool = true, decodeAttention: Bool = true,
-        decodeAttentionTensorCores: Bool = true, fastElementwise: Bool = true, flashPrefill: Bool = true,
+        groupedMoEMaxTokens: Int = 256, persistentMoE: Bool = true, batchedMoE: Bool = true,
+        decodeAttention: Bool = true, decodeAttentionTensorCores: Bool = true, fastElementwise: Bool = true,
+        flashPrefill: Bool = true, flashPrefillWide: Bool = true,
         programmaticDependentLaunch: Bool = true
     ) {
         self.graphs = graphs
@@ -56,6 +59,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
         self.decodeAttentionTensorCores = decodeAttentionTensorCores
         self.fastElementwise = fastElementwise
         self.flashPrefill = flashPrefill
+        self.flashPrefillWide = flashPrefillWide
         self.programmaticDependentLaunch = programmaticDependentLaunch
     }
 
@@ -63,7 +67,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
     public static let reference = PerfOptions(
         graphs: false, gemvMaxRows: 0, gemmTuning: false, groupedMoEMaxTokens: 0, persistentMoE: false,
         batchedMoE: false, decodeAttention: false, decodeAttentionTensorCores: false, fastElementwise: false,
-        flashPrefill: false, programmaticDependentLaunch: false
+        flashPrefill: false, flashPrefillWide: false, programmaticDependentLaunch: false
     )
 
     /// The defaults overridden by the `ERNIE_CUDA_*` variables above.
@@ -86,6 +90,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
         flag("ERNIE_CUDA_DECODE_ATTENTION_TC", &options.decodeAttentionTensorCores)
         flag("ERNIE_CUDA_FAST_ELEMENTWISE", &options.fastElementwise)
         flag("ERNIE_CUDA_FLASH_PREFILL", &options.flashPrefill)
+        flag("ERNIE_CUDA_FLASH_PREFILL_WIDE", &options.flashPrefillWide)
         flag("ERNIE_CUDA_PDL", &options.programmaticDependentLaunch)
         return options
     }
@@ -98,7 +103,8 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
             + "batched MoE GEMMs \(batchedMoE ? "on" : "off"), "
             + "decode attention \(decodeAttention ? (decodeAttentionTensorCores ? "on, tensor cores" : "on") : "off"), "
             + "fast elementwise \(fastElementwise ? "on" : "off"), "
-            + "flash prefill \(flashPrefill ? "on" : "off"), PDL \(programmaticDependentLaunch ? "on" : "off")"
+            + "flash prefill \(flashPrefill ? (flashPrefillWide ? "on, 128 rows" : "on, 64 rows") : "off"), "
+            + "PDL \(programmaticDependentLaunch ? "on" : "off")"
     }
 
     /// The batch buckets decode graphs are captured for: 1, 2, 4, 8, then every 8 up to `graphMaxBatch`.

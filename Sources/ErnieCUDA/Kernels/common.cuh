@@ -233,6 +233,55 @@ __device__ __forceinline__ void ldmatrix_x4_trans(u32 *r, const void *row_addres
 #endif
 }
 
+// A shared-memory byte address kept as such (32 bits on the device; a pointer under the emulator), for kernels that
+// step through shared memory at constant offsets: `a + bytes` is the address `bytes` further on. The generic-pointer
+// helpers above convert (cvta) at every call, which costs 64-bit arithmetic and registers in the inner loops.
+#ifdef ERNIE_EMULATOR
+typedef unsigned char *smem_addr;
+__device__ __forceinline__ smem_addr smem_addr_of(void *p) { return reinterpret_cast<unsigned char *>(p); }
+#else
+typedef u32 smem_addr;
+__device__ __forceinline__ smem_addr smem_addr_of(void *p) { return smem_u32(p); }
+#endif
+
+__device__ __forceinline__ void cp_async16_at(smem_addr dst, const void *gmem) {
+#ifdef ERNIE_EMULATOR
+    *reinterpret_cast<uint4 *>(dst) = *reinterpret_cast<const uint4 *>(gmem);
+#else
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(dst), "l"(gmem) : "memory");
+#endif
+}
+
+__device__ __forceinline__ void st_shared_zero16_at(smem_addr dst) {
+#ifdef ERNIE_EMULATOR
+    uint4 z;
+    z.x = z.y = z.z = z.w = 0u;
+    *reinterpret_cast<uint4 *>(dst) = z;
+#else
+    asm volatile("st.shared.v4.u32 [%0], {%1, %1, %1, %1};" ::"r"(dst), "r"(0u) : "memory");
+#endif
+}
+
+__device__ __forceinline__ void ldmatrix_x4_at(u32 *r, smem_addr a) {
+#ifdef ERNIE_EMULATOR
+    ernie_emu_ldmatrix_x4(r, a, false);
+#else
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(a));
+#endif
+}
+
+__device__ __forceinline__ void ldmatrix_x4_trans_at(u32 *r, smem_addr a) {
+#ifdef ERNIE_EMULATOR
+    ernie_emu_ldmatrix_x4(r, a, true);
+#else
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(a));
+#endif
+}
+
 // Programmatic dependent launch (sm_90): wait for the previous kernel's results / let the next kernel start its
 // prologue. Both are no-ops when the kernel was launched without the programmatic-serialisation attribute.
 __device__ __forceinline__ void pdl_wait() {
@@ -249,6 +298,30 @@ __device__ __forceinline__ void pdl_launch_dependents() {
 
 // Two floats rounded to bf16 and packed (low half = a).
 __device__ __forceinline__ u32 pack_bf16x2(float a, float b) { return (u32)f2bf(a) | ((u32)f2bf(b) << 16); }
+
+// 2^x by the special-function unit (ex2.approx.ftz: relative error ~2^-22, results below 2^-126 flushed to 0), without
+// exp2f's extra steps for denormal results; softmax weights that small contribute nothing.
+__device__ __forceinline__ float exp2_ftz(float x) {
+#ifdef ERNIE_EMULATOR
+    const float r = exp2f(x);
+    return r < 1.17549435e-38f ? 0.0f : r;
+#else
+    float r;
+    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(r) : "f"(x));
+    return r;
+#endif
+}
+
+// pack_bf16x2 in one instruction (cvt.rn.bf16x2.f32; same rounding, low half = a).
+__device__ __forceinline__ u32 pack_bf16x2_rn(float a, float b) {
+#ifdef ERNIE_EMULATOR
+    return pack_bf16x2(a, b);
+#else
+    u32 r;
+    asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(b), "f"(a));
+    return r;
+#endif
+}
 
 // 8 bf16 of a 16-byte vector, widened.
 __device__ __forceinline__ void unpack8(const uint4 v, float *out) {
