@@ -138,7 +138,7 @@ if wanted ab; then
     ab graphs-off "$STD" ERNIE_CUDA_GRAPHS=0
     ab moe-persistent-off "$STD" ERNIE_CUDA_MOE_PERSISTENT=0
     ab decode-attention-tc-off "$STD" ERNIE_CUDA_DECODE_ATTENTION_TC=0
-    ab gemm-tune-off "$STD" ERNIE_CUDA_GEMM_TUNE=0
+    ab gemm-tune-on "$STD" ERNIE_CUDA_GEMM_TUNE=1
     ab skinny-gemv-on "$STD" ERNIE_CUDA_GEMV_MAX_ROWS=16
     ab grouped-moe-off "$STD" ERNIE_CUDA_MOE_GROUPED_MAX_TOKENS=0
     ab flash-prefill-off "--batch 1 --steps 4 --context 512 --prefill 2048" ERNIE_CUDA_FLASH_PREFILL=0
@@ -150,8 +150,8 @@ if wanted ab; then
     ab ctx4096-graphs+decode-attn-off "$LONG" ERNIE_CUDA_GRAPHS=0 ERNIE_CUDA_DECODE_ATTENTION=0
     ab prefill8192-flash "--batch 1 --steps 2 --context 16 --prefill 8192"
     ab prefill512 "--batch 1 --steps 2 --context 16 --prefill 512"
-    ab prefill8192-moe-batched-off "--batch 1 --steps 2 --context 16 --prefill 8192" ERNIE_CUDA_MOE_BATCHED=0
-    ab prefill2048-moe-batched-off "--batch 1 --steps 2 --context 16 --prefill 2048" ERNIE_CUDA_MOE_BATCHED=0
+    ab prefill8192-moe-batched-on "--batch 1 --steps 2 --context 16 --prefill 8192" ERNIE_CUDA_MOE_BATCHED=1
+    ab prefill2048-moe-batched-on "--batch 1 --steps 2 --context 16 --prefill 2048" ERNIE_CUDA_MOE_BATCHED=1
     ab prefill8192-flash-wide-off "--batch 1 --steps 2 --context 16 --prefill 8192" ERNIE_CUDA_FLASH_PREFILL_WIDE=0
     ab prefill8192-flash-off "--batch 1 --steps 2 --context 16 --prefill 8192" ERNIE_CUDA_FLASH_PREFILL=0
     cat "$AB_TABLE" >> "$SUMMARY"

@@ -7,17 +7,19 @@
 /// | `ERNIE_CUDA_GRAPH_MAX_BATCH` | 256 | largest decode batch run through a graph |
 /// | `ERNIE_CUDA_GEMV_MAX_ROWS` | 0 | linear layers with at most this many rows use the skinny tensor-core GEMM (at most 64); off by
 ///   default because cuBLASLt measured 0.1–0.4 ms per decode step faster on the H200 (BENCHMARKS.md, rounds 2 and 3) |
-/// | `ERNIE_CUDA_GEMM_TUNE` | 1 | 0: dense projections of at most 256 rows use cuBLASLt's first heuristic algorithm instead of
-///   the fastest of its first 8, timed once per shape on the first eager call |
+/// | `ERNIE_CUDA_GEMM_TUNE` | 0 | 1: dense projections of at most 256 rows use the fastest of cuBLASLt's first 8 heuristic
+///   algorithms, timed once per shape (cold L2) on the first eager call, instead of the first (the first version,
+///   timed with the weight hot in L2, picked slower kernels: BENCHMARKS.md round 5) |
 /// | `ERNIE_CUDA_MOE_GROUPED_MAX_TOKENS` | 256 | MoE steps with at most this many tokens route and group on the device
 ///   (0: the previous paths, including the one-block-per-token router for larger steps). Up to 4096 / top-k tokens
 ///   (682 for ERNIE's top-6) fit the grouped kernels: prefills of 257–682 tokens then skip the host round trip too
 ///   (not measured yet) |
 /// | `ERNIE_CUDA_MOE_PERSISTENT` | 1 | 0: the grouped expert kernels get one block per work item instead of persistent blocks that
 ///   overlap the next item's weight loads with the current item's reduction |
-/// | `ERNIE_CUDA_MOE_BATCHED` | 1 | 0: large MoE steps (grouped on the host) run one cuBLASLt GEMM per active expert and
-///   direction instead of one strided-batched GEMM over every expert with rows padded to the largest expert's count
-///   (used when the padding leaves at least `MoEPlan.minimumBatchedFill` of the rows real) |
+/// | `ERNIE_CUDA_MOE_BATCHED` | 0 | 1: large MoE steps (grouped on the host) run one strided-batched cuBLASLt GEMM per
+///   direction over every expert, rows padded to the largest expert's count (when at least
+///   `MoEPlan.minimumBatchedFill` of the rows are real), instead of one GEMM per active expert (no gain measured on the
+///   H200's 8192-token prefill: 157.8 ms without, 159.8 with; BENCHMARKS.md round 5) |
 /// | `ERNIE_CUDA_DECODE_ATTENTION` | 1 | 0: decode steps use the general attention kernel (host-planned splits) |
 /// | `ERNIE_CUDA_DECODE_ATTENTION_TC` | 1 | 0: decode attention for head_dim 128 on CUDA cores instead of tensor cores
 ///   (tensor cores measured 25.6 → 22.1 ms per batch-64 step at context 4096 on the H200, BENCHMARKS.md round 5) |
@@ -42,8 +44,8 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
     public var programmaticDependentLaunch: Bool
 
     public init(
-        graphs: Bool = true, graphMaxBatch: Int = 256, gemvMaxRows: Int = 0, gemmTuning: Bool = true,
-        groupedMoEMaxTokens: Int = 256, persistentMoE: Bool = true, batchedMoE: Bool = true,
+        graphs: Bool = true, graphMaxBatch: Int = 256, gemvMaxRows: Int = 0, gemmTuning: Bool = false,
+        groupedMoEMaxTokens: Int = 256, persistentMoE: Bool = true, batchedMoE: Bool = false,
         decodeAttention: Bool = true, decodeAttentionTensorCores: Bool = true, fastElementwise: Bool = true,
         flashPrefill: Bool = true, flashPrefillWide: Bool = true,
         programmaticDependentLaunch: Bool = true
