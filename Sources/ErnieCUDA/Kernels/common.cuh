@@ -333,6 +333,16 @@ __device__ __forceinline__ void unpack8(const uint4 v, float *out) {
     }
 }
 
+// 8 floats rounded to bf16 (round to nearest even), packed into a 16-byte vector (element 0 lowest).
+__device__ __forceinline__ uint4 pack8(const float *v) {
+    uint4 r;
+    r.x = pack_bf16x2(v[0], v[1]);
+    r.y = pack_bf16x2(v[2], v[3]);
+    r.z = pack_bf16x2(v[4], v[5]);
+    r.w = pack_bf16x2(v[6], v[7]);
+    return r;
+}
+
 __device__ __forceinline__ uint4 zero16() {
     uint4 z;
     z.x = z.y = z.z = z.w = 0u;
