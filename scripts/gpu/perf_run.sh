@@ -139,8 +139,6 @@ if wanted ab; then
     ab moe-persistent-off "$STD" ERNIE_CUDA_MOE_PERSISTENT=0
     ab decode-attention-tc-off "$STD" ERNIE_CUDA_DECODE_ATTENTION_TC=0
     ab gemm-tune-on "$STD" ERNIE_CUDA_GEMM_TUNE=1
-    ab moe-prefetch-off "$STD" ERNIE_CUDA_MOE_PREFETCH=0
-    ab combine-norm-apart "$STD" ERNIE_CUDA_COMBINE_NORM=0
     ab skinny-gemv-on "$STD" ERNIE_CUDA_GEMV_MAX_ROWS=16
     ab grouped-moe-off "$STD" ERNIE_CUDA_MOE_GROUPED_MAX_TOKENS=0
     ab flash-prefill-off "--batch 1 --steps 4 --context 512 --prefill 2048" ERNIE_CUDA_FLASH_PREFILL=0

@@ -45,9 +45,8 @@ extension CUDABackend {
     }
 
     /// Runs an op of the step's body: its launches may be recorded or replayed, its activations come from the arena.
-    func bodyOp<T>(joiningPendingCombine: Bool = false, _ body: () throws -> T) throws -> T {
+    func bodyOp<T>(_ body: () throws -> T) rethrows -> T {
         let outer = launchState.inBodyOp
-        if !outer, !joiningPendingCombine { try flushPendingCombine() }
         launchState.inBodyOp = true
         defer { launchState.inBodyOp = outer }
         return try body()
@@ -74,7 +73,6 @@ extension CUDABackend {
     /// Ends the body of the step: captures the recorded launches as a graph, or checks that the replay saw them all;
     /// in a tensor-parallel group, agrees on the outcome with the other ranks first (`GraphAgreement`).
     func finishBody() throws {
-        try flushPendingCombine()
         let grouped = launchState.agreedBucket != nil && launchState.agreement != nil
         let outcome: BodyOutcome
         switch launchState.mode {

@@ -223,15 +223,24 @@ extension CUDABackend {
             try args.int(perf.moeL2Prefetch ? 1 : 0)
         }
         let out = try makeTensor(rows: x.rows, launchRows: t, columns: h, .bfloat16, "moe output")
-        let combine = PendingCombine(
-            out: out, expertOut: expertOut.address, rowOf: rowOf.address, ids: ids.address,
-            routeWeights: routeWeights.address, downBias: weights.expertsDownBias?.address ?? 0,
-            sharedBias: shared?.down.bias?.address ?? 0, meta: meta.address, topK: k, sharedChunks: plan.sharedChunks,
-            bytes: pairsReal * Double(h * 4) + Double(step.tokenCount * h * 2))
-        if perf.fusedCombineNorm {
-            pendingCombine = combine
-        } else {
-            try launchCombine(combine)
+        try launch(
+            "ernie_moe_combine_grouped",
+            LaunchConfiguration(grid: (t, (h / 4 + 127) / 128, 1), block: (128, 1, 1)),
+            cost: OpCost(bytes: pairsReal * Double(h * 4) + Double(step.tokenCount * h * 2)), label: "moe combine",
+            programmatic: true
+        ) { args in
+            args.pointer(expertOut.address)
+            args.pointer(rowOf.address)
+            args.pointer(ids.address)
+            args.pointer(routeWeights.address)
+            args.pointer(weights.expertsDownBias?.address ?? 0)
+            args.pointer(shared?.down.bias?.address ?? 0)
+            args.pointer(meta.address)
+            args.pointer(out.address)
+            try args.int(t)
+            try args.int(h)
+            try args.int(k)
+            try args.int(plan.sharedChunks)
         }
         return out
     }

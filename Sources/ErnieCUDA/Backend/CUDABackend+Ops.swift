@@ -50,7 +50,7 @@ extension CUDABackend {
     ) throws
         -> (normed: CUDATensor, residual: CUDATensor)
     {
-        try bodyOp(joiningPendingCombine: true) {
+        try bodyOp {
             try requireBF16(x, "addRMSNorm input")
             if let residual {
                 try requireBF16(residual, "addRMSNorm residual")
@@ -71,14 +71,6 @@ extension CUDABackend {
                 rows: x.rows, launchRows: rows, columns: x.columns, .bfloat16, "normed")
             let residualOut = try makeTensor(
                 rows: x.rows, launchRows: rows, columns: x.columns, .bfloat16, "residual")
-            // The grouped MoE's combine of x, held back, joins this launch when x is its output.
-            if perf.fastElementwise,
-                try combineAndNorm(
-                    x, residual: residual, weight: weight, eps: eps, normed: normed, residualOut: residualOut)
-            {
-                return (normed, residualOut)
-            }
-            try flushPendingCombine()
             let width = x.columns
             let cost = OpCost(bytes: Double(rows * width * 2 * (residual == nil ? 3 : 4) + width * 2))
             let vectors = width / 8

@@ -58,9 +58,6 @@ public final class CUDABackend: Backend {
     var graphEpoch = 0
     /// Per-launch timing while a profile is taken (`startProfile`).
     var profiler: OpProfiler?
-    /// The grouped MoE's combine, held back until the next op shows whether it is the residual add + RMSNorm of its
-    /// output (then both run as one launch).
-    var pendingCombine: PendingCombine?
     /// Completion ticket of the grouped MoE router (one word, zero between launches).
     let moeTicket: DeviceBuffer
 

@@ -18,8 +18,6 @@
 ///   overlap the next item's weight loads with the current item's reduction |
 /// | `ERNIE_CUDA_MOE_PREFETCH` | 1 | 0: the grouped expert kernels do not ask the copy engine to bring each work item's weight
 ///   rows into L2 when they start on it (they stream them through registers only, a few chunks per warp in flight) |
-/// | `ERNIE_CUDA_COMBINE_NORM` | 1 | 0: the grouped MoE's combine and the residual add + RMSNorm of its output as two launches
-///   instead of one |
 /// | `ERNIE_CUDA_MOE_BATCHED` | 0 | 1: large MoE steps (grouped on the host) run one strided-batched cuBLASLt GEMM per
 ///   direction over every expert, rows padded to the largest expert's count (when at least
 ///   `MoEPlan.minimumBatchedFill` of the rows are real), instead of one GEMM per active expert (no gain measured on the
@@ -41,7 +39,6 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
     public var persistentMoE: Bool
     public var batchedMoE: Bool
     public var moeL2Prefetch: Bool
-    public var fusedCombineNorm: Bool
     public var decodeAttention: Bool
     public var decodeAttentionTensorCores: Bool
     public var fastElementwise: Bool
@@ -52,7 +49,6 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
     public init(
         graphs: Bool = true, graphMaxBatch: Int = 256, gemvMaxRows: Int = 0, gemmTuning: Bool = false,
         groupedMoEMaxTokens: Int = 256, persistentMoE: Bool = true, batchedMoE: Bool = false, moeL2Prefetch: Bool = true,
-        fusedCombineNorm: Bool = true,
         decodeAttention: Bool = true, decodeAttentionTensorCores: Bool = true, fastElementwise: Bool = true,
         flashPrefill: Bool = true, flashPrefillWide: Bool = true,
         programmaticDependentLaunch: Bool = true
@@ -65,7 +61,6 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
         self.persistentMoE = persistentMoE
         self.batchedMoE = batchedMoE
         self.moeL2Prefetch = moeL2Prefetch
-        self.fusedCombineNorm = fusedCombineNorm
         self.decodeAttention = decodeAttention
         self.decodeAttentionTensorCores = decodeAttentionTensorCores
         self.fastElementwise = fastElementwise
@@ -77,9 +72,8 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
     /// Every fast path off: the kernels and cuBLASLt calls the backend used before them (the reference path).
     public static let reference = PerfOptions(
         graphs: false, gemvMaxRows: 0, gemmTuning: false, groupedMoEMaxTokens: 0, persistentMoE: false,
-        batchedMoE: false, moeL2Prefetch: false, fusedCombineNorm: false, decodeAttention: false,
-        decodeAttentionTensorCores: false, fastElementwise: false, flashPrefill: false, flashPrefillWide: false,
-        programmaticDependentLaunch: false
+        batchedMoE: false, moeL2Prefetch: false, decodeAttention: false, decodeAttentionTensorCores: false,
+        fastElementwise: false, flashPrefill: false, flashPrefillWide: false, programmaticDependentLaunch: false
     )
 
     /// The defaults overridden by the `ERNIE_CUDA_*` variables above.
@@ -99,7 +93,6 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
         flag("ERNIE_CUDA_MOE_PERSISTENT", &options.persistentMoE)
         flag("ERNIE_CUDA_MOE_BATCHED", &options.batchedMoE)
         flag("ERNIE_CUDA_MOE_PREFETCH", &options.moeL2Prefetch)
-        flag("ERNIE_CUDA_COMBINE_NORM", &options.fusedCombineNorm)
         flag("ERNIE_CUDA_DECODE_ATTENTION", &options.decodeAttention)
         flag("ERNIE_CUDA_DECODE_ATTENTION_TC", &options.decodeAttentionTensorCores)
         flag("ERNIE_CUDA_FAST_ELEMENTWISE", &options.fastElementwise)
@@ -115,7 +108,6 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
             + "grouped MoE \(groupedMoEMaxTokens > 0 ? "≤\(groupedMoEMaxTokens) tokens" : "off")"
             + "\(groupedMoEMaxTokens > 0 && !persistentMoE ? " (one block per item)" : ""), "
             + "batched MoE GEMMs \(batchedMoE ? "on" : "off"), MoE L2 prefetch \(moeL2Prefetch ? "on" : "off"), "
-            + "combine+norm \(fusedCombineNorm ? "fused" : "apart"), "
             + "decode attention \(decodeAttention ? (decodeAttentionTensorCores ? "on, tensor cores" : "on") : "off"), "
             + "fast elementwise \(fastElementwise ? "on" : "off"), "
             + "flash prefill \(flashPrefill ? (flashPrefillWide ? "on, 128 rows" : "on, 64 rows") : "off"), "

@@ -429,11 +429,26 @@ ERNIE_MOE_GROUPED_KERNELS(4, 2, 2, 6)
 // row's load issued before the sums; padding rows (t >= real tokens) are zeroed.
 #define COMBINE_MAX_K 16
 #define COMBINE_SHARED_U 4
-
-// The token's choices in increasing expert id (slot rank(j) = number of its choices with a lower id; the ids are
-// distinct): rows of y, expert ids and weights into shared memory, by the block's first top_k threads.
-__device__ __forceinline__ void combine_order(const int *row_of, const int *ids, const float *weights, int t,
-                                              int top_k, int *srow, int *sexp, float *sw) {
+extern "C" __global__ void __launch_bounds__(256)
+    ernie_moe_combine_grouped(const float *y, const int *row_of, const int *ids, const float *weights,
+                              const bf16 *__restrict__ down_bias, const bf16 *__restrict__ shared_bias,
+                              const int *meta, bf16 *__restrict__ out, int T, int H, int top_k,
+                              int chunks_shared) {
+    __shared__ int srow[COMBINE_MAX_K], sexp[COMBINE_MAX_K];
+    __shared__ float sw[COMBINE_MAX_K];
+    const int t = blockIdx.x;
+    const int c = (blockIdx.y * blockDim.x + threadIdx.x) * 4;
+    pdl_wait();
+    const int num_tokens = meta[1];
+    if (t >= num_tokens) {
+        if (c < H) {
+            uint2 z;
+            z.x = z.y = 0u;
+            *reinterpret_cast<uint2 *>(out + (i64)t * H + c) = z;
+        }
+        return;
+    }
+    // Choice j goes to slot rank(j) = number of the token's choices with a lower expert id (the ids are distinct).
     if ((int)threadIdx.x < top_k) {
         const int j = threadIdx.x;
         const int e = ids[(i64)t * top_k + j];
@@ -443,18 +458,14 @@ __device__ __forceinline__ void combine_order(const int *row_of, const int *ids,
         sexp[rank] = e;
         sw[rank] = weights[(i64)t * top_k + j];
     }
-}
-
-// Columns c ... c + 3 of the token's combined output (before the final bf16 store; every value already rounded).
-__device__ __forceinline__ void combine4(const float *y, const bf16 *down_bias, const bf16 *shared_bias,
-                                         const int *srow, const int *sexp, const float *sw, int t, int c, int T,
-                                         int H, int top_k, int chunks_shared, float (&acc)[4]) {
+    __syncthreads();
+    if (c >= H) return;
     float4 v[COMBINE_MAX_K];
 #pragma unroll
     for (int jj = 0; jj < COMBINE_MAX_K; ++jj) {
         if (jj < top_k) v[jj] = *reinterpret_cast<const float4 *>(y + (i64)srow[jj] * H + c);
     }
-    acc[0] = acc[1] = acc[2] = acc[3] = 0.0f;
+    float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
 #pragma unroll
     for (int jj = 0; jj < COMBINE_MAX_K; ++jj) {
         if (jj >= top_k) break;
@@ -489,111 +500,9 @@ __device__ __forceinline__ void combine4(const float *y, const bf16 *down_bias, 
             acc[q] = round_bf(acc[q] + r);
         }
     }
-}
-
-__device__ __forceinline__ void store4_bf16(bf16 *p, const float (&v)[4]) {
     uint2 o;
-    o.x = pack_bf16x2(v[0], v[1]);
-    o.y = pack_bf16x2(v[2], v[3]);
-    *reinterpret_cast<uint2 *>(p) = o;
-}
-
-extern "C" __global__ void __launch_bounds__(256)
-    ernie_moe_combine_grouped(const float *y, const int *row_of, const int *ids, const float *weights,
-                              const bf16 *__restrict__ down_bias, const bf16 *__restrict__ shared_bias,
-                              const int *meta, bf16 *__restrict__ out, int T, int H, int top_k,
-                              int chunks_shared) {
-    __shared__ int srow[COMBINE_MAX_K], sexp[COMBINE_MAX_K];
-    __shared__ float sw[COMBINE_MAX_K];
-    const int t = blockIdx.x;
-    const int c = (blockIdx.y * blockDim.x + threadIdx.x) * 4;
-    pdl_wait();
-    const int num_tokens = meta[1];
-    if (t >= num_tokens) {
-        if (c < H) {
-            uint2 z;
-            z.x = z.y = 0u;
-            *reinterpret_cast<uint2 *>(out + (i64)t * H + c) = z;
-        }
-        return;
-    }
-    combine_order(row_of, ids, weights, t, top_k, srow, sexp, sw);
-    __syncthreads();
-    if (c >= H) return;
-    float acc[4];
-    combine4(y, down_bias, shared_bias, srow, sexp, sw, t, c, T, H, top_k, chunks_shared, acc);
-    store4_bf16(out + (i64)t * H + c, acc);
-    pdl_launch_dependents();
-}
-
-// ernie_moe_combine_grouped followed by the next residual add + RMSNorm in one launch (one block per launch row,
-// thread i owning 4-column groups i, i + blockDim, ... (at most CN_VPT)): out = the combined row as
-// ernie_moe_combine_grouped writes it; residual_out = bf16(out + residual) (out when residual is null); normed =
-// bf16(bf16(residual_out * rsqrt(mean(residual_out^2) + eps)) * weight), ernie_add_rmsnorm_vec's arithmetic (the sum
-// of squares in another order). Padding rows (t >= real tokens) combine to zeros. Requirements (host): H % 4 == 0,
-// H <= 4 * CN_VPT * blockDim.x, blockDim.x <= CN_THREADS (a multiple of 32), top_k <= COMBINE_MAX_K.
-#define CN_VPT 2
-#define CN_THREADS 512
-extern "C" __global__ void __launch_bounds__(CN_THREADS)
-    ernie_moe_combine_grouped_norm(const float *y, const int *row_of, const int *ids, const float *weights,
-                                   const bf16 *__restrict__ down_bias, const bf16 *__restrict__ shared_bias,
-                                   const int *meta, bf16 *__restrict__ out, const bf16 *residual,
-                                   const bf16 *__restrict__ norm_weight, bf16 *__restrict__ normed,
-                                   bf16 *__restrict__ residual_out, int T, int H, int top_k, int chunks_shared,
-                                   float eps) {
-    __shared__ int srow[COMBINE_MAX_K], sexp[COMBINE_MAX_K];
-    __shared__ float sw[COMBINE_MAX_K];
-    __shared__ float scratch[32];
-    const int t = blockIdx.x;
-    const int groups = H / 4;
-    // The norm weight does not depend on earlier kernels: loaded before the programmatic wait.
-    uint2 wraw[CN_VPT];
-#pragma unroll
-    for (int v = 0; v < CN_VPT; ++v) {
-        const int i = threadIdx.x + v * blockDim.x;
-        if (i < groups) wraw[v] = *reinterpret_cast<const uint2 *>(norm_weight + i * 4);
-    }
-    pdl_wait();
-    const bool real = t < meta[1];
-    if (real) combine_order(row_of, ids, weights, t, top_k, srow, sexp, sw);
-    __syncthreads();
-    const i64 base = (i64)t * H;
-    float z[CN_VPT][4];
-    float squares = 0.0f;
-#pragma unroll
-    for (int v = 0; v < CN_VPT; ++v) {
-        const int i = threadIdx.x + v * blockDim.x;
-        if (i >= groups) continue;
-        const int c = i * 4;
-        float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-        if (real) combine4(y, down_bias, shared_bias, srow, sexp, sw, t, c, T, H, top_k, chunks_shared, acc);
-        store4_bf16(out + base + c, acc);
-        if (residual != nullptr) {
-            const uint2 r = *reinterpret_cast<const uint2 *>(residual + base + c);
-            acc[0] += __uint_as_float(r.x << 16);
-            acc[1] += __uint_as_float(r.x & 0xffff0000u);
-            acc[2] += __uint_as_float(r.y << 16);
-            acc[3] += __uint_as_float(r.y & 0xffff0000u);
-        }
-#pragma unroll
-        for (int q = 0; q < 4; ++q) {
-            z[v][q] = round_bf(acc[q]);
-            squares += z[v][q] * z[v][q];
-        }
-        store4_bf16(residual_out + base + c, z[v]);
-    }
-    const float total = block_sum(squares, scratch);
-    const float inv = 1.0f / sqrtf(total / (float)H + eps);
-#pragma unroll
-    for (int v = 0; v < CN_VPT; ++v) {
-        const int i = threadIdx.x + v * blockDim.x;
-        if (i >= groups) continue;
-        const float w[4] = {__uint_as_float(wraw[v].x << 16), __uint_as_float(wraw[v].x & 0xffff0000u),
-                            __uint_as_float(wraw[v].y << 16), __uint_as_float(wraw[v].y & 0xffff0000u)};
-        float n[4];
-#pragma unroll
-        for (int q = 0; q < 4; ++q) n[q] = round_bf(z[v][q] * inv) * w[q];
-        store4_bf16(normed + base + i * 4, n);
-    }
+    o.x = pack_bf16x2(acc[0], acc[1]);
+    o.y = pack_bf16x2(acc[2], acc[3]);
+    *reinterpret_cast<uint2 *>(out + (i64)t * H + c) = o;
     pdl_launch_dependents();
 }
