@@ -188,7 +188,6 @@ extension CUDABackend {
             try args.int(plan.sharedChunks)
             try args.int(plan.chunkWidth)
             try args.int(plan.sharedWidth)
-            try args.int(perf.moeL2Prefetch ? 1 : 0)
         }
         let downName = "ernie_moe_down_grouped_nt\(plan.nt)"
         let downShared = plan.downWarps * plan.nt * 8 * tileRows * 4
@@ -220,7 +219,6 @@ extension CUDABackend {
             try args.int(plan.sharedChunks)
             try args.int(plan.chunkWidth)
             try args.int(plan.sharedWidth)
-            try args.int(perf.moeL2Prefetch ? 1 : 0)
         }
         let out = try makeTensor(rows: x.rows, launchRows: t, columns: h, .bfloat16, "moe output")
         try launch(

@@ -16,8 +16,6 @@
 ///   (not measured yet) |
 /// | `ERNIE_CUDA_MOE_PERSISTENT` | 1 | 0: the grouped expert kernels get one block per work item instead of persistent blocks that
 ///   overlap the next item's weight loads with the current item's reduction |
-/// | `ERNIE_CUDA_MOE_PREFETCH` | 1 | 0: the grouped expert kernels do not ask the copy engine to bring each work item's weight
-///   rows into L2 when they start on it (they stream them through registers only, a few chunks per warp in flight) |
 /// | `ERNIE_CUDA_MOE_BATCHED` | 0 | 1: large MoE steps (grouped on the host) run one strided-batched cuBLASLt GEMM per
 ///   direction over every expert, rows padded to the largest expert's count (when at least
 ///   `MoEPlan.minimumBatchedFill` of the rows are real), instead of one GEMM per active expert (no gain measured on the
@@ -38,7 +36,6 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
     public var groupedMoEMaxTokens: Int
     public var persistentMoE: Bool
     public var batchedMoE: Bool
-    public var moeL2Prefetch: Bool
     public var decodeAttention: Bool
     public var decodeAttentionTensorCores: Bool
     public var fastElementwise: Bool
@@ -48,7 +45,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
 
     public init(
         graphs: Bool = true, graphMaxBatch: Int = 256, gemvMaxRows: Int = 0, gemmTuning: Bool = false,
-        groupedMoEMaxTokens: Int = 256, persistentMoE: Bool = true, batchedMoE: Bool = false, moeL2Prefetch: Bool = true,
+        groupedMoEMaxTokens: Int = 256, persistentMoE: Bool = true, batchedMoE: Bool = false,
         decodeAttention: Bool = true, decodeAttentionTensorCores: Bool = true, fastElementwise: Bool = true,
         flashPrefill: Bool = true, flashPrefillWide: Bool = true,
         programmaticDependentLaunch: Bool = true
@@ -60,7 +57,6 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
         self.groupedMoEMaxTokens = groupedMoEMaxTokens
         self.persistentMoE = persistentMoE
         self.batchedMoE = batchedMoE
-        self.moeL2Prefetch = moeL2Prefetch
         self.decodeAttention = decodeAttention
         self.decodeAttentionTensorCores = decodeAttentionTensorCores
         self.fastElementwise = fastElementwise
@@ -72,8 +68,8 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
     /// Every fast path off: the kernels and cuBLASLt calls the backend used before them (the reference path).
     public static let reference = PerfOptions(
         graphs: false, gemvMaxRows: 0, gemmTuning: false, groupedMoEMaxTokens: 0, persistentMoE: false,
-        batchedMoE: false, moeL2Prefetch: false, decodeAttention: false, decodeAttentionTensorCores: false,
-        fastElementwise: false, flashPrefill: false, flashPrefillWide: false, programmaticDependentLaunch: false
+        batchedMoE: false, decodeAttention: false, decodeAttentionTensorCores: false, fastElementwise: false,
+        flashPrefill: false, flashPrefillWide: false, programmaticDependentLaunch: false
     )
 
     /// The defaults overridden by the `ERNIE_CUDA_*` variables above.
@@ -92,7 +88,6 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
         number("ERNIE_CUDA_MOE_GROUPED_MAX_TOKENS", &options.groupedMoEMaxTokens, range: 0...GroupedMoEPlan.maxPairs)
         flag("ERNIE_CUDA_MOE_PERSISTENT", &options.persistentMoE)
         flag("ERNIE_CUDA_MOE_BATCHED", &options.batchedMoE)
-        flag("ERNIE_CUDA_MOE_PREFETCH", &options.moeL2Prefetch)
         flag("ERNIE_CUDA_DECODE_ATTENTION", &options.decodeAttention)
         flag("ERNIE_CUDA_DECODE_ATTENTION_TC", &options.decodeAttentionTensorCores)
         flag("ERNIE_CUDA_FAST_ELEMENTWISE", &options.fastElementwise)
@@ -107,7 +102,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
             + "GEMM tuning \(gemmTuning ? "on" : "off"), "
             + "grouped MoE \(groupedMoEMaxTokens > 0 ? "≤\(groupedMoEMaxTokens) tokens" : "off")"
             + "\(groupedMoEMaxTokens > 0 && !persistentMoE ? " (one block per item)" : ""), "
-            + "batched MoE GEMMs \(batchedMoE ? "on" : "off"), MoE L2 prefetch \(moeL2Prefetch ? "on" : "off"), "
+            + "batched MoE GEMMs \(batchedMoE ? "on" : "off"), "
             + "decode attention \(decodeAttention ? (decodeAttentionTensorCores ? "on, tensor cores" : "on") : "off"), "
             + "fast elementwise \(fastElementwise ? "on" : "off"), "
             + "flash prefill \(flashPrefill ? (flashPrefillWide ? "on, 128 rows" : "on, 64 rows") : "off"), "

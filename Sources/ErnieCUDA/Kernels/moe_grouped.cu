@@ -69,7 +69,7 @@ __device__ __forceinline__ void moe_gate_up_impl(
     const bf16 *__restrict__ gate_up,
     const bf16 *__restrict__ gate_up_bias, const bf16 *__restrict__ shared_gate_up,
     const bf16 *__restrict__ shared_bias, bf16 *__restrict__ h, int T, int H, int I, int top_k, int chunks_shared,
-    int CW, int S, int l2_prefetch) {
+    int CW, int S) {
     ERNIE_DYNAMIC_SMEM(float, red);
     constexpr int U = 2;
     constexpr int TILE = NT * 8 * MOE_ROWS;
@@ -133,13 +133,6 @@ __device__ __forceinline__ void moe_gate_up_impl(
         } else {
             gate_base = shared_gate_up + (i64)expert * CW * H;
             up_base = shared_gate_up + (i64)(S + expert * CW) * H;
-        }
-        // With l2_prefetch the copy engine brings the item's 32 rows (160 KB for ERNIE-4.5-21B) into L2 at once, so
-        // the whole item streams from device memory while the warps' register loads (U chunks each) follow.
-        if (l2_prefetch && warp == 0) {
-            const int r = r0 + (lane & (MOE_ROWS - 1));
-            const bf16 *p = (lane < MOE_ROWS ? gate_base : up_base) + (i64)r * H;
-            if (r < width && ((u64)p & 15u) == 0u && (H & 7) == 0) prefetch_l2_bulk(p, (u32)H * 2u);
         }
         ok0 = r0 + g < width;
         ok8 = r0 + g + 8 < width;
@@ -257,8 +250,7 @@ template <int NT, int U>
 __device__ __forceinline__ void moe_down_impl(const bf16 *h, const int *offsets, const int *active,
                                               const int *meta, const bf16 *__restrict__ down,
                                               const bf16 *__restrict__ shared_down, float *__restrict__ y, int T,
-                                              int H, int I, int top_k, int chunks_shared, int CW, int S,
-                                              int l2_prefetch) {
+                                              int H, int I, int top_k, int chunks_shared, int CW, int S) {
     ERNIE_DYNAMIC_SMEM(float, red);
     constexpr int TILE = NT * 8 * MOE_ROWS;
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
@@ -310,11 +302,6 @@ __device__ __forceinline__ void moe_down_impl(const bf16 *h, const int *offsets,
         } else {
             wbase = shared_down + (i64)expert * CW;
             wstride = S;
-        }
-        // With l2_prefetch: the item's 16 rows (K wide) into L2 at once, as in the gate|up kernel.
-        if (l2_prefetch && warp == 0 && lane < MOE_ROWS && c0row + lane < H) {
-            const bf16 *p = wbase + (i64)(c0row + lane) * wstride;
-            if (((u64)p & 15u) == 0u && (K & 7) == 0) prefetch_l2_bulk(p, (u32)K * 2u);
         }
         ok0 = c0row + g < H;
         ok8 = c0row + g + 8 < H;
@@ -407,16 +394,16 @@ __device__ __forceinline__ void moe_down_impl(const bf16 *h, const int *offsets,
         const bf16 *__restrict__ gate_up,                                                                           \
         const bf16 *__restrict__ gate_up_bias, const bf16 *__restrict__ shared_gate_up,                             \
         const bf16 *__restrict__ shared_bias, bf16 *__restrict__ h, int T, int H, int I, int top_k,                 \
-        int chunks_shared, int CW, int S, int l2_prefetch) {                                                        \
+        int chunks_shared, int CW, int S) {                                                                         \
         moe_gate_up_impl<NT>(x, offsets, active, meta, pairs, gate_up, gate_up_bias, shared_gate_up, shared_bias, h, \
-                             T, H, I, top_k, chunks_shared, CW, S, l2_prefetch);                                    \
+                             T, H, I, top_k, chunks_shared, CW, S);                                                 \
     }                                                                                                               \
     extern "C" __global__ void __launch_bounds__(256, DN_BLOCKS) ernie_moe_down_grouped_nt##NT(                        \
         const bf16 *h, const int *offsets, const int *active, const int *meta, const bf16 *__restrict__ down,       \
         const bf16 *__restrict__ shared_down,                                                                       \
-        float *__restrict__ y, int T, int H, int I, int top_k, int chunks_shared, int CW, int S, int l2_prefetch) { \
+        float *__restrict__ y, int T, int H, int I, int top_k, int chunks_shared, int CW, int S) {                  \
         moe_down_impl<NT, DN_U>(h, offsets, active, meta, down, shared_down, y, T, H, I, top_k, chunks_shared, CW,  \
-                                S, l2_prefetch);                                                                    \
+                                S);                                                                                 \
     }
 
 ERNIE_MOE_GROUPED_KERNELS(1, 2, 4, 3)
