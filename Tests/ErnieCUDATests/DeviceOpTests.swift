@@ -131,6 +131,38 @@ struct DeviceOpTests {
         }
     }
 
+    /// GEMMs of more than 64 rows take the algorithm cuBLASLt's heuristic chose for their bucket (rows rounded up to
+    /// a multiple of 64) instead of a query of their own; the products still match the host's.
+    @Test func rowCountsShareTheirBucketsAlgorithm() throws {
+        let backend = try TestDevice.backend(maxTokens: 512) {
+            $0.gemvMaxRows = 0
+            $0.gemmSharedAlgorithms = true
+        }
+        try backend.allocateKVCache(KVCacheLayout(numPages: 20, pageSize: 16, numLayers: 1, numKVHeads: 1, headDim: 64))
+        let hidden = 64
+        let out = 24
+        let wValues = TestData.values(out * hidden, seed: 41, scale: 0.1)
+        let w = try backend.makeWeight(TestData.tensor("w", [out, hidden], wValues), precision: .standard)
+        for (round, rows) in [100, 120, 128, 40].enumerated() {
+            let xValues = TestData.values(rows * hidden, seed: UInt64(42 + round))
+            let table = try backend.makeWeight(TestData.tensor("x", [rows, hidden], xValues), precision: .standard)
+            try backend.beginStep(identityBatch(rows))
+            let y = try backend.toHost(try backend.linear(try backend.embed(table), w, bias: nil))
+            try backend.endStep()
+            let expected = (0..<rows).flatMap { r in
+                (0..<out).map { o in
+                    var acc = 0.0
+                    for k in 0..<hidden { acc += Double(xValues[r * hidden + k]) * Double(wValues[o * hidden + k]) }
+                    return bf(Float(acc))
+                }
+            }
+            #expect(normalizedError(y, expected) < 1e-2, "\(rows) rows")
+        }
+        // 100 and 120 rows borrowed the 128-row plan's algorithm; 128 is that plan; 40 rows asked for its own.
+        #expect(backend.blas.borrowedPlanCount == 2)
+        #expect(backend.blas.cachedPlanCount == 4)
+    }
+
     @Test func weightsConvertConcatenateAndRandomise() throws {
         let backend = try TestDevice.backend()
         let a = TestData.values(6 * 8, seed: 7)

@@ -14,7 +14,7 @@ import Testing
         let on = PerfOptions.environment(["ERNIE_CUDA_MOE_BATCHED": "1", "ERNIE_CUDA_GEMM_TUNE": "1"])
         #expect(on.batchedMoE && on.gemmTuning)
         let off = PerfOptions.environment([
-            "ERNIE_CUDA_GRAPHS": "0", "ERNIE_CUDA_GEMV_MAX_ROWS": "0", "ERNIE_CUDA_GEMM_TUNE": "0",
+            "ERNIE_CUDA_GRAPHS": "0", "ERNIE_CUDA_GEMV_MAX_ROWS": "0", "ERNIE_CUDA_GEMM_TUNE": "0", "ERNIE_CUDA_GEMM_SHARED_ALGOS": "0",
             "ERNIE_CUDA_MOE_GROUPED_MAX_TOKENS": "0", "ERNIE_CUDA_MOE_PERSISTENT": "0", "ERNIE_CUDA_MOE_BATCHED": "0",
             "ERNIE_CUDA_DECODE_ATTENTION": "off", "ERNIE_CUDA_DECODE_ATTENTION_TC": "0",
             "ERNIE_CUDA_FAST_ELEMENTWISE": "false", "ERNIE_CUDA_FLASH_PREFILL": "no",

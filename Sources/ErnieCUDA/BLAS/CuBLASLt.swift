@@ -42,7 +42,8 @@ final class CuBLASLt {
     /// `output + i·rows·outFeatures` (elements).
     func gemm(
         x: UInt64, weight: UInt64, output: UInt64, rows: Int, outFeatures: Int, inFeatures: Int, outputType: GemmOutput,
-        batch: Int = 1, tune: Bool = false, capturing: Bool = false, stream: CUDAStream
+        batch: Int = 1, tune: Bool = false, shareAlgorithms: Bool = false, capturing: Bool = false,
+        stream: CUDAStream
     ) throws {
         guard rows > 0, outFeatures > 0, batch > 0 else { return }
         guard inFeatures > 0, batch <= Int(Int32.max) else {
@@ -59,12 +60,48 @@ final class CuBLASLt {
             m: outFeatures, n: rows, k: inFeatures, output: outputType, alignment: GemmShape.alignment(of: aligned),
             batch: batch
         )
-        let plan = try self.plan(for: shape, candidates: tune ? Self.tuningCandidates : 1)
         let operands = (x: x, weight: weight, output: output)
-        if tune, !capturing, !plan.tuned {
-            try self.tune(plan, operands: operands, stream: stream)
+        if tune {
+            let plan = try self.plan(for: shape, candidates: Self.tuningCandidates)
+            if !capturing, !plan.tuned { try self.tune(plan, operands: operands, stream: stream) }
+            try api.check(run(plan, algo: plan.algo, operands: operands, stream: stream), "cublasLtMatmul(\(shape))")
+            return
         }
-        try api.check(run(plan, algo: plan.algo, operands: operands, stream: stream), "cublasLtMatmul(\(shape))")
+        let plan = try shareAlgorithms ? sharedPlan(for: shape) : self.plan(for: shape, candidates: 1)
+        let status = run(plan, algo: plan.algo, operands: operands, stream: stream)
+        if status != 0, plan.borrowed {
+            // The bucket's algorithm does not take this exact shape: ask the heuristic for it.
+            let exact = try GemmPlan(api: api, handle: handle, shape: shape, workspaceBytes: workspace.byteCount)
+            plans[shape] = exact
+            try api.check(run(exact, algo: exact.algo, operands: operands, stream: stream), "cublasLtMatmul(\(shape))")
+            return
+        }
+        try api.check(status, "cublasLtMatmul(\(shape))")
+    }
+
+    /// Row counts above this share their heuristic algorithm with the rest of their bucket.
+    static let sharedAlgorithmMinimumRows = 64
+    static let sharedAlgorithmBucketRows = 64
+
+    /// A plan for `shape` whose algorithm is the heuristic's choice for its bucket — the row count rounded up to a
+    /// multiple of `sharedAlgorithmBucketRows` — instead of a heuristic query of its own. The per-expert GEMMs of a
+    /// host-grouped MoE step have row counts that change with every prompt, and a heuristic query per new shape
+    /// costs more host time than the GEMM takes on the GPU. A shape the borrowed algorithm does not support falls
+    /// back to its own query (`borrowed`).
+    private func sharedPlan(for shape: GemmShape) throws -> GemmPlan {
+        if let plan = plans[shape] { return plan }
+        guard shape.n > Self.sharedAlgorithmMinimumRows, shape.batch == 1 else {
+            return try plan(for: shape, candidates: 1)
+        }
+        var bucket = shape
+        bucket.n = (shape.n + Self.sharedAlgorithmBucketRows - 1) / Self.sharedAlgorithmBucketRows
+            * Self.sharedAlgorithmBucketRows
+        let source = try plan(for: bucket, candidates: 1)
+        guard bucket != shape else { return source }
+        let plan = try GemmPlan(
+            api: api, handle: handle, shape: shape, workspaceBytes: workspace.byteCount, algorithm: source.algo)
+        plans[shape] = plan
+        return plan
     }
 
     /// Heuristic candidates timed for a tuned shape.
@@ -132,6 +169,8 @@ final class CuBLASLt {
     }
 
     var cachedPlanCount: Int { plans.count }
+    /// Plans whose algorithm came from their row-count bucket's heuristic query.
+    var borrowedPlanCount: Int { plans.values.filter(\.borrowed).count }
     /// Plans whose algorithm was chosen by timing several candidates.
     var tunedPlanCount: Int { plans.values.filter { $0.tuned && $0.candidates.count > 1 }.count }
 }
@@ -173,10 +212,15 @@ final class GemmPlan {
     /// The heuristic's algorithms in its order (one unless the shape is tuned).
     let candidates: [ernie_cublasLtMatmulAlgo]
     var tuned = false
+    /// The algorithm came from another row count's heuristic query (`CuBLASLt.sharedPlan`).
+    let borrowed: Bool
 
+    /// `algorithm`: use it instead of asking the heuristic.
     init(
-        api: CuBLASLtAPI, handle: ernie_cublasLtHandle, shape: GemmShape, workspaceBytes: Int, candidates: Int = 1
+        api: CuBLASLtAPI, handle: ernie_cublasLtHandle, shape: GemmShape, workspaceBytes: Int, candidates: Int = 1,
+        algorithm: ernie_cublasLtMatmulAlgo? = nil
     ) throws {
+        borrowed = algorithm != nil
         self.api = api
         var desc: ernie_cublasLtMatmulDesc?
         try api.check(
@@ -218,6 +262,15 @@ final class GemmPlan {
         let a = try layout(bf16, shape.k, shape.m, shape.k)
         let b = try layout(bf16, shape.k, shape.n, shape.k)
         let c = try layout(shape.output.cudaType, shape.m, shape.n, shape.m)
+        self.desc = desc!
+        self.a = a
+        self.b = b
+        self.c = c
+        if let algorithm {
+            self.algo = algorithm
+            self.candidates = [algorithm]
+            return
+        }
         var preference: ernie_cublasLtMatmulPreference?
         try api.check(api.preferenceCreate(&preference), "cublasLtMatmulPreferenceCreate")
         defer { _ = api.preferenceDestroy(preference) }
@@ -248,14 +301,11 @@ final class GemmPlan {
         let usable = results.prefix(Int(max(0, min(returned, Int32(requested))))).filter { $0.state == 0 }
         guard let result = usable.first else {
             throw CUDAError.cublas(
-                call: "cublasLtMatmulAlgoGetHeuristic(\(shape))", code: results.first?.state ?? 0, name: "NO_ALGORITHM",
+                call: "cublasLtMatmulAlgoGetHeuristic(\(shape))", code: results.first?.state ?? 0,
+                name: "NO_ALGORITHM",
                 message: "cuBLASLt found no algorithm for this GEMM"
             )
         }
-        self.desc = desc!
-        self.a = a
-        self.b = b
-        self.c = c
         self.algo = result.algo
         self.candidates = usable.map(\.algo)
     }

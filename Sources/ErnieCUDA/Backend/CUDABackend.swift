@@ -163,6 +163,7 @@ public final class CUDABackend: Backend {
     ) throws {
         guard rows > 0, outFeatures > 0, batch > 0 else { return }
         let blas = self.blas
+        let share = perf.gemmSharedAlgorithms
         let signature: [UInt64] = [
             0x6765_6D6D, x, weight, output, UInt64(rows), UInt64(outFeatures), UInt64(inFeatures),
             outputType == .bfloat16 ? 0 : 1, UInt64(batch),
@@ -174,7 +175,8 @@ public final class CUDABackend: Backend {
             QueuedLaunch(signature: signature, label: label, cost: cost) { stream, capturing in
                 try blas.gemm(
                     x: x, weight: weight, output: output, rows: rows, outFeatures: outFeatures, inFeatures: inFeatures,
-                    outputType: outputType, batch: batch, tune: tune, capturing: capturing, stream: stream)
+                    outputType: outputType, batch: batch, tune: tune, shareAlgorithms: share, capturing: capturing,
+                    stream: stream)
             })
     }
 

@@ -10,6 +10,9 @@
 /// | `ERNIE_CUDA_GEMM_TUNE` | 0 | 1: dense projections of at most 256 rows use the fastest of cuBLASLt's first 8 heuristic
 ///   algorithms, timed once per shape (cold L2) on the first eager call, instead of the first (the first version,
 ///   timed with the weight hot in L2, picked slower kernels: BENCHMARKS.md round 5) |
+/// | `ERNIE_CUDA_GEMM_SHARED_ALGOS` | 1 | 0: every GEMM shape asks cuBLASLt's heuristic for its own algorithm instead of row
+///   counts above 64 sharing the one chosen for their bucket (rounded up to a multiple of 64): a prompt of a new length
+///   gives the host-grouped MoE ≈ 100 GEMMs of new shapes per layer |
 /// | `ERNIE_CUDA_MOE_GROUPED_MAX_TOKENS` | 256 | MoE steps with at most this many tokens route and group on the device
 ///   (0: the previous paths, including the one-block-per-token router for larger steps). Up to 4096 / top-k tokens
 ///   (682 for ERNIE's top-6) fit the grouped kernels: prefills of 257–682 tokens then skip the host round trip too
@@ -33,6 +36,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
     public var graphMaxBatch: Int
     public var gemvMaxRows: Int
     public var gemmTuning: Bool
+    public var gemmSharedAlgorithms: Bool
     public var groupedMoEMaxTokens: Int
     public var persistentMoE: Bool
     public var batchedMoE: Bool
@@ -45,6 +49,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
 
     public init(
         graphs: Bool = true, graphMaxBatch: Int = 256, gemvMaxRows: Int = 0, gemmTuning: Bool = false,
+        gemmSharedAlgorithms: Bool = true,
         groupedMoEMaxTokens: Int = 256, persistentMoE: Bool = true, batchedMoE: Bool = false,
         decodeAttention: Bool = true, decodeAttentionTensorCores: Bool = true, fastElementwise: Bool = true,
         flashPrefill: Bool = true, flashPrefillWide: Bool = true,
@@ -54,6 +59,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
         self.graphMaxBatch = graphMaxBatch
         self.gemvMaxRows = gemvMaxRows
         self.gemmTuning = gemmTuning
+        self.gemmSharedAlgorithms = gemmSharedAlgorithms
         self.groupedMoEMaxTokens = groupedMoEMaxTokens
         self.persistentMoE = persistentMoE
         self.batchedMoE = batchedMoE
@@ -67,9 +73,9 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
 
     /// Every fast path off: the kernels and cuBLASLt calls the backend used before them (the reference path).
     public static let reference = PerfOptions(
-        graphs: false, gemvMaxRows: 0, gemmTuning: false, groupedMoEMaxTokens: 0, persistentMoE: false,
-        batchedMoE: false, decodeAttention: false, decodeAttentionTensorCores: false, fastElementwise: false,
-        flashPrefill: false, flashPrefillWide: false, programmaticDependentLaunch: false
+        graphs: false, gemvMaxRows: 0, gemmTuning: false, gemmSharedAlgorithms: false, groupedMoEMaxTokens: 0,
+        persistentMoE: false, batchedMoE: false, decodeAttention: false, decodeAttentionTensorCores: false,
+        fastElementwise: false, flashPrefill: false, flashPrefillWide: false, programmaticDependentLaunch: false
     )
 
     /// The defaults overridden by the `ERNIE_CUDA_*` variables above.
@@ -85,6 +91,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
         number("ERNIE_CUDA_GRAPH_MAX_BATCH", &options.graphMaxBatch, range: 1...StepBuffers.smallCapacity)
         number("ERNIE_CUDA_GEMV_MAX_ROWS", &options.gemvMaxRows, range: 0...64)
         flag("ERNIE_CUDA_GEMM_TUNE", &options.gemmTuning)
+        flag("ERNIE_CUDA_GEMM_SHARED_ALGOS", &options.gemmSharedAlgorithms)
         number("ERNIE_CUDA_MOE_GROUPED_MAX_TOKENS", &options.groupedMoEMaxTokens, range: 0...GroupedMoEPlan.maxPairs)
         flag("ERNIE_CUDA_MOE_PERSISTENT", &options.persistentMoE)
         flag("ERNIE_CUDA_MOE_BATCHED", &options.batchedMoE)
@@ -100,6 +107,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         "graphs \(graphs ? "≤\(graphMaxBatch)" : "off"), gemv \(gemvMaxRows > 0 ? "≤\(gemvMaxRows) rows" : "off"), "
             + "GEMM tuning \(gemmTuning ? "on" : "off"), "
+            + "shared GEMM algorithms \(gemmSharedAlgorithms ? "on" : "off"), "
             + "grouped MoE \(groupedMoEMaxTokens > 0 ? "≤\(groupedMoEMaxTokens) tokens" : "off")"
             + "\(groupedMoEMaxTokens > 0 && !persistentMoE ? " (one block per item)" : ""), "
             + "batched MoE GEMMs \(batchedMoE ? "on" : "off"), "
