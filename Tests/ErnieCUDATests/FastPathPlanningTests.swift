@@ -11,8 +11,11 @@ import Testing
         #expect(defaults == PerfOptions())
         #expect(defaults.graphs && defaults.gemvMaxRows == 0 && defaults.groupedMoEMaxTokens == 256)
         #expect(!defaults.batchedMoE && defaults.decodeAttentionTensorCores && !defaults.gemmTuning)
-        let on = PerfOptions.environment(["ERNIE_CUDA_MOE_BATCHED": "1", "ERNIE_CUDA_GEMM_TUNE": "1"])
-        #expect(on.batchedMoE && on.gemmTuning)
+        #expect(!defaults.gemmSharedAlgorithms && defaults.flashPrefillWide)
+        let on = PerfOptions.environment([
+            "ERNIE_CUDA_MOE_BATCHED": "1", "ERNIE_CUDA_GEMM_TUNE": "1", "ERNIE_CUDA_GEMM_SHARED_ALGOS": "1",
+        ])
+        #expect(on.batchedMoE && on.gemmTuning && on.gemmSharedAlgorithms)
         let off = PerfOptions.environment([
             "ERNIE_CUDA_GRAPHS": "0", "ERNIE_CUDA_GEMV_MAX_ROWS": "0", "ERNIE_CUDA_GEMM_TUNE": "0", "ERNIE_CUDA_GEMM_SHARED_ALGOS": "0",
             "ERNIE_CUDA_MOE_GROUPED_MAX_TOKENS": "0", "ERNIE_CUDA_MOE_PERSISTENT": "0", "ERNIE_CUDA_MOE_BATCHED": "0",

@@ -152,9 +152,15 @@ if wanted ab; then
     ab prefill512 "--batch 1 --steps 2 --context 16 --prefill 512"
     ab prefill8192-moe-batched-on "--batch 1 --steps 2 --context 16 --prefill 8192" ERNIE_CUDA_MOE_BATCHED=1
     ab prefill2048-moe-batched-on "--batch 1 --steps 2 --context 16 --prefill 2048" ERNIE_CUDA_MOE_BATCHED=1
+    ab prefill4096 "--batch 1 --steps 2 --context 16 --prefill 4096"
+    ab prefill4096-shared-gemm-algos "--batch 1 --steps 2 --context 16 --prefill 4096" ERNIE_CUDA_GEMM_SHARED_ALGOS=1
     ab prefill8192-flash-wide-off "--batch 1 --steps 2 --context 16 --prefill 8192" ERNIE_CUDA_FLASH_PREFILL_WIDE=0
     ab prefill8192-flash-off "--batch 1 --steps 2 --context 16 --prefill 8192" ERNIE_CUDA_FLASH_PREFILL=0
     cat "$AB_TABLE" >> "$SUMMARY"
+    # A prefill's first run meets its GEMM shapes for the first time (as a server does with each new prompt length).
+    for f in "$LOGS"/ab-prefill*.log; do
+        [ -f "$f" ] && grep -h "first run" "$f" | sed "s|^|$(basename "$f" .log): |" | tee -a "$SUMMARY"
+    done
     grep -h "capture error" "$LOGS"/ab-*.log 2> /dev/null | sort -u | head -3 | tee -a "$SUMMARY"
 fi
 

@@ -10,9 +10,9 @@
 /// | `ERNIE_CUDA_GEMM_TUNE` | 0 | 1: dense projections of at most 256 rows use the fastest of cuBLASLt's first 8 heuristic
 ///   algorithms, timed once per shape (cold L2) on the first eager call, instead of the first (the first version,
 ///   timed with the weight hot in L2, picked slower kernels: BENCHMARKS.md round 5) |
-/// | `ERNIE_CUDA_GEMM_SHARED_ALGOS` | 1 | 0: every GEMM shape asks cuBLASLt's heuristic for its own algorithm instead of row
-///   counts above 64 sharing the one chosen for their bucket (rounded up to a multiple of 64): a prompt of a new length
-///   gives the host-grouped MoE ≈ 100 GEMMs of new shapes per layer |
+/// | `ERNIE_CUDA_GEMM_SHARED_ALGOS` | 0 | 1: GEMMs of more than 64 rows use the cuBLASLt algorithm chosen for their bucket
+///   (rows rounded up to a multiple of 64) instead of a heuristic query per new shape (a prompt of a new length gives
+///   the host-grouped MoE ≈ 100 GEMMs of new shapes per layer); not yet measured on a GPU, so off |
 /// | `ERNIE_CUDA_MOE_GROUPED_MAX_TOKENS` | 256 | MoE steps with at most this many tokens route and group on the device
 ///   (0: the previous paths, including the one-block-per-token router for larger steps). Up to 4096 / top-k tokens
 ///   (682 for ERNIE's top-6) fit the grouped kernels: prefills of 257–682 tokens then skip the host round trip too
@@ -49,7 +49,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
 
     public init(
         graphs: Bool = true, graphMaxBatch: Int = 256, gemvMaxRows: Int = 0, gemmTuning: Bool = false,
-        gemmSharedAlgorithms: Bool = true,
+        gemmSharedAlgorithms: Bool = false,
         groupedMoEMaxTokens: Int = 256, persistentMoE: Bool = true, batchedMoE: Bool = false,
         decodeAttention: Bool = true, decodeAttentionTensorCores: Bool = true, fastElementwise: Bool = true,
         flashPrefill: Bool = true, flashPrefillWide: Bool = true,
