@@ -134,6 +134,15 @@ struct DeviceOpTests {
     /// GEMMs of more than 64 rows take the algorithm cuBLASLt's heuristic chose for their bucket (rows rounded up to
     /// a multiple of 64) instead of a query of their own; the products still match the host's.
     @Test func rowCountsShareTheirBucketsAlgorithm() throws {
+        try runSharedAlgorithms(exactAlgorithmsOnly: false)
+        // An emulated cuBLASLt whose algorithms take only the row count they were chosen for: every borrowed
+        // algorithm is rejected and the GEMM falls back to a query of its own, with the same products.
+        setenv("ERNIE_EMU_CUBLASLT_EXACT_ALGOS", "1", 1)
+        defer { unsetenv("ERNIE_EMU_CUBLASLT_EXACT_ALGOS") }
+        if TestDevice.isEmulator { try runSharedAlgorithms(exactAlgorithmsOnly: true) }
+    }
+
+    func runSharedAlgorithms(exactAlgorithmsOnly: Bool) throws {
         let backend = try TestDevice.backend(maxTokens: 512) {
             $0.gemvMaxRows = 0
             $0.gemmSharedAlgorithms = true
@@ -158,8 +167,9 @@ struct DeviceOpTests {
             }
             #expect(normalizedError(y, expected) < 1e-2, "\(rows) rows")
         }
-        // 100 and 120 rows borrowed the 128-row plan's algorithm; 128 is that plan; 40 rows asked for its own.
-        #expect(backend.blas.borrowedPlanCount == 2)
+        // 100 and 120 rows borrowed the 128-row plan's algorithm (or, rejected, replaced it with their own); 128 is
+        // that plan; 40 rows asked for its own.
+        #expect(backend.blas.borrowedPlanCount == (exactAlgorithmsOnly ? 0 : 2))
         #expect(backend.blas.cachedPlanCount == 4)
     }
 

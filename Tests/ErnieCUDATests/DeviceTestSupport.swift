@@ -11,6 +11,12 @@ enum TestDevice {
         return count > 0
     }()
 
+    /// Whether the device is the CPU emulator (whose libraries take test-only switches).
+    static let isEmulator: Bool = {
+        guard available, let device = try? CUDADevice(ordinal: 0) else { return false }
+        return device.name.contains("emulator")
+    }()
+
     /// A backend with the skinny tensor-core GEMM on (it is off by default), so the tests keep exercising it.
     static func backend(maxTokens: Int = 512, adjust: (inout PerfOptions) -> Void = { _ in }) throws -> CUDABackend {
         var perf = PerfOptions.environment(ProcessInfo.processInfo.environment)

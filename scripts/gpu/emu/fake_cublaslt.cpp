@@ -141,7 +141,11 @@ int cublasLtMatmulAlgoGetHeuristic(void *, void *desc, void *a, void *b, void *c
     // Up to three candidates (the real library returns up to `requested`), all computing the same product.
     const int count = requested < 3 ? requested : 3;
     memset(results, 0, sizeof(Heuristic) * count);
-    for (int i = 0; i < count; ++i) results[i].algo.data[0] = (uint64_t)i;
+    // data[1] records the row count the algorithm was chosen for (see ERNIE_EMU_CUBLASLT_EXACT_ALGOS below).
+    for (int i = 0; i < count; ++i) {
+        results[i].algo.data[0] = (uint64_t)i;
+        results[i].algo.data[1] = n;
+    }
     *returned = count;
     return 0;
 }
@@ -212,6 +216,14 @@ int cublasLtMatmul(void *, void *desc, const void *alpha, const void *a, void *a
     Desc *op = (Desc *)desc;
     Layout *A = (Layout *)aLayout, *B = (Layout *)bLayout, *C = (Layout *)cLayout, *D = (Layout *)dLayout;
     if (!algo) return 7;
+    // ERNIE_EMU_CUBLASLT_EXACT_ALGOS=1: an algorithm only takes the row count it was chosen for (CUBLAS_STATUS_NOT_SUPPORTED
+    // otherwise), so a caller's fallback for borrowed algorithms can be tested.
+    const char *exact = getenv("ERNIE_EMU_CUBLASLT_EXACT_ALGOS");
+    if (exact && exact[0] == '1') {
+        const uint64_t chosen = ((const Algo *)algo)->data[1];
+        const uint64_t n = op->transb ? B->rows : B->cols;
+        if (chosen != 0 && chosen != n) return 15;
+    }
     const float al = *(const float *)alpha, be = *(const float *)beta;
     resolve_capture();
     if (stream_is_capturing && stream_capture_callback && stream_is_capturing(stream)) {
