@@ -55,17 +55,22 @@ struct DeviceMoETests {
         return out
     }
 
+    /// The MoE block's output on the device, checked against `reference`. `staged`: the grouped expert kernels that
+    /// stream their weights through shared memory (`ERNIE_CUDA_MOE_STAGED`); `sharedInter` defaults to two chunks of
+    /// the expert width (a width that is no multiple of it runs as one chunk of its own width).
+    @discardableResult
     func run(
         tokens: Int, hidden: Int, experts: Int, topK: Int, inter: Int, shared: Bool, withBias: Bool,
-        groupedMaxTokens: Int? = nil, batched: Bool = true
-    ) throws {
+        groupedMaxTokens: Int? = nil, batched: Bool = true, staged: Bool = false, sharedInter sharedWidth: Int? = nil
+    ) throws -> [Float] {
         let backend = try TestDevice.backend(maxTokens: max(512, tokens)) { perf in
             if let groupedMaxTokens { perf.groupedMoEMaxTokens = groupedMaxTokens }
             perf.batchedMoE = batched
+            perf.stagedMoE = staged
         }
         try backend.allocateKVCache(
             KVCacheLayout(numPages: max(4, tokens / 16 + 2), pageSize: 16, numLayers: 1, numKVHeads: 1, headDim: 64))
-        let sharedInter = shared ? 2 * inter : 0
+        let sharedInter = shared ? sharedWidth ?? 2 * inter : 0
         let x = TestData.values(tokens * hidden, seed: 11)
         let router = TestData.values(experts * hidden, seed: 12, scale: 0.2).map { $0 * 1.0001 }  // not bf16-exact
         let bias = withBias ? TestData.values(experts, seed: 13, scale: 0.05) : [Float](repeating: 0, count: experts)
@@ -113,15 +118,68 @@ struct DeviceMoETests {
             bias: bias, gateUp: gateUp, down: down, sharedGateUp: sgu, sharedDown: sdn, sharedInter: sharedInter
         )
         let error = normalizedError(out, expected)
-        #expect(error < 2e-2, "MoE T\(tokens) H\(hidden) E\(experts) k\(topK) I\(inter): normalized error \(error)")
+        let kernels = staged ? " staged" : ""
+        #expect(
+            error < 2e-2, "MoE T\(tokens) H\(hidden) E\(experts) k\(topK) I\(inter)\(kernels): normalized error \(error)")
+        return out
     }
 
-    @Test func routedExpertsWithSharedExpertAndCorrectionBias() throws {
-        try run(tokens: 7, hidden: 64, experts: 8, topK: 3, inter: 16, shared: true, withBias: true)
+    /// Both expert-kernel families (weights through registers / through the shared-memory ring).
+    static let kernelFamilies = [false, true]
+
+    @Test(arguments: kernelFamilies) func routedExpertsWithSharedExpertAndCorrectionBias(staged: Bool) throws {
+        try run(tokens: 7, hidden: 64, experts: 8, topK: 3, inter: 16, shared: true, withBias: true, staged: staged)
     }
 
-    @Test func routedExpertsOnlyManyTokens() throws {
-        try run(tokens: 40, hidden: 32, experts: 16, topK: 4, inter: 24, shared: false, withBias: false)
+    @Test(arguments: kernelFamilies) func routedExpertsOnlyManyTokens(staged: Bool) throws {
+        try run(tokens: 40, hidden: 32, experts: 16, topK: 4, inter: 24, shared: false, withBias: false, staged: staged)
+    }
+
+    /// One token (decode at batch 1), five tokens, and 12 tokens (two n-tiles: the nt2 kernels), each through both
+    /// kernel families; K of 8 chunks over 2 warps (4 chunks per warp: the staged kernels request a shared chunk's
+    /// first ring stages before the programmatic wait) and a down K of 4 chunks for one warp.
+    @Test(arguments: kernelFamilies) func decodeSizedStepsOneFiveAndTwelveTokens(staged: Bool) throws {
+        for tokens in [1, 5, 12] {
+            try run(
+                tokens: tokens, hidden: 256, experts: 8, topK: 2, inter: 128, shared: true, withBias: true,
+                staged: staged)
+        }
+    }
+
+    /// A shared expert whose width is no multiple of the expert width: one chunk of 264 columns (9 K chunks of the
+    /// down matrix over 4 warps) beside routed experts of 136 (5 chunks; their tiles past 136 rows are skipped by the
+    /// gate|up kernel), so a warp's chunk count differs between items and the staged ring's feed crosses items and
+    /// token groups within its depth (17 tokens: nt4).
+    @Test(arguments: kernelFamilies) func sharedChunkWiderThanTheExperts(staged: Bool) throws {
+        for tokens in [3, 17] {
+            try run(
+                tokens: tokens, hidden: 64, experts: 6, topK: 2, inter: 136, shared: true, withBias: false,
+                staged: staged, sharedInter: 264)
+        }
+    }
+
+    /// K of 32 chunks over 8 warps (4 per warp, as deep as the staged ring): the staged kernels fill a shared-chunk
+    /// item's first stages before the programmatic wait (gate|up over H = 1024, down over the shared chunk's 1024
+    /// columns); routed experts of width 72 leave 5 of the down kernel's 8 warps without a chunk, and all but 5 of
+    /// the gate|up kernel's 64 row tiles per expert empty.
+    @Test(arguments: kernelFamilies) func wideKFillsTheRingBeforeTheWait(staged: Bool) throws {
+        for tokens in [1, 9] {
+            try run(
+                tokens: tokens, hidden: 1024, experts: 4, topK: 2, inter: 72, shared: true, withBias: true,
+                staged: staged, sharedInter: 1024)
+        }
+    }
+
+    /// The staged kernels keep the register kernels' arithmetic and summation order: identical outputs.
+    @Test func stagedKernelsMatchTheRegisterKernelsBitForBit() throws {
+        for tokens in [1, 12, 40] {
+            let registers = try run(
+                tokens: tokens, hidden: 128, experts: 4, topK: 2, inter: 96, shared: true, withBias: true)
+            let staged = try run(
+                tokens: tokens, hidden: 128, experts: 4, topK: 2, inter: 96, shared: true, withBias: true, staged: true)
+            let differing = zip(registers, staged).filter { $0 != $1 }.count
+            #expect(registers.count == staged.count && differing == 0, "\(tokens) tokens: \(differing) values differ")
+        }
     }
 
     /// The shared chunks see 40 tokens (two token groups of the nt4 expert kernels, so the weight buffers are
@@ -131,14 +189,16 @@ struct DeviceMoETests {
     /// GEMM per direction over padded rows (≈ 112 of ≤ 150 rows per expert are real), and as one GEMM per expert —,
     /// each against the reference.
     @Test func prefillSizedStepGroupedOnTheDeviceOrOnTheHost() throws {
-        try run(
-            tokens: 300, hidden: 64, experts: 8, topK: 3, inter: 32, shared: true, withBias: true,
-            groupedMaxTokens: 1000)
+        for staged in Self.kernelFamilies {
+            try run(
+                tokens: 300, hidden: 64, experts: 8, topK: 3, inter: 32, shared: true, withBias: true,
+                groupedMaxTokens: 1000, staged: staged)
+        }
         try run(tokens: 300, hidden: 64, experts: 8, topK: 3, inter: 32, shared: true, withBias: true)
         try run(tokens: 300, hidden: 64, experts: 8, topK: 3, inter: 32, shared: true, withBias: true, batched: false)
     }
 
-    @Test func sharedExpertTwoTokenGroupsSeveralRounds() throws {
-        try run(tokens: 40, hidden: 128, experts: 4, topK: 2, inter: 96, shared: true, withBias: true)
+    @Test(arguments: kernelFamilies) func sharedExpertTwoTokenGroupsSeveralRounds(staged: Bool) throws {
+        try run(tokens: 40, hidden: 128, experts: 4, topK: 2, inter: 96, shared: true, withBias: true, staged: staged)
     }
 }

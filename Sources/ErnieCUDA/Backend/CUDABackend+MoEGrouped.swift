@@ -62,6 +62,26 @@ struct GroupedMoEPlan: Equatable {
         downWarps = warps(max(inter, chunkWidth))
     }
 
+    /// Ring depth of the staged expert kernels (`Kernels/moe_staged.cu`, `ERNIE_MOE_STAGED_KERNELS(NT, …)`: these
+    /// must match the kernels' GU_STAGES / DN_STAGES, which size the rings in the dynamic shared memory).
+    static func stagedStages(nt: Int) -> (gateUp: Int, down: Int) { (4, nt >= 4 ? 6 : 4) }
+
+    /// The gate|up kernel's function name and dynamic shared memory: the cross-warp reduction (2 × NT × 8 × 16 floats
+    /// per warp), plus for the staged kernel a ring of 2048-byte stages per warp (16 bytes per lane of 4 rows).
+    func gateUpKernel(staged: Bool) -> (name: String, sharedBytes: Int) {
+        let reduction = gateUpWarps * 2 * nt * 8 * 16 * 4
+        guard staged else { return ("ernie_moe_gate_up_grouped_nt\(nt)", reduction) }
+        return ("ernie_moe_gate_up_staged_nt\(nt)", reduction + gateUpWarps * Self.stagedStages(nt: nt).gateUp * 2048)
+    }
+
+    /// The down kernel's function name and dynamic shared memory: reduction (NT × 8 × 16 floats per warp), plus for
+    /// the staged kernel a ring of 1024-byte stages per warp (2 rows).
+    func downKernel(staged: Bool) -> (name: String, sharedBytes: Int) {
+        let reduction = downWarps * nt * 8 * 16 * 4
+        guard staged else { return ("ernie_moe_down_grouped_nt\(nt)", reduction) }
+        return ("ernie_moe_down_staged_nt\(nt)", reduction + downWarps * Self.stagedStages(nt: nt).down * 1024)
+    }
+
     /// Grid of a persistent expert kernel: every work item a launch can see, capped at the resident capacity
     /// (`blocksPerSM` from the compiled kernel's registers and shared memory).
     static func persistentGrid(items: Int, blocksPerSM: Int, multiprocessors: Int) -> Int {
@@ -154,8 +174,8 @@ extension CUDABackend {
         let shared = weights.shared
         // Persistent blocks: at most the resident capacity (off: one block per work item).
         let sms = perf.persistentMoE ? device.multiprocessorCount : Int.max / 64
-        let gateUpName = "ernie_moe_gate_up_grouped_nt\(plan.nt)"
-        let gateUpShared = plan.gateUpWarps * 2 * plan.nt * 8 * tileRows * 4
+        // ERNIE_CUDA_MOE_STAGED: the same work through a shared-memory weight ring (same arguments and results).
+        let (gateUpName, gateUpShared) = plan.gateUpKernel(staged: perf.stagedMoE)
         let gateUpItems = plan.maxSlots * ((plan.activationWidth + tileRows - 1) / tileRows)
         let gateUpGrid = GroupedMoEPlan.persistentGrid(
             items: gateUpItems,
@@ -189,8 +209,7 @@ extension CUDABackend {
             try args.int(plan.chunkWidth)
             try args.int(plan.sharedWidth)
         }
-        let downName = "ernie_moe_down_grouped_nt\(plan.nt)"
-        let downShared = plan.downWarps * plan.nt * 8 * tileRows * 4
+        let (downName, downShared) = plan.downKernel(staged: perf.stagedMoE)
         let downItems = plan.maxSlots * ((h + tileRows - 1) / tileRows)
         let downGrid = GroupedMoEPlan.persistentGrid(
             items: downItems,

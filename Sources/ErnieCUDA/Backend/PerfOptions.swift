@@ -19,6 +19,9 @@
 ///   (not measured yet) |
 /// | `ERNIE_CUDA_MOE_PERSISTENT` | 1 | 0: the grouped expert kernels get one block per work item instead of persistent blocks that
 ///   overlap the next item's weight loads with the current item's reduction |
+/// | `ERNIE_CUDA_MOE_STAGED` | 0 | 1: the grouped expert kernels stream their weights through a per-warp
+///   shared-memory ring filled by cp.async (`Kernels/moe_staged.cu`, 4–6 stages, ≥ 96 KB in flight per
+///   multiprocessor) instead of register buffers (bit-identical results); not measured on a GPU yet, so off |
 /// | `ERNIE_CUDA_MOE_BATCHED` | 0 | 1: large MoE steps (grouped on the host) run one strided-batched cuBLASLt GEMM per
 ///   direction over every expert, rows padded to the largest expert's count (when at least
 ///   `MoEPlan.minimumBatchedFill` of the rows are real), instead of one GEMM per active expert (no gain measured on the
@@ -39,6 +42,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
     public var gemmSharedAlgorithms: Bool
     public var groupedMoEMaxTokens: Int
     public var persistentMoE: Bool
+    public var stagedMoE: Bool
     public var batchedMoE: Bool
     public var decodeAttention: Bool
     public var decodeAttentionTensorCores: Bool
@@ -50,7 +54,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
     public init(
         graphs: Bool = true, graphMaxBatch: Int = 256, gemvMaxRows: Int = 0, gemmTuning: Bool = false,
         gemmSharedAlgorithms: Bool = false,
-        groupedMoEMaxTokens: Int = 256, persistentMoE: Bool = true, batchedMoE: Bool = false,
+        groupedMoEMaxTokens: Int = 256, persistentMoE: Bool = true, stagedMoE: Bool = false, batchedMoE: Bool = false,
         decodeAttention: Bool = true, decodeAttentionTensorCores: Bool = true, fastElementwise: Bool = true,
         flashPrefill: Bool = true, flashPrefillWide: Bool = true,
         programmaticDependentLaunch: Bool = true
@@ -62,6 +66,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
         self.gemmSharedAlgorithms = gemmSharedAlgorithms
         self.groupedMoEMaxTokens = groupedMoEMaxTokens
         self.persistentMoE = persistentMoE
+        self.stagedMoE = stagedMoE
         self.batchedMoE = batchedMoE
         self.decodeAttention = decodeAttention
         self.decodeAttentionTensorCores = decodeAttentionTensorCores
@@ -74,8 +79,9 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
     /// Every fast path off: the kernels and cuBLASLt calls the backend used before them (the reference path).
     public static let reference = PerfOptions(
         graphs: false, gemvMaxRows: 0, gemmTuning: false, gemmSharedAlgorithms: false, groupedMoEMaxTokens: 0,
-        persistentMoE: false, batchedMoE: false, decodeAttention: false, decodeAttentionTensorCores: false,
-        fastElementwise: false, flashPrefill: false, flashPrefillWide: false, programmaticDependentLaunch: false
+        persistentMoE: false, stagedMoE: false, batchedMoE: false, decodeAttention: false,
+        decodeAttentionTensorCores: false, fastElementwise: false, flashPrefill: false, flashPrefillWide: false,
+        programmaticDependentLaunch: false
     )
 
     /// The defaults overridden by the `ERNIE_CUDA_*` variables above.
@@ -94,6 +100,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
         flag("ERNIE_CUDA_GEMM_SHARED_ALGOS", &options.gemmSharedAlgorithms)
         number("ERNIE_CUDA_MOE_GROUPED_MAX_TOKENS", &options.groupedMoEMaxTokens, range: 0...GroupedMoEPlan.maxPairs)
         flag("ERNIE_CUDA_MOE_PERSISTENT", &options.persistentMoE)
+        flag("ERNIE_CUDA_MOE_STAGED", &options.stagedMoE)
         flag("ERNIE_CUDA_MOE_BATCHED", &options.batchedMoE)
         flag("ERNIE_CUDA_DECODE_ATTENTION", &options.decodeAttention)
         flag("ERNIE_CUDA_DECODE_ATTENTION_TC", &options.decodeAttentionTensorCores)
@@ -109,7 +116,8 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
             + "GEMM tuning \(gemmTuning ? "on" : "off"), "
             + "shared GEMM algorithms \(gemmSharedAlgorithms ? "on" : "off"), "
             + "grouped MoE \(groupedMoEMaxTokens > 0 ? "≤\(groupedMoEMaxTokens) tokens" : "off")"
-            + "\(groupedMoEMaxTokens > 0 && !persistentMoE ? " (one block per item)" : ""), "
+            + "\(groupedMoEMaxTokens > 0 && !persistentMoE ? " (one block per item)" : "")"
+            + "\(groupedMoEMaxTokens > 0 && stagedMoE ? " (weights staged in shared memory)" : ""), "
             + "batched MoE GEMMs \(batchedMoE ? "on" : "off"), "
             + "decode attention \(decodeAttention ? (decodeAttentionTensorCores ? "on, tensor cores" : "on") : "off"), "
             + "fast elementwise \(fastElementwise ? "on" : "off"), "

@@ -11,53 +11,6 @@
 // Requirements (checked by the host): H % 8 == 0, I % 8 == 0, CW % 8 == 0, E <= 128, k <= 16, T*k <= 4096.
 #include "common.cuh"
 
-#define MOE_ROWS 16
-
-// The slot of work item `item` (slot-major over `tiles` row tiles): the shared chunks first (their weights are known
-// before the routing, so the gate|up blocks prefetch them while the router runs), then the routed experts.
-struct MoESlot {
-    bool routed;
-    int expert;  // routed: expert id; shared: chunk index
-    int base;    // routed: first sorted pair; shared: 0
-    int count;   // tokens
-    int tile;
-};
-
-__device__ __forceinline__ MoESlot moe_slot(int item, int tiles, const int *offsets, const int *active,
-                                            int chunks_shared, int num_tokens) {
-    MoESlot s;
-    const int slot = item / tiles;
-    s.tile = item - slot * tiles;
-    s.routed = slot >= chunks_shared;
-    if (s.routed) {
-        s.expert = ld_dep_i32(active + slot - chunks_shared);
-        s.base = ld_dep_i32(offsets + s.expert);
-        s.count = ld_dep_i32(offsets + s.expert + 1) - s.base;
-    } else {
-        s.expert = slot;
-        s.base = 0;
-        s.count = num_tokens;
-    }
-    return s;
-}
-
-// Asks the TMA unit to bring `bytes` (a multiple of 16, 16-byte aligned) into L2 without waiting (sm_90).
-__device__ __forceinline__ void prefetch_l2_bulk(const void *p, u32 bytes) {
-#if !defined(ERNIE_EMULATOR) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" ::"l"(p), "r"(bytes) : "memory");
-#endif
-}
-
-// Row of h / Y for the slot's token number `i`.
-__device__ __forceinline__ int moe_row(const MoESlot &s, int i, int T, int top_k) {
-    return s.routed ? s.base + i : T * top_k + s.expert * T + i;
-}
-
-// Token of the slot's token number `i`.
-__device__ __forceinline__ int moe_token(const MoESlot &s, int i, const int *pairs, int top_k) {
-    return s.routed ? ld_dep_i32(pairs + s.base + i) / top_k : i;
-}
-
 // h[row, r] = bf16(bf16(silu(g)) * u), g = bf16(x_token · Wg[r]) (+ bias, rounded), u likewise, for every slot's
 // tokens and rows r of its width. Persistent blocks (grid ≤ the resident capacity) stride over work items (slot,
 // 16-row tile); the block's warps split K; tokens go in groups of 8 * NT. The next item's expert id and first U

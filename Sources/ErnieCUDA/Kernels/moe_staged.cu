@@ -1,0 +1,443 @@
+// The grouped MoE expert kernels of moe_grouped.cu with the weight stream staged through shared memory
+// (ERNIE_CUDA_MOE_STAGED=1): same arguments, work decomposition, arithmetic and summation order, so the results are
+// bit-identical to ernie_moe_{gate_up,down}_grouped_nt*; shapes and row layout: moe_grouped.cu's header comment.
+//
+// Why: the register-buffered kernels keep at most U chunks per warp in flight, and each extra chunk costs registers
+// (occupancy). Here every warp owns a ring of STAGES stages in shared memory; each stage holds one K chunk (32
+// columns) of the warp's weight rows, 16 bytes per lane and row, written by cp.async.cg (L2 only, no registers held
+// while in flight). A lane reads back only the 16-byte pieces it copied itself, so cp.async.wait_group alone orders
+// the copy before the read (no __syncwarp), and a stage is refilled right after the mma that consumed its fragments
+// (in-order issue: the refill cannot start before the ld.shared it overwrites has returned).
+//
+// The ring is fed by a per-warp cursor that runs exactly STAGES units ahead of the consumer through the warp's whole
+// sequence of units (item, token group, chunk): the next item's first chunks are in flight while the current item
+// finishes its last chunks and its cross-warp reduction, so the stream does not drain between items. Consumer unit u
+// lives in commit group u (the prologue commits STAGES groups, every consumed unit commits one more, empty when the
+// stream has ended), so `cp.async.wait_group STAGES-1` before unit u's read is exact. A slot whose token count is 0
+// streams one token group of weights and skips its epilogue (the cursor must not depend on the count before it
+// reaches the end of the item's first group, which keeps the prologue free of routing data).
+//
+// PDL: a shared-chunk first item's addresses do not depend on the routing, so its first STAGES units are requested
+// before pdl_wait() (when the warp has at least STAGES chunks per item); everything routed, and every token count, is
+// read after it with ld_dep_i32.
+#include "common.cuh"
+
+// 16 bytes from shared memory. Volatile with a memory clobber: it must stay behind the cp.async.wait_group that
+// guards it.
+__device__ __forceinline__ uint4 staged_ld_shared16(smem_addr a) {
+#ifdef ERNIE_EMULATOR
+    return *reinterpret_cast<const uint4 *>(a);
+#else
+    uint4 v;
+    asm volatile("ld.shared.v4.u32 {%0,%1,%2,%3}, [%4];"
+                 : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+                 : "r"(a)
+                 : "memory");
+    return v;
+#endif
+}
+
+// 16 weight bytes into a ring stage: cp.async when in the matrix, zeros otherwise.
+__device__ __forceinline__ void staged_copy16(smem_addr dst, const bf16 *src, bool ok) {
+    if (ok) {
+        cp_async16_at(dst, src);
+    } else {
+        st_shared_zero16_at(dst);
+    }
+}
+
+// Chunks c = warp + j * warps (j = 0 ... n - 1) of a K of `kchunks` chunks that warp `warp` of `warps` owns.
+__device__ __forceinline__ int staged_warp_chunks(int kchunks, int warp, int warps) {
+    return (kchunks - warp + warps - 1) / warps;
+}
+
+// h = bf16(bf16(silu(g)) * u) as ernie_moe_gate_up_grouped_nt*. Ring stage (per warp): gate rows r0 + g, r0 + g + 8,
+// up rows r0 + g, r0 + g + 8, 512 bytes each (lane-major, 16 bytes per lane: conflict-free 128-bit accesses).
+// Dynamic shared memory: warps * STAGES * 2048 bytes of rings, then warps * 2 * NT * 8 * 16 floats of reduction.
+template <int NT, int STAGES>
+__device__ __forceinline__ void moe_gate_up_staged_impl(
+    const bf16 *x, const int *offsets, const int *active, const int *meta, const int *pairs,
+    const bf16 *__restrict__ gate_up, const bf16 *__restrict__ gate_up_bias, const bf16 *__restrict__ shared_gate_up,
+    const bf16 *__restrict__ shared_bias, bf16 *__restrict__ h, int T, int H, int I, int top_k, int chunks_shared,
+    int CW, int SW) {
+    ERNIE_DYNAMIC_SMEM(unsigned char, smem);
+    constexpr int TILE = NT * 8 * MOE_ROWS;
+    constexpr int GROUP = NT * 8;
+    constexpr int PIECE = 32 * 16;     // one row kind of a stage
+    constexpr int STAGE = 4 * PIECE;   // bytes per warp and stage
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+    const int g = lane >> 2, t = lane & 3;
+    const int width_max = max(I, CW);
+    const int tiles = (width_max + MOE_ROWS - 1) / MOE_ROWS;
+    const int kchunks = (H + 31) / 32;
+    const int nw = staged_warp_chunks(kchunks, warp, warps);  // the same K (H) for every item
+    float *red = reinterpret_cast<float *>(smem + warps * STAGES * STAGE);
+    const smem_addr ring = smem_addr_of(smem) + (warp * STAGES * STAGE + lane * 16);
+    {
+        // As moe_grouped.cu: a shared-chunk first item's rows go to L2 before the programmatic wait.
+        const int r0 = (blockIdx.x % tiles) * MOE_ROWS;
+        const int chunk = blockIdx.x / tiles;
+        if (chunk < chunks_shared && r0 < CW && (int)threadIdx.x < 2 * MOE_ROWS) {
+            const int r = r0 + (threadIdx.x & (MOE_ROWS - 1));
+            const int row = (threadIdx.x < MOE_ROWS ? 0 : SW) + chunk * CW + r;
+            const bf16 *p = shared_gate_up + (i64)row * H;
+            if (r < CW && ((u64)p & 15u) == 0u) prefetch_l2_bulk(p, (u32)H * 2u);
+        }
+    }
+    pdl_launch_dependents();
+
+    // Until the wait only the shared chunks' items are known (their weights do not depend on the routing).
+    int items = chunks_shared * tiles;
+    int num_tokens = 0;
+
+    // The ring's feeding cursor: unit (f_item, f_group, f_j) and the item's row pointers (this lane's 16 bytes).
+    int f_item = 0, f_group = 0, f_groups = 0, f_j = 0, f_expert = 0;
+    bool f_routed = false, f_ok0 = false, f_ok8 = false;
+    const bf16 *f_g0 = gate_up, *f_g8 = gate_up, *f_u0 = gate_up, *f_u8 = gate_up;
+    // The first item from `it` on (stride gridDim.x) with rows in its slot's width, as the consumer loop skips.
+    auto enter = [&](int it) {
+        for (; it < items; it += gridDim.x) {
+            const int slot = it / tiles;
+            if ((it - slot * tiles) * MOE_ROWS < (slot >= chunks_shared ? I : CW)) break;
+        }
+        f_item = it;
+        f_group = 0;
+        f_groups = 0;  // not read yet
+        f_j = 0;
+        if (it >= items) return;
+        const int slot = it / tiles;
+        f_routed = slot >= chunks_shared;
+        f_expert = f_routed ? ld_dep_i32(active + slot - chunks_shared) : slot;
+        const int width = f_routed ? I : CW;
+        const int r0 = (it - slot * tiles) * MOE_ROWS;
+        const bf16 *gate_base, *up_base;
+        if (f_routed) {
+            gate_base = gate_up + (i64)f_expert * 2 * I * H;
+            up_base = gate_base + (i64)I * H;
+        } else {
+            gate_base = shared_gate_up + (i64)f_expert * CW * H;
+            up_base = shared_gate_up + (i64)(SW + f_expert * CW) * H;
+        }
+        f_ok0 = r0 + g < width;
+        f_ok8 = r0 + g + 8 < width;
+        f_g0 = gate_base + (i64)(f_ok0 ? r0 + g : 0) * H + 8 * t;
+        f_g8 = gate_base + (i64)(f_ok8 ? r0 + g + 8 : 0) * H + 8 * t;
+        f_u0 = up_base + (i64)(f_ok0 ? r0 + g : 0) * H + 8 * t;
+        f_u8 = up_base + (i64)(f_ok8 ? r0 + g + 8 : 0) * H + 8 * t;
+    };
+    // The cursor's unit into stage `dst` (nothing once the stream has ended), then one unit on. The end of a token
+    // group is handled lazily here: the item's token count is read only when its first group is done.
+    auto feed = [&](smem_addr dst) {
+        while (f_item < items && f_j >= nw) {
+            if (f_groups == 0) {
+                const int count = f_routed ? ld_dep_i32(offsets + f_expert + 1) - ld_dep_i32(offsets + f_expert)
+                                           : num_tokens;
+                f_groups = max(1, (count + GROUP - 1) / GROUP);
+            }
+            f_j = 0;
+            if (++f_group >= f_groups) enter(f_item + gridDim.x);
+        }
+        if (f_item >= items) return;
+        const int off = (warp + f_j * warps) * 32;
+        const bool kok = off + 8 * t < H;
+        staged_copy16(dst, f_g0 + off, kok && f_ok0);
+        staged_copy16(dst + PIECE, f_g8 + off, kok && f_ok8);
+        staged_copy16(dst + 2 * PIECE, f_u0 + off, kok && f_ok0);
+        staged_copy16(dst + 3 * PIECE, f_u8 + off, kok && f_ok8);
+        ++f_j;
+    };
+    auto prologue = [&]() {
+        enter(blockIdx.x);
+#pragma unroll
+        for (int s = 0; s < STAGES; ++s) {
+            feed(ring + s * STAGE);
+            cp_async_commit();
+        }
+    };
+    // A shared-chunk first item with at least STAGES chunks per warp: its first units need no routing data.
+    const bool early = (int)blockIdx.x < items && ((int)blockIdx.x % tiles) * MOE_ROWS < CW && nw >= STAGES;
+    if (early) prologue();
+    pdl_wait();
+    const int num_active = ld_dep_i32(meta);
+    num_tokens = ld_dep_i32(meta + 1);
+    items = (num_active + chunks_shared) * tiles;
+    if (!early) prologue();
+    const int hstride = width_max;
+
+    int stage = 0;
+    for (int item = blockIdx.x; item < items; item += gridDim.x) {
+        {
+            const int slot = item / tiles;
+            if ((item - slot * tiles) * MOE_ROWS >= (slot >= chunks_shared ? I : CW)) continue;  // uniform
+        }
+        const MoESlot s = moe_slot(item, tiles, offsets, active, chunks_shared, num_tokens);
+        const int groups = max(1, (s.count + GROUP - 1) / GROUP);
+        const int e_r0 = s.tile * MOE_ROWS, e_width = s.routed ? I : CW;
+        const bf16 *e_gbias = s.routed ? (gate_up_bias != nullptr ? gate_up_bias + (i64)s.expert * 2 * I : nullptr)
+                                       : (shared_bias != nullptr ? shared_bias + s.expert * CW : nullptr);
+        const bf16 *e_ubias = e_gbias == nullptr ? nullptr : e_gbias + (s.routed ? I : SW);
+        for (int m0 = 0; m0 < groups * GROUP; m0 += GROUP) {
+            const bf16 *xr[NT];
+            bool xok[NT];
+#pragma unroll
+            for (int nt = 0; nt < NT; ++nt) {
+                const int i = m0 + nt * 8 + g;
+                xok[nt] = i < s.count;
+                xr[nt] = x + (i64)(xok[nt] ? moe_token(s, i, pairs, top_k) : 0) * H + 8 * t;
+            }
+            float ag[NT][4], au[NT][4];
+#pragma unroll
+            for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+                for (int i = 0; i < 4; ++i) ag[nt][i] = au[nt][i] = 0.0f;
+            for (int j = 0; j < nw; ++j) {
+                const int c = warp + j * warps;
+                const smem_addr a = ring + stage * STAGE;
+                cp_async_wait<STAGES - 1>();
+                const uint4 g0 = staged_ld_shared16(a), g8 = staged_ld_shared16(a + PIECE);
+                const uint4 u0 = staged_ld_shared16(a + 2 * PIECE), u8 = staged_ld_shared16(a + 3 * PIECE);
+                const bool kok = c * 32 + 8 * t < H;
+                const u32 G0[4] = {g0.x, g8.x, g0.y, g8.y};
+                const u32 G1[4] = {g0.z, g8.z, g0.w, g8.w};
+                const u32 U0[4] = {u0.x, u8.x, u0.y, u8.y};
+                const u32 U1[4] = {u0.z, u8.z, u0.w, u8.w};
+#pragma unroll
+                for (int nt = 0; nt < NT; ++nt) {
+                    if (m0 + nt * 8 >= s.count) break;  // uniform
+                    const uint4 b = (kok && xok[nt]) ? ldg16(xr[nt] + c * 32) : zero16();
+                    const u32 B0[2] = {b.x, b.y};
+                    const u32 B1[2] = {b.z, b.w};
+                    mma_bf16_16816(ag[nt], G0, B0);
+                    mma_bf16_16816(ag[nt], G1, B1);
+                    mma_bf16_16816(au[nt], U0, B0);
+                    mma_bf16_16816(au[nt], U1, B1);
+                }
+                // The stage just read takes the unit STAGES further on (its fragments are in registers by now).
+                feed(a);
+                cp_async_commit();
+                stage = stage == STAGES - 1 ? 0 : stage + 1;
+            }
+            if (m0 >= s.count) continue;  // uniform: a slot without tokens streamed one group for nothing
+            // Reduce over the warps (shared memory), then the SiLU·mul epilogue, as moe_grouped.cu.
+            float *mine = red + warp * 2 * TILE;
+#pragma unroll
+            for (int nt = 0; nt < NT; ++nt) {
+#pragma unroll
+                for (int i = 0; i < 4; ++i) {
+                    const int r = g + (i >= 2 ? 8 : 0);
+                    const int m = nt * 8 + 2 * t + (i & 1);
+                    mine[m * MOE_ROWS + r] = ag[nt][i];
+                    mine[TILE + m * MOE_ROWS + r] = au[nt][i];
+                }
+            }
+            __syncthreads();
+            const int valid = min(GROUP, s.count - m0);
+            for (int idx = threadIdx.x; idx < valid * MOE_ROWS; idx += blockDim.x) {
+                const int m = idx / MOE_ROWS, r = idx - m * MOE_ROWS;
+                if (e_r0 + r >= e_width) continue;
+                float gv = 0.0f, uv = 0.0f;
+                for (int ww = 0; ww < warps; ++ww) {
+                    gv += red[ww * 2 * TILE + idx];
+                    uv += red[ww * 2 * TILE + TILE + idx];
+                }
+                gv = round_bf(gv);
+                uv = round_bf(uv);
+                if (e_gbias != nullptr) {
+                    gv = round_bf(gv + bf2f(e_gbias[e_r0 + r]));
+                    uv = round_bf(uv + bf2f(e_ubias[e_r0 + r]));
+                }
+                const float sv = round_bf(gv / (1.0f + expf(-gv)));
+                h[(i64)moe_row(s, m0 + m, T, top_k) * hstride + e_r0 + r] = f2bf(sv * uv);
+            }
+            __syncthreads();
+        }
+    }
+    cp_async_wait<0>();
+}
+
+// Y = h · Wdᵀ (fp32, unrounded) as ernie_moe_down_grouped_nt*. Ring stage (per warp): weight rows c0 + g, c0 + g + 8,
+// 512 bytes each. K is I for routed slots and CW for shared ones, so a warp's chunk count depends on the item.
+// Dynamic shared memory: warps * STAGES * 1024 bytes of rings, then warps * NT * 8 * 16 floats of reduction.
+template <int NT, int STAGES>
+__device__ __forceinline__ void moe_down_staged_impl(const bf16 *h, const int *offsets, const int *active,
+                                                     const int *meta, const bf16 *__restrict__ down,
+                                                     const bf16 *__restrict__ shared_down, float *__restrict__ y,
+                                                     int T, int H, int I, int top_k, int chunks_shared, int CW,
+                                                     int SW) {
+    ERNIE_DYNAMIC_SMEM(unsigned char, smem);
+    constexpr int TILE = NT * 8 * MOE_ROWS;
+    constexpr int GROUP = NT * 8;
+    constexpr int PIECE = 32 * 16;
+    constexpr int STAGE = 2 * PIECE;
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+    const int g = lane >> 2, t = lane & 3;
+    const int tiles = (H + MOE_ROWS - 1) / MOE_ROWS;
+    float *red = reinterpret_cast<float *>(smem + warps * STAGES * STAGE);
+    const smem_addr ring = smem_addr_of(smem) + (warp * STAGES * STAGE + lane * 16);
+    {
+        // As moe_grouped.cu: a shared-chunk first item's column range goes to L2 before the programmatic wait.
+        const int c0row = (blockIdx.x % tiles) * MOE_ROWS;
+        const int chunk = blockIdx.x / tiles;
+        if (chunk < chunks_shared && (int)threadIdx.x < MOE_ROWS && c0row + (int)threadIdx.x < H) {
+            const bf16 *p = shared_down + (i64)(c0row + threadIdx.x) * SW + (i64)chunk * CW;
+            if (((u64)p & 15u) == 0u) prefetch_l2_bulk(p, (u32)CW * 2u);
+        }
+    }
+    int items = chunks_shared * tiles;
+    int num_tokens = 0;
+
+    int f_item = 0, f_group = 0, f_groups = 0, f_j = 0, f_nw = 0, f_K = 0, f_expert = 0;
+    bool f_routed = false, f_ok0 = false, f_ok8 = false;
+    const bf16 *f_w0 = down, *f_w8 = down;
+    auto enter = [&](int it) {
+        f_item = it;
+        f_group = 0;
+        f_groups = 0;
+        f_j = 0;
+        if (it >= items) return;
+        const int slot = it / tiles;
+        const int c0row = (it - slot * tiles) * MOE_ROWS;
+        f_routed = slot >= chunks_shared;
+        f_expert = f_routed ? ld_dep_i32(active + slot - chunks_shared) : slot;
+        f_K = f_routed ? I : CW;
+        f_nw = staged_warp_chunks((f_K + 31) / 32, warp, warps);
+        const bf16 *wbase;
+        i64 wstride;
+        if (f_routed) {
+            wbase = down + (i64)f_expert * H * I;
+            wstride = I;
+        } else {
+            wbase = shared_down + (i64)f_expert * CW;
+            wstride = SW;
+        }
+        f_ok0 = c0row + g < H;
+        f_ok8 = c0row + g + 8 < H;
+        f_w0 = wbase + (f_ok0 ? c0row + g : 0) * wstride + 8 * t;
+        f_w8 = wbase + (f_ok8 ? c0row + g + 8 : 0) * wstride + 8 * t;
+    };
+    auto feed = [&](smem_addr dst) {
+        while (f_item < items && f_j >= f_nw) {
+            if (f_groups == 0) {
+                const int count = f_routed ? ld_dep_i32(offsets + f_expert + 1) - ld_dep_i32(offsets + f_expert)
+                                           : num_tokens;
+                f_groups = max(1, (count + GROUP - 1) / GROUP);
+            }
+            f_j = 0;
+            if (++f_group >= f_groups) enter(f_item + gridDim.x);
+        }
+        if (f_item >= items) return;
+        const int off = (warp + f_j * warps) * 32;
+        const bool kok = off + 8 * t < f_K;
+        staged_copy16(dst, f_w0 + off, kok && f_ok0);
+        staged_copy16(dst + PIECE, f_w8 + off, kok && f_ok8);
+        ++f_j;
+    };
+    auto prologue = [&]() {
+        enter(blockIdx.x);
+#pragma unroll
+        for (int s = 0; s < STAGES; ++s) {
+            feed(ring + s * STAGE);
+            cp_async_commit();
+        }
+    };
+    const bool early =
+        (int)blockIdx.x < items && staged_warp_chunks((CW + 31) / 32, warp, warps) >= STAGES;
+    if (early) prologue();
+    pdl_wait();
+    const int num_active = ld_dep_i32(meta);
+    num_tokens = ld_dep_i32(meta + 1);
+    items = (num_active + chunks_shared) * tiles;
+    if (!early) prologue();
+    const int hstride = max(I, CW);
+
+    int stage = 0;
+    for (int item = blockIdx.x; item < items; item += gridDim.x) {
+        const MoESlot s = moe_slot(item, tiles, offsets, active, chunks_shared, num_tokens);
+        const int K = s.routed ? I : CW;
+        const int nw = staged_warp_chunks((K + 31) / 32, warp, warps);
+        const int groups = max(1, (s.count + GROUP - 1) / GROUP);
+        const int c0row = s.tile * MOE_ROWS;
+        for (int m0 = 0; m0 < groups * GROUP; m0 += GROUP) {
+            const bf16 *hr[NT];
+            bool hok[NT];
+#pragma unroll
+            for (int nt = 0; nt < NT; ++nt) {
+                const int i = m0 + nt * 8 + g;
+                hok[nt] = i < s.count;
+                hr[nt] = h + (i64)(hok[nt] ? moe_row(s, i, T, top_k) : 0) * hstride + 8 * t;
+            }
+            float acc[NT][4];
+#pragma unroll
+            for (int nt = 0; nt < NT; ++nt) acc[nt][0] = acc[nt][1] = acc[nt][2] = acc[nt][3] = 0.0f;
+            for (int j = 0; j < nw; ++j) {
+                const int c = warp + j * warps;
+                const smem_addr a = ring + stage * STAGE;
+                cp_async_wait<STAGES - 1>();
+                const uint4 a0 = staged_ld_shared16(a), a8 = staged_ld_shared16(a + PIECE);
+                const bool kok = c * 32 + 8 * t < K;
+                const u32 A0[4] = {a0.x, a8.x, a0.y, a8.y};
+                const u32 A1[4] = {a0.z, a8.z, a0.w, a8.w};
+#pragma unroll
+                for (int nt = 0; nt < NT; ++nt) {
+                    if (m0 + nt * 8 >= s.count) break;  // uniform
+                    const uint4 b = (kok && hok[nt]) ? ldg16(hr[nt] + c * 32) : zero16();
+                    const u32 B0[2] = {b.x, b.y};
+                    const u32 B1[2] = {b.z, b.w};
+                    mma_bf16_16816(acc[nt], A0, B0);
+                    mma_bf16_16816(acc[nt], A1, B1);
+                }
+                feed(a);
+                cp_async_commit();
+                stage = stage == STAGES - 1 ? 0 : stage + 1;
+            }
+            if (m0 >= s.count) continue;  // uniform
+            float *mine = red + warp * TILE;
+#pragma unroll
+            for (int nt = 0; nt < NT; ++nt) {
+#pragma unroll
+                for (int i = 0; i < 4; ++i) {
+                    const int r = g + (i >= 2 ? 8 : 0);
+                    const int m = nt * 8 + 2 * t + (i & 1);
+                    mine[m * MOE_ROWS + r] = acc[nt][i];
+                }
+            }
+            __syncthreads();
+            const int valid = min(GROUP, s.count - m0);
+            for (int idx = threadIdx.x; idx < valid * MOE_ROWS; idx += blockDim.x) {
+                const int m = idx / MOE_ROWS, r = idx - m * MOE_ROWS;
+                if (c0row + r >= H) continue;
+                float v = 0.0f;
+                for (int ww = 0; ww < warps; ++ww) v += red[ww * TILE + idx];
+                y[(i64)moe_row(s, m0 + m, T, top_k) * H + c0row + r] = v;
+            }
+            __syncthreads();
+        }
+    }
+    cp_async_wait<0>();
+    pdl_launch_dependents();
+}
+
+// GU_BLOCKS / DN_BLOCKS: blocks per multiprocessor the register budget must allow (the host sizes the persistent
+// grids from the compiled kernel's registers and shared memory). GU_STAGES / DN_STAGES: ring depth, which the host
+// must match when it sizes the dynamic shared memory (GroupedMoEPlan.stagedGateUpStages / stagedDownStages).
+#define ERNIE_MOE_STAGED_KERNELS(NT, GU_BLOCKS, GU_STAGES, DN_BLOCKS, DN_STAGES)                                    \
+    extern "C" __global__ void __launch_bounds__(256, GU_BLOCKS) ernie_moe_gate_up_staged_nt##NT(                    \
+        const bf16 *x, const int *offsets, const int *active, const int *meta, const int *pairs,                    \
+        const bf16 *__restrict__ gate_up, const bf16 *__restrict__ gate_up_bias,                                    \
+        const bf16 *__restrict__ shared_gate_up, const bf16 *__restrict__ shared_bias, bf16 *__restrict__ h, int T, \
+        int H, int I, int top_k, int chunks_shared, int CW, int SW) {                                               \
+        moe_gate_up_staged_impl<NT, GU_STAGES>(x, offsets, active, meta, pairs, gate_up, gate_up_bias,              \
+                                               shared_gate_up, shared_bias, h, T, H, I, top_k, chunks_shared, CW,  \
+                                               SW);                                                                 \
+    }                                                                                                               \
+    extern "C" __global__ void __launch_bounds__(256, DN_BLOCKS) ernie_moe_down_staged_nt##NT(                       \
+        const bf16 *h, const int *offsets, const int *active, const int *meta, const bf16 *__restrict__ down,       \
+        const bf16 *__restrict__ shared_down, float *__restrict__ y, int T, int H, int I, int top_k,                \
+        int chunks_shared, int CW, int SW) {                                                                        \
+        moe_down_staged_impl<NT, DN_STAGES>(h, offsets, active, meta, down, shared_down, y, T, H, I, top_k,        \
+                                            chunks_shared, CW, SW);                                                 \
+    }
+
+ERNIE_MOE_STAGED_KERNELS(1, 3, 4, 4, 4)
+ERNIE_MOE_STAGED_KERNELS(2, 2, 4, 3, 4)
+ERNIE_MOE_STAGED_KERNELS(4, 2, 4, 2, 6)
