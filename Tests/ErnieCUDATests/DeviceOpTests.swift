@@ -101,32 +101,45 @@ struct DeviceOpTests {
         try backend.endStep()
     }
 
+    /// A backend for cuBLASLt plan tests (the skinny GEMM off, so every projection goes to cuBLASLt) and a 64-wide
+    /// weight of `out` rows.
+    func gemmBackend(out: Int, seed: UInt64, adjust: (inout PerfOptions) -> Void) throws
+        -> (backend: CUDABackend, weight: CUDAWeight, values: [Float])
+    {
+        let backend = try TestDevice.backend(maxTokens: 512) {
+            $0.gemvMaxRows = 0
+            adjust(&$0)
+        }
+        try backend.allocateKVCache(KVCacheLayout(numPages: 20, pageSize: 16, numLayers: 1, numKVHeads: 1, headDim: 64))
+        let values = TestData.values(out * 64, seed: seed, scale: 0.1)
+        return (backend, try backend.makeWeight(TestData.tensor("w", [out, 64], values), precision: .standard), values)
+    }
+
+    /// One step of `rows` tokens through `linear`, checked against the host's product.
+    func checkLinear(_ backend: CUDABackend, _ w: CUDAWeight, _ wValues: [Float], rows: Int, seed: UInt64) throws {
+        let hidden = 64
+        let out = w.rows
+        let xValues = TestData.values(rows * hidden, seed: seed)
+        let table = try backend.makeWeight(TestData.tensor("x", [rows, hidden], xValues), precision: .standard)
+        try backend.beginStep(identityBatch(rows))
+        let y = try backend.toHost(try backend.linear(try backend.embed(table), w, bias: nil))
+        try backend.endStep()
+        let expected = (0..<rows).flatMap { r in
+            (0..<out).map { o in
+                var acc = 0.0
+                for k in 0..<hidden { acc += Double(xValues[r * hidden + k]) * Double(wValues[o * hidden + k]) }
+                return bf(Float(acc))
+            }
+        }
+        #expect(normalizedError(y, expected) < 1e-2, "\(rows) rows")
+    }
+
     /// Projections of at most 256 rows through cuBLASLt time the heuristic's candidates once per shape and keep the
     /// fastest (the emulator offers three); larger ones take the first. Either way the product matches the host's.
     @Test func smallProjectionsTuneTheirGEMMAlgorithmOnce() throws {
-        let backend = try TestDevice.backend(maxTokens: 512) {
-            $0.gemvMaxRows = 0
-            $0.gemmTuning = true
-        }
-        try backend.allocateKVCache(KVCacheLayout(numPages: 20, pageSize: 16, numLayers: 1, numKVHeads: 1, headDim: 64))
-        let hidden = 64
-        let out = 40
-        let wValues = TestData.values(out * hidden, seed: 21, scale: 0.1)
-        let w = try backend.makeWeight(TestData.tensor("w", [out, hidden], wValues), precision: .standard)
+        let (backend, w, wValues) = try gemmBackend(out: 40, seed: 21) { $0.gemmTuning = true }
         for (round, rows) in [5, 300, 5].enumerated() {
-            let xValues = TestData.values(rows * hidden, seed: UInt64(22 + round))
-            let table = try backend.makeWeight(TestData.tensor("x", [rows, hidden], xValues), precision: .standard)
-            try backend.beginStep(identityBatch(rows))
-            let y = try backend.toHost(try backend.linear(try backend.embed(table), w, bias: nil))
-            try backend.endStep()
-            let expected = (0..<rows).flatMap { r in
-                (0..<out).map { o in
-                    var acc = 0.0
-                    for k in 0..<hidden { acc += Double(xValues[r * hidden + k]) * Double(wValues[o * hidden + k]) }
-                    return bf(Float(acc))
-                }
-            }
-            #expect(normalizedError(y, expected) < 1e-2, "\(rows) rows")
+            try checkLinear(backend, w, wValues, rows: rows, seed: UInt64(22 + round))
             #expect(backend.blas.tunedPlanCount == 1, "after \(rows) rows")
         }
     }
@@ -143,29 +156,9 @@ struct DeviceOpTests {
     }
 
     func runSharedAlgorithms(exactAlgorithmsOnly: Bool) throws {
-        let backend = try TestDevice.backend(maxTokens: 512) {
-            $0.gemvMaxRows = 0
-            $0.gemmSharedAlgorithms = true
-        }
-        try backend.allocateKVCache(KVCacheLayout(numPages: 20, pageSize: 16, numLayers: 1, numKVHeads: 1, headDim: 64))
-        let hidden = 64
-        let out = 24
-        let wValues = TestData.values(out * hidden, seed: 41, scale: 0.1)
-        let w = try backend.makeWeight(TestData.tensor("w", [out, hidden], wValues), precision: .standard)
+        let (backend, w, wValues) = try gemmBackend(out: 24, seed: 41) { $0.gemmSharedAlgorithms = true }
         for (round, rows) in [100, 120, 128, 40].enumerated() {
-            let xValues = TestData.values(rows * hidden, seed: UInt64(42 + round))
-            let table = try backend.makeWeight(TestData.tensor("x", [rows, hidden], xValues), precision: .standard)
-            try backend.beginStep(identityBatch(rows))
-            let y = try backend.toHost(try backend.linear(try backend.embed(table), w, bias: nil))
-            try backend.endStep()
-            let expected = (0..<rows).flatMap { r in
-                (0..<out).map { o in
-                    var acc = 0.0
-                    for k in 0..<hidden { acc += Double(xValues[r * hidden + k]) * Double(wValues[o * hidden + k]) }
-                    return bf(Float(acc))
-                }
-            }
-            #expect(normalizedError(y, expected) < 1e-2, "\(rows) rows")
+            try checkLinear(backend, w, wValues, rows: rows, seed: UInt64(42 + round))
         }
         // 100 and 120 rows borrowed the 128-row plan's algorithm (or, rejected, replaced it with their own); 128 is
         // that plan; 40 rows asked for its own.
