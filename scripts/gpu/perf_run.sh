@@ -2,7 +2,7 @@
 # One GPU call for issue 7: correctness of every fast path, A/B of each against the path it replaced, the per-kernel
 # profile of the batch-1 and batch-64 decode step against measured ceilings, and SGLang's nine serving scenarios.
 #
-#   bash .devpkg/unpack.sh && bash scripts/gpu/perf_run.sh [part ...]      (parts: checks ab profile scenarios)
+#   bash scripts/gpu/devpkg.sh unpack && bash scripts/gpu/perf_run.sh [part ...]      (parts: checks ab profile scenarios)
 #
 # Budget: BUDGET seconds in all (default 420). AB_SKIP (extended regex) leaves A/B variants out. Parts 3 and 4 stop starting runs when less than RESERVE (default 190)
 # seconds would be left for the scenarios; each scenario is skipped when fewer than 20 s remain, and a later call
