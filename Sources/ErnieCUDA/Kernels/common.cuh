@@ -187,15 +187,6 @@ __device__ __forceinline__ u32 smem_u32(const void *p) {
 #endif
 }
 
-// 16-byte global -> shared copy that does not wait (cp.async.cg), grouped by commit/wait.
-__device__ __forceinline__ void cp_async16(void *smem, const void *gmem) {
-#ifdef ERNIE_EMULATOR
-    *reinterpret_cast<uint4 *>(smem) = *reinterpret_cast<const uint4 *>(gmem);
-#else
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(smem_u32(smem)), "l"(gmem) : "memory");
-#endif
-}
-
 __device__ __forceinline__ void cp_async_commit() {
 #ifndef ERNIE_EMULATOR
     asm volatile("cp.async.commit_group;" ::: "memory");
@@ -210,38 +201,17 @@ __device__ __forceinline__ void cp_async_wait() {
 #endif
 }
 
-// ldmatrix.sync.aligned.m8n8.x4(.trans).shared.b16: lanes 8i..8i+7 give the row addresses of 8x8 matrix i; r[i] of
-// lane l holds matrix i's elements (row l/4, columns 2(l%4), 2(l%4)+1), or with .trans (rows 2(l%4), 2(l%4)+1,
-// column l/4).
-__device__ __forceinline__ void ldmatrix_x4(u32 *r, const void *row_address) {
-#ifdef ERNIE_EMULATOR
-    ernie_emu_ldmatrix_x4(r, row_address, false);
-#else
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];"
-                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-                 : "r"(smem_u32(row_address)));
-#endif
-}
-
-__device__ __forceinline__ void ldmatrix_x4_trans(u32 *r, const void *row_address) {
-#ifdef ERNIE_EMULATOR
-    ernie_emu_ldmatrix_x4(r, row_address, true);
-#else
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];"
-                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-                 : "r"(smem_u32(row_address)));
-#endif
-}
-
 // A shared-memory byte address kept as such (32 bits on the device; a pointer under the emulator), for kernels that
 // step through shared memory at constant offsets: `a + bytes` is the address `bytes` further on. The generic-pointer
-// helpers above convert (cvta) at every call, which costs 64-bit arithmetic and registers in the inner loops.
+// forms below convert (cvta) at every call, which costs 64-bit arithmetic and registers in the inner loops.
 #ifdef ERNIE_EMULATOR
 typedef unsigned char *smem_addr;
-__device__ __forceinline__ smem_addr smem_addr_of(void *p) { return reinterpret_cast<unsigned char *>(p); }
+__device__ __forceinline__ smem_addr smem_addr_of(const void *p) {
+    return reinterpret_cast<unsigned char *>(const_cast<void *>(p));
+}
 #else
 typedef u32 smem_addr;
-__device__ __forceinline__ smem_addr smem_addr_of(void *p) { return smem_u32(p); }
+__device__ __forceinline__ smem_addr smem_addr_of(const void *p) { return smem_u32(p); }
 #endif
 
 __device__ __forceinline__ void cp_async16_at(smem_addr dst, const void *gmem) {
@@ -280,6 +250,21 @@ __device__ __forceinline__ void ldmatrix_x4_trans_at(u32 *r, smem_addr a) {
                  : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
                  : "r"(a));
 #endif
+}
+
+// The same from generic pointers into shared memory.
+// 16-byte global -> shared copy that does not wait (cp.async.cg), grouped by commit/wait.
+__device__ __forceinline__ void cp_async16(void *smem, const void *gmem) { cp_async16_at(smem_addr_of(smem), gmem); }
+
+// ldmatrix.sync.aligned.m8n8.x4(.trans).shared.b16: lanes 8i..8i+7 give the row addresses of 8x8 matrix i; r[i] of
+// lane l holds matrix i's elements (row l/4, columns 2(l%4), 2(l%4)+1), or with .trans (rows 2(l%4), 2(l%4)+1,
+// column l/4).
+__device__ __forceinline__ void ldmatrix_x4(u32 *r, const void *row_address) {
+    ldmatrix_x4_at(r, smem_addr_of(row_address));
+}
+
+__device__ __forceinline__ void ldmatrix_x4_trans(u32 *r, const void *row_address) {
+    ldmatrix_x4_trans_at(r, smem_addr_of(row_address));
 }
 
 // Programmatic dependent launch (sm_90): wait for the previous kernel's results / let the next kernel start its
