@@ -3,6 +3,22 @@
 // token's KV length on the device and derives its key range. KV layout: attention.cu.
 #include "common.cuh"
 
+// A decode row's keys [0, kv_len) cut into splits of at least `min_chunk` keys over at most `splits` blocks: split
+// `split` takes [k_begin, k_end) (empty past the last split with keys); `used` splits hold keys. The attention kernels
+// and ernie_decode_attention_merge must agree on it.
+struct DecodeSplit {
+    int k_begin, k_end, used;
+};
+__device__ __forceinline__ DecodeSplit decode_split(int kv_len, int split, int splits, int min_chunk) {
+    const int eff = max(1, min(splits, (kv_len + min_chunk - 1) / min_chunk));
+    const int len = (kv_len + eff - 1) / eff;
+    DecodeSplit d;
+    d.k_begin = split * len;
+    d.k_end = min(kv_len, d.k_begin + len);
+    d.used = (kv_len + len - 1) / len;
+    return d;
+}
+
 #define LOG2E_DEC 1.4426950408889634f
 
 // One block per launch row. q_out[t] = rope(q); K = rope(k) and V written to the token's slot (skipped when slot < 0,
@@ -92,11 +108,9 @@ __device__ __forceinline__ void decode_attention_impl(
 
     int k_begin = 0, k_end = 0;
     if (t < num_tokens) {
-        const int kv_len = positions[t] + 1;
-        const int eff = max(1, min(splits, (kv_len + min_chunk - 1) / min_chunk));
-        const int len = (kv_len + eff - 1) / eff;
-        k_begin = split * len;
-        k_end = min(kv_len, k_begin + len);
+        const DecodeSplit d = decode_split(positions[t] + 1, split, splits, min_chunk);
+        k_begin = d.k_begin;
+        k_end = d.k_end;
     }
     if (k_begin >= k_end) {  // padding row or empty split (uniform over the block)
         // With splits, ernie_decode_attention_merge reads only the splits that hold keys and zeroes padding rows.
@@ -285,11 +299,9 @@ extern "C" __global__ void __launch_bounds__(DTC_WARPS * 32) ernie_decode_attent
 
     int k_begin = 0, k_end = 0;
     if (t_row < num_tokens) {
-        const int kv_len = positions[t_row] + 1;
-        const int eff = max(1, min(splits, (kv_len + min_chunk - 1) / min_chunk));
-        const int len = (kv_len + eff - 1) / eff;
-        k_begin = split * len;
-        k_end = min(kv_len, k_begin + len);
+        const DecodeSplit d = decode_split(positions[t_row] + 1, split, splits, min_chunk);
+        k_begin = d.k_begin;
+        k_end = d.k_end;
     }
     if (k_begin >= k_end) {  // padding row or empty split (uniform over the block)
         // With splits, ernie_decode_attention_merge reads only the splits that hold keys and zeroes padding rows.
@@ -450,10 +462,7 @@ extern "C" __global__ void __launch_bounds__(256) ernie_decode_attention_merge(
         pdl_launch_dependents();
         return;
     }
-    const int kv_len = positions[t] + 1;
-    const int eff = max(1, min(splits, (kv_len + min_chunk - 1) / min_chunk));
-    const int len = (kv_len + eff - 1) / eff;
-    const int used = min((kv_len + len - 1) / len, DEC_MERGE_MAX_SPLITS);
+    const int used = min(decode_split(positions[t] + 1, 0, splits, min_chunk).used, DEC_MERGE_MAX_SPLITS);
     for (int s = threadIdx.x; s < used; s += blockDim.x) {
         const i64 p = ((i64)s * T + t) * nq + h;
         sm[s] = part_ml[p * 2];
