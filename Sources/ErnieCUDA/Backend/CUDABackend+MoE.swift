@@ -149,17 +149,19 @@ extension CUDABackend {
             try gemm(
                 x: xs.address, weight: gateUp.address, output: gu.address, rows: layout.rowsPerExpert,
                 outFeatures: 2 * inter, inFeatures: hidden, batch: experts, label: "cublas experts gate-up (batched)")
-        }
-        for (expert, range) in batched ? [] : plan.activeExperts {
-            try gemm(
-                x: xs.address(row: range.lowerBound), weight: gateUp.address + UInt64(expert * 2 * inter * hidden * 2),
-                output: gu.address(row: range.lowerBound), rows: range.count, outFeatures: 2 * inter,
-                inFeatures: hidden, label: "cublas expert gate-up"
-            )
-            if let bias = weights.expertsGateUpBias {
-                try addBias(
-                    gu.address(row: range.lowerBound), rows: range.count, columns: 2 * inter, bias: bias,
-                    biasOffset: expert * 2 * inter)
+        } else {
+            for (expert, range) in plan.activeExperts {
+                try gemm(
+                    x: xs.address(row: range.lowerBound),
+                    weight: gateUp.address + UInt64(expert * 2 * inter * hidden * 2),
+                    output: gu.address(row: range.lowerBound), rows: range.count, outFeatures: 2 * inter,
+                    inFeatures: hidden, label: "cublas expert gate-up"
+                )
+                if let bias = weights.expertsGateUpBias {
+                    try addBias(
+                        gu.address(row: range.lowerBound), rows: range.count, columns: 2 * inter, bias: bias,
+                        biasOffset: expert * 2 * inter)
+                }
             }
         }
         let act = try makeTensor(rows: rows, columns: inter, .bfloat16, "expert activations")
@@ -169,17 +171,18 @@ extension CUDABackend {
             try gemm(
                 x: act.address, weight: down.address, output: ys.address, rows: layout.rowsPerExpert,
                 outFeatures: hidden, inFeatures: inter, batch: experts, label: "cublas experts down (batched)")
-        }
-        for (expert, range) in batched ? [] : plan.activeExperts {
-            try gemm(
-                x: act.address(row: range.lowerBound), weight: down.address + UInt64(expert * hidden * inter * 2),
-                output: ys.address(row: range.lowerBound), rows: range.count, outFeatures: hidden, inFeatures: inter,
-                label: "cublas expert down"
-            )
-            if let bias = weights.expertsDownBias {
-                try addBias(
-                    ys.address(row: range.lowerBound), rows: range.count, columns: hidden, bias: bias,
-                    biasOffset: expert * hidden)
+        } else {
+            for (expert, range) in plan.activeExperts {
+                try gemm(
+                    x: act.address(row: range.lowerBound), weight: down.address + UInt64(expert * hidden * inter * 2),
+                    output: ys.address(row: range.lowerBound), rows: range.count, outFeatures: hidden,
+                    inFeatures: inter, label: "cublas expert down"
+                )
+                if let bias = weights.expertsDownBias {
+                    try addBias(
+                        ys.address(row: range.lowerBound), rows: range.count, columns: hidden, bias: bias,
+                        biasOffset: expert * hidden)
+                }
             }
         }
         // 4. Combine.

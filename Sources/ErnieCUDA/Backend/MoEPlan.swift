@@ -72,19 +72,14 @@ struct MoEPlan: Equatable {
         let m = paddedRowsPerExpert
         let experts = offsets.count - 1
         var tokens = [Int32](repeating: 0, count: experts * m)
-        var expertOfRow = [Int](repeating: 0, count: sortedTokens.count)
+        var paddedRow = [Int32](repeating: 0, count: sortedTokens.count)  // sorted row → padded row
         for e in 0..<experts {
             for row in offsets[e]..<offsets[e + 1] {
-                tokens[e * m + row - offsets[e]] = sortedTokens[row]
-                expertOfRow[row] = e
+                paddedRow[row] = Int32(e * m + row - offsets[e])
+                tokens[Int(paddedRow[row])] = sortedTokens[row]
             }
         }
-        let rows = rowOf.map { row -> Int32 in
-            let r = Int(row)
-            let e = expertOfRow[r]
-            return Int32(e * m + r - offsets[e])
-        }
-        return (m, tokens, rows)
+        return (m, tokens, rowOf.map { paddedRow[Int($0)] })
     }
 
     static func == (a: MoEPlan, b: MoEPlan) -> Bool {
