@@ -56,12 +56,13 @@ struct DeviceMoETests {
     }
 
     /// The MoE block's output on the device, checked against `reference`. `staged`: the grouped expert kernels that
-    /// stream their weights through shared memory (`ERNIE_CUDA_MOE_STAGED`); `sharedInter` defaults to two chunks of
+    /// stream their weights through shared memory (`ERNIE_CUDA_MOE_STAGED`, on by default for steps of at most 16
+    /// tokens); `sharedInter` defaults to two chunks of
     /// the expert width (a width that is no multiple of it runs as one chunk of its own width).
     @discardableResult
     func run(
         tokens: Int, hidden: Int, experts: Int, topK: Int, inter: Int, shared: Bool, withBias: Bool,
-        groupedMaxTokens: Int? = nil, batched: Bool = true, staged: Bool = false, sharedInter sharedWidth: Int? = nil
+        groupedMaxTokens: Int? = nil, batched: Bool = true, staged: Bool = true, sharedInter sharedWidth: Int? = nil
     ) throws -> [Float] {
         let backend = try TestDevice.backend(maxTokens: max(512, tokens)) { perf in
             if let groupedMaxTokens { perf.groupedMoEMaxTokens = groupedMaxTokens }
@@ -158,10 +159,10 @@ struct DeviceMoETests {
         }
     }
 
-    /// K of 32 chunks over 8 warps (4 per warp, as deep as the staged ring): the staged kernels fill a shared-chunk
-    /// item's first stages before the programmatic wait (gate|up over H = 1024, down over the shared chunk's 1024
-    /// columns); routed experts of width 72 leave 5 of the down kernel's 8 warps without a chunk, and all but 5 of
-    /// the gate|up kernel's 64 row tiles per expert empty.
+    /// K of 16 units of 64 columns over 8 warps (2 per warp, as deep as the staged rings): the staged kernels fill a
+    /// shared-chunk item's first stages before the programmatic wait (gate|up over H = 1024, down over the shared
+    /// chunk's 1024 columns); routed experts of width 72 leave 5 of the down kernel's 8 warps without a chunk, and all
+    /// but 5 of the gate|up kernel's 64 row tiles per expert empty.
     @Test(arguments: kernelFamilies) func wideKFillsTheRingBeforeTheWait(staged: Bool) throws {
         for tokens in [1, 9] {
             try run(
@@ -170,20 +171,6 @@ struct DeviceMoETests {
         }
     }
 
-    /// The staged kernels keep the register kernels' arithmetic and summation order: identical outputs.
-    @Test func stagedKernelsMatchTheRegisterKernelsBitForBit() throws {
-        for tokens in [1, 12, 40] {
-            let registers = try run(
-                tokens: tokens, hidden: 128, experts: 4, topK: 2, inter: 96, shared: true, withBias: true)
-            let staged = try run(
-                tokens: tokens, hidden: 128, experts: 4, topK: 2, inter: 96, shared: true, withBias: true, staged: true)
-            let differing = zip(registers, staged).filter { $0 != $1 }.count
-            #expect(registers.count == staged.count && differing == 0, "\(tokens) tokens: \(differing) values differ")
-        }
-    }
-
-    /// The shared chunks see 40 tokens (two token groups of the nt4 expert kernels, so the weight buffers are
-    /// refilled for the second group) and the down kernel's K takes several rounds per warp.
     /// A 300-token step through the grouped kernels (opt-in above 256 tokens: `ERNIE_CUDA_MOE_GROUPED_MAX_TOKENS`) and
     /// through the host-grouped path with the tiled router (the default there) — its experts as one strided-batched
     /// GEMM per direction over padded rows (≈ 112 of ≤ 150 rows per expert are real), and as one GEMM per expert —,
@@ -198,6 +185,8 @@ struct DeviceMoETests {
         try run(tokens: 300, hidden: 64, experts: 8, topK: 3, inter: 32, shared: true, withBias: true, batched: false)
     }
 
+    /// The shared chunks see 40 tokens (two token groups of the nt4 expert kernels, so the weight buffers are
+    /// refilled for the second group) and the down kernel's K takes several rounds per warp.
     @Test(arguments: kernelFamilies) func sharedExpertTwoTokenGroupsSeveralRounds(staged: Bool) throws {
         try run(tokens: 40, hidden: 128, experts: 4, topK: 2, inter: 96, shared: true, withBias: true, staged: staged)
     }

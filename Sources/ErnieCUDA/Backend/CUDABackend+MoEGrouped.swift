@@ -64,22 +64,26 @@ struct GroupedMoEPlan: Equatable {
 
     /// Ring depth of the staged expert kernels (`Kernels/moe_staged.cu`, `ERNIE_MOE_STAGED_KERNELS(NT, …)`: these
     /// must match the kernels' GU_STAGES / DN_STAGES, which size the rings in the dynamic shared memory).
-    static func stagedStages(nt: Int) -> (gateUp: Int, down: Int) { (4, nt >= 4 ? 6 : 4) }
+    static let stagedStages = (gateUp: 2, down: 2)
+
+    /// Whether the staged kernels exist for this plan's token groups (steps of at most 16 tokens; larger ones measured
+    /// faster with the register kernels).
+    var hasStagedKernels: Bool { nt <= 2 }
 
     /// The gate|up kernel's function name and dynamic shared memory: the cross-warp reduction (2 × NT × 8 × 16 floats
-    /// per warp), plus for the staged kernel a ring of 2048-byte stages per warp (16 bytes per lane of 4 rows).
+    /// per warp), plus for the staged kernel a ring of 4096-byte stages per warp (16 rows × 64 columns of gate and up).
     func gateUpKernel(staged: Bool) -> (name: String, sharedBytes: Int) {
         let reduction = gateUpWarps * 2 * nt * 8 * 16 * 4
-        guard staged else { return ("ernie_moe_gate_up_grouped_nt\(nt)", reduction) }
-        return ("ernie_moe_gate_up_staged_nt\(nt)", reduction + gateUpWarps * Self.stagedStages(nt: nt).gateUp * 2048)
+        guard staged, hasStagedKernels else { return ("ernie_moe_gate_up_grouped_nt\(nt)", reduction) }
+        return ("ernie_moe_gate_up_staged_nt\(nt)", reduction + gateUpWarps * Self.stagedStages.gateUp * 4096)
     }
 
-    /// The down kernel's function name and dynamic shared memory: reduction (NT × 8 × 16 floats per warp), plus for
-    /// the staged kernel a ring of 1024-byte stages per warp (2 rows).
+    /// The down kernel's function name and dynamic shared memory: the cross-warp reduction (NT × 8 × 16 floats per
+    /// warp), plus for the staged kernel a ring of 2048-byte stages per warp (16 rows × 64 columns).
     func downKernel(staged: Bool) -> (name: String, sharedBytes: Int) {
         let reduction = downWarps * nt * 8 * 16 * 4
-        guard staged else { return ("ernie_moe_down_grouped_nt\(nt)", reduction) }
-        return ("ernie_moe_down_staged_nt\(nt)", reduction + downWarps * Self.stagedStages(nt: nt).down * 1024)
+        guard staged, hasStagedKernels else { return ("ernie_moe_down_grouped_nt\(nt)", reduction) }
+        return ("ernie_moe_down_staged_nt\(nt)", reduction + downWarps * Self.stagedStages.down * 2048)
     }
 
     /// Grid of a persistent expert kernel: every work item a launch can see, capped at the resident capacity
@@ -174,7 +178,8 @@ extension CUDABackend {
         let shared = weights.shared
         // Persistent blocks: at most the resident capacity (off: one block per work item).
         let sms = perf.persistentMoE ? device.multiprocessorCount : Int.max / 64
-        // ERNIE_CUDA_MOE_STAGED: the same work through a shared-memory weight ring (same arguments and results).
+        // Steps of at most 16 tokens stream the weights through shared-memory rings (ERNIE_CUDA_MOE_STAGED=0: the
+        // register-buffered kernels, which larger steps always use).
         let (gateUpName, gateUpShared) = plan.gateUpKernel(staged: perf.stagedMoE)
         let gateUpItems = plan.maxSlots * ((plan.activationWidth + tileRows - 1) / tileRows)
         let gateUpGrid = GroupedMoEPlan.persistentGrid(

@@ -19,9 +19,9 @@
 ///   (not measured yet) |
 /// | `ERNIE_CUDA_MOE_PERSISTENT` | 1 | 0: the grouped expert kernels get one block per work item instead of persistent blocks that
 ///   overlap the next item's weight loads with the current item's reduction |
-/// | `ERNIE_CUDA_MOE_STAGED` | 0 | 1: the grouped expert kernels stream their weights through a per-warp
-///   shared-memory ring filled by cp.async (`Kernels/moe_staged.cu`, 4–6 stages, ≥ 96 KB in flight per
-///   multiprocessor) instead of register buffers (bit-identical results); not measured on a GPU yet, so off |
+/// | `ERNIE_CUDA_MOE_STAGED` | 1 | 0: the grouped expert kernels of steps of at most 16 tokens load their weights straight
+///   into mma fragments (registers) instead of streaming them through a per-warp shared-memory ring in whole 128-byte
+///   row pieces (`Kernels/moe_staged.cu`). Larger steps always use the register kernels (staged: slower there) |
 /// | `ERNIE_CUDA_MOE_BATCHED` | 0 | 1: large MoE steps (grouped on the host) run one strided-batched cuBLASLt GEMM per
 ///   direction over every expert, rows padded to the largest expert's count (when at least
 ///   `MoEPlan.minimumBatchedFill` of the rows are real), instead of one GEMM per active expert (no gain measured on the
@@ -54,7 +54,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
     public init(
         graphs: Bool = true, graphMaxBatch: Int = 256, gemvMaxRows: Int = 0, gemmTuning: Bool = false,
         gemmSharedAlgorithms: Bool = false,
-        groupedMoEMaxTokens: Int = 256, persistentMoE: Bool = true, stagedMoE: Bool = false, batchedMoE: Bool = false,
+        groupedMoEMaxTokens: Int = 256, persistentMoE: Bool = true, stagedMoE: Bool = true, batchedMoE: Bool = false,
         decodeAttention: Bool = true, decodeAttentionTensorCores: Bool = true, fastElementwise: Bool = true,
         flashPrefill: Bool = true, flashPrefillWide: Bool = true,
         programmaticDependentLaunch: Bool = true

@@ -232,6 +232,41 @@ __device__ __forceinline__ void st_shared_zero16_at(smem_addr dst) {
 #endif
 }
 
+// Weight tiles staged in shared memory for mma.sync GEMVs (moe_staged.cu). DRAM streams best when each
+// load instruction of a warp covers whole 128-byte lines (measured on the H200, scripts/gpu/membench: 16-row tiles of
+// 5,120-byte rows at 3 blocks per SM, 126 MB: 3.0 TB/s when every instruction reads 8 rows x 64 bytes — the
+// fragment layout of register-direct mma operands — against 4.1 TB/s for 4 rows x 128 bytes). So a warp copies a
+// unit of 16 rows x 64 columns (16 x 128 bytes) as 4 instructions of 4 rows x 128 bytes (lane = 8 * row + piece),
+// and then reads the fragments back from shared memory: lane (g, t) takes piece t (columns 8t ... 8t + 7, the unit's
+// first 32-column chunk) or 4 + t (the second) of rows g and g + 8. In shared memory a row is 128 bytes with the
+// halves of odd rows swapped, so both the copy and the fragment reads of a quarter warp touch 8 distinct 16-byte bank
+// groups.
+__device__ __forceinline__ int tile_piece(int row, int piece) { return row * 128 + 16 * (piece ^ (4 * (row & 1))); }
+
+// 16 weight bytes into a staged tile: cp.async when in the matrix, zeros otherwise.
+__device__ __forceinline__ void tile_copy16(smem_addr dst, const bf16 *src, bool ok) {
+    if (ok) {
+        cp_async16_at(dst, src);
+    } else {
+        st_shared_zero16_at(dst);
+    }
+}
+
+// 16 bytes of a staged tile. Volatile with a memory clobber: it must stay behind the cp.async.wait_group and the
+// __syncwarp that guard it.
+__device__ __forceinline__ uint4 tile_ld16(smem_addr a) {
+#ifdef ERNIE_EMULATOR
+    return *reinterpret_cast<const uint4 *>(a);
+#else
+    uint4 v;
+    asm volatile("ld.shared.v4.u32 {%0,%1,%2,%3}, [%4];"
+                 : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+                 : "r"(a)
+                 : "memory");
+    return v;
+#endif
+}
+
 __device__ __forceinline__ void ldmatrix_x4_at(u32 *r, smem_addr a) {
 #ifdef ERNIE_EMULATOR
     ernie_emu_ldmatrix_x4(r, a, false);
