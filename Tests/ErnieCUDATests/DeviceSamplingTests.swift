@@ -131,11 +131,12 @@ struct DeviceSamplingTests {
         return out
     }
 
-    @Test func samplingMatchesTheReference() throws {
+    /// Vocabularies of 300 (rows read 2 bytes at a time) and 304 (16-byte loads, then a scalar tail below the
+    /// requests' limits of 250 and 300).
+    @Test(arguments: [300, 304]) func samplingMatchesTheReference(vocab: Int) throws {
         let backend = try TestDevice.backend()
         try backend.allocateKVCache(KVCacheLayout(numPages: 4, pageSize: 16, numLayers: 1, numKVHeads: 1, headDim: 64))
         let requests = Self.requests()
-        let vocab = 300
         // Logits with many exact ties (few distinct bf16 values) and a few large ones.
         var logits = TestData.values(requests.count * vocab, seed: 31, scale: 2.5)
         for i in stride(from: 0, to: logits.count, by: 7) { logits[i] = bf(logits[i] * 0.25).rounded() }

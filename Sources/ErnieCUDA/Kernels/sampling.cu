@@ -225,7 +225,26 @@ __device__ int block_argmax(float value, int id, float *scratch_v, int *scratch_
     return id;
 }
 
-extern "C" __global__ void __launch_bounds__(SAMPLE_THREADS)
+// One thread's share of a row in one pass: the running maximum `mx` with the sum of exp(x - mx) rescaled to it, and
+// the arg-max (value desc, id asc, -inf never chosen); `take` must see the thread's ids in increasing order.
+struct RowScan {
+    float mx = ERNIE_NEG_INF, s = 0.0f, best = ERNIE_NEG_INF;
+    int best_id = -1;
+    __device__ __forceinline__ void take(float x, int id) {
+        if (x == ERNIE_NEG_INF) return;
+        if (x > mx) {
+            s = mx == ERNIE_NEG_INF ? 0.0f : s * expf(mx - x);
+            mx = x;
+        }
+        s += expf(x - mx);
+        if (best_id < 0 || x > best) {
+            best = x;
+            best_id = id;
+        }
+    }
+};
+
+extern "C" __global__ void __launch_bounds__(SAMPLE_THREADS, 1)
     ernie_sample(const bf16 *__restrict__ logits, int vocab, const int *__restrict__ ints,
                  const float *__restrict__ floats, const u64 *__restrict__ seeds, const int *__restrict__ pen_tokens,
                  const int *__restrict__ pen_counts, const int *__restrict__ ban_tokens,
@@ -252,14 +271,30 @@ extern "C" __global__ void __launch_bounds__(SAMPLE_THREADS)
     const bf16 *raw = logits + (i64)r * vocab;
     float *z = scratch + (i64)r * vocab;
 
-    // 1. log-sum-exp of the raw logits.
-    float mx = ERNIE_NEG_INF;
-    for (int i = threadIdx.x; i < limit; i += blockDim.x) mx = fmaxf(mx, bf2f(raw[i]));
-    mx = block_max(mx, red);
-    float s = 0.0f;
-    for (int i = threadIdx.x; i < limit; i += blockDim.x) s += expf(bf2f(raw[i]) - mx);
-    s = block_sum(s, red);
-    const float lse = mx + logf(s);
+    // 1. log-sum-exp of the raw logits in one pass (each thread keeps a running maximum and its sum rescaled to it;
+    // 16-byte loads when rows are 16-byte aligned), and their arg-max (value desc, id asc; -inf never chosen), which
+    // is the greedy choice when nothing modifies the logits. (Two strided passes of 2-byte loads, a float copy and a
+    // third pass took 82 us per step for one 103,424-token row on the H200.)
+    RowScan scan;
+    int scalar_from = 0;
+    if ((vocab & 7) == 0) {
+        const uint4 *rows = reinterpret_cast<const uint4 *>(raw);
+        const int vectors = limit >> 3;
+        for (int v = threadIdx.x; v < vectors; v += blockDim.x) {
+            const uint4 q = rows[v];
+            const u32 w[4] = {q.x, q.y, q.z, q.w};
+#pragma unroll
+            for (int j = 0; j < 4; ++j) {
+                scan.take(__uint_as_float(w[j] << 16), 8 * v + 2 * j);
+                scan.take(__uint_as_float(w[j] & 0xffff0000u), 8 * v + 2 * j + 1);
+            }
+        }
+        scalar_from = vectors * 8;
+    }
+    for (int i = scalar_from + threadIdx.x; i < limit; i += blockDim.x) scan.take(bf2f(raw[i]), i);
+    const float row_max = block_max(scan.mx, red);
+    const float lse =
+        row_max + logf(block_sum(scan.mx == ERNIE_NEG_INF ? 0.0f : scan.s * expf(scan.mx - row_max), red));
     if (threadIdx.x == 0) {
         const int target = p[P_TARGET];
         out_target[r] = target >= 0 && target < limit ? bf2f(raw[target]) - lse : ERNIE_NEG_INF;
@@ -306,6 +341,15 @@ extern "C" __global__ void __launch_bounds__(SAMPLE_THREADS)
         __syncthreads();
     }
     if (mode == 0 || limit <= 0) return;
+    if (mode == 1 && p[P_PEN_BEGIN] >= p[P_PEN_END] && p[P_BAN_BEGIN] >= p[P_BAN_END] && p[P_MASK_BEGIN] < 0) {
+        // Greedy on unmodified logits: the arg-max of step 1.
+        const int chosen = block_argmax(scan.best, scan.best_id, red_v, red_i);
+        if (threadIdx.x == 0) {
+            out_token[r] = chosen;
+            out_logprob[r] = chosen >= 0 ? bf2f(raw[chosen]) - lse : ERNIE_NEG_INF;
+        }
+        return;
+    }
 
     // 3. penalties and banned tokens on a float copy of the raw logits.
     for (int i = threadIdx.x; i < limit; i += blockDim.x) z[i] = bf2f(raw[i]);
