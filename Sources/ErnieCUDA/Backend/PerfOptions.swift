@@ -22,6 +22,10 @@
 /// | `ERNIE_CUDA_MOE_STAGED` | 1 | 0: the grouped expert kernels of steps of at most 16 tokens load their weights straight
 ///   into mma fragments (registers) instead of streaming them through a per-warp shared-memory ring in whole 128-byte
 ///   row pieces (`Kernels/moe_staged.cu`). Larger steps always use the register kernels (staged: slower there) |
+/// | `ERNIE_CUDA_MOE_DOWN_PER_WARP` | 0 | 1: with the staged kernels, each warp of the down projection takes whole work
+///   items (all of K, no cross-warp reduction or block barrier; `ernie_moe_down_warps_nt*`) instead of the block's
+///   warps splitting each item's K; written after round 6 for the staged down kernel's 62 % of the read bandwidth at
+///   batch 1, not measured on a GPU yet |
 /// | `ERNIE_CUDA_MOE_BATCHED` | 0 | 1: large MoE steps (grouped on the host) run one strided-batched cuBLASLt GEMM per
 ///   direction over every expert, rows padded to the largest expert's count (when at least
 ///   `MoEPlan.minimumBatchedFill` of the rows are real), instead of one GEMM per active expert (no gain measured on the
@@ -43,6 +47,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
     public var groupedMoEMaxTokens: Int
     public var persistentMoE: Bool
     public var stagedMoE: Bool
+    public var perWarpMoEDown: Bool
     public var batchedMoE: Bool
     public var decodeAttention: Bool
     public var decodeAttentionTensorCores: Bool
@@ -54,7 +59,8 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
     public init(
         graphs: Bool = true, graphMaxBatch: Int = 256, gemvMaxRows: Int = 0, gemmTuning: Bool = false,
         gemmSharedAlgorithms: Bool = false,
-        groupedMoEMaxTokens: Int = 256, persistentMoE: Bool = true, stagedMoE: Bool = true, batchedMoE: Bool = false,
+        groupedMoEMaxTokens: Int = 256, persistentMoE: Bool = true, stagedMoE: Bool = true,
+        perWarpMoEDown: Bool = false, batchedMoE: Bool = false,
         decodeAttention: Bool = true, decodeAttentionTensorCores: Bool = true, fastElementwise: Bool = true,
         flashPrefill: Bool = true, flashPrefillWide: Bool = true,
         programmaticDependentLaunch: Bool = true
@@ -67,6 +73,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
         self.groupedMoEMaxTokens = groupedMoEMaxTokens
         self.persistentMoE = persistentMoE
         self.stagedMoE = stagedMoE
+        self.perWarpMoEDown = perWarpMoEDown
         self.batchedMoE = batchedMoE
         self.decodeAttention = decodeAttention
         self.decodeAttentionTensorCores = decodeAttentionTensorCores
@@ -79,7 +86,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
     /// Every fast path off: the kernels and cuBLASLt calls the backend used before them (the reference path).
     public static let reference = PerfOptions(
         graphs: false, gemvMaxRows: 0, gemmTuning: false, gemmSharedAlgorithms: false, groupedMoEMaxTokens: 0,
-        persistentMoE: false, stagedMoE: false, batchedMoE: false, decodeAttention: false,
+        persistentMoE: false, stagedMoE: false, perWarpMoEDown: false, batchedMoE: false, decodeAttention: false,
         decodeAttentionTensorCores: false, fastElementwise: false, flashPrefill: false, flashPrefillWide: false,
         programmaticDependentLaunch: false
     )
@@ -101,6 +108,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
         number("ERNIE_CUDA_MOE_GROUPED_MAX_TOKENS", &options.groupedMoEMaxTokens, range: 0...GroupedMoEPlan.maxPairs)
         flag("ERNIE_CUDA_MOE_PERSISTENT", &options.persistentMoE)
         flag("ERNIE_CUDA_MOE_STAGED", &options.stagedMoE)
+        flag("ERNIE_CUDA_MOE_DOWN_PER_WARP", &options.perWarpMoEDown)
         flag("ERNIE_CUDA_MOE_BATCHED", &options.batchedMoE)
         flag("ERNIE_CUDA_DECODE_ATTENTION", &options.decodeAttention)
         flag("ERNIE_CUDA_DECODE_ATTENTION_TC", &options.decodeAttentionTensorCores)
@@ -117,7 +125,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
             + "shared GEMM algorithms \(gemmSharedAlgorithms ? "on" : "off"), "
             + "grouped MoE \(groupedMoEMaxTokens > 0 ? "≤\(groupedMoEMaxTokens) tokens" : "off")"
             + "\(groupedMoEMaxTokens > 0 && !persistentMoE ? " (one block per item)" : "")"
-            + "\(groupedMoEMaxTokens > 0 && stagedMoE ? " (weights staged in shared memory)" : ""), "
+            + "\(groupedMoEMaxTokens > 0 && stagedMoE ? " (weights staged in shared memory\(perWarpMoEDown ? ", down per warp" : ""))" : ""), "
             + "batched MoE GEMMs \(batchedMoE ? "on" : "off"), "
             + "decode attention \(decodeAttention ? (decodeAttentionTensorCores ? "on, tensor cores" : "on") : "off"), "
             + "fast elementwise \(fastElementwise ? "on" : "off"), "
