@@ -173,12 +173,15 @@ struct DeviceAttentionTests {
     }
 
     /// A prefill step of three sequences, then decode steps of one token each (the split-KV decode kernels: the
-    /// CUDA-core one, or with `tensorCores` the tensor-core one for head_dim 128), against the host reference.
-    func runDecode(nq: Int, nkv: Int, hd: Int, prompts: [Int], tensorCores: Bool) throws {
+    /// CUDA-core one, or with `tensorCores` the tensor-core one for head_dim 128, with `fusedRope` the tensor-core one
+    /// that rotates q and writes the token's K/V itself — the second decode step reads the first one's), against the
+    /// host reference.
+    func runDecode(nq: Int, nkv: Int, hd: Int, prompts: [Int], tensorCores: Bool, fusedRope: Bool = false) throws {
         // CUDA graphs off: every step embeds a new qkv table, and a decode graph replays the launches of the step it
         // was recorded in (the table of that step, freed by then) before it checks them; the kernels are the same.
         let backend = try TestDevice.backend {
             $0.decodeAttentionTensorCores = tensorCores
+            $0.fusedDecodeRope = fusedRope
             $0.graphs = false
         }
         let pageSize = 16
@@ -223,6 +226,11 @@ struct DeviceAttentionTests {
         try runDecode(nq: 10, nkv: 2, hd: 128, prompts: [1, 37, 300], tensorCores: true)
         try runDecode(nq: 8, nkv: 1, hd: 128, prompts: [15, 16, 17, 130], tensorCores: true)
         try runDecode(nq: 16, nkv: 1, hd: 128, prompts: [64, 5], tensorCores: true)
+    }
+
+    @Test func decodeStepsWithRoPEInsideTheTensorCoreKernelMatchTheReference() throws {
+        try runDecode(nq: 10, nkv: 2, hd: 128, prompts: [1, 37, 300], tensorCores: true, fusedRope: true)
+        try runDecode(nq: 8, nkv: 1, hd: 128, prompts: [15, 16, 17, 130], tensorCores: true, fusedRope: true)
     }
 
     @Test func decodeStepsOnCUDACoresMatchTheReference() throws {

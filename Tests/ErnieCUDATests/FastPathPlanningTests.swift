@@ -15,13 +15,15 @@ import Testing
         let on = PerfOptions.environment([
             "ERNIE_CUDA_MOE_BATCHED": "1", "ERNIE_CUDA_GEMM_TUNE": "1", "ERNIE_CUDA_GEMM_SHARED_ALGOS": "1",
             "ERNIE_CUDA_MOE_STAGED": "1", "ERNIE_CUDA_MOE_DOWN_PER_WARP": "1",
+            "ERNIE_CUDA_DECODE_ROPE_FUSED": "1",
         ])
+        #expect(on.fusedDecodeRope && !defaults.fusedDecodeRope)
         #expect(on.batchedMoE && on.gemmTuning && on.gemmSharedAlgorithms && on.stagedMoE && on.perWarpMoEDown)
         #expect(!defaults.perWarpMoEDown)
         let off = PerfOptions.environment([
             "ERNIE_CUDA_GRAPHS": "0", "ERNIE_CUDA_GEMV_MAX_ROWS": "0", "ERNIE_CUDA_GEMM_TUNE": "0", "ERNIE_CUDA_GEMM_SHARED_ALGOS": "0",
             "ERNIE_CUDA_MOE_GROUPED_MAX_TOKENS": "0", "ERNIE_CUDA_MOE_PERSISTENT": "0", "ERNIE_CUDA_MOE_STAGED": "0",
-            "ERNIE_CUDA_MOE_DOWN_PER_WARP": "0",
+            "ERNIE_CUDA_MOE_DOWN_PER_WARP": "0", "ERNIE_CUDA_DECODE_ROPE_FUSED": "0",
             "ERNIE_CUDA_MOE_BATCHED": "0",
             "ERNIE_CUDA_DECODE_ATTENTION": "off", "ERNIE_CUDA_DECODE_ATTENTION_TC": "0",
             "ERNIE_CUDA_FAST_ELEMENTWISE": "false", "ERNIE_CUDA_FLASH_PREFILL": "no",
@@ -59,7 +61,7 @@ import Testing
         #expect(tiny.nt == 8 && tiny.warps == 1)
     }
 
-    @Test func decodeAttentionKernelChoice() {
+    @Test func decodeAttentionKernelChoice() throws {
         #expect(CUDABackend.decodeAttentionKernel(headDim: 128, group: 5)?.name == "ernie_decode_attention_l16_g5")
         #expect(CUDABackend.decodeAttentionKernel(headDim: 64, group: 3)?.name == "ernie_decode_attention_l8_g4")
         #expect(CUDABackend.decodeAttentionKernel(headDim: 128, group: 8)?.name == "ernie_decode_attention_l16_g8")
@@ -71,6 +73,12 @@ import Testing
         // Tensor cores (opt-in): head_dim 128, the whole group (≤ 16 heads) in one block; otherwise the kernels above.
         let tc = CUDABackend.decodeAttentionKernel(headDim: 128, group: 5, tensorCores: true)
         #expect(tc?.name == "ernie_decode_attention_tc_hd128" && tc?.headsPerBlock == 5 && tc?.sharedBytes == 69_632)
+        // RoPE and the KV write inside (ERNIE_CUDA_DECODE_ROPE_FUSED): only for the tensor-core kernel.
+        let tcKernel = try #require(tc)
+        let fused = try #require(CUDABackend.fusedRopeDecodeKernel(tcKernel))
+        #expect(fused.name == "ernie_decode_attention_tc_rope_hd128" && fused.headsPerBlock == 5)
+        let cudaCores = try #require(CUDABackend.decodeAttentionKernel(headDim: 64, group: 4, tensorCores: true))
+        #expect(CUDABackend.fusedRopeDecodeKernel(cudaCores) == nil)
         #expect(
             CUDABackend.decodeAttentionKernel(headDim: 64, group: 4, tensorCores: true)?.name
                 == "ernie_decode_attention_l8_g4")

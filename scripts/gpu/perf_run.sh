@@ -81,6 +81,10 @@ if wanted checks; then
         --op moe,decode,forward > "$LOGS/selftest-21b-moe-down-per-warp.log" 2>&1
     say "selftest-21b moe/decode/forward with ERNIE_CUDA_MOE_DOWN_PER_WARP=1: rc $? $(grep -h '^selftest:' \
         "$LOGS/selftest-21b-moe-down-per-warp.log" | tail -1)"
+    ERNIE_CUDA_DECODE_ROPE_FUSED=1 ERNIE_CUDA_SYNC=1 timeout -k 5 150 "$BIN" cuda selftest --shapes ernie-21b \
+        --op attention,decode,forward > "$LOGS/selftest-21b-decode-rope-fused.log" 2>&1
+    say "selftest-21b attention/decode/forward with ERNIE_CUDA_DECODE_ROPE_FUSED=1: rc $? $(grep -h '^selftest:' \
+        "$LOGS/selftest-21b-decode-rope-fused.log" | tail -1)"
     grep -h '^FAIL ' "$LOGS"/checks/selftest-*.log 2> /dev/null | cut -c1-200 | head -20 | tee -a "$SUMMARY"
 else
     "$BIN" cuda compile > "$LOGS/compile.log" 2>&1 || say "kernel compile FAILED (see compile.log)"
@@ -152,6 +156,7 @@ if wanted ab; then
     ab gemm-tune-on "$STD" ERNIE_CUDA_GEMM_TUNE=1
     ab moe-staged-off "$STD" ERNIE_CUDA_MOE_STAGED=0
     ab moe-down-per-warp "$STD" ERNIE_CUDA_MOE_DOWN_PER_WARP=1
+    ab decode-rope-fused "$STD" ERNIE_CUDA_DECODE_ROPE_FUSED=1
     ab skinny-gemv-on "$STD" ERNIE_CUDA_GEMV_MAX_ROWS=16
     ab grouped-moe-off "$STD" ERNIE_CUDA_MOE_GROUPED_MAX_TOKENS=0
     ab flash-prefill-off "--batch 1 --steps 4 --context 512 --prefill 2048" ERNIE_CUDA_FLASH_PREFILL=0
@@ -161,6 +166,7 @@ if wanted ab; then
     ab ctx4096-all "$LONG"
     ab ctx4096-moe-staged-off "$LONG" ERNIE_CUDA_MOE_STAGED=0
     ab ctx4096-moe-down-per-warp "$LONG" ERNIE_CUDA_MOE_DOWN_PER_WARP=1
+    ab ctx4096-decode-rope-fused "$LONG" ERNIE_CUDA_DECODE_ROPE_FUSED=1
     ab ctx4096-decode-attention-tc-off "$LONG" ERNIE_CUDA_DECODE_ATTENTION_TC=0
     ab ctx4096-graphs+decode-attn-off "$LONG" ERNIE_CUDA_GRAPHS=0 ERNIE_CUDA_DECODE_ATTENTION=0
     ab prefill8192-flash "--batch 1 --steps 2 --context 16 --prefill 8192"

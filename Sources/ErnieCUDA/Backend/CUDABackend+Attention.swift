@@ -85,8 +85,23 @@ extension CUDABackend {
         let pageStride = kvPageStride(layout)
         let invFreq = try ropeTable(theta: shape.ropeTheta, headDim: hd)
         let rows = step.launchRows
-        let q = try makeTensor(rows: step.tokenCount, launchRows: rows, columns: nq * hd, .bfloat16, "rotated q")
         let fastRope = perf.fastElementwise && hd % 4 == 0
+        let decodeKernel =
+            step.isDecode && perf.decodeAttention
+            ? Self.decodeAttentionKernel(headDim: hd, group: nq / nkv, tensorCores: perf.decodeAttentionTensorCores)
+            : nil
+        if let kernel = decodeKernel, fastRope, perf.fusedDecodeRope,
+            let fused = Self.fusedRopeDecodeKernel(kernel)
+        {
+            // ERNIE_CUDA_DECODE_ROPE_FUSED: RoPE and the KV write inside the tensor-core decode kernel.
+            let out = try makeTensor(
+                rows: step.tokenCount, launchRows: rows, columns: nq * hd, .bfloat16, "attention output")
+            try decodeAttention(
+                q: qkv, out: out, kv: kv, step: step, layout: layout, nq: nq, nkv: nkv, kernel: fused,
+                rope: (slots: step.slots, invFreq: invFreq))
+            return out
+        }
+        let q = try makeTensor(rows: step.tokenCount, launchRows: rows, columns: nq * hd, .bfloat16, "rotated q")
         try launch(
             fastRope ? "ernie_rope_kv_write_fast" : "ernie_rope_kv_write",
             LaunchConfiguration(
@@ -108,10 +123,7 @@ extension CUDABackend {
         }
         let out = try makeTensor(
             rows: step.tokenCount, launchRows: rows, columns: nq * hd, .bfloat16, "attention output")
-        if step.isDecode, perf.decodeAttention,
-            let kernel = Self.decodeAttentionKernel(
-                headDim: hd, group: nq / nkv, tensorCores: perf.decodeAttentionTensorCores)
-        {
+        if let kernel = decodeKernel {
             try decodeAttention(
                 q: q, out: out, kv: kv, step: step, layout: layout, nq: nq, nkv: nkv, kernel: kernel)
             return out

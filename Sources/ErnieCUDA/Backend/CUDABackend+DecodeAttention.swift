@@ -29,6 +29,15 @@ extension CUDABackend {
         return ("ernie_decode_attention_l\(lanes)_g\(best)", best, 0)
     }
 
+    /// The tensor-core decode kernel with RoPE and the KV write inside (`ERNIE_CUDA_DECODE_ROPE_FUSED`): it reads the
+    /// fused qkv projection instead of the rotated q. Nil for the other decode kernels.
+    static func fusedRopeDecodeKernel(_ kernel: (name: String, headsPerBlock: Int, sharedBytes: Int))
+        -> (name: String, headsPerBlock: Int, sharedBytes: Int)?
+    {
+        kernel.name == "ernie_decode_attention_tc_hd128"
+            ? ("ernie_decode_attention_tc_rope_hd128", kernel.headsPerBlock, kernel.sharedBytes) : nil
+    }
+
     /// Splits per (token, KV head) so that about two blocks per multiprocessor run, at most 64 (the merge kernel's
     /// limit).
     static func decodeSplits(rows: Int, blocksPerRow: Int, multiprocessors: Int) -> Int {
@@ -36,9 +45,10 @@ extension CUDABackend {
         return min(64, max(1, (2 * max(multiprocessors, 1) + base - 1) / base))
     }
 
+    /// `rope`: the fused kernel's extra arguments (then `q` is the qkv projection, RoPE and the KV write happen inside).
     func decodeAttention(
         q: CUDATensor, out: CUDATensor, kv: UInt64, step: StepState, layout: KVCacheLayout, nq: Int, nkv: Int,
-        kernel: (name: String, headsPerBlock: Int, sharedBytes: Int)
+        kernel: (name: String, headsPerBlock: Int, sharedBytes: Int), rope: (slots: UInt64, invFreq: UInt64)? = nil
     ) throws {
         let rows = step.launchRows
         let hd = layout.headDim
@@ -79,6 +89,10 @@ extension CUDABackend {
             args.uint64(UInt64(kvPageStride(layout)))
             args.float(scale)
             try args.int(Self.decodeMinimumChunk)
+            if let rope {
+                args.pointer(rope.slots)
+                args.pointer(rope.invFreq)
+            }
         }
         if let partO, let partML {
             // Only the splits that hold keys (the kernel derives them from each row's KV length).

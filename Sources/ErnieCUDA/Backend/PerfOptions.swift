@@ -33,6 +33,9 @@
 /// | `ERNIE_CUDA_DECODE_ATTENTION` | 1 | 0: decode steps use the general attention kernel (host-planned splits) |
 /// | `ERNIE_CUDA_DECODE_ATTENTION_TC` | 1 | 0: decode attention for head_dim 128 on CUDA cores instead of tensor cores
 ///   (tensor cores measured 25.6 → 22.1 ms per batch-64 step at context 4096 on the H200, BENCHMARKS.md round 5) |
+/// | `ERNIE_CUDA_DECODE_ROPE_FUSED` | 0 | 1: decode steps on the tensor-core decode kernel rotate q and write the token's
+///   K/V inside it (`ernie_decode_attention_tc_rope_hd128`) instead of a separate RoPE + KV-write launch per layer
+///   (4.8 µs per layer at batch 1 on the H200); not measured on a GPU yet |
 /// | `ERNIE_CUDA_FAST_ELEMENTWISE` | 1 | 0: the scalar RoPE (sin/cos per element), RMSNorm and SiLU·mul kernels |
 /// | `ERNIE_CUDA_FLASH_PREFILL` | 1 | 0: prefill attention on CUDA cores (the general kernel) |
 /// | `ERNIE_CUDA_FLASH_PREFILL_WIDE` | 1 | 0: the flash prefill kernel with 64 query rows per block (4 warps of 16)
@@ -47,6 +50,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
     public var groupedMoEMaxTokens: Int
     public var persistentMoE: Bool
     public var stagedMoE: Bool
+    public var fusedDecodeRope: Bool
     public var perWarpMoEDown: Bool
     public var batchedMoE: Bool
     public var decodeAttention: Bool
@@ -60,7 +64,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
         graphs: Bool = true, graphMaxBatch: Int = 256, gemvMaxRows: Int = 0, gemmTuning: Bool = false,
         gemmSharedAlgorithms: Bool = false,
         groupedMoEMaxTokens: Int = 256, persistentMoE: Bool = true, stagedMoE: Bool = true,
-        perWarpMoEDown: Bool = false, batchedMoE: Bool = false,
+        perWarpMoEDown: Bool = false, batchedMoE: Bool = false, fusedDecodeRope: Bool = false,
         decodeAttention: Bool = true, decodeAttentionTensorCores: Bool = true, fastElementwise: Bool = true,
         flashPrefill: Bool = true, flashPrefillWide: Bool = true,
         programmaticDependentLaunch: Bool = true
@@ -74,6 +78,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
         self.persistentMoE = persistentMoE
         self.stagedMoE = stagedMoE
         self.perWarpMoEDown = perWarpMoEDown
+        self.fusedDecodeRope = fusedDecodeRope
         self.batchedMoE = batchedMoE
         self.decodeAttention = decodeAttention
         self.decodeAttentionTensorCores = decodeAttentionTensorCores
@@ -86,7 +91,8 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
     /// Every fast path off: the kernels and cuBLASLt calls the backend used before them (the reference path).
     public static let reference = PerfOptions(
         graphs: false, gemvMaxRows: 0, gemmTuning: false, gemmSharedAlgorithms: false, groupedMoEMaxTokens: 0,
-        persistentMoE: false, stagedMoE: false, perWarpMoEDown: false, batchedMoE: false, decodeAttention: false,
+        persistentMoE: false, stagedMoE: false, perWarpMoEDown: false, batchedMoE: false, fusedDecodeRope: false,
+        decodeAttention: false,
         decodeAttentionTensorCores: false, fastElementwise: false, flashPrefill: false, flashPrefillWide: false,
         programmaticDependentLaunch: false
     )
@@ -112,6 +118,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
         flag("ERNIE_CUDA_MOE_BATCHED", &options.batchedMoE)
         flag("ERNIE_CUDA_DECODE_ATTENTION", &options.decodeAttention)
         flag("ERNIE_CUDA_DECODE_ATTENTION_TC", &options.decodeAttentionTensorCores)
+        flag("ERNIE_CUDA_DECODE_ROPE_FUSED", &options.fusedDecodeRope)
         flag("ERNIE_CUDA_FAST_ELEMENTWISE", &options.fastElementwise)
         flag("ERNIE_CUDA_FLASH_PREFILL", &options.flashPrefill)
         flag("ERNIE_CUDA_FLASH_PREFILL_WIDE", &options.flashPrefillWide)
@@ -127,7 +134,8 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
             + "\(groupedMoEMaxTokens > 0 && !persistentMoE ? " (one block per item)" : "")"
             + "\(groupedMoEMaxTokens > 0 && stagedMoE ? " (weights staged in shared memory\(perWarpMoEDown ? ", down per warp" : ""))" : ""), "
             + "batched MoE GEMMs \(batchedMoE ? "on" : "off"), "
-            + "decode attention \(decodeAttention ? (decodeAttentionTensorCores ? "on, tensor cores" : "on") : "off"), "
+            + "decode attention \(decodeAttention ? (decodeAttentionTensorCores ? "on, tensor cores" : "on") : "off")"
+            + "\(decodeAttention && decodeAttentionTensorCores && fusedDecodeRope ? " with RoPE" : ""), "
             + "fast elementwise \(fastElementwise ? "on" : "off"), "
             + "flash prefill \(flashPrefill ? (flashPrefillWide ? "on, 128 rows" : "on, 64 rows") : "off"), "
             + "PDL \(programmaticDependentLaunch ? "on" : "off")"

@@ -278,12 +278,21 @@ ERNIE_DECODE_ATTENTION_KERNEL(32, 8, 2)
 #define DTC_STRIDE (DTC_HD + 8)
 #define DTC_TILE (DTC_KEYS * DTC_STRIDE)
 
-extern "C" __global__ void __launch_bounds__(DTC_WARPS * 32) ernie_decode_attention_tc_hd128(
+//
+// ROPE (ernie_decode_attention_tc_rope_hd128, opt-in ERNIE_CUDA_DECODE_ROPE_FUSED): the RoPE + KV write of
+// ernie_rope_kv_write_fast inside this kernel, one launch per layer less. `q` is then the fused qkv projection (rows of
+// (nq + 2 nkv) * 128); each block rotates its group's query heads itself (cos/sin of the token's position computed once
+// per block, the same rotation and rounding as ernie_rope_kv_write_fast), and the block whose split holds the token's
+// own key writes that key (rotated) and value to the token's slot before its first K/V tile is copied (the only block
+// that reads the new key).
+template <bool ROPE>
+__device__ __forceinline__ void decode_attention_tc_impl(
     const bf16 *q, const bf16 *kv, const int *token_seq, const int *positions, const int *seq_page_start,
     const int *pages, const int *num_tokens_ptr, bf16 *__restrict__ out, float *__restrict__ part_o,
     float *__restrict__ part_ml, int T, int nq, int nkv, int page_size, i64 page_stride, float scale,
-    int min_chunk) {
+    int min_chunk, const int *slots, const float *__restrict__ inv_freq) {
     ERNIE_DYNAMIC_SMEM(bf16, smem);
+    __shared__ float rope_cs[ROPE ? DTC_HD : 1];
     constexpr int HD = DTC_HD;
     constexpr int KSTEPS = HD / 16;
     constexpr int DTILES = HD / 8;
@@ -313,16 +322,59 @@ extern "C" __global__ void __launch_bounds__(DTC_WARPS * 32) ernie_decode_attent
 
     // Q fragments: rows g and g + 8 are query heads h0 + g, h0 + g + 8 (zero past the group).
     const bool va = g < group, vb = g + 8 < group;
-    const bf16 *qa = q + ((i64)t_row * nq + h0 + (va ? g : 0)) * HD;
-    const bf16 *qb = q + ((i64)t_row * nq + h0 + (vb ? g + 8 : 0)) * HD;
+    const i64 q_head0 = ROPE ? (i64)t_row * (nq + 2 * nkv) + h0 : (i64)t_row * nq + h0;  // in rows of HD
+    const bf16 *qa = q + (q_head0 + (va ? g : 0)) * HD;
+    const bf16 *qb = q + (q_head0 + (vb ? g + 8 : 0)) * HD;
+    if (ROPE) {
+        for (int j = threadIdx.x; j < HD / 2; j += blockDim.x) {
+            float sn, cs;
+            sincosf((float)positions[t_row] * inv_freq[j], &sn, &cs);
+            rope_cs[2 * j] = cs;
+            rope_cs[2 * j + 1] = sn;
+        }
+        __syncthreads();
+        // The token's own key and value, written by the block whose split ends at it (after its rotation).
+        const int slot = slots[t_row];
+        if (k_end == positions[t_row] + 1 && slot >= 0) {
+            const i64 page = slot / page_size;
+            const int offset = slot - (int)page * page_size;
+            bf16 *k_dst = const_cast<bf16 *>(kv) + page * page_stride + ((i64)kvh * page_size + offset) * HD;
+            bf16 *v_dst = k_dst + (i64)nkv * page_size * HD;
+            const bf16 *k_src = q + (q_head0 - h0 + nq + kvh) * HD;
+            const bf16 *v_src = k_src + (i64)nkv * HD;
+            for (int j = threadIdx.x; j < HD / 2; j += blockDim.x) {
+                const u32 pair = *reinterpret_cast<const u32 *>(k_src + 2 * j);
+                const float x0 = __uint_as_float(pair << 16), x1 = __uint_as_float(pair & 0xffff0000u);
+                const float c = rope_cs[2 * j], sn = rope_cs[2 * j + 1];
+                *reinterpret_cast<u32 *>(k_dst + 2 * j) = pack_bf16x2(x0 * c - x1 * sn, x1 * c + x0 * sn);
+                *reinterpret_cast<u32 *>(v_dst + 2 * j) = *reinterpret_cast<const u32 *>(v_src + 2 * j);
+            }
+            __threadfence_block();
+            __syncthreads();  // before any warp copies the tile that holds this key
+        }
+    }
+    // A pair (d, d + 1) of a query head, rotated.
+    auto q_pair = [&](const bf16 *row, int d) -> u32 {
+        const u32 pair = *reinterpret_cast<const u32 *>(row + d);
+        const float x0 = __uint_as_float(pair << 16), x1 = __uint_as_float(pair & 0xffff0000u);
+        const float c = rope_cs[d], sn = rope_cs[d + 1];
+        return pack_bf16x2(x0 * c - x1 * sn, x1 * c + x0 * sn);
+    };
     u32 qf[KSTEPS][4];
 #pragma unroll
     for (int kk = 0; kk < KSTEPS; ++kk) {
         const int d = kk * 16 + 2 * t;
-        qf[kk][0] = va ? *reinterpret_cast<const u32 *>(qa + d) : 0u;
-        qf[kk][1] = vb ? *reinterpret_cast<const u32 *>(qb + d) : 0u;
-        qf[kk][2] = va ? *reinterpret_cast<const u32 *>(qa + d + 8) : 0u;
-        qf[kk][3] = vb ? *reinterpret_cast<const u32 *>(qb + d + 8) : 0u;
+        if (ROPE) {
+            qf[kk][0] = va ? q_pair(qa, d) : 0u;
+            qf[kk][1] = vb ? q_pair(qb, d) : 0u;
+            qf[kk][2] = va ? q_pair(qa, d + 8) : 0u;
+            qf[kk][3] = vb ? q_pair(qb, d + 8) : 0u;
+        } else {
+            qf[kk][0] = va ? *reinterpret_cast<const u32 *>(qa + d) : 0u;
+            qf[kk][1] = vb ? *reinterpret_cast<const u32 *>(qb + d) : 0u;
+            qf[kk][2] = va ? *reinterpret_cast<const u32 *>(qa + d + 8) : 0u;
+            qf[kk][3] = vb ? *reinterpret_cast<const u32 *>(qb + d + 8) : 0u;
+        }
     }
 
     const int *seq_pages = pages + seq_page_start[token_seq[t_row]];
@@ -440,6 +492,26 @@ extern "C" __global__ void __launch_bounds__(DTC_WARPS * 32) ernie_decode_attent
         }
     }
     pdl_launch_dependents();
+}
+
+extern "C" __global__ void __launch_bounds__(DTC_WARPS * 32) ernie_decode_attention_tc_hd128(
+    const bf16 *q, const bf16 *kv, const int *token_seq, const int *positions, const int *seq_page_start,
+    const int *pages, const int *num_tokens_ptr, bf16 *__restrict__ out, float *__restrict__ part_o,
+    float *__restrict__ part_ml, int T, int nq, int nkv, int page_size, i64 page_stride, float scale,
+    int min_chunk) {
+    decode_attention_tc_impl<false>(q, kv, token_seq, positions, seq_page_start, pages, num_tokens_ptr, out, part_o,
+                                    part_ml, T, nq, nkv, page_size, page_stride, scale, min_chunk, nullptr,
+                                    nullptr);
+}
+
+extern "C" __global__ void __launch_bounds__(DTC_WARPS * 32) ernie_decode_attention_tc_rope_hd128(
+    const bf16 *qkv, bf16 *kv, const int *token_seq, const int *positions, const int *seq_page_start,
+    const int *pages, const int *num_tokens_ptr, bf16 *__restrict__ out, float *__restrict__ part_o,
+    float *__restrict__ part_ml, int T, int nq, int nkv, int page_size, i64 page_stride, float scale,
+    int min_chunk, const int *slots, const float *__restrict__ inv_freq) {
+    decode_attention_tc_impl<true>(qkv, kv, token_seq, positions, seq_page_start, pages, num_tokens_ptr, out,
+                                   part_o, part_ml, T, nq, nkv, page_size, page_stride, scale, min_chunk, slots,
+                                   inv_freq);
 }
 
 // Combines the splits of the decode kernels above (gridDim.z > 1) as ernie_attention_merge does — the same maximum,
