@@ -176,12 +176,15 @@ struct DeviceAttentionTests {
     /// CUDA-core one, or with `tensorCores` the tensor-core one for head_dim 128, with `fusedRope` the tensor-core one
     /// that rotates q and writes the token's K/V itself — the second decode step reads the first one's), against the
     /// host reference.
-    func runDecode(nq: Int, nkv: Int, hd: Int, prompts: [Int], tensorCores: Bool, fusedRope: Bool = false) throws {
+    func runDecode(
+        nq: Int, nkv: Int, hd: Int, prompts: [Int], tensorCores: Bool, fusedRope: Bool = false, minimumChunk: Int = 64
+    ) throws {
         // CUDA graphs off: every step embeds a new qkv table, and a decode graph replays the launches of the step it
         // was recorded in (the table of that step, freed by then) before it checks them; the kernels are the same.
         let backend = try TestDevice.backend {
             $0.decodeAttentionTensorCores = tensorCores
             $0.fusedDecodeRope = fusedRope
+            $0.decodeMinimumChunk = minimumChunk
             $0.graphs = false
         }
         let pageSize = 16
@@ -231,6 +234,13 @@ struct DeviceAttentionTests {
     @Test func decodeStepsWithRoPEInsideTheTensorCoreKernelMatchTheReference() throws {
         try runDecode(nq: 10, nkv: 2, hd: 128, prompts: [1, 37, 300], tensorCores: true, fusedRope: true)
         try runDecode(nq: 8, nkv: 1, hd: 128, prompts: [15, 16, 17, 130], tensorCores: true, fusedRope: true)
+    }
+
+    /// Splits of at least 16 and of at least 256 keys (`ERNIE_CUDA_DECODE_MIN_CHUNK`): many partial results to merge,
+    /// and at most two splits per sequence here.
+    @Test(arguments: [16, 256]) func decodeSplitLengthsMatchTheReference(minimumChunk: Int) throws {
+        try runDecode(nq: 10, nkv: 2, hd: 128, prompts: [1, 37, 300], tensorCores: true, minimumChunk: minimumChunk)
+        try runDecode(nq: 10, nkv: 2, hd: 128, prompts: [1, 37, 300], tensorCores: false, minimumChunk: minimumChunk)
     }
 
     @Test func decodeStepsOnCUDACoresMatchTheReference() throws {

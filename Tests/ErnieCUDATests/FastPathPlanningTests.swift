@@ -18,6 +18,9 @@ import Testing
             "ERNIE_CUDA_DECODE_ROPE_FUSED": "1",
         ])
         #expect(on.fusedDecodeRope && !defaults.fusedDecodeRope)
+        #expect(defaults.decodeMinimumChunk == 64)
+        #expect(PerfOptions.environment(["ERNIE_CUDA_DECODE_MIN_CHUNK": "128"]).decodeMinimumChunk == 128)
+        #expect(PerfOptions.environment(["ERNIE_CUDA_DECODE_MIN_CHUNK": "1"]).decodeMinimumChunk == 16)
         #expect(on.batchedMoE && on.gemmTuning && on.gemmSharedAlgorithms && on.stagedMoE && on.perWarpMoEDown)
         #expect(!defaults.perWarpMoEDown)
         let off = PerfOptions.environment([

@@ -157,6 +157,7 @@ if wanted ab; then
     ab moe-staged-off "$STD" ERNIE_CUDA_MOE_STAGED=0
     ab moe-down-per-warp "$STD" ERNIE_CUDA_MOE_DOWN_PER_WARP=1
     ab decode-rope-fused "$STD" ERNIE_CUDA_DECODE_ROPE_FUSED=1
+    ab decode-min-chunk-128 "$STD" ERNIE_CUDA_DECODE_MIN_CHUNK=128
     ab skinny-gemv-on "$STD" ERNIE_CUDA_GEMV_MAX_ROWS=16
     ab grouped-moe-off "$STD" ERNIE_CUDA_MOE_GROUPED_MAX_TOKENS=0
     ab flash-prefill-off "--batch 1 --steps 4 --context 512 --prefill 2048" ERNIE_CUDA_FLASH_PREFILL=0
@@ -167,6 +168,8 @@ if wanted ab; then
     ab ctx4096-moe-staged-off "$LONG" ERNIE_CUDA_MOE_STAGED=0
     ab ctx4096-moe-down-per-warp "$LONG" ERNIE_CUDA_MOE_DOWN_PER_WARP=1
     ab ctx4096-decode-rope-fused "$LONG" ERNIE_CUDA_DECODE_ROPE_FUSED=1
+    ab ctx4096-decode-min-chunk-128 "$LONG" ERNIE_CUDA_DECODE_MIN_CHUNK=128
+    ab ctx4096-decode-min-chunk-256 "$LONG" ERNIE_CUDA_DECODE_MIN_CHUNK=256
     ab ctx4096-decode-attention-tc-off "$LONG" ERNIE_CUDA_DECODE_ATTENTION_TC=0
     ab ctx4096-graphs+decode-attn-off "$LONG" ERNIE_CUDA_GRAPHS=0 ERNIE_CUDA_DECODE_ATTENTION=0
     ab prefill8192-flash "--batch 1 --steps 2 --context 16 --prefill 8192"

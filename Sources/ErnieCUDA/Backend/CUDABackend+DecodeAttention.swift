@@ -4,8 +4,6 @@ import ErnieModel
 extension CUDABackend {
     /// Query heads per block the decode kernels are built for.
     static let decodeGroupChunks = [2, 4, 5, 8]
-    /// Fewest keys a split handles (shorter KV lengths use fewer splits).
-    static let decodeMinimumChunk = 64
 
     /// Dynamic shared memory of the tensor-core decode kernel: 4 warps × 2 stages × (K, V) × 16 keys × (128 + 8) bf16.
     static let decodeTensorCoreSharedBytes = 4 * 2 * 2 * 16 * (128 + 8) * 2
@@ -88,7 +86,7 @@ extension CUDABackend {
             try args.int(layout.pageSize)
             args.uint64(UInt64(kvPageStride(layout)))
             args.float(scale)
-            try args.int(Self.decodeMinimumChunk)
+            try args.int(perf.decodeMinimumChunk)
             if let rope {
                 args.pointer(rope.slots)
                 args.pointer(rope.invFreq)
@@ -111,7 +109,7 @@ extension CUDABackend {
                 try args.int(nq)
                 try args.int(hd)
                 try args.int(splits)
-                try args.int(Self.decodeMinimumChunk)
+                try args.int(perf.decodeMinimumChunk)
             }
         }
     }

@@ -36,6 +36,8 @@
 /// | `ERNIE_CUDA_DECODE_ROPE_FUSED` | 0 | 1: decode steps on the tensor-core decode kernel rotate q and write the token's
 ///   K/V inside it (`ernie_decode_attention_tc_rope_hd128`) instead of a separate RoPE + KV-write launch per layer
 ///   (4.8 µs per layer at batch 1 on the H200); not measured on a GPU yet |
+/// | `ERNIE_CUDA_DECODE_MIN_CHUNK` | 64 | fewest keys per split of the decode attention kernels (16–4096): at context 512
+///   and batch 1, 64 gives 8 splits per KV head and 128 gives 4 (fewer partial results to merge, longer blocks) |
 /// | `ERNIE_CUDA_FAST_ELEMENTWISE` | 1 | 0: the scalar RoPE (sin/cos per element), RMSNorm and SiLU·mul kernels |
 /// | `ERNIE_CUDA_FLASH_PREFILL` | 1 | 0: prefill attention on CUDA cores (the general kernel) |
 /// | `ERNIE_CUDA_FLASH_PREFILL_WIDE` | 1 | 0: the flash prefill kernel with 64 query rows per block (4 warps of 16)
@@ -51,6 +53,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
     public var persistentMoE: Bool
     public var stagedMoE: Bool
     public var fusedDecodeRope: Bool
+    public var decodeMinimumChunk: Int
     public var perWarpMoEDown: Bool
     public var batchedMoE: Bool
     public var decodeAttention: Bool
@@ -65,6 +68,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
         gemmSharedAlgorithms: Bool = false,
         groupedMoEMaxTokens: Int = 256, persistentMoE: Bool = true, stagedMoE: Bool = true,
         perWarpMoEDown: Bool = false, batchedMoE: Bool = false, fusedDecodeRope: Bool = false,
+        decodeMinimumChunk: Int = 64,
         decodeAttention: Bool = true, decodeAttentionTensorCores: Bool = true, fastElementwise: Bool = true,
         flashPrefill: Bool = true, flashPrefillWide: Bool = true,
         programmaticDependentLaunch: Bool = true
@@ -79,6 +83,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
         self.stagedMoE = stagedMoE
         self.perWarpMoEDown = perWarpMoEDown
         self.fusedDecodeRope = fusedDecodeRope
+        self.decodeMinimumChunk = decodeMinimumChunk
         self.batchedMoE = batchedMoE
         self.decodeAttention = decodeAttention
         self.decodeAttentionTensorCores = decodeAttentionTensorCores
@@ -119,6 +124,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
         flag("ERNIE_CUDA_DECODE_ATTENTION", &options.decodeAttention)
         flag("ERNIE_CUDA_DECODE_ATTENTION_TC", &options.decodeAttentionTensorCores)
         flag("ERNIE_CUDA_DECODE_ROPE_FUSED", &options.fusedDecodeRope)
+        number("ERNIE_CUDA_DECODE_MIN_CHUNK", &options.decodeMinimumChunk, range: 16...4096)
         flag("ERNIE_CUDA_FAST_ELEMENTWISE", &options.fastElementwise)
         flag("ERNIE_CUDA_FLASH_PREFILL", &options.flashPrefill)
         flag("ERNIE_CUDA_FLASH_PREFILL_WIDE", &options.flashPrefillWide)
@@ -135,7 +141,8 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
             + "\(groupedMoEMaxTokens > 0 && stagedMoE ? " (weights staged in shared memory\(perWarpMoEDown ? ", down per warp" : ""))" : ""), "
             + "batched MoE GEMMs \(batchedMoE ? "on" : "off"), "
             + "decode attention \(decodeAttention ? (decodeAttentionTensorCores ? "on, tensor cores" : "on") : "off")"
-            + "\(decodeAttention && decodeAttentionTensorCores && fusedDecodeRope ? " with RoPE" : ""), "
+            + "\(decodeAttention && decodeAttentionTensorCores && fusedDecodeRope ? " with RoPE" : "")"
+            + "\(decodeAttention && decodeMinimumChunk != 64 ? " (≥ \(decodeMinimumChunk) keys per split)" : ""), "
             + "fast elementwise \(fastElementwise ? "on" : "off"), "
             + "flash prefill \(flashPrefill ? (flashPrefillWide ? "on, 128 rows" : "on, 64 rows") : "off"), "
             + "PDL \(programmaticDependentLaunch ? "on" : "off")"
