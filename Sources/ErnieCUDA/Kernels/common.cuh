@@ -515,3 +515,77 @@ __device__ __forceinline__ int moe_row(const MoESlot &s, int i, int T, int top_k
 __device__ __forceinline__ int moe_token(const MoESlot &s, int i, const int *pairs, int top_k) {
     return s.routed ? ld_dep_i32(pairs + s.base + i) / top_k : i;
 }
+
+// The expert kernels' cross-warp sums (moe_grouped.cu, moe_staged.cu): each warp's mma accumulators for NT 8-token
+// tiles (rows g and g + 8 of the 16-row tile, tokens 2t and 2t + 1 of each 8) go to shared memory as [token][row]
+// floats, one TILE = NT * 8 * MOE_ROWS per warp and matrix, and after a barrier the block sums them over the warps.
+template <int NT>
+__device__ __forceinline__ void moe_store_partials(float *mine, const float (&acc)[NT][4], int g, int t) {
+#pragma unroll
+    for (int nt = 0; nt < NT; ++nt) {
+#pragma unroll
+        for (int i = 0; i < 4; ++i) {
+            const int r = g + (i >= 2 ? 8 : 0);
+            const int m = nt * 8 + 2 * t + (i & 1);
+            mine[m * MOE_ROWS + r] = acc[nt][i];
+        }
+    }
+}
+
+// Gate and up partials of warp `warp` ([warp][gate, up][TILE] in `red`).
+template <int NT>
+__device__ __forceinline__ void moe_store_gate_up_partials(float *red, int warp, const float (&ag)[NT][4],
+                                                           const float (&au)[NT][4], int g, int t) {
+    constexpr int TILE = NT * 8 * MOE_ROWS;
+    float *mine = red + warp * 2 * TILE;
+#pragma unroll
+    for (int nt = 0; nt < NT; ++nt) {
+#pragma unroll
+        for (int i = 0; i < 4; ++i) {
+            const int r = g + (i >= 2 ? 8 : 0);
+            const int m = nt * 8 + 2 * t + (i & 1);
+            mine[m * MOE_ROWS + r] = ag[nt][i];
+            mine[TILE + m * MOE_ROWS + r] = au[nt][i];
+        }
+    }
+}
+
+// h for tokens m0 ... m0 + valid - 1 of slot `s`, rows e_r0 ... of its width: the warps' gate and up sums, each
+// rounded to bf16, the bias added and rounded, then bf16(bf16(silu(gate)) * up).
+template <int NT>
+__device__ __forceinline__ void moe_gate_up_epilogue(const float *red, int warps, int valid, const MoESlot &s, int m0,
+                                                     int e_r0, int e_width, const bf16 *e_gbias, const bf16 *e_ubias,
+                                                     bf16 *h, int hstride, int T, int top_k) {
+    constexpr int TILE = NT * 8 * MOE_ROWS;
+    for (int idx = threadIdx.x; idx < valid * MOE_ROWS; idx += blockDim.x) {
+        const int m = idx / MOE_ROWS, r = idx - m * MOE_ROWS;
+        if (e_r0 + r >= e_width) continue;
+        float gv = 0.0f, uv = 0.0f;
+        for (int ww = 0; ww < warps; ++ww) {
+            gv += red[ww * 2 * TILE + idx];
+            uv += red[ww * 2 * TILE + TILE + idx];
+        }
+        gv = round_bf(gv);
+        uv = round_bf(uv);
+        if (e_gbias != nullptr) {
+            gv = round_bf(gv + bf2f(e_gbias[e_r0 + r]));
+            uv = round_bf(uv + bf2f(e_ubias[e_r0 + r]));
+        }
+        const float sv = round_bf(gv / (1.0f + expf(-gv)));
+        h[(i64)moe_row(s, m0 + m, T, top_k) * hstride + e_r0 + r] = f2bf(sv * uv);
+    }
+}
+
+// Y (fp32, unrounded) for tokens m0 ... m0 + valid - 1 of slot `s`, output columns c0row ...: the warps' sums.
+template <int NT>
+__device__ __forceinline__ void moe_down_epilogue(const float *red, int warps, int valid, const MoESlot &s, int m0,
+                                                  int c0row, int H, float *y, int T, int top_k) {
+    constexpr int TILE = NT * 8 * MOE_ROWS;
+    for (int idx = threadIdx.x; idx < valid * MOE_ROWS; idx += blockDim.x) {
+        const int m = idx / MOE_ROWS, r = idx - m * MOE_ROWS;
+        if (c0row + r >= H) continue;
+        float v = 0.0f;
+        for (int ww = 0; ww < warps; ++ww) v += red[ww * TILE + idx];
+        y[(i64)moe_row(s, m0 + m, T, top_k) * H + c0row + r] = v;
+    }
+}

@@ -43,7 +43,6 @@ __device__ __forceinline__ void moe_gate_up_staged_impl(
     const bf16 *__restrict__ shared_bias, bf16 *__restrict__ h, int T, int H, int I, int top_k, int chunks_shared,
     int CW, int SW) {
     ERNIE_DYNAMIC_SMEM(unsigned char, smem);
-    constexpr int TILE = NT * 8 * MOE_ROWS;
     constexpr int GROUP = NT * 8;
     constexpr int MAT = MOE_ROWS * 128;  // one matrix's 16 rows of a unit
     constexpr int STAGE = 2 * MAT;       // bytes per warp and stage: gate, then up
@@ -208,36 +207,11 @@ __device__ __forceinline__ void moe_gate_up_staged_impl(
             }
             if (m0 >= s.count) continue;  // uniform: a slot without tokens streamed one group for nothing
             // Reduce over the warps (shared memory), then the SiLU·mul epilogue, as moe_grouped.cu.
-            float *mine = red + warp * 2 * TILE;
-#pragma unroll
-            for (int nt = 0; nt < NT; ++nt) {
-#pragma unroll
-                for (int i = 0; i < 4; ++i) {
-                    const int r = g + (i >= 2 ? 8 : 0);
-                    const int m = nt * 8 + 2 * t + (i & 1);
-                    mine[m * MOE_ROWS + r] = ag[nt][i];
-                    mine[TILE + m * MOE_ROWS + r] = au[nt][i];
-                }
-            }
+            moe_store_gate_up_partials<NT>(red, warp, ag, au, g, t);
             __syncthreads();
             const int valid = min(GROUP, s.count - m0);
-            for (int idx = threadIdx.x; idx < valid * MOE_ROWS; idx += blockDim.x) {
-                const int m = idx / MOE_ROWS, r = idx - m * MOE_ROWS;
-                if (e_r0 + r >= e_width) continue;
-                float gv = 0.0f, uv = 0.0f;
-                for (int ww = 0; ww < warps; ++ww) {
-                    gv += red[ww * 2 * TILE + idx];
-                    uv += red[ww * 2 * TILE + TILE + idx];
-                }
-                gv = round_bf(gv);
-                uv = round_bf(uv);
-                if (e_gbias != nullptr) {
-                    gv = round_bf(gv + bf2f(e_gbias[e_r0 + r]));
-                    uv = round_bf(uv + bf2f(e_ubias[e_r0 + r]));
-                }
-                const float sv = round_bf(gv / (1.0f + expf(-gv)));
-                h[(i64)moe_row(s, m0 + m, T, top_k) * hstride + e_r0 + r] = f2bf(sv * uv);
-            }
+            moe_gate_up_epilogue<NT>(red, warps, valid, s, m0, e_r0, e_width, e_gbias, e_ubias, h, hstride, T,
+                                     top_k);
             __syncthreads();
         }
     }
@@ -411,25 +385,10 @@ __device__ __forceinline__ void moe_down_staged_impl(const bf16 *h, const int *o
                 }
                 continue;
             }
-            float *mine = red + warp * TILE;
-#pragma unroll
-            for (int nt = 0; nt < NT; ++nt) {
-#pragma unroll
-                for (int i = 0; i < 4; ++i) {
-                    const int r = g + (i >= 2 ? 8 : 0);
-                    const int m = nt * 8 + 2 * t + (i & 1);
-                    mine[m * MOE_ROWS + r] = acc[nt][i];
-                }
-            }
+            moe_store_partials<NT>(red + warp * TILE, acc, g, t);
             __syncthreads();
             const int valid = min(GROUP, s.count - m0);
-            for (int idx = threadIdx.x; idx < valid * MOE_ROWS; idx += blockDim.x) {
-                const int m = idx / MOE_ROWS, r = idx - m * MOE_ROWS;
-                if (c0row + r >= H) continue;
-                float v = 0.0f;
-                for (int ww = 0; ww < warps; ++ww) v += red[ww * TILE + idx];
-                y[(i64)moe_row(s, m0 + m, T, top_k) * H + c0row + r] = v;
-            }
+            moe_down_epilogue<NT>(red, warps, valid, s, m0, c0row, H, y, T, top_k);
             __syncthreads();
         }
     }
