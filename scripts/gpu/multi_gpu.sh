@@ -112,7 +112,7 @@ if [ ! -x "$BIN" ]; then
 fi
 GPUS=$(nvidia-smi --query-gpu=name --format=csv,noheader 2> /dev/null | wc -l)
 FIRST_GPU=$(nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2> /dev/null | head -1)
-COMMIT=$(git rev-parse --short HEAD 2> /dev/null || echo '?')
+COMMIT=$(cat .device/BUILD 2> /dev/null || git rev-parse --short HEAD 2> /dev/null || echo '?')
 say "multi-GPU run $KIND on $GPUS GPU(s): $FIRST_GPU   commit: $COMMIT   parts: $PARTS"
 NEED=${KIND#x}
 if ((GPUS < NEED)); then say "WARNING: $KIND wants $NEED GPUs, $GPUS visible"; fi

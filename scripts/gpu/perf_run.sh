@@ -56,7 +56,8 @@ if [ ! -x "$BIN" ]; then
 fi
 nvidia-smi --query-gpu=name,driver_version,memory.total,memory.used,clocks.sm,clocks.mem --format=csv,noheader \
     > "$LOGS/nvidia-smi.txt" 2>&1
-say "GPU: $(head -1 "$LOGS/nvidia-smi.txt")   commit: $(git rev-parse --short HEAD 2> /dev/null || echo '?')"
+say "GPU: $(head -1 "$LOGS/nvidia-smi.txt")   build: $(cat .device/BUILD 2> /dev/null || echo '?')$(
+    [ -n "${ERNIE_KERNEL_DIR:-}" ] && echo "   kernels: $ERNIE_KERNEL_DIR")"
 
 # ---- 1. checks ------------------------------------------------------------------------------------------------------
 if wanted checks; then
