@@ -190,7 +190,7 @@ struct DeviceMoETests {
     /// The per-warp down kernel (`ERNIE_CUDA_MOE_DOWN_PER_WARP`): every warp takes whole items, so the items outnumber
     /// or undershoot the warps depending on the shape — 1, 5 and 12 tokens (NT 1 and 2, two token groups at 12 with
     /// NT 1's 8-token groups not reached), a K of 1024 columns for the shared chunk (16 units, its first stages before
-    /// the programmatic wait), and expert widths that are no multiple of 64 (a partial last unit).
+    /// the programmatic wait), expert widths that are no multiple of 64 (a partial last unit), and NT 4.
     @Test func perWarpDownKernelMatchesTheReference() throws {
         for tokens in [1, 5, 12] {
             try run(tokens: tokens, hidden: 64, experts: 8, topK: 3, inter: 16, shared: true, withBias: true,
@@ -201,6 +201,10 @@ struct DeviceMoETests {
                     downPerWarp: true, sharedInter: 1024)
         }
         try run(tokens: 16, hidden: 128, experts: 4, topK: 2, inter: 96, shared: true, withBias: false,
+                downPerWarp: true)
+        // NT 4 (more than 16 tokens): the register gate|up kernel, then the per-warp down kernel; 40 tokens make two
+        // token groups of 32 for the shared chunks.
+        try run(tokens: 40, hidden: 128, experts: 4, topK: 2, inter: 96, shared: true, withBias: true,
                 downPerWarp: true)
     }
 

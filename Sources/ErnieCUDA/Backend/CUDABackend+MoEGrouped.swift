@@ -83,10 +83,10 @@ struct GroupedMoEPlan: Equatable {
     /// warp (16 rows × 64 columns); the per-warp staged kernel (`perWarp`) has rings only.
     func downKernel(staged: Bool, perWarp: Bool = false) -> (name: String, sharedBytes: Int, perWarp: Bool) {
         let reduction = downWarps * nt * 8 * 16 * 4
-        guard staged, hasStagedKernels else { return ("ernie_moe_down_grouped_nt\(nt)", reduction, false) }
-        if perWarp {
+        if staged, perWarp {  // built for NT 1, 2 and 4
             return ("ernie_moe_down_warps_nt\(nt)", downWarps * Self.stagedStages.downPerWarp * 2048, true)
         }
+        guard staged, hasStagedKernels else { return ("ernie_moe_down_grouped_nt\(nt)", reduction, false) }
         return ("ernie_moe_down_staged_nt\(nt)", reduction + downWarps * Self.stagedStages.down * 2048, false)
     }
 

@@ -22,10 +22,11 @@
 /// | `ERNIE_CUDA_MOE_STAGED` | 1 | 0: the grouped expert kernels of steps of at most 16 tokens load their weights straight
 ///   into mma fragments (registers) instead of streaming them through a per-warp shared-memory ring in whole 128-byte
 ///   row pieces (`Kernels/moe_staged.cu`). Larger steps always use the register kernels (staged: slower there) |
-/// | `ERNIE_CUDA_MOE_DOWN_PER_WARP` | 0 | 1: with the staged kernels, each warp of the down projection takes whole work
-///   items (all of K, no cross-warp reduction or block barrier; `ernie_moe_down_warps_nt*`) instead of the block's
-///   warps splitting each item's K; written after round 6 for the staged down kernel's 62 % of the read bandwidth at
-///   batch 1, not measured on a GPU yet |
+/// | `ERNIE_CUDA_MOE_DOWN_PER_WARP` | 0 | 1: the down projection of the grouped MoE path (any step size, with
+///   `ERNIE_CUDA_MOE_STAGED` on) streams its weights through shared memory with each warp taking whole work items (all
+///   of K, no cross-warp reduction or block barrier; `ernie_moe_down_warps_nt*`) instead of the block's warps
+///   splitting each item's K; written after round 6 for the down kernels' 62 % (batch 1) and 56 % (batch 64) of the
+///   read bandwidth, not measured on a GPU yet |
 /// | `ERNIE_CUDA_MOE_BATCHED` | 0 | 1: large MoE steps (grouped on the host) run one strided-batched cuBLASLt GEMM per
 ///   direction over every expert, rows padded to the largest expert's count (when at least
 ///   `MoEPlan.minimumBatchedFill` of the rows are real), instead of one GEMM per active expert (no gain measured on the

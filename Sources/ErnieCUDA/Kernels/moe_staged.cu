@@ -398,10 +398,10 @@ __device__ __forceinline__ void moe_down_staged_impl(const bf16 *h, const int *o
 
 // GU_BLOCKS / DN_BLOCKS: blocks per multiprocessor the register budget must allow (the host sizes the persistent
 // grids from the compiled kernel's registers and shared memory). GU_STAGES / DN_STAGES: ring depth, which the host
-// must match when it sizes the dynamic shared memory (GroupedMoEPlan.stagedStages; DN_WARP_STAGES for the per-warp
-// down kernel). Only NT 1 and 2 (steps of at most 16 tokens): at NT 4 the register kernels measured faster (batch 64:
-// 17.7 against 18.6 ms per step).
-#define ERNIE_MOE_STAGED_KERNELS(NT, GU_BLOCKS, GU_STAGES, DN_BLOCKS, DN_STAGES, DN_WARP_STAGES)                     \
+// must match when it sizes the dynamic shared memory (GroupedMoEPlan.stagedStages; STAGES of the per-warp down
+// kernel below too). Only NT 1 and 2 (steps of at most 16 tokens): at NT 4 the register kernels measured faster
+// (batch 64: 17.7 against 18.6 ms per step).
+#define ERNIE_MOE_STAGED_KERNELS(NT, GU_BLOCKS, GU_STAGES, DN_BLOCKS, DN_STAGES)                                    \
     extern "C" __global__ void __launch_bounds__(256, GU_BLOCKS) ernie_moe_gate_up_staged_nt##NT(                    \
         const bf16 *x, const int *offsets, const int *active, const int *meta, const int *pairs,                    \
         const bf16 *__restrict__ gate_up, const bf16 *__restrict__ gate_up_bias,                                    \
@@ -417,14 +417,20 @@ __device__ __forceinline__ void moe_down_staged_impl(const bf16 *h, const int *o
         int chunks_shared, int CW, int SW) {                                                                        \
         moe_down_staged_impl<NT, DN_STAGES, false>(h, offsets, active, meta, down, shared_down, y, T, H, I, top_k, \
                                                    chunks_shared, CW, SW);                                          \
-    }                                                                                                               \
-    extern "C" __global__ void __launch_bounds__(256, DN_BLOCKS) ernie_moe_down_warps_nt##NT(                        \
+    }
+
+// The per-warp down kernel (opt-in), also for NT 4: without a cross-warp reduction its shape suits batch 64 too.
+#define ERNIE_MOE_DOWN_WARPS_KERNEL(NT, BLOCKS, STAGES)                                                             \
+    extern "C" __global__ void __launch_bounds__(256, BLOCKS) ernie_moe_down_warps_nt##NT(                           \
         const bf16 *h, const int *offsets, const int *active, const int *meta, const bf16 *__restrict__ down,       \
         const bf16 *__restrict__ shared_down, float *__restrict__ y, int T, int H, int I, int top_k,                \
         int chunks_shared, int CW, int SW) {                                                                        \
-        moe_down_staged_impl<NT, DN_WARP_STAGES, true>(h, offsets, active, meta, down, shared_down, y, T, H, I,     \
-                                                       top_k, chunks_shared, CW, SW);                               \
+        moe_down_staged_impl<NT, STAGES, true>(h, offsets, active, meta, down, shared_down, y, T, H, I, top_k,     \
+                                               chunks_shared, CW, SW);                                              \
     }
 
-ERNIE_MOE_STAGED_KERNELS(1, 3, 2, 3, 2, 3)
-ERNIE_MOE_STAGED_KERNELS(2, 2, 2, 3, 2, 3)
+ERNIE_MOE_STAGED_KERNELS(1, 3, 2, 3, 2)
+ERNIE_MOE_STAGED_KERNELS(2, 2, 2, 3, 2)
+ERNIE_MOE_DOWN_WARPS_KERNEL(1, 3, 3)
+ERNIE_MOE_DOWN_WARPS_KERNEL(2, 3, 3)
+ERNIE_MOE_DOWN_WARPS_KERNEL(4, 2, 3)
