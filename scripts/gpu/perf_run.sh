@@ -82,6 +82,10 @@ if wanted checks; then
         --op moe,decode,forward > "$LOGS/selftest-21b-moe-down-per-warp.log" 2>&1
     say "selftest-21b moe/decode/forward with ERNIE_CUDA_MOE_DOWN_PER_WARP=1: rc $? $(grep -h '^selftest:' \
         "$LOGS/selftest-21b-moe-down-per-warp.log" | tail -1)"
+    ERNIE_CUDA_MOE_FUSED_NORM=1 ERNIE_CUDA_SYNC=1 timeout -k 5 150 "$BIN" cuda selftest --shapes ernie-21b \
+        --op decode,forward > "$LOGS/selftest-21b-moe-fused-norm.log" 2>&1
+    say "selftest-21b decode/forward with ERNIE_CUDA_MOE_FUSED_NORM=1: rc $? $(grep -h '^selftest:' \
+        "$LOGS/selftest-21b-moe-fused-norm.log" | tail -1)"
     ERNIE_CUDA_DECODE_ROPE_FUSED=1 ERNIE_CUDA_SYNC=1 timeout -k 5 150 "$BIN" cuda selftest --shapes ernie-21b \
         --op attention,decode,forward > "$LOGS/selftest-21b-decode-rope-fused.log" 2>&1
     say "selftest-21b attention/decode/forward with ERNIE_CUDA_DECODE_ROPE_FUSED=1: rc $? $(grep -h '^selftest:' \
@@ -159,6 +163,7 @@ if wanted ab; then
     ab moe-down-per-warp "$STD" ERNIE_CUDA_MOE_DOWN_PER_WARP=1
     ab decode-rope-fused "$STD" ERNIE_CUDA_DECODE_ROPE_FUSED=1
     ab decode-min-chunk-128 "$STD" ERNIE_CUDA_DECODE_MIN_CHUNK=128
+    ab moe-fused-norm "$STD" ERNIE_CUDA_MOE_FUSED_NORM=1
     ab skinny-gemv-on "$STD" ERNIE_CUDA_GEMV_MAX_ROWS=16
     ab grouped-moe-off "$STD" ERNIE_CUDA_MOE_GROUPED_MAX_TOKENS=0
     ab flash-prefill-off "--batch 1 --steps 4 --context 512 --prefill 2048" ERNIE_CUDA_FLASH_PREFILL=0

@@ -27,6 +27,9 @@
 ///   of K, no cross-warp reduction or block barrier; `ernie_moe_down_warps_nt*`) instead of the block's warps
 ///   splitting each item's K; written after round 6 for the down kernels' 62 % (batch 1) and 56 % (batch 64) of the
 ///   read bandwidth, not measured on a GPU yet |
+/// | `ERNIE_CUDA_MOE_FUSED_NORM` | 0 | 1: the post-attention residual add + RMSNorm runs inside the grouped MoE router
+///   (`ernie_moe_router_grouped_norm`) instead of its own launch before it (4–5 µs per layer on the H200); not
+///   measured on a GPU yet |
 /// | `ERNIE_CUDA_MOE_BATCHED` | 0 | 1: large MoE steps (grouped on the host) run one strided-batched cuBLASLt GEMM per
 ///   direction over every expert, rows padded to the largest expert's count (when at least
 ///   `MoEPlan.minimumBatchedFill` of the rows are real), instead of one GEMM per active expert (no gain measured on the
@@ -56,6 +59,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
     public var fusedDecodeRope: Bool
     public var decodeMinimumChunk: Int
     public var perWarpMoEDown: Bool
+    public var fusedMoENorm: Bool
     public var batchedMoE: Bool
     public var decodeAttention: Bool
     public var decodeAttentionTensorCores: Bool
@@ -68,7 +72,8 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
         graphs: Bool = true, graphMaxBatch: Int = 256, gemvMaxRows: Int = 0, gemmTuning: Bool = false,
         gemmSharedAlgorithms: Bool = false,
         groupedMoEMaxTokens: Int = 256, persistentMoE: Bool = true, stagedMoE: Bool = true,
-        perWarpMoEDown: Bool = false, batchedMoE: Bool = false, fusedDecodeRope: Bool = false,
+        perWarpMoEDown: Bool = false, fusedMoENorm: Bool = false, batchedMoE: Bool = false,
+        fusedDecodeRope: Bool = false,
         decodeMinimumChunk: Int = 64,
         decodeAttention: Bool = true, decodeAttentionTensorCores: Bool = true, fastElementwise: Bool = true,
         flashPrefill: Bool = true, flashPrefillWide: Bool = true,
@@ -83,6 +88,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
         self.persistentMoE = persistentMoE
         self.stagedMoE = stagedMoE
         self.perWarpMoEDown = perWarpMoEDown
+        self.fusedMoENorm = fusedMoENorm
         self.fusedDecodeRope = fusedDecodeRope
         self.decodeMinimumChunk = decodeMinimumChunk
         self.batchedMoE = batchedMoE
@@ -97,7 +103,8 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
     /// Every fast path off: the kernels and cuBLASLt calls the backend used before them (the reference path).
     public static let reference = PerfOptions(
         graphs: false, gemvMaxRows: 0, gemmTuning: false, gemmSharedAlgorithms: false, groupedMoEMaxTokens: 0,
-        persistentMoE: false, stagedMoE: false, perWarpMoEDown: false, batchedMoE: false, fusedDecodeRope: false,
+        persistentMoE: false, stagedMoE: false, perWarpMoEDown: false, fusedMoENorm: false, batchedMoE: false,
+        fusedDecodeRope: false,
         decodeAttention: false,
         decodeAttentionTensorCores: false, fastElementwise: false, flashPrefill: false, flashPrefillWide: false,
         programmaticDependentLaunch: false
@@ -121,6 +128,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
         flag("ERNIE_CUDA_MOE_PERSISTENT", &options.persistentMoE)
         flag("ERNIE_CUDA_MOE_STAGED", &options.stagedMoE)
         flag("ERNIE_CUDA_MOE_DOWN_PER_WARP", &options.perWarpMoEDown)
+        flag("ERNIE_CUDA_MOE_FUSED_NORM", &options.fusedMoENorm)
         flag("ERNIE_CUDA_MOE_BATCHED", &options.batchedMoE)
         flag("ERNIE_CUDA_DECODE_ATTENTION", &options.decodeAttention)
         flag("ERNIE_CUDA_DECODE_ATTENTION_TC", &options.decodeAttentionTensorCores)
@@ -139,7 +147,8 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
             + "shared GEMM algorithms \(gemmSharedAlgorithms ? "on" : "off"), "
             + "grouped MoE \(groupedMoEMaxTokens > 0 ? "≤\(groupedMoEMaxTokens) tokens" : "off")"
             + "\(groupedMoEMaxTokens > 0 && !persistentMoE ? " (one block per item)" : "")"
-            + "\(groupedMoEMaxTokens > 0 && stagedMoE ? " (weights staged in shared memory\(perWarpMoEDown ? ", down per warp" : ""))" : ""), "
+            + "\(groupedMoEMaxTokens > 0 && stagedMoE ? " (weights staged in shared memory\(perWarpMoEDown ? ", down per warp" : ""))" : "")"
+            + "\(groupedMoEMaxTokens > 0 && fusedMoENorm ? " (norm in the router)" : ""), "
             + "batched MoE GEMMs \(batchedMoE ? "on" : "off"), "
             + "decode attention \(decodeAttention ? (decodeAttentionTensorCores ? "on, tensor cores" : "on") : "off")"
             + "\(decodeAttention && decodeAttentionTensorCores && fusedDecodeRope ? " with RoPE" : "")"
