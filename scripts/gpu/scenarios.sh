@@ -56,6 +56,12 @@ for scenario in "$@"; do
         fi
         ((left < limit)) && limit=$left
     fi
+    # The previous scenario's prefixes go first (retried while the server still finishes its last requests); the bench
+    # flushes once more after its warmup request.
+    for _ in $(seq 1 20); do
+        curl -sf -X POST "http://127.0.0.1:$PORT/flush_cache" > /dev/null 2>&1 && break
+        sleep 0.5
+    done
     timeout -k 5 "$limit" "$BIN" bench-serving --backend sglang --host 127.0.0.1 --port "$PORT" \
         --dataset-name random --dataset-path "$SHAREGPT" --tokenizer "$TOKENIZER" --random-input-len "$in" \
         --random-output-len "$out" --num-prompts "$prompts" --max-concurrency "$conc" \
