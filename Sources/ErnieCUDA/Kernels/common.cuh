@@ -516,23 +516,51 @@ __device__ __forceinline__ int moe_token(const MoESlot &s, int i, const int *pai
     return s.routed ? ld_dep_i32(pairs + s.base + i) / top_k : i;
 }
 
-// The expert kernels' cross-warp sums (moe_grouped.cu, moe_staged.cu): each warp's mma accumulators for NT 8-token
-// tiles (rows g and g + 8 of the 16-row tile, tokens 2t and 2t + 1 of each 8) go to shared memory as [token][row]
-// floats, one TILE = NT * 8 * MOE_ROWS per warp and matrix, and after a barrier the block sums them over the warps.
+// Gate and up bias rows of slot `s` (nullptr when the slot has none): routed expert e's are 2I wide (gate, then up),
+// shared chunk j's sit at j * CW of the shared [gate | up] bias, up S further on.
+struct MoEBias {
+    const bf16 *gate, *up;
+};
+__device__ __forceinline__ MoEBias moe_gate_up_bias(const MoESlot &s, const bf16 *gate_up_bias, const bf16 *shared_bias,
+                                                    int I, int CW, int S) {
+    MoEBias b;
+    b.gate = s.routed ? (gate_up_bias != nullptr ? gate_up_bias + (i64)s.expert * 2 * I : nullptr)
+                      : (shared_bias != nullptr ? shared_bias + s.expert * CW : nullptr);
+    b.up = b.gate == nullptr ? nullptr : b.gate + (s.routed ? I : S);
+    return b;
+}
+
+// The down kernels' B operands for tokens m0 + nt * 8 + g of slot `s` (nt < NT): the slot's rows of h (hstride wide)
+// at column 8t, and whether each is one of the slot's tokens (rows past the count point at row 0, never read).
 template <int NT>
-__device__ __forceinline__ void moe_store_partials(float *mine, const float (&acc)[NT][4], int g, int t) {
+__device__ __forceinline__ void moe_down_inputs(const bf16 *(&hr)[NT], bool (&hok)[NT], const bf16 *h, int hstride,
+                                                const MoESlot &s, int m0, int g, int t, int T, int top_k) {
+#pragma unroll
+    for (int nt = 0; nt < NT; ++nt) {
+        const int i = m0 + nt * 8 + g;
+        hok[nt] = i < s.count;
+        hr[nt] = h + (i64)(hok[nt] ? moe_row(s, i, T, top_k) : 0) * hstride + 8 * t;
+    }
+}
+
+// Cross-warp sums of the mma.sync GEMVs (moe_grouped.cu, moe_staged.cu, gemv.cu): each warp's accumulators for NT
+// 8-token tiles (rows g and g + 8 of a 16-row tile, tokens 2t and 2t + 1 of each 8) go to shared memory as
+// [token][row] floats, NT * 8 * 16 per warp and matrix, and after a barrier the block sums them over the warps.
+template <int NT>
+__device__ __forceinline__ void mma_store_partials(float *mine, const float (&acc)[NT][4], int g, int t) {
 #pragma unroll
     for (int nt = 0; nt < NT; ++nt) {
 #pragma unroll
         for (int i = 0; i < 4; ++i) {
             const int r = g + (i >= 2 ? 8 : 0);
             const int m = nt * 8 + 2 * t + (i & 1);
-            mine[m * MOE_ROWS + r] = acc[nt][i];
+            mine[m * 16 + r] = acc[nt][i];
         }
     }
 }
 
-// Gate and up partials of warp `warp` ([warp][gate, up][TILE] in `red`).
+// Gate and up partials of warp `warp` ([warp][gate, up][NT * 8 * MOE_ROWS] in `red`), stored interleaved (two
+// mma_store_partials calls, one matrix after the other, schedule the gate|up kernels differently).
 template <int NT>
 __device__ __forceinline__ void moe_store_gate_up_partials(float *red, int warp, const float (&ag)[NT][4],
                                                            const float (&au)[NT][4], int g, int t) {

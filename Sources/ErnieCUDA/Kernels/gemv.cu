@@ -101,16 +101,7 @@ __device__ __forceinline__ void gemv_impl(const bf16 *x, const bf16 *__restrict_
     }
     constexpr int TILE = NT * 8 * GEMV_ROWS;
     red += tile_in_block * warps * TILE;
-    float *mine = red + warp * TILE;
-#pragma unroll
-    for (int nt = 0; nt < NT; ++nt) {
-#pragma unroll
-        for (int i = 0; i < 4; ++i) {
-            const int r = g + (i >= 2 ? 8 : 0);
-            const int m = nt * 8 + 2 * t + (i & 1);
-            mine[m * GEMV_ROWS + r] = acc[nt][i];
-        }
-    }
+    mma_store_partials<NT>(red + warp * TILE, acc, g, t);
     __syncthreads();
     for (int idx = warp * 32 + lane; idx < TILE; idx += warps * 32) {
         const int m = idx / GEMV_ROWS, r = idx - m * GEMV_ROWS;

@@ -107,9 +107,7 @@ __device__ __forceinline__ void moe_gate_up_impl(
         }
         // This item's epilogue state, from the slot (prepare(next) overwrites the loop's variables).
         const int e_r0 = s.tile * MOE_ROWS, e_width = s.routed ? I : CW;
-        const bf16 *e_gbias = s.routed ? (gate_up_bias != nullptr ? gate_up_bias + (i64)s.expert * 2 * I : nullptr)
-                                       : (shared_bias != nullptr ? shared_bias + s.expert * CW : nullptr);
-        const bf16 *e_ubias = e_gbias == nullptr ? nullptr : e_gbias + (s.routed ? I : S);
+        const MoEBias e_bias = moe_gate_up_bias(s, gate_up_bias, shared_bias, I, CW, S);
         for (int m0 = 0; m0 < s.count; m0 += NT * 8) {
             const bf16 *xr[NT];
             bool xok[NT];
@@ -160,8 +158,8 @@ __device__ __forceinline__ void moe_gate_up_impl(
             moe_store_gate_up_partials<NT>(red, warp, ag, au, g, t);
             __syncthreads();
             const int valid = min(NT * 8, s.count - m0);
-            moe_gate_up_epilogue<NT>(red, warps, valid, s, m0, e_r0, e_width, e_gbias, e_ubias, h, hstride, T,
-                                     top_k);
+            moe_gate_up_epilogue<NT>(red, warps, valid, s, m0, e_r0, e_width, e_bias.gate, e_bias.up, h, hstride,
+                                     T, top_k);
             __syncthreads();
         }
         item = next;
@@ -251,12 +249,7 @@ __device__ __forceinline__ void moe_down_impl(const bf16 *h, const int *offsets,
         for (int m0 = 0; m0 < s.count; m0 += NT * 8) {
             const bf16 *hr[NT];
             bool hok[NT];
-#pragma unroll
-            for (int nt = 0; nt < NT; ++nt) {
-                const int i = m0 + nt * 8 + g;
-                hok[nt] = i < s.count;
-                hr[nt] = h + (i64)(hok[nt] ? moe_row(s, i, T, top_k) : 0) * hstride + 8 * t;
-            }
+            moe_down_inputs<NT>(hr, hok, h, hstride, s, m0, g, t, T, top_k);
             float acc[NT][4];
 #pragma unroll
             for (int nt = 0; nt < NT; ++nt) acc[nt][0] = acc[nt][1] = acc[nt][2] = acc[nt][3] = 0.0f;
@@ -283,7 +276,7 @@ __device__ __forceinline__ void moe_down_impl(const bf16 *h, const int *offsets,
             }
             // The last token group: the next item's first round is requested now and arrives during the reduction.
             if (m0 + NT * 8 >= s.count) prepare(next);
-            moe_store_partials<NT>(red + warp * TILE, acc, g, t);
+            mma_store_partials<NT>(red + warp * TILE, acc, g, t);
             __syncthreads();
             const int valid = min(NT * 8, s.count - m0);
             moe_down_epilogue<NT>(red, warps, valid, s, m0, c0row, H, y, T, top_k);

@@ -154,9 +154,7 @@ __device__ __forceinline__ void moe_gate_up_staged_impl(
         const MoESlot s = moe_slot(item, tiles, offsets, active, chunks_shared, num_tokens);
         const int groups = max(1, (s.count + GROUP - 1) / GROUP);
         const int e_r0 = s.tile * MOE_ROWS, e_width = s.routed ? I : CW;
-        const bf16 *e_gbias = s.routed ? (gate_up_bias != nullptr ? gate_up_bias + (i64)s.expert * 2 * I : nullptr)
-                                       : (shared_bias != nullptr ? shared_bias + s.expert * CW : nullptr);
-        const bf16 *e_ubias = e_gbias == nullptr ? nullptr : e_gbias + (s.routed ? I : SW);
+        const MoEBias e_bias = moe_gate_up_bias(s, gate_up_bias, shared_bias, I, CW, SW);
         for (int m0 = 0; m0 < groups * GROUP; m0 += GROUP) {
             const bf16 *xr[NT];
             bool xok[NT];
@@ -210,8 +208,8 @@ __device__ __forceinline__ void moe_gate_up_staged_impl(
             moe_store_gate_up_partials<NT>(red, warp, ag, au, g, t);
             __syncthreads();
             const int valid = min(GROUP, s.count - m0);
-            moe_gate_up_epilogue<NT>(red, warps, valid, s, m0, e_r0, e_width, e_gbias, e_ubias, h, hstride, T,
-                                     top_k);
+            moe_gate_up_epilogue<NT>(red, warps, valid, s, m0, e_r0, e_width, e_bias.gate, e_bias.up, h, hstride,
+                                     T, top_k);
             __syncthreads();
         }
     }
@@ -336,12 +334,7 @@ __device__ __forceinline__ void moe_down_staged_impl(const bf16 *h, const int *o
         for (int m0 = 0; m0 < groups * GROUP; m0 += GROUP) {
             const bf16 *hr[NT];
             bool hok[NT];
-#pragma unroll
-            for (int nt = 0; nt < NT; ++nt) {
-                const int i = m0 + nt * 8 + g;
-                hok[nt] = i < s.count;
-                hr[nt] = h + (i64)(hok[nt] ? moe_row(s, i, T, top_k) : 0) * hstride + 8 * t;
-            }
+            moe_down_inputs<NT>(hr, hok, h, hstride, s, m0, g, t, T, top_k);
             float acc[NT][4];
 #pragma unroll
             for (int nt = 0; nt < NT; ++nt) acc[nt][0] = acc[nt][1] = acc[nt][2] = acc[nt][3] = 0.0f;
@@ -385,7 +378,7 @@ __device__ __forceinline__ void moe_down_staged_impl(const bf16 *h, const int *o
                 }
                 continue;
             }
-            moe_store_partials<NT>(red + warp * TILE, acc, g, t);
+            mma_store_partials<NT>(red + warp * TILE, acc, g, t);
             __syncthreads();
             const int valid = min(GROUP, s.count - m0);
             moe_down_epilogue<NT>(red, warps, valid, s, m0, c0row, H, y, T, top_k);
