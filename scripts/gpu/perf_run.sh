@@ -66,30 +66,26 @@ if wanted checks; then
     OUT=$LOGS/checks BUDGET=$((BUDGET < 300 ? BUDGET / 3 : 130)) ERNIE_BIN=$BIN \
         bash scripts/gpu/run_all.sh $CHECK_GROUPS > "$LOGS/checks.log" 2>&1
     cat "$LOGS/checks/summary.txt" >> "$SUMMARY"
-    # Fast paths that replaced an older default: the older path's 21B decode/forward check against the reference.
-    ERNIE_CUDA_DECODE_ATTENTION_TC=0 timeout -k 5 120 "$BIN" cuda selftest --shapes ernie-21b --op decode,forward \
-        > "$LOGS/selftest-21b-decode-cuda-cores.log" 2>&1
-    say "selftest-21b decode/forward with ERNIE_CUDA_DECODE_ATTENTION_TC=0: rc $? $(grep -h '^selftest:' \
-        "$LOGS/selftest-21b-decode-cuda-cores.log" | tail -1)"
-    # The register-buffered expert kernels (the default for steps of at most 16 tokens before round 6) against the
-    # reference too (ERNIE_CUDA_SYNC=1 waits after every launch, so a fault names its kernel).
-    ERNIE_CUDA_MOE_STAGED=0 ERNIE_CUDA_SYNC=1 timeout -k 5 150 "$BIN" cuda selftest --shapes ernie-21b \
-        --op moe,decode,forward > "$LOGS/selftest-21b-moe-registers.log" 2>&1
-    say "selftest-21b moe/decode/forward with ERNIE_CUDA_MOE_STAGED=0: rc $? $(grep -h '^selftest:' \
-        "$LOGS/selftest-21b-moe-registers.log" | tail -1)"
-    # Opt-in paths not measured yet: their checks against the reference path.
-    ERNIE_CUDA_MOE_DOWN_PER_WARP=1 ERNIE_CUDA_SYNC=1 timeout -k 5 150 "$BIN" cuda selftest --shapes ernie-21b \
-        --op moe,decode,forward > "$LOGS/selftest-21b-moe-down-per-warp.log" 2>&1
-    say "selftest-21b moe/decode/forward with ERNIE_CUDA_MOE_DOWN_PER_WARP=1: rc $? $(grep -h '^selftest:' \
-        "$LOGS/selftest-21b-moe-down-per-warp.log" | tail -1)"
-    ERNIE_CUDA_MOE_FUSED_NORM=1 ERNIE_CUDA_SYNC=1 timeout -k 5 150 "$BIN" cuda selftest --shapes ernie-21b \
-        --op decode,forward > "$LOGS/selftest-21b-moe-fused-norm.log" 2>&1
-    say "selftest-21b decode/forward with ERNIE_CUDA_MOE_FUSED_NORM=1: rc $? $(grep -h '^selftest:' \
-        "$LOGS/selftest-21b-moe-fused-norm.log" | tail -1)"
-    ERNIE_CUDA_DECODE_ROPE_FUSED=1 ERNIE_CUDA_SYNC=1 timeout -k 5 150 "$BIN" cuda selftest --shapes ernie-21b \
-        --op attention,decode,forward > "$LOGS/selftest-21b-decode-rope-fused.log" 2>&1
-    say "selftest-21b attention/decode/forward with ERNIE_CUDA_DECODE_ROPE_FUSED=1: rc $? $(grep -h '^selftest:' \
-        "$LOGS/selftest-21b-decode-rope-fused.log" | tail -1)"
+    # variant_check NAME OPS LIMIT SWITCH [ENV ...]: the 21B self-test of OPS (comma-separated) with the fast-path
+    # switch SWITCH (and ENV) against the reference path, logged to selftest-21b-NAME.log, one summary line.
+    variant_check() {
+        local name=$1 ops=$2 limit=$3 switch=$4
+        shift 4
+        env "$switch" "$@" timeout -k 5 "$limit" "$BIN" cuda selftest --shapes ernie-21b --op "$ops" \
+            > "$LOGS/selftest-21b-$name.log" 2>&1
+        local rc=$?
+        say "selftest-21b ${ops//,//} with $switch: rc $rc $(grep -h '^selftest:' \
+            "$LOGS/selftest-21b-$name.log" | tail -1)"
+    }
+    # Fast paths that replaced an older default: the older path's check against the reference (ERNIE_CUDA_SYNC=1 waits
+    # after every launch, so a fault names its kernel): CUDA-core decode attention, and the register-buffered expert
+    # kernels (the default for steps of at most 16 tokens before round 6).
+    variant_check decode-cuda-cores decode,forward 120 ERNIE_CUDA_DECODE_ATTENTION_TC=0
+    variant_check moe-registers moe,decode,forward 150 ERNIE_CUDA_MOE_STAGED=0 ERNIE_CUDA_SYNC=1
+    # Opt-in paths not measured yet.
+    variant_check moe-down-per-warp moe,decode,forward 150 ERNIE_CUDA_MOE_DOWN_PER_WARP=1 ERNIE_CUDA_SYNC=1
+    variant_check moe-fused-norm decode,forward 150 ERNIE_CUDA_MOE_FUSED_NORM=1 ERNIE_CUDA_SYNC=1
+    variant_check decode-rope-fused attention,decode,forward 150 ERNIE_CUDA_DECODE_ROPE_FUSED=1 ERNIE_CUDA_SYNC=1
     grep -h '^FAIL ' "$LOGS"/checks/selftest-*.log 2> /dev/null | cut -c1-200 | head -20 | tee -a "$SUMMARY"
 else
     "$BIN" cuda compile > "$LOGS/compile.log" 2>&1 || say "kernel compile FAILED (see compile.log)"
