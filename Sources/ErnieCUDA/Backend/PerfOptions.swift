@@ -58,6 +58,8 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
     public var stagedMoE: Bool
     public var fusedDecodeRope: Bool
     public var decodeMinimumChunk: Int
+    /// Fewest keys per decode split unless `ERNIE_CUDA_DECODE_MIN_CHUNK` says otherwise.
+    public static let defaultDecodeMinimumChunk = 64
     public var perWarpMoEDown: Bool
     public var fusedMoENorm: Bool
     public var batchedMoE: Bool
@@ -74,7 +76,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
         groupedMoEMaxTokens: Int = 256, persistentMoE: Bool = true, stagedMoE: Bool = true,
         perWarpMoEDown: Bool = false, fusedMoENorm: Bool = false, batchedMoE: Bool = false,
         fusedDecodeRope: Bool = false,
-        decodeMinimumChunk: Int = 64,
+        decodeMinimumChunk: Int = PerfOptions.defaultDecodeMinimumChunk,
         decodeAttention: Bool = true, decodeAttentionTensorCores: Bool = true, fastElementwise: Bool = true,
         flashPrefill: Bool = true, flashPrefillWide: Bool = true,
         programmaticDependentLaunch: Bool = true
@@ -142,17 +144,19 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
     }
 
     public var description: String {
-        "graphs \(graphs ? "≤\(graphMaxBatch)" : "off"), gemv \(gemvMaxRows > 0 ? "≤\(gemvMaxRows) rows" : "off"), "
+        let staged = " (weights staged in shared memory\(perWarpMoEDown ? ", down per warp" : ""))"
+        let split = decodeMinimumChunk != Self.defaultDecodeMinimumChunk ? " (≥ \(decodeMinimumChunk) keys per split)" : ""
+        return "graphs \(graphs ? "≤\(graphMaxBatch)" : "off"), gemv \(gemvMaxRows > 0 ? "≤\(gemvMaxRows) rows" : "off"), "
             + "GEMM tuning \(gemmTuning ? "on" : "off"), "
             + "shared GEMM algorithms \(gemmSharedAlgorithms ? "on" : "off"), "
             + "grouped MoE \(groupedMoEMaxTokens > 0 ? "≤\(groupedMoEMaxTokens) tokens" : "off")"
             + "\(groupedMoEMaxTokens > 0 && !persistentMoE ? " (one block per item)" : "")"
-            + "\(groupedMoEMaxTokens > 0 && stagedMoE ? " (weights staged in shared memory\(perWarpMoEDown ? ", down per warp" : ""))" : "")"
+            + "\(groupedMoEMaxTokens > 0 && stagedMoE ? staged : "")"
             + "\(groupedMoEMaxTokens > 0 && fusedMoENorm ? " (norm in the router)" : ""), "
             + "batched MoE GEMMs \(batchedMoE ? "on" : "off"), "
             + "decode attention \(decodeAttention ? (decodeAttentionTensorCores ? "on, tensor cores" : "on") : "off")"
             + "\(decodeAttention && decodeAttentionTensorCores && fusedDecodeRope ? " with RoPE" : "")"
-            + "\(decodeAttention && decodeMinimumChunk != 64 ? " (≥ \(decodeMinimumChunk) keys per split)" : ""), "
+            + "\(decodeAttention ? split : ""), "
             + "fast elementwise \(fastElementwise ? "on" : "off"), "
             + "flash prefill \(flashPrefill ? (flashPrefillWide ? "on, 128 rows" : "on, 64 rows") : "off"), "
             + "PDL \(programmaticDependentLaunch ? "on" : "off")"
