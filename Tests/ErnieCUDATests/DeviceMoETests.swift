@@ -62,14 +62,13 @@ struct DeviceMoETests {
     @discardableResult
     func run(
         tokens: Int, hidden: Int, experts: Int, topK: Int, inter: Int, shared: Bool, withBias: Bool,
-        groupedMaxTokens: Int? = nil, batched: Bool = true, staged: Bool = true, downPerWarp: Bool = false,
+        groupedMaxTokens: Int? = nil, batched: Bool = true, staged: Bool = true,
         fusedNorm: Bool = false, sharedInter sharedWidth: Int? = nil
     ) throws -> [Float] {
         let backend = try TestDevice.backend(maxTokens: max(512, tokens)) { perf in
             if let groupedMaxTokens { perf.groupedMoEMaxTokens = groupedMaxTokens }
             perf.batchedMoE = batched
             perf.stagedMoE = staged
-            perf.perWarpMoEDown = downPerWarp
             perf.fusedMoENorm = fusedNorm
         }
         try backend.allocateKVCache(
@@ -213,27 +212,6 @@ struct DeviceMoETests {
         }
         try run(tokens: 300, hidden: 64, experts: 8, topK: 3, inter: 32, shared: true, withBias: true)
         try run(tokens: 300, hidden: 64, experts: 8, topK: 3, inter: 32, shared: true, withBias: true, batched: false)
-    }
-
-    /// The per-warp down kernel (`ERNIE_CUDA_MOE_DOWN_PER_WARP`): every warp takes whole items, so the items outnumber
-    /// or undershoot the warps depending on the shape — 1, 5 and 12 tokens (NT 1 and 2, two token groups at 12 with
-    /// NT 1's 8-token groups not reached), a K of 1024 columns for the shared chunk (16 units, its first stages before
-    /// the programmatic wait), expert widths that are no multiple of 64 (a partial last unit), and NT 4.
-    @Test func perWarpDownKernelMatchesTheReference() throws {
-        for tokens in [1, 5, 12] {
-            try run(tokens: tokens, hidden: 64, experts: 8, topK: 3, inter: 16, shared: true, withBias: true,
-                    downPerWarp: true)
-        }
-        for tokens in [1, 9] {
-            try run(tokens: tokens, hidden: 1024, experts: 4, topK: 2, inter: 72, shared: true, withBias: true,
-                    downPerWarp: true, sharedInter: 1024)
-        }
-        try run(tokens: 16, hidden: 128, experts: 4, topK: 2, inter: 96, shared: true, withBias: false,
-                downPerWarp: true)
-        // NT 4 (more than 16 tokens): the register gate|up kernel, then the per-warp down kernel; 40 tokens make two
-        // token groups of 32 for the shared chunks.
-        try run(tokens: 40, hidden: 128, experts: 4, topK: 2, inter: 96, shared: true, withBias: true,
-                downPerWarp: true)
     }
 
     /// The post-attention residual add + RMSNorm inside the grouped router (`ERNIE_CUDA_MOE_FUSED_NORM`): decode-sized

@@ -14,7 +14,7 @@ import Testing
         #expect(!defaults.gemmSharedAlgorithms && defaults.flashPrefillWide && defaults.stagedMoE)
         let on = PerfOptions.environment([
             "ERNIE_CUDA_MOE_BATCHED": "1", "ERNIE_CUDA_GEMM_TUNE": "1", "ERNIE_CUDA_GEMM_SHARED_ALGOS": "1",
-            "ERNIE_CUDA_MOE_STAGED": "1", "ERNIE_CUDA_MOE_DOWN_PER_WARP": "1",
+            "ERNIE_CUDA_MOE_STAGED": "1",
             "ERNIE_CUDA_DECODE_ROPE_FUSED": "1", "ERNIE_CUDA_MOE_FUSED_NORM": "1",
         ])
         #expect(on.fusedMoENorm && !defaults.fusedMoENorm)
@@ -22,12 +22,11 @@ import Testing
         #expect(defaults.decodeMinimumChunk == 64)
         #expect(PerfOptions.environment(["ERNIE_CUDA_DECODE_MIN_CHUNK": "128"]).decodeMinimumChunk == 128)
         #expect(PerfOptions.environment(["ERNIE_CUDA_DECODE_MIN_CHUNK": "1"]).decodeMinimumChunk == 16)
-        #expect(on.batchedMoE && on.gemmTuning && on.gemmSharedAlgorithms && on.stagedMoE && on.perWarpMoEDown)
-        #expect(!defaults.perWarpMoEDown)
+        #expect(on.batchedMoE && on.gemmTuning && on.gemmSharedAlgorithms && on.stagedMoE)
         let off = PerfOptions.environment([
             "ERNIE_CUDA_GRAPHS": "0", "ERNIE_CUDA_GEMV_MAX_ROWS": "0", "ERNIE_CUDA_GEMM_TUNE": "0", "ERNIE_CUDA_GEMM_SHARED_ALGOS": "0",
             "ERNIE_CUDA_MOE_GROUPED_MAX_TOKENS": "0", "ERNIE_CUDA_MOE_PERSISTENT": "0", "ERNIE_CUDA_MOE_STAGED": "0",
-            "ERNIE_CUDA_MOE_DOWN_PER_WARP": "0", "ERNIE_CUDA_DECODE_ROPE_FUSED": "0",
+            "ERNIE_CUDA_DECODE_ROPE_FUSED": "0",
             "ERNIE_CUDA_MOE_FUSED_NORM": "0",
             "ERNIE_CUDA_MOE_BATCHED": "0",
             "ERNIE_CUDA_DECODE_ATTENTION": "off", "ERNIE_CUDA_DECODE_ATTENTION_TC": "0",
@@ -107,14 +106,10 @@ import Testing
         // nt1 75) that is 3 blocks of each per multiprocessor. Batch 64 (nt 4) runs the register kernels either way.
         #expect(b1.gateUpKernel(staged: false) == ("ernie_moe_gate_up_grouped_nt1", 8192))
         #expect(b1.gateUpKernel(staged: true) == ("ernie_moe_gate_up_staged_nt1", 8192 + 65536))
-        #expect(b1.downKernel(staged: true) == ("ernie_moe_down_staged_nt1", 4096 + 32768, false))
-        #expect(b1.downKernel(staged: false) == ("ernie_moe_down_grouped_nt1", 4096, false))
-        // The per-warp down kernel (opt-in): rings of 3 stages, no reduction.
-        #expect(b1.downKernel(staged: true, perWarp: true) == ("ernie_moe_down_warps_nt1", 49152, true))
-        #expect(b1.downKernel(staged: false, perWarp: true) == ("ernie_moe_down_grouped_nt1", 4096, false))
+        #expect(b1.downKernel(staged: true) == ("ernie_moe_down_staged_nt1", 4096 + 32768))
+        #expect(b1.downKernel(staged: false) == ("ernie_moe_down_grouped_nt1", 4096))
         #expect(b64.gateUpKernel(staged: true) == ("ernie_moe_gate_up_grouped_nt4", 32768))
-        #expect(b64.downKernel(staged: true) == ("ernie_moe_down_grouped_nt4", 16384, false))
-        #expect(b64.downKernel(staged: true, perWarp: true) == ("ernie_moe_down_warps_nt4", 49152, true))
+        #expect(b64.downKernel(staged: true) == ("ernie_moe_down_grouped_nt4", 16384))
         #expect(CUDAFunction.residentBlocks(registersPerThread: 80, threads: 256, sharedBytes: 73728) == 3)
         #expect(CUDAFunction.residentBlocks(registersPerThread: 75, threads: 256, sharedBytes: 36864) == 3)
         // Persistent expert kernels: at most the resident capacity, never more blocks than work items.

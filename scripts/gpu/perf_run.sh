@@ -83,7 +83,6 @@ if wanted checks; then
     variant_check decode-cuda-cores decode,forward 120 ERNIE_CUDA_DECODE_ATTENTION_TC=0
     variant_check moe-registers moe,decode,forward 150 ERNIE_CUDA_MOE_STAGED=0 ERNIE_CUDA_SYNC=1
     # Opt-in paths not measured yet.
-    variant_check moe-down-per-warp moe,decode,forward 150 ERNIE_CUDA_MOE_DOWN_PER_WARP=1 ERNIE_CUDA_SYNC=1
     variant_check moe-fused-norm decode,forward 150 ERNIE_CUDA_MOE_FUSED_NORM=1 ERNIE_CUDA_SYNC=1
     variant_check decode-rope-fused attention,decode,forward 150 ERNIE_CUDA_DECODE_ROPE_FUSED=1 ERNIE_CUDA_SYNC=1
     grep -h '^FAIL ' "$LOGS"/checks/selftest-*.log 2> /dev/null | cut -c1-200 | head -20 | tee -a "$SUMMARY"
@@ -156,7 +155,6 @@ if wanted ab; then
     ab decode-attention-tc-off "$STD" ERNIE_CUDA_DECODE_ATTENTION_TC=0
     ab gemm-tune-on "$STD" ERNIE_CUDA_GEMM_TUNE=1
     ab moe-staged-off "$STD" ERNIE_CUDA_MOE_STAGED=0
-    ab moe-down-per-warp "$STD" ERNIE_CUDA_MOE_DOWN_PER_WARP=1
     ab decode-rope-fused "$STD" ERNIE_CUDA_DECODE_ROPE_FUSED=1
     ab decode-min-chunk-128 "$STD" ERNIE_CUDA_DECODE_MIN_CHUNK=128
     ab moe-fused-norm "$STD" ERNIE_CUDA_MOE_FUSED_NORM=1
@@ -168,7 +166,6 @@ if wanted ab; then
     printf '%s\n' "-- context 4096 (decode attention), prefill 8192 (flash attention)" >> "$AB_TABLE"
     ab ctx4096-all "$LONG"
     ab ctx4096-moe-staged-off "$LONG" ERNIE_CUDA_MOE_STAGED=0
-    ab ctx4096-moe-down-per-warp "$LONG" ERNIE_CUDA_MOE_DOWN_PER_WARP=1
     ab ctx4096-decode-rope-fused "$LONG" ERNIE_CUDA_DECODE_ROPE_FUSED=1
     ab ctx4096-decode-min-chunk-128 "$LONG" ERNIE_CUDA_DECODE_MIN_CHUNK=128
     ab ctx4096-decode-min-chunk-256 "$LONG" ERNIE_CUDA_DECODE_MIN_CHUNK=256

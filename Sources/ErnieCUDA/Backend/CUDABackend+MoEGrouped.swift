@@ -64,7 +64,7 @@ struct GroupedMoEPlan: Equatable {
 
     /// Ring depth of the staged expert kernels (`Kernels/moe_staged.cu`, `ERNIE_MOE_STAGED_KERNELS(NT, …)`: these
     /// must match the kernels' GU_STAGES / DN_STAGES, which size the rings in the dynamic shared memory).
-    static let stagedStages = (gateUp: 2, down: 2, downPerWarp: 3)
+    static let stagedStages = (gateUp: 2, down: 2)
 
     /// Whether the staged kernels exist for this plan's token groups (steps of at most 16 tokens; larger ones measured
     /// faster with the register kernels).
@@ -78,16 +78,12 @@ struct GroupedMoEPlan: Equatable {
         return ("ernie_moe_gate_up_staged_nt\(nt)", reduction + gateUpWarps * Self.stagedStages.gateUp * 4096)
     }
 
-    /// The down kernel's function name, dynamic shared memory and whether each warp takes whole work items: the
-    /// cross-warp reduction (NT × 8 × 16 floats per warp), plus for the staged kernel a ring of 2048-byte stages per
-    /// warp (16 rows × 64 columns); the per-warp staged kernel (`perWarp`) has rings only.
-    func downKernel(staged: Bool, perWarp: Bool = false) -> (name: String, sharedBytes: Int, perWarp: Bool) {
+    /// The down kernel's function name and dynamic shared memory: the cross-warp reduction (NT × 8 × 16 floats per
+    /// warp), plus for the staged kernel a ring of 2048-byte stages per warp (16 rows × 64 columns).
+    func downKernel(staged: Bool) -> (name: String, sharedBytes: Int) {
         let reduction = downWarps * nt * 8 * 16 * 4
-        if staged, perWarp {  // built for NT 1, 2 and 4
-            return ("ernie_moe_down_warps_nt\(nt)", downWarps * Self.stagedStages.downPerWarp * 2048, true)
-        }
-        guard staged, hasStagedKernels else { return ("ernie_moe_down_grouped_nt\(nt)", reduction, false) }
-        return ("ernie_moe_down_staged_nt\(nt)", reduction + downWarps * Self.stagedStages.down * 2048, false)
+        guard staged, hasStagedKernels else { return ("ernie_moe_down_grouped_nt\(nt)", reduction) }
+        return ("ernie_moe_down_staged_nt\(nt)", reduction + downWarps * Self.stagedStages.down * 2048)
     }
 
     /// Grid of a persistent expert kernel: every work item a launch can see, capped at the resident capacity
@@ -228,11 +224,10 @@ extension CUDABackend {
             try args.int(plan.chunkWidth)
             try args.int(plan.sharedWidth)
         }
-        let (downName, downShared, downPerWarp) = plan.downKernel(
-            staged: perf.stagedMoE, perWarp: perf.perWarpMoEDown)
+        let (downName, downShared) = plan.downKernel(staged: perf.stagedMoE)
         let downItems = plan.maxSlots * ((h + tileRows - 1) / tileRows)
         let downGrid = GroupedMoEPlan.persistentGrid(
-            items: downPerWarp ? (downItems + plan.downWarps - 1) / plan.downWarps : downItems,
+            items: downItems,
             blocksPerSM: try kernels.function(downName).residentBlocksPerMultiprocessor(
                 threads: 32 * plan.downWarps, sharedBytes: downShared),
             multiprocessors: sms)

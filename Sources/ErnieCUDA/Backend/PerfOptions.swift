@@ -22,11 +22,6 @@
 /// | `ERNIE_CUDA_MOE_STAGED` | 1 | 0: the grouped expert kernels of steps of at most 16 tokens load their weights straight
 ///   into mma fragments (registers) instead of streaming them through a per-warp shared-memory ring in whole 128-byte
 ///   row pieces (`Kernels/moe_staged.cu`). Larger steps always use the register kernels (staged: slower there) |
-/// | `ERNIE_CUDA_MOE_DOWN_PER_WARP` | 0 | 1: the down projection of the grouped MoE path (any step size, with
-///   `ERNIE_CUDA_MOE_STAGED` on) streams its weights through shared memory with each warp taking whole work items (all
-///   of K, no cross-warp reduction or block barrier; `ernie_moe_down_warps_nt*`) instead of the block's warps
-///   splitting each item's K; written after round 6 for the down kernels' 62 % (batch 1) and 56 % (batch 64) of the
-///   read bandwidth, not measured on a GPU yet |
 /// | `ERNIE_CUDA_MOE_FUSED_NORM` | 0 | 1: the post-attention residual add + RMSNorm runs inside the grouped MoE router
 ///   (`ernie_moe_router_grouped_norm`) instead of its own launch before it (4–5 µs per layer on the H200); not
 ///   measured on a GPU yet |
@@ -60,7 +55,6 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
     public var decodeMinimumChunk: Int
     /// Fewest keys per decode split unless `ERNIE_CUDA_DECODE_MIN_CHUNK` says otherwise.
     public static let defaultDecodeMinimumChunk = 64
-    public var perWarpMoEDown: Bool
     public var fusedMoENorm: Bool
     public var batchedMoE: Bool
     public var decodeAttention: Bool
@@ -74,7 +68,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
         graphs: Bool = true, graphMaxBatch: Int = 256, gemvMaxRows: Int = 0, gemmTuning: Bool = false,
         gemmSharedAlgorithms: Bool = false,
         groupedMoEMaxTokens: Int = 256, persistentMoE: Bool = true, stagedMoE: Bool = true,
-        perWarpMoEDown: Bool = false, fusedMoENorm: Bool = false, batchedMoE: Bool = false,
+        fusedMoENorm: Bool = false, batchedMoE: Bool = false,
         fusedDecodeRope: Bool = false,
         decodeMinimumChunk: Int = PerfOptions.defaultDecodeMinimumChunk,
         decodeAttention: Bool = true, decodeAttentionTensorCores: Bool = true, fastElementwise: Bool = true,
@@ -89,7 +83,6 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
         self.groupedMoEMaxTokens = groupedMoEMaxTokens
         self.persistentMoE = persistentMoE
         self.stagedMoE = stagedMoE
-        self.perWarpMoEDown = perWarpMoEDown
         self.fusedMoENorm = fusedMoENorm
         self.fusedDecodeRope = fusedDecodeRope
         self.decodeMinimumChunk = decodeMinimumChunk
@@ -105,7 +98,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
     /// Every fast path off: the kernels and cuBLASLt calls the backend used before them (the reference path).
     public static let reference = PerfOptions(
         graphs: false, gemvMaxRows: 0, gemmTuning: false, gemmSharedAlgorithms: false, groupedMoEMaxTokens: 0,
-        persistentMoE: false, stagedMoE: false, perWarpMoEDown: false, fusedMoENorm: false, batchedMoE: false,
+        persistentMoE: false, stagedMoE: false, fusedMoENorm: false, batchedMoE: false,
         fusedDecodeRope: false,
         decodeAttention: false,
         decodeAttentionTensorCores: false, fastElementwise: false, flashPrefill: false, flashPrefillWide: false,
@@ -129,7 +122,6 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
         number("ERNIE_CUDA_MOE_GROUPED_MAX_TOKENS", &options.groupedMoEMaxTokens, range: 0...GroupedMoEPlan.maxPairs)
         flag("ERNIE_CUDA_MOE_PERSISTENT", &options.persistentMoE)
         flag("ERNIE_CUDA_MOE_STAGED", &options.stagedMoE)
-        flag("ERNIE_CUDA_MOE_DOWN_PER_WARP", &options.perWarpMoEDown)
         flag("ERNIE_CUDA_MOE_FUSED_NORM", &options.fusedMoENorm)
         flag("ERNIE_CUDA_MOE_BATCHED", &options.batchedMoE)
         flag("ERNIE_CUDA_DECODE_ATTENTION", &options.decodeAttention)
@@ -144,14 +136,13 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
     }
 
     public var description: String {
-        let staged = " (weights staged in shared memory\(perWarpMoEDown ? ", down per warp" : ""))"
         let split = decodeMinimumChunk != Self.defaultDecodeMinimumChunk ? " (≥ \(decodeMinimumChunk) keys per split)" : ""
         return "graphs \(graphs ? "≤\(graphMaxBatch)" : "off"), gemv \(gemvMaxRows > 0 ? "≤\(gemvMaxRows) rows" : "off"), "
             + "GEMM tuning \(gemmTuning ? "on" : "off"), "
             + "shared GEMM algorithms \(gemmSharedAlgorithms ? "on" : "off"), "
             + "grouped MoE \(groupedMoEMaxTokens > 0 ? "≤\(groupedMoEMaxTokens) tokens" : "off")"
             + "\(groupedMoEMaxTokens > 0 && !persistentMoE ? " (one block per item)" : "")"
-            + "\(groupedMoEMaxTokens > 0 && stagedMoE ? staged : "")"
+            + "\(groupedMoEMaxTokens > 0 && stagedMoE ? " (weights staged in shared memory)" : "")"
             + "\(groupedMoEMaxTokens > 0 && fusedMoENorm ? " (norm in the router)" : ""), "
             + "batched MoE GEMMs \(batchedMoE ? "on" : "off"), "
             + "decode attention \(decodeAttention ? (decodeAttentionTensorCores ? "on, tensor cores" : "on") : "off")"

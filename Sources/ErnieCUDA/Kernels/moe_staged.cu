@@ -218,12 +218,9 @@ __device__ __forceinline__ void moe_gate_up_staged_impl(
 
 // Y = h · Wdᵀ (fp32, unrounded) as ernie_moe_down_grouped_nt*. Ring stage (per warp): the item's 16 weight rows, 64
 // columns (tile_piece layout, 2,048 bytes). K is I for routed slots and CW for shared ones, so a warp's unit count
-// depends on the item. PER_WARP false: the block's warps split each item's K and sum through shared memory (dynamic
-// shared memory: warps * STAGES * 2048 bytes of rings, then warps * NT * 8 * 16 floats of reduction). PER_WARP true
-// (ernie_moe_down_warps_nt*, opt-in ERNIE_CUDA_MOE_DOWN_PER_WARP): every warp takes whole items (all of K) on its own
-// and writes its accumulators straight to Y — no block barrier, no reduction, the ring never waits for other warps;
-// at batch 1 the 1,280 items of ERNIE's down projection are about one per warp (rings only: warps * STAGES * 2048).
-template <int NT, int STAGES, bool PER_WARP>
+// depends on the item. Dynamic shared memory: warps * STAGES * 2048 bytes of rings, then warps * NT * 8 * 16 floats
+// of reduction.
+template <int NT, int STAGES>
 __device__ __forceinline__ void moe_down_staged_impl(const bf16 *h, const int *offsets, const int *active,
                                                      const int *meta, const bf16 *__restrict__ down,
                                                      const bf16 *__restrict__ shared_down, float *__restrict__ y,
@@ -239,21 +236,15 @@ __device__ __forceinline__ void moe_down_staged_impl(const bf16 *h, const int *o
     const int tiles = (H + MOE_ROWS - 1) / MOE_ROWS;
     float *red = reinterpret_cast<float *>(smem + warps * STAGES * STAGE);
     const smem_addr ring = smem_addr_of(smem) + warp * STAGES * STAGE;
-    // Work items: the block's (item = blockIdx.x, stride gridDim.x) or, PER_WARP, the warp's own.
-    const int first = PER_WARP ? blockIdx.x * warps + warp : blockIdx.x;
-    const int stride = PER_WARP ? gridDim.x * warps : gridDim.x;
-    if (PER_WARP || warp == 0) {
+    {
         // As moe_grouped.cu: a shared-chunk first item's column range goes to L2 before the programmatic wait.
-        const int c0row = (first % tiles) * MOE_ROWS;
-        const int chunk = first / tiles;
-        if (chunk < chunks_shared && lane < MOE_ROWS && c0row + lane < H) {
-            const bf16 *p = shared_down + (i64)(c0row + lane) * SW + (i64)chunk * CW;
+        const int c0row = (blockIdx.x % tiles) * MOE_ROWS;
+        const int chunk = blockIdx.x / tiles;
+        if (chunk < chunks_shared && (int)threadIdx.x < MOE_ROWS && c0row + (int)threadIdx.x < H) {
+            const bf16 *p = shared_down + (i64)(c0row + threadIdx.x) * SW + (i64)chunk * CW;
             if (((u64)p & 15u) == 0u) prefetch_l2_bulk(p, (u32)CW * 2u);
         }
     }
-    // Units of 64 columns of a K this warp streams: j = 0 ... units - 1 at column 64 * unit(j).
-    auto units_of = [&](int K) { return PER_WARP ? (K + 63) / 64 : staged_warp_chunks((K + 63) / 64, warp, warps); };
-    auto unit = [&](int j) { return PER_WARP ? j : warp + j * warps; };
     int items = chunks_shared * tiles;
     int num_tokens = 0;
 
@@ -272,7 +263,7 @@ __device__ __forceinline__ void moe_down_staged_impl(const bf16 *h, const int *o
         f_routed = slot >= chunks_shared;
         f_expert = f_routed ? ld_dep_i32(active + slot - chunks_shared) : slot;
         f_K = f_routed ? I : CW;
-        f_nw = units_of(f_K);
+        f_nw = staged_warp_chunks((f_K + 63) / 64, warp, warps);
         const bf16 *wbase;
         i64 wstride;
         if (f_routed) {
@@ -294,10 +285,10 @@ __device__ __forceinline__ void moe_down_staged_impl(const bf16 *h, const int *o
                 f_groups = max(1, (count + GROUP - 1) / GROUP);
             }
             f_j = 0;
-            if (++f_group >= f_groups) enter(f_item + stride);
+            if (++f_group >= f_groups) enter(f_item + gridDim.x);
         }
         if (f_item >= items) return;
-        const int off = unit(f_j) * 64;
+        const int off = (warp + f_j * warps) * 64;
         const bool kok = off + 8 * c8 < f_K;
         const smem_addr d = dst + tile_piece(cr, c8);
 #pragma unroll
@@ -308,14 +299,15 @@ __device__ __forceinline__ void moe_down_staged_impl(const bf16 *h, const int *o
         ++f_j;
     };
     auto prologue = [&]() {
-        enter(first);
+        enter(blockIdx.x);
 #pragma unroll
         for (int s = 0; s < STAGES; ++s) {
             feed(ring + s * STAGE);
             cp_async_commit();
         }
     };
-    const bool early = first < items && units_of(CW) >= STAGES;
+    const bool early =
+        (int)blockIdx.x < items && staged_warp_chunks((CW + 63) / 64, warp, warps) >= STAGES;
     if (early) prologue();
     pdl_wait();
     const int num_active = ld_dep_i32(meta);
@@ -325,10 +317,10 @@ __device__ __forceinline__ void moe_down_staged_impl(const bf16 *h, const int *o
     const int hstride = max(I, CW);
 
     int stage = 0;
-    for (int item = first; item < items; item += stride) {
+    for (int item = blockIdx.x; item < items; item += gridDim.x) {
         const MoESlot s = moe_slot(item, tiles, offsets, active, chunks_shared, num_tokens);
         const int K = s.routed ? I : CW;
-        const int nw = units_of(K);
+        const int nw = staged_warp_chunks((K + 63) / 64, warp, warps);
         const int groups = max(1, (s.count + GROUP - 1) / GROUP);
         const int c0row = s.tile * MOE_ROWS;
         for (int m0 = 0; m0 < groups * GROUP; m0 += GROUP) {
@@ -344,7 +336,7 @@ __device__ __forceinline__ void moe_down_staged_impl(const bf16 *h, const int *o
                 __syncwarp();
 #pragma unroll
                 for (int half = 0; half < 2; ++half) {
-                    const int c = 2 * unit(j) + half;
+                    const int c = 2 * (warp + j * warps) + half;
                     const smem_addr p0 = a + tile_piece(g, 4 * half + t);
                     const uint4 a0 = tile_ld16(p0), a8 = tile_ld16(p0 + 8 * 128);
                     const bool kok = c * 32 + 8 * t < K;
@@ -366,18 +358,6 @@ __device__ __forceinline__ void moe_down_staged_impl(const bf16 *h, const int *o
                 stage = stage == STAGES - 1 ? 0 : stage + 1;
             }
             if (m0 >= s.count) continue;  // uniform
-            if (PER_WARP) {
-#pragma unroll
-                for (int nt = 0; nt < NT; ++nt) {
-#pragma unroll
-                    for (int i = 0; i < 4; ++i) {
-                        const int r = g + (i >= 2 ? 8 : 0);
-                        const int m = m0 + nt * 8 + 2 * t + (i & 1);
-                        if (m < s.count && c0row + r < H) y[(i64)moe_row(s, m, T, top_k) * H + c0row + r] = acc[nt][i];
-                    }
-                }
-                continue;
-            }
             mma_store_partials<NT>(red + warp * TILE, acc, g, t);
             __syncthreads();
             const int valid = min(GROUP, s.count - m0);
@@ -391,9 +371,8 @@ __device__ __forceinline__ void moe_down_staged_impl(const bf16 *h, const int *o
 
 // GU_BLOCKS / DN_BLOCKS: blocks per multiprocessor the register budget must allow (the host sizes the persistent
 // grids from the compiled kernel's registers and shared memory). GU_STAGES / DN_STAGES: ring depth, which the host
-// must match when it sizes the dynamic shared memory (GroupedMoEPlan.stagedStages; STAGES of the per-warp down
-// kernel below too). Only NT 1 and 2 (steps of at most 16 tokens): at NT 4 the register kernels measured faster
-// (batch 64: 17.7 against 18.6 ms per step).
+// must match when it sizes the dynamic shared memory (GroupedMoEPlan.stagedStages). Only NT 1 and 2 (steps of at
+// most 16 tokens): at NT 4 the register kernels measured faster (batch 64: 17.7 against 18.6 ms per step).
 #define ERNIE_MOE_STAGED_KERNELS(NT, GU_BLOCKS, GU_STAGES, DN_BLOCKS, DN_STAGES)                                    \
     extern "C" __global__ void __launch_bounds__(256, GU_BLOCKS) ernie_moe_gate_up_staged_nt##NT(                    \
         const bf16 *x, const int *offsets, const int *active, const int *meta, const int *pairs,                    \
@@ -408,22 +387,9 @@ __device__ __forceinline__ void moe_down_staged_impl(const bf16 *h, const int *o
         const bf16 *h, const int *offsets, const int *active, const int *meta, const bf16 *__restrict__ down,       \
         const bf16 *__restrict__ shared_down, float *__restrict__ y, int T, int H, int I, int top_k,                \
         int chunks_shared, int CW, int SW) {                                                                        \
-        moe_down_staged_impl<NT, DN_STAGES, false>(h, offsets, active, meta, down, shared_down, y, T, H, I, top_k, \
-                                                   chunks_shared, CW, SW);                                          \
-    }
-
-// The per-warp down kernel (opt-in), also for NT 4: without a cross-warp reduction its shape suits batch 64 too.
-#define ERNIE_MOE_DOWN_WARPS_KERNEL(NT, BLOCKS, STAGES)                                                             \
-    extern "C" __global__ void __launch_bounds__(256, BLOCKS) ernie_moe_down_warps_nt##NT(                           \
-        const bf16 *h, const int *offsets, const int *active, const int *meta, const bf16 *__restrict__ down,       \
-        const bf16 *__restrict__ shared_down, float *__restrict__ y, int T, int H, int I, int top_k,                \
-        int chunks_shared, int CW, int SW) {                                                                        \
-        moe_down_staged_impl<NT, STAGES, true>(h, offsets, active, meta, down, shared_down, y, T, H, I, top_k,     \
-                                               chunks_shared, CW, SW);                                              \
+        moe_down_staged_impl<NT, DN_STAGES>(h, offsets, active, meta, down, shared_down, y, T, H, I, top_k,        \
+                                            chunks_shared, CW, SW);                                                 \
     }
 
 ERNIE_MOE_STAGED_KERNELS(1, 3, 2, 3, 2)
 ERNIE_MOE_STAGED_KERNELS(2, 2, 2, 3, 2)
-ERNIE_MOE_DOWN_WARPS_KERNEL(1, 3, 3)
-ERNIE_MOE_DOWN_WARPS_KERNEL(2, 3, 3)
-ERNIE_MOE_DOWN_WARPS_KERNEL(4, 2, 3)
