@@ -120,12 +120,6 @@ public protocol Backend: AnyObject {
     /// The whole MoE block: FP32 router, softmax, top-k on probabilities + correction bias, renormalised unbiased
     /// weights, routed SwiGLU experts, plus the shared-expert MLP when present.
     func moe(_ x: Tensor, weights: MoEWeights<Weight>, shape: MoEShape) throws -> Tensor
-    /// `addRMSNorm(x, residual:, weight: normWeight, eps:)`, then `moe` of its normed output: the post-attention norm
-    /// and the MoE block as one call, which a backend may fuse (default: the two calls). Returns the MoE output and
-    /// the new residual.
-    func normedMoE(
-        _ x: Tensor, residual: Tensor?, normWeight: Weight, eps: Float, weights: MoEWeights<Weight>, shape: MoEShape
-    ) throws -> (output: Tensor, residual: Tensor)
     /// Rows `indices` of `x`, in that order.
     func gatherRows(_ x: Tensor, indices: [Int]) throws -> Tensor
     /// Samples or scores each request against row `i` of `logits` (row i answers `requests[i]`).
@@ -145,11 +139,4 @@ public protocol Backend: AnyObject {
 
 extension Backend {
     public var supportsExpertParallelism: Bool { false }
-
-    public func normedMoE(
-        _ x: Tensor, residual: Tensor?, normWeight: Weight, eps: Float, weights: MoEWeights<Weight>, shape: MoEShape
-    ) throws -> (output: Tensor, residual: Tensor) {
-        let (normed, newResidual) = try addRMSNorm(x, residual: residual, weight: normWeight, eps: eps)
-        return (try moe(normed, weights: weights, shape: shape), newResidual)
-    }
 }

@@ -111,20 +111,16 @@ public final class ErnieForward<B: Backend>: ModelExecutor {
             let qkv = try backend.linear(normed, layer.qkv.weight, bias: layer.qkv.bias)
             let attention = try backend.attention(qkv: qkv, layer: index, shape: attentionShape)
             let projected = try allReduce(backend.linear(attention, layer.o.weight, bias: layer.o.bias))
+            let (ffnInput, afterAttention) = try backend.addRMSNorm(
+                projected, residual: afterInput, weight: layer.postAttentionNorm, eps: eps
+            )
+            residual = afterAttention
             switch layer.feedForward {
             case let .dense(mlp):
-                let (ffnInput, afterAttention) = try backend.addRMSNorm(
-                    projected, residual: afterInput, weight: layer.postAttentionNorm, eps: eps
-                )
-                residual = afterAttention
                 hidden = try allReduce(denseMLP(ffnInput, mlp))
             case let .moe(moe):
                 guard let moeShape else { throw ModelError.backend("MoE weights in a dense model") }
-                let (output, afterAttention) = try backend.normedMoE(
-                    projected, residual: afterInput, normWeight: layer.postAttentionNorm, eps: eps, weights: moe,
-                    shape: moeShape)
-                residual = afterAttention
-                hidden = try allReduce(output)
+                hidden = try allReduce(backend.moe(ffnInput, weights: moe, shape: moeShape))
             }
             if let observer = hiddenStateObserver {
                 try observe(observer, .layer(index), hidden, residual: residual, tokens: tokenCount)

@@ -62,32 +62,17 @@ struct DeviceMoETests {
     @discardableResult
     func run(
         tokens: Int, hidden: Int, experts: Int, topK: Int, inter: Int, shared: Bool, withBias: Bool,
-        groupedMaxTokens: Int? = nil, batched: Bool = true, staged: Bool = true,
-        fusedNorm: Bool = false, sharedInter sharedWidth: Int? = nil
+        groupedMaxTokens: Int? = nil, batched: Bool = true, staged: Bool = true, sharedInter sharedWidth: Int? = nil
     ) throws -> [Float] {
         let backend = try TestDevice.backend(maxTokens: max(512, tokens)) { perf in
             if let groupedMaxTokens { perf.groupedMoEMaxTokens = groupedMaxTokens }
             perf.batchedMoE = batched
             perf.stagedMoE = staged
-            perf.fusedMoENorm = fusedNorm
         }
         try backend.allocateKVCache(
             KVCacheLayout(numPages: max(4, tokens / 16 + 2), pageSize: 16, numLayers: 1, numKVHeads: 1, headDim: 64))
         let sharedInter = shared ? sharedWidth ?? 2 * inter : 0
-        // With `fusedNorm` the block's input is the post-attention norm of an attention output and a residual
-        // (`normedMoE`), checked against the same norm on the host (ernie_add_rmsnorm's rounding) before the MoE.
-        let attention = TestData.values(tokens * hidden, seed: 18)
-        let residual = TestData.values(tokens * hidden, seed: 19, scale: 2)
-        let normWeight = TestData.values(hidden, seed: 20).map { bf(1 + 0.25 * $0) }
-        let summed = zip(attention, residual).map { bf($0 + $1) }
-        let x = fusedNorm
-            ? (0..<tokens).flatMap { t -> [Float] in
-                let row = summed[(t * hidden)..<((t + 1) * hidden)]
-                let mean = row.reduce(0.0) { $0 + Double($1) * Double($1) } / Double(hidden)
-                let inv = Float(1 / (mean + 1e-5).squareRoot())
-                return row.enumerated().map { bf(bf($0.element * inv) * normWeight[$0.offset]) }
-            }
-            : TestData.values(tokens * hidden, seed: 11)
+        let x = TestData.values(tokens * hidden, seed: 11)
         let router = TestData.values(experts * hidden, seed: 12, scale: 0.2).map { $0 * 1.0001 }  // not bf16-exact
         let bias = withBias ? TestData.values(experts, seed: 13, scale: 0.05) : [Float](repeating: 0, count: experts)
         let gateUp = TestData.values(experts * 2 * inter * hidden, seed: 14, scale: 0.2)
@@ -121,28 +106,14 @@ struct DeviceMoETests {
                             TestData.tensor("sdn", [hidden, sharedInter], sdn!), precision: .standard)))
                 : nil
         )
+        let table = try backend.makeWeight(TestData.tensor("x", [tokens, hidden], x), precision: .standard)
+        try backend.beginStep(identityBatch(tokens))
+        let input = try backend.embed(table)
         let shape = MoEShape(
             numExperts: experts, topK: topK, intermediateSize: inter, sharedIntermediateSize: sharedInter,
             normMin: 1e-12)
-        let out: [Float]
-        if fusedNorm {
-            let tables = try [attention, residual].enumerated().map { i, values in
-                try backend.makeWeight(TestData.tensor("in\(i)", [tokens, hidden], values), precision: .standard)
-            }
-            let norm = try backend.makeWeight(TestData.tensor("norm", [hidden], normWeight), precision: .standard)
-            try backend.beginStep(identityBatch(tokens))
-            let (output, newResidual) = try backend.normedMoE(
-                try backend.embed(tables[0]), residual: try backend.embed(tables[1]), normWeight: norm, eps: 1e-5,
-                weights: weights, shape: shape)
-            out = try backend.toHost(output)
-            #expect(try backend.toHost(newResidual) == summed, "new residual = bf16(attention + residual)")
-            try backend.endStep()
-        } else {
-            let table = try backend.makeWeight(TestData.tensor("x", [tokens, hidden], x), precision: .standard)
-            try backend.beginStep(identityBatch(tokens))
-            out = try backend.toHost(try backend.moe(try backend.embed(table), weights: weights, shape: shape))
-            try backend.endStep()
-        }
+        let out = try backend.toHost(try backend.moe(input, weights: weights, shape: shape))
+        try backend.endStep()
         let expected = Self.reference(
             x: x, tokens: tokens, hidden: hidden, experts: experts, topK: topK, inter: inter, router: router,
             bias: bias, gateUp: gateUp, down: down, sharedGateUp: sgu, sharedDown: sdn, sharedInter: sharedInter
@@ -212,20 +183,6 @@ struct DeviceMoETests {
         }
         try run(tokens: 300, hidden: 64, experts: 8, topK: 3, inter: 32, shared: true, withBias: true)
         try run(tokens: 300, hidden: 64, experts: 8, topK: 3, inter: 32, shared: true, withBias: true, batched: false)
-    }
-
-    /// The post-attention residual add + RMSNorm inside the grouped router (`ERNIE_CUDA_MOE_FUSED_NORM`): decode-sized
-    /// steps (1, 5 and 12 tokens, with and without the staged kernels, one and two columns of 8 router rows), a
-    /// 1024-wide hidden, and a 300-token step, which takes the unfused path (norm, then the host-grouped MoE).
-    @Test func normInsideTheRouterMatchesTheReference() throws {
-        for tokens in [1, 5, 12] {
-            for staged in Self.kernelFamilies {
-                try run(tokens: tokens, hidden: 64, experts: 8, topK: 3, inter: 16, shared: true, withBias: true,
-                        staged: staged, fusedNorm: true)
-            }
-        }
-        try run(tokens: 9, hidden: 1024, experts: 4, topK: 2, inter: 72, shared: true, withBias: true, fusedNorm: true)
-        try run(tokens: 300, hidden: 64, experts: 8, topK: 3, inter: 32, shared: true, withBias: true, fusedNorm: true)
     }
 
     /// The shared chunks see 40 tokens (two token groups of the nt4 expert kernels, so the weight buffers are

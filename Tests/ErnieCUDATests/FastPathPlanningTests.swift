@@ -15,9 +15,8 @@ import Testing
         let on = PerfOptions.environment([
             "ERNIE_CUDA_MOE_BATCHED": "1", "ERNIE_CUDA_GEMM_TUNE": "1", "ERNIE_CUDA_GEMM_SHARED_ALGOS": "1",
             "ERNIE_CUDA_MOE_STAGED": "1",
-            "ERNIE_CUDA_DECODE_ROPE_FUSED": "1", "ERNIE_CUDA_MOE_FUSED_NORM": "1",
+            "ERNIE_CUDA_DECODE_ROPE_FUSED": "1",
         ])
-        #expect(on.fusedMoENorm && !defaults.fusedMoENorm)
         #expect(on.fusedDecodeRope && !defaults.fusedDecodeRope)
         #expect(defaults.decodeMinimumChunk == 64)
         #expect(PerfOptions.environment(["ERNIE_CUDA_DECODE_MIN_CHUNK": "128"]).decodeMinimumChunk == 128)
@@ -27,7 +26,6 @@ import Testing
             "ERNIE_CUDA_GRAPHS": "0", "ERNIE_CUDA_GEMV_MAX_ROWS": "0", "ERNIE_CUDA_GEMM_TUNE": "0", "ERNIE_CUDA_GEMM_SHARED_ALGOS": "0",
             "ERNIE_CUDA_MOE_GROUPED_MAX_TOKENS": "0", "ERNIE_CUDA_MOE_PERSISTENT": "0", "ERNIE_CUDA_MOE_STAGED": "0",
             "ERNIE_CUDA_DECODE_ROPE_FUSED": "0",
-            "ERNIE_CUDA_MOE_FUSED_NORM": "0",
             "ERNIE_CUDA_MOE_BATCHED": "0",
             "ERNIE_CUDA_DECODE_ATTENTION": "off", "ERNIE_CUDA_DECODE_ATTENTION_TC": "0",
             "ERNIE_CUDA_FAST_ELEMENTWISE": "false", "ERNIE_CUDA_FLASH_PREFILL": "no",

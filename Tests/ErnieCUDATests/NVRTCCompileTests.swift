@@ -25,7 +25,6 @@ struct NVRTCCompileTests {
         "ernie_decode_attention_merge", "ernie_moe_route", "ernie_moe_combine", "ernie_moe_gate_up_small", "ernie_moe_down_small", "ernie_sample",
         // Fast paths.
         "ernie_gemv_nt1", "ernie_gemv_nt2", "ernie_gemv_nt4", "ernie_gemv_nt8", "ernie_moe_router_grouped",
-        "ernie_moe_router_grouped_norm",
         "ernie_moe_gate_up_grouped_nt1", "ernie_moe_gate_up_grouped_nt2", "ernie_moe_gate_up_grouped_nt4",
         "ernie_moe_down_grouped_nt1", "ernie_moe_down_grouped_nt2", "ernie_moe_down_grouped_nt4",
         "ernie_moe_gate_up_staged_nt1", "ernie_moe_gate_up_staged_nt2", "ernie_moe_down_staged_nt1",

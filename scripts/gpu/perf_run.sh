@@ -83,7 +83,6 @@ if wanted checks; then
     variant_check decode-cuda-cores decode,forward 120 ERNIE_CUDA_DECODE_ATTENTION_TC=0
     variant_check moe-registers moe,decode,forward 150 ERNIE_CUDA_MOE_STAGED=0 ERNIE_CUDA_SYNC=1
     # Opt-in paths not measured yet.
-    variant_check moe-fused-norm decode,forward 150 ERNIE_CUDA_MOE_FUSED_NORM=1 ERNIE_CUDA_SYNC=1
     variant_check decode-rope-fused attention,decode,forward 150 ERNIE_CUDA_DECODE_ROPE_FUSED=1 ERNIE_CUDA_SYNC=1
     grep -h '^FAIL ' "$LOGS"/checks/selftest-*.log 2> /dev/null | cut -c1-200 | head -20 | tee -a "$SUMMARY"
 else
@@ -157,7 +156,6 @@ if wanted ab; then
     ab moe-staged-off "$STD" ERNIE_CUDA_MOE_STAGED=0
     ab decode-rope-fused "$STD" ERNIE_CUDA_DECODE_ROPE_FUSED=1
     ab decode-min-chunk-128 "$STD" ERNIE_CUDA_DECODE_MIN_CHUNK=128
-    ab moe-fused-norm "$STD" ERNIE_CUDA_MOE_FUSED_NORM=1
     ab skinny-gemv-on "$STD" ERNIE_CUDA_GEMV_MAX_ROWS=16
     ab grouped-moe-off "$STD" ERNIE_CUDA_MOE_GROUPED_MAX_TOKENS=0
     ab flash-prefill-off "--batch 1 --steps 4 --context 512 --prefill 2048" ERNIE_CUDA_FLASH_PREFILL=0

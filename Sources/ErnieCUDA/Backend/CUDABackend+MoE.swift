@@ -16,8 +16,10 @@ extension CUDABackend {
         try bodyOp { try moeBody(x, weights: weights, shape: shape) }
     }
 
-    /// The MoE weights' shapes and element types against `shape` and the hidden width.
-    func validateMoE(hidden: Int, weights: MoEWeights<CUDAWeight>, shape: MoEShape) throws {
+    private func moeBody(_ x: CUDATensor, weights: MoEWeights<CUDAWeight>, shape: MoEShape) throws -> CUDATensor {
+        try requireBF16(x, "moe input")
+        let tokens = x.launchRows
+        let hidden = x.columns
         let experts = shape.numExperts
         let topK = shape.topK
         let inter = shape.intermediateSize
@@ -47,19 +49,6 @@ extension CUDABackend {
             throw CUDAError.invalidArgument(
                 "experts down \(down.name) \(down.shape) is not [\(experts * hidden), \(inter)]")
         }
-    }
-
-    private func moeBody(_ x: CUDATensor, weights: MoEWeights<CUDAWeight>, shape: MoEShape) throws -> CUDATensor {
-        try requireBF16(x, "moe input")
-        let tokens = x.launchRows
-        let hidden = x.columns
-        try validateMoE(hidden: hidden, weights: weights, shape: shape)
-        let experts = shape.numExperts
-        let topK = shape.topK
-        let inter = shape.intermediateSize
-        let router = weights.router
-        let gateUp = weights.expertsGateUp
-        let down = weights.expertsDown
         guard x.rows > 0 else { return try makeTensor(rows: 0, columns: hidden, .bfloat16, "moe output") }
         if let step, x.rows == step.tokenCount, x.launchRows == step.launchRows,
             let plan = groupedMoEPlan(tokens: tokens, hidden: hidden, shape: shape, weights: weights)

@@ -116,11 +116,9 @@ extension CUDABackend {
             inter: shape.intermediateSize, sharedWidth: sharedWidth)
     }
 
-    /// Router + grouping, gate|up with SiLU·mul, down, combine: four kernels, no host round trip. With `norm` the
-    /// router also computes `x` — the normed `norm.x + norm.residual` — and the new residual (CUDABackend+NormedMoE).
+    /// Router + grouping, gate|up with SiLU·mul, down, combine: four kernels, no host round trip.
     func groupedMoE(
-        _ x: CUDATensor, weights: MoEWeights<CUDAWeight>, shape: MoEShape, plan: GroupedMoEPlan,
-        norm: RouterNorm? = nil
+        _ x: CUDATensor, weights: MoEWeights<CUDAWeight>, shape: MoEShape, plan: GroupedMoEPlan
     ) throws -> CUDATensor {
         let step = try currentStep("moe")
         let t = plan.tokens
@@ -140,13 +138,12 @@ extension CUDABackend {
         let rowOf = try ints(t * k, "pair rows")
         let counts = step.counts
         try launch(
-            norm == nil ? "ernie_moe_router_grouped" : "ernie_moe_router_grouped_norm",
+            "ernie_moe_router_grouped",
             LaunchConfiguration(grid: ((e + 1) / 2, (t + 7) / 8, 1), block: (256, 1, 1)),
-            cost: OpCost(
-                bytes: Double(e * h * 4 + t * h * 2 * (norm == nil ? 1 : 4)), flops: Double(2 * t * e * h)),
-            label: norm == nil ? "moe router" : "add+rmsnorm+moe router", programmatic: true
+            cost: OpCost(bytes: Double(e * h * 4 + t * h * 2), flops: Double(2 * t * e * h)), label: "moe router",
+            programmatic: true
         ) { args in
-            args.pointer(norm?.x.address ?? x.address)
+            args.pointer(x.address)
             args.pointer(weights.router.address)
             args.pointer(weights.correctionBias?.address ?? 0)
             args.pointer(logits.address)
@@ -164,13 +161,6 @@ extension CUDABackend {
             try args.int(e)
             try args.int(k)
             args.float(shape.normMin)
-            if let norm {
-                args.pointer(norm.residual.address)
-                args.pointer(norm.weight.address)
-                args.pointer(x.address)
-                args.pointer(norm.residualOut.address)
-                args.float(norm.eps)
-            }
         }
         // Bytes the expert kernels read depend on the routing; a profile reads the active count back (eager only).
         var slots = Double(plan.maxSlots)

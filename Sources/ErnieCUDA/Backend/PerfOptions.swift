@@ -22,9 +22,6 @@
 /// | `ERNIE_CUDA_MOE_STAGED` | 1 | 0: the grouped expert kernels of steps of at most 16 tokens load their weights straight
 ///   into mma fragments (registers) instead of streaming them through a per-warp shared-memory ring in whole 128-byte
 ///   row pieces (`Kernels/moe_staged.cu`). Larger steps always use the register kernels (staged: slower there) |
-/// | `ERNIE_CUDA_MOE_FUSED_NORM` | 0 | 1: the post-attention residual add + RMSNorm runs inside the grouped MoE router
-///   (`ernie_moe_router_grouped_norm`) instead of its own launch before it (4–5 µs per layer on the H200); not
-///   measured on a GPU yet |
 /// | `ERNIE_CUDA_MOE_BATCHED` | 0 | 1: large MoE steps (grouped on the host) run one strided-batched cuBLASLt GEMM per
 ///   direction over every expert, rows padded to the largest expert's count (when at least
 ///   `MoEPlan.minimumBatchedFill` of the rows are real), instead of one GEMM per active expert (no gain measured on the
@@ -55,7 +52,6 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
     public var decodeMinimumChunk: Int
     /// Fewest keys per decode split unless `ERNIE_CUDA_DECODE_MIN_CHUNK` says otherwise.
     public static let defaultDecodeMinimumChunk = 64
-    public var fusedMoENorm: Bool
     public var batchedMoE: Bool
     public var decodeAttention: Bool
     public var decodeAttentionTensorCores: Bool
@@ -68,8 +64,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
         graphs: Bool = true, graphMaxBatch: Int = 256, gemvMaxRows: Int = 0, gemmTuning: Bool = false,
         gemmSharedAlgorithms: Bool = false,
         groupedMoEMaxTokens: Int = 256, persistentMoE: Bool = true, stagedMoE: Bool = true,
-        fusedMoENorm: Bool = false, batchedMoE: Bool = false,
-        fusedDecodeRope: Bool = false,
+        batchedMoE: Bool = false, fusedDecodeRope: Bool = false,
         decodeMinimumChunk: Int = PerfOptions.defaultDecodeMinimumChunk,
         decodeAttention: Bool = true, decodeAttentionTensorCores: Bool = true, fastElementwise: Bool = true,
         flashPrefill: Bool = true, flashPrefillWide: Bool = true,
@@ -83,7 +78,6 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
         self.groupedMoEMaxTokens = groupedMoEMaxTokens
         self.persistentMoE = persistentMoE
         self.stagedMoE = stagedMoE
-        self.fusedMoENorm = fusedMoENorm
         self.fusedDecodeRope = fusedDecodeRope
         self.decodeMinimumChunk = decodeMinimumChunk
         self.batchedMoE = batchedMoE
@@ -98,8 +92,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
     /// Every fast path off: the kernels and cuBLASLt calls the backend used before them (the reference path).
     public static let reference = PerfOptions(
         graphs: false, gemvMaxRows: 0, gemmTuning: false, gemmSharedAlgorithms: false, groupedMoEMaxTokens: 0,
-        persistentMoE: false, stagedMoE: false, fusedMoENorm: false, batchedMoE: false,
-        fusedDecodeRope: false,
+        persistentMoE: false, stagedMoE: false, batchedMoE: false, fusedDecodeRope: false,
         decodeAttention: false,
         decodeAttentionTensorCores: false, fastElementwise: false, flashPrefill: false, flashPrefillWide: false,
         programmaticDependentLaunch: false
@@ -122,7 +115,6 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
         number("ERNIE_CUDA_MOE_GROUPED_MAX_TOKENS", &options.groupedMoEMaxTokens, range: 0...GroupedMoEPlan.maxPairs)
         flag("ERNIE_CUDA_MOE_PERSISTENT", &options.persistentMoE)
         flag("ERNIE_CUDA_MOE_STAGED", &options.stagedMoE)
-        flag("ERNIE_CUDA_MOE_FUSED_NORM", &options.fusedMoENorm)
         flag("ERNIE_CUDA_MOE_BATCHED", &options.batchedMoE)
         flag("ERNIE_CUDA_DECODE_ATTENTION", &options.decodeAttention)
         flag("ERNIE_CUDA_DECODE_ATTENTION_TC", &options.decodeAttentionTensorCores)
@@ -142,8 +134,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
             + "shared GEMM algorithms \(gemmSharedAlgorithms ? "on" : "off"), "
             + "grouped MoE \(groupedMoEMaxTokens > 0 ? "≤\(groupedMoEMaxTokens) tokens" : "off")"
             + "\(groupedMoEMaxTokens > 0 && !persistentMoE ? " (one block per item)" : "")"
-            + "\(groupedMoEMaxTokens > 0 && stagedMoE ? " (weights staged in shared memory)" : "")"
-            + "\(groupedMoEMaxTokens > 0 && fusedMoENorm ? " (norm in the router)" : ""), "
+            + "\(groupedMoEMaxTokens > 0 && stagedMoE ? " (weights staged in shared memory)" : ""), "
             + "batched MoE GEMMs \(batchedMoE ? "on" : "off"), "
             + "decode attention \(decodeAttention ? (decodeAttentionTensorCores ? "on, tensor cores" : "on") : "off")"
             + "\(decodeAttention && decodeAttentionTensorCores && fusedDecodeRope ? " with RoPE" : "")"

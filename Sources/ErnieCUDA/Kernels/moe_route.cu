@@ -87,97 +87,13 @@ __device__ __forceinline__ void moe_route_token(const float *logits, const float
     }
 }
 
-// The post-attention residual add + RMSNorm done inside the router (ernie_moe_router_grouped_norm, opt-in
-// ERNIE_CUDA_MOE_FUSED_NORM): x is then the attention output, and the router multiplies
-// normed = bf16(bf16(z * rsqrt(mean(z^2) + eps)) * weight), z = bf16(x + residual) — ernie_add_rmsnorm_vec's
-// arithmetic, its sum of squares in another order — computed on the fly; block 0 of each column of 8 launch rows
-// writes z (the new residual) and normed for the expert kernels (zeros for padding rows). Every block computes the
-// same 1 / rms per row (same code and block size), so the logits and the expert inputs agree.
-struct RouterNorm {
-    const bf16 *residual;
-    const bf16 *weight;
-    bf16 *normed;
-    bf16 *residual_out;
-    float eps;
-};
-
-// RouterNorm's per-block part: 1 / rms of z for the column's real rows into inv_rms, and (block 0 of the column)
-// z and normed written, zeros for the column's padding rows. Needs hidden % 8 == 0 (host-checked).
-__device__ __forceinline__ void router_norm_rows(const bf16 *x, const RouterNorm &nrm, int T, int hidden, int t0,
-                                                 int nt, float *inv_rms) {
-    __shared__ float sq_part[8][ROUTER_TG];  // [warp][row], 256 threads
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-    float sq[ROUTER_TG];
-#pragma unroll
-    for (int k = 0; k < ROUTER_TG; ++k) sq[k] = 0.0f;
-    for (int i = threadIdx.x * 8; i < hidden; i += blockDim.x * 8) {
-#pragma unroll
-        for (int k = 0; k < ROUTER_TG; ++k) {
-            if (k >= nt) break;  // uniform
-            const i64 o = (i64)(t0 + k) * hidden + i;
-            float a[8], r[8];
-            unpack8(*reinterpret_cast<const uint4 *>(x + o), a);
-            unpack8(*reinterpret_cast<const uint4 *>(nrm.residual + o), r);
-#pragma unroll
-            for (int e = 0; e < 8; ++e) {
-                const float z = round_bf(a[e] + r[e]);
-                sq[k] += z * z;
-            }
-        }
-    }
-#pragma unroll
-    for (int k = 0; k < ROUTER_TG; ++k) {
-        const float v = warp_sum(sq[k]);
-        if (lane == 0) sq_part[warp][k] = v;
-    }
-    __syncthreads();
-    if (threadIdx.x < ROUTER_TG) {
-        float total = 0.0f;
-        for (int w = 0; w < (int)(blockDim.x >> 5); ++w) total += sq_part[w][threadIdx.x];
-        inv_rms[threadIdx.x] = 1.0f / sqrtf(total / (float)hidden + nrm.eps);
-    }
-    __syncthreads();
-    if (blockIdx.x != 0) return;
-    const int rows = min(ROUTER_TG, T - t0);
-    for (int i = threadIdx.x * 8; i < hidden; i += blockDim.x * 8) {
-        float w[8];
-        unpack8(*reinterpret_cast<const uint4 *>(nrm.weight + i), w);
-        for (int k = 0; k < rows; ++k) {
-            const i64 o = (i64)(t0 + k) * hidden + i;
-            uint4 zp = zero16(), yp = zero16();
-            if (k < nt) {
-                float a[8], r[8], y[8];
-                unpack8(*reinterpret_cast<const uint4 *>(x + o), a);
-                unpack8(*reinterpret_cast<const uint4 *>(nrm.residual + o), r);
-#pragma unroll
-                for (int e = 0; e < 8; ++e) a[e] += r[e];
-                zp.x = pack_bf16x2(a[0], a[1]);
-                zp.y = pack_bf16x2(a[2], a[3]);
-                zp.z = pack_bf16x2(a[4], a[5]);
-                zp.w = pack_bf16x2(a[6], a[7]);
-                unpack8(zp, a);
-#pragma unroll
-                for (int e = 0; e < 8; ++e) y[e] = round_bf(a[e] * inv_rms[k]) * w[e];
-                yp.x = pack_bf16x2(y[0], y[1]);
-                yp.y = pack_bf16x2(y[2], y[3]);
-                yp.z = pack_bf16x2(y[4], y[5]);
-                yp.w = pack_bf16x2(y[6], y[7]);
-            }
-            *reinterpret_cast<uint4 *>(nrm.residual_out + o) = zp;
-            *reinterpret_cast<uint4 *>(nrm.normed + o) = yp;
-        }
-    }
-}
-
 // FP32 router logits of launch rows t0 ... t0 + 7 (the real ones: fewer than num_tokens) for experts 2 blockIdx.x,
 // 2 blockIdx.x + 1 (see ernie_moe_router_grouped). The router rows are requested before the programmatic wait.
-// num_tokens_ptr == nullptr: every launch row is real. NORM: x is normed on the fly (RouterNorm above).
-template <bool NORM>
+// num_tokens_ptr == nullptr: every launch row is real.
 __device__ __forceinline__ void moe_router_logits(const bf16 *x, const float *__restrict__ router,
                                                   float *__restrict__ logits, const int *num_tokens_ptr, int T,
                                                   int hidden, int experts, int t0,
-                                                  float (&part)[ROUTER_KS * ROUTER_EPB][ROUTER_TG],
-                                                  const RouterNorm &nrm) {
+                                                  float (&part)[ROUTER_KS * ROUTER_EPB][ROUTER_TG]) {
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const int e = blockIdx.x * ROUTER_EPB + warp / ROUTER_KS;
     const bool has_e = e < experts;
@@ -193,8 +109,6 @@ __device__ __forceinline__ void moe_router_logits(const bf16 *x, const float *__
     pdl_wait();
     const int num_tokens = num_tokens_ptr != nullptr ? min(*num_tokens_ptr, T) : T;
     const int nt = min(ROUTER_TG, num_tokens - t0);
-    __shared__ float inv_rms[NORM ? ROUTER_TG : 1];
-    if (NORM) router_norm_rows(x, nrm, T, hidden, t0, nt, inv_rms);
     float s[ROUTER_TG];
 #pragma unroll
     for (int k = 0; k < ROUTER_TG; ++k) s[k] = 0.0f;
@@ -211,25 +125,10 @@ __device__ __forceinline__ void moe_router_logits(const bf16 *x, const float *__
         for (int u = 0; u < ROUTER_U; ++u) {
             const int i = base + u * stride;
             if (i >= hidden) break;  // uniform over the lane's later u
-            uint2 nw;
-            if (NORM) nw = *reinterpret_cast<const uint2 *>(nrm.weight + i);
 #pragma unroll
             for (int k = 0; k < ROUTER_TG; ++k) {
                 if (k >= nt) break;  // uniform
                 const uint2 xv = *reinterpret_cast<const uint2 *>(x + (i64)(t0 + k) * hidden + i);
-                if (NORM) {
-                    const uint2 rv = *reinterpret_cast<const uint2 *>(nrm.residual + (i64)(t0 + k) * hidden + i);
-                    const float inv = inv_rms[k];
-                    auto norm1 = [&](u32 xa, u32 ra, u32 wa) {
-                        return round_bf(round_bf(round_bf(__uint_as_float(xa) + __uint_as_float(ra)) * inv) *
-                                        __uint_as_float(wa));
-                    };
-                    s[k] += norm1(xv.x << 16, rv.x << 16, nw.x << 16) * wv[u].x +
-                            norm1(xv.x & 0xffff0000u, rv.x & 0xffff0000u, nw.x & 0xffff0000u) * wv[u].y +
-                            norm1(xv.y << 16, rv.y << 16, nw.y << 16) * wv[u].z +
-                            norm1(xv.y & 0xffff0000u, rv.y & 0xffff0000u, nw.y & 0xffff0000u) * wv[u].w;
-                    continue;
-                }
                 s[k] += __uint_as_float(xv.x << 16) * wv[u].x + __uint_as_float(xv.x & 0xffff0000u) * wv[u].y +
                         __uint_as_float(xv.y << 16) * wv[u].z + __uint_as_float(xv.y & 0xffff0000u) * wv[u].w;
             }
@@ -253,13 +152,12 @@ __device__ __forceinline__ void moe_router_logits(const bf16 *x, const float *__
     }
 }
 
-template <bool NORM>
-__device__ __forceinline__ void moe_router_grouped_impl(
+extern "C" __global__ void __launch_bounds__(256) ernie_moe_router_grouped(
     const bf16 *x, const float *__restrict__ router, const float *__restrict__ bias,
     float *__restrict__ logits, unsigned *__restrict__ ticket, int *__restrict__ ids, float *__restrict__ weights,
     int *__restrict__ offsets, int *__restrict__ active, int *__restrict__ meta, int *__restrict__ pairs,
     int *__restrict__ row_of, const int *__restrict__ num_tokens_ptr, int T, int hidden, int experts, int top_k,
-    float norm_min, const RouterNorm &nrm) {
+    float norm_min) {
     __shared__ float part[ROUTER_KS * ROUTER_EPB][ROUTER_TG];
     __shared__ int counts[MOE_MAX_EXPERTS];
     __shared__ int starts[MOE_MAX_EXPERTS + 1];
@@ -269,7 +167,7 @@ __device__ __forceinline__ void moe_router_grouped_impl(
     const int t0 = blockIdx.y * ROUTER_TG;
     // The gate|up kernel may start now: it only prefetches shared-expert weights before its programmatic wait.
     pdl_launch_dependents();
-    moe_router_logits<NORM>(x, router, logits, num_tokens_ptr, T, hidden, experts, t0, part, nrm);
+    moe_router_logits(x, router, logits, num_tokens_ptr, T, hidden, experts, t0, part);
     const int num_tokens = min(*num_tokens_ptr, T);
     __threadfence();
     __syncthreads();
@@ -364,30 +262,6 @@ __device__ __forceinline__ void moe_router_grouped_impl(
         }
     }
     if (threadIdx.x == 0) *ticket = 0u;
-}
-
-extern "C" __global__ void __launch_bounds__(256) ernie_moe_router_grouped(
-    const bf16 *x, const float *__restrict__ router, const float *__restrict__ bias,
-    float *__restrict__ logits, unsigned *__restrict__ ticket, int *__restrict__ ids, float *__restrict__ weights,
-    int *__restrict__ offsets, int *__restrict__ active, int *__restrict__ meta, int *__restrict__ pairs,
-    int *__restrict__ row_of, const int *__restrict__ num_tokens_ptr, int T, int hidden, int experts, int top_k,
-    float norm_min) {
-    const RouterNorm none = {nullptr, nullptr, nullptr, nullptr, 0.0f};
-    moe_router_grouped_impl<false>(x, router, bias, logits, ticket, ids, weights, offsets, active, meta, pairs,
-                                   row_of, num_tokens_ptr, T, hidden, experts, top_k, norm_min, none);
-}
-
-// The same with the post-attention residual add + RMSNorm inside (RouterNorm): x is the attention output.
-extern "C" __global__ void __launch_bounds__(256) ernie_moe_router_grouped_norm(
-    const bf16 *x, const float *__restrict__ router, const float *__restrict__ bias,
-    float *__restrict__ logits, unsigned *__restrict__ ticket, int *__restrict__ ids, float *__restrict__ weights,
-    int *__restrict__ offsets, int *__restrict__ active, int *__restrict__ meta, int *__restrict__ pairs,
-    int *__restrict__ row_of, const int *__restrict__ num_tokens_ptr, int T, int hidden, int experts, int top_k,
-    float norm_min, const bf16 *residual, const bf16 *__restrict__ norm_weight, bf16 *normed, bf16 *residual_out,
-    float eps) {
-    const RouterNorm nrm = {residual, norm_weight, normed, residual_out, eps};
-    moe_router_grouped_impl<true>(x, router, bias, logits, ticket, ids, weights, offsets, active, meta, pairs,
-                                  row_of, num_tokens_ptr, T, hidden, experts, top_k, norm_min, nrm);
 }
 
 // Routing of MoE steps too large for the grouped path (the host groups their pairs), not launched programmatically:
