@@ -174,8 +174,9 @@ struct DeviceAttentionTests {
 
     /// A prefill step of three sequences, then decode steps of one token each (the split-KV decode kernels: the
     /// CUDA-core one, or with `tensorCores` the tensor-core one for head_dim 128, with `fusedRope` the tensor-core one
-    /// that rotates q and writes the token's K/V itself — the second decode step reads the first one's), against the
-    /// host reference.
+    /// that rotates q and writes the token's K/V itself — the backend's default; the second decode step reads the
+    /// first one's), against the host reference. Without `fusedRope`: the separate RoPE + KV-write launch
+    /// (`ERNIE_CUDA_DECODE_ROPE_FUSED=0`).
     func runDecode(
         nq: Int, nkv: Int, hd: Int, prompts: [Int], tensorCores: Bool, fusedRope: Bool = false, minimumChunk: Int = 64
     ) throws {
@@ -240,6 +241,9 @@ struct DeviceAttentionTests {
     /// and at most two splits per sequence here.
     @Test(arguments: [16, 256]) func decodeSplitLengthsMatchTheReference(minimumChunk: Int) throws {
         try runDecode(nq: 10, nkv: 2, hd: 128, prompts: [1, 37, 300], tensorCores: true, minimumChunk: minimumChunk)
+        try runDecode(
+            nq: 10, nkv: 2, hd: 128, prompts: [1, 37, 300], tensorCores: true, fusedRope: true,
+            minimumChunk: minimumChunk)
         try runDecode(nq: 10, nkv: 2, hd: 128, prompts: [1, 37, 300], tensorCores: false, minimumChunk: minimumChunk)
     }
 

@@ -12,12 +12,12 @@ import Testing
         #expect(defaults.graphs && defaults.gemvMaxRows == 0 && defaults.groupedMoEMaxTokens == 256)
         #expect(!defaults.batchedMoE && defaults.decodeAttentionTensorCores && !defaults.gemmTuning)
         #expect(!defaults.gemmSharedAlgorithms && defaults.flashPrefillWide && defaults.stagedMoE)
+        #expect(defaults.fusedDecodeRope && !PerfOptions.reference.fusedDecodeRope)
         let on = PerfOptions.environment([
             "ERNIE_CUDA_MOE_BATCHED": "1", "ERNIE_CUDA_GEMM_TUNE": "1", "ERNIE_CUDA_GEMM_SHARED_ALGOS": "1",
             "ERNIE_CUDA_MOE_STAGED": "1",
-            "ERNIE_CUDA_DECODE_ROPE_FUSED": "1",
         ])
-        #expect(on.fusedDecodeRope && !defaults.fusedDecodeRope)
+        #expect(!PerfOptions.environment(["ERNIE_CUDA_DECODE_ROPE_FUSED": "0"]).fusedDecodeRope)
         #expect(defaults.decodeMinimumChunk == 64)
         #expect(PerfOptions.environment(["ERNIE_CUDA_DECODE_MIN_CHUNK": "128"]).decodeMinimumChunk == 128)
         #expect(PerfOptions.environment(["ERNIE_CUDA_DECODE_MIN_CHUNK": "1"]).decodeMinimumChunk == 16)
@@ -75,7 +75,8 @@ import Testing
         // Tensor cores (opt-in): head_dim 128, the whole group (≤ 16 heads) in one block; otherwise the kernels above.
         let tc = CUDABackend.decodeAttentionKernel(headDim: 128, group: 5, tensorCores: true)
         #expect(tc?.name == "ernie_decode_attention_tc_hd128" && tc?.headsPerBlock == 5 && tc?.sharedBytes == 69_632)
-        // RoPE and the KV write inside (ERNIE_CUDA_DECODE_ROPE_FUSED): only for the tensor-core kernel.
+        // RoPE and the KV write inside (the default, ERNIE_CUDA_DECODE_ROPE_FUSED=0 for off): only for the tensor-core
+        // kernel.
         let tcKernel = try #require(tc)
         let fused = try #require(CUDABackend.fusedRopeDecodeKernel(tcKernel))
         #expect(fused.name == "ernie_decode_attention_tc_rope_hd128" && fused.headsPerBlock == 5)

@@ -78,12 +78,12 @@ if wanted checks; then
             "$LOGS/selftest-21b-$name.log" | tail -1)"
     }
     # Fast paths that replaced an older default: the older path's check against the reference (ERNIE_CUDA_SYNC=1 waits
-    # after every launch, so a fault names its kernel): CUDA-core decode attention, and the register-buffered expert
-    # kernels (the default for steps of at most 16 tokens before round 6).
+    # after every launch, so a fault names its kernel): CUDA-core decode attention, the register-buffered expert
+    # kernels (the default for steps of at most 16 tokens before round 6), and the RoPE + KV-write launch before the
+    # tensor-core decode kernel (the default before RoPE moved inside it).
     variant_check decode-cuda-cores decode,forward 120 ERNIE_CUDA_DECODE_ATTENTION_TC=0
     variant_check moe-registers moe,decode,forward 150 ERNIE_CUDA_MOE_STAGED=0 ERNIE_CUDA_SYNC=1
-    # Opt-in paths not measured yet.
-    variant_check decode-rope-fused attention,decode,forward 150 ERNIE_CUDA_DECODE_ROPE_FUSED=1 ERNIE_CUDA_SYNC=1
+    variant_check decode-rope-separate attention,decode,forward 150 ERNIE_CUDA_DECODE_ROPE_FUSED=0 ERNIE_CUDA_SYNC=1
     grep -h '^FAIL ' "$LOGS"/checks/selftest-*.log 2> /dev/null | cut -c1-200 | head -20 | tee -a "$SUMMARY"
 else
     "$BIN" cuda compile > "$LOGS/compile.log" 2>&1 || say "kernel compile FAILED (see compile.log)"
@@ -154,7 +154,7 @@ if wanted ab; then
     ab decode-attention-tc-off "$STD" ERNIE_CUDA_DECODE_ATTENTION_TC=0
     ab gemm-tune-on "$STD" ERNIE_CUDA_GEMM_TUNE=1
     ab moe-staged-off "$STD" ERNIE_CUDA_MOE_STAGED=0
-    ab decode-rope-fused "$STD" ERNIE_CUDA_DECODE_ROPE_FUSED=1
+    ab decode-rope-fused-off "$STD" ERNIE_CUDA_DECODE_ROPE_FUSED=0
     ab decode-min-chunk-128 "$STD" ERNIE_CUDA_DECODE_MIN_CHUNK=128
     ab skinny-gemv-on "$STD" ERNIE_CUDA_GEMV_MAX_ROWS=16
     ab grouped-moe-off "$STD" ERNIE_CUDA_MOE_GROUPED_MAX_TOKENS=0
@@ -164,7 +164,7 @@ if wanted ab; then
     printf '%s\n' "-- context 4096 (decode attention), prefill 8192 (flash attention)" >> "$AB_TABLE"
     ab ctx4096-all "$LONG"
     ab ctx4096-moe-staged-off "$LONG" ERNIE_CUDA_MOE_STAGED=0
-    ab ctx4096-decode-rope-fused "$LONG" ERNIE_CUDA_DECODE_ROPE_FUSED=1
+    ab ctx4096-decode-rope-fused-off "$LONG" ERNIE_CUDA_DECODE_ROPE_FUSED=0
     ab ctx4096-decode-min-chunk-128 "$LONG" ERNIE_CUDA_DECODE_MIN_CHUNK=128
     ab ctx4096-decode-min-chunk-256 "$LONG" ERNIE_CUDA_DECODE_MIN_CHUNK=256
     ab ctx4096-decode-attention-tc-off "$LONG" ERNIE_CUDA_DECODE_ATTENTION_TC=0

@@ -93,7 +93,8 @@ extension CUDABackend {
         if let kernel = decodeKernel, fastRope, perf.fusedDecodeRope,
             let fused = Self.fusedRopeDecodeKernel(kernel)
         {
-            // ERNIE_CUDA_DECODE_ROPE_FUSED: RoPE and the KV write inside the tensor-core decode kernel.
+            // RoPE and the KV write inside the tensor-core decode kernel (the default; ERNIE_CUDA_DECODE_ROPE_FUSED=0
+            // for the separate launch below).
             let out = try makeTensor(
                 rows: step.tokenCount, launchRows: rows, columns: nq * hd, .bfloat16, "attention output")
             try decodeAttention(

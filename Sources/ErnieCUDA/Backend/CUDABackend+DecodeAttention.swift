@@ -27,8 +27,9 @@ extension CUDABackend {
         return ("ernie_decode_attention_l\(lanes)_g\(best)", best, 0)
     }
 
-    /// The tensor-core decode kernel with RoPE and the KV write inside (`ERNIE_CUDA_DECODE_ROPE_FUSED`): it reads the
-    /// fused qkv projection instead of the rotated q. Nil for the other decode kernels.
+    /// The tensor-core decode kernel with RoPE and the KV write inside (the default for decode steps on tensor cores;
+    /// `ERNIE_CUDA_DECODE_ROPE_FUSED=0` turns it off): it reads the fused qkv projection instead of the rotated q. Nil
+    /// for the other decode kernels.
     static func fusedRopeDecodeKernel(_ kernel: (name: String, headsPerBlock: Int, sharedBytes: Int))
         -> (name: String, headsPerBlock: Int, sharedBytes: Int)?
     {

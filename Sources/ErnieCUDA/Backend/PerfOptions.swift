@@ -29,9 +29,11 @@
 /// | `ERNIE_CUDA_DECODE_ATTENTION` | 1 | 0: decode steps use the general attention kernel (host-planned splits) |
 /// | `ERNIE_CUDA_DECODE_ATTENTION_TC` | 1 | 0: decode attention for head_dim 128 on CUDA cores instead of tensor cores
 ///   (tensor cores measured 25.6 → 22.1 ms per batch-64 step at context 4096 on the H200, BENCHMARKS.md round 5) |
-/// | `ERNIE_CUDA_DECODE_ROPE_FUSED` | 0 | 1: decode steps on the tensor-core decode kernel rotate q and write the token's
-///   K/V inside it (`ernie_decode_attention_tc_rope_hd128`) instead of a separate RoPE + KV-write launch per layer
-///   (4.8 µs per layer at batch 1 on the H200); not measured on a GPU yet |
+/// | `ERNIE_CUDA_DECODE_ROPE_FUSED` | 1 | 0: decode steps on the tensor-core decode kernel rotate q and write the token's
+///   K/V in a separate launch per layer (`ernie_rope_kv_write_fast`) instead of inside the decode kernel
+///   (`ernie_decode_attention_tc_rope_hd128`: one launch per layer less; on the H200 3.0 / 7.6 / 11.1 / 17.6 against
+///   3.0 / 7.7 / 11.1 / 17.7 ms per step at context 512, batch 1 / 8 / 16 / 64, and 307.6 against 302.6 tokens/s at
+///   context 4096, batch 1) |
 /// | `ERNIE_CUDA_DECODE_MIN_CHUNK` | 64 | fewest keys per split of the decode attention kernels (16–4096): at context 512
 ///   and batch 1, 64 gives 8 splits per KV head and 128 gives 4 (fewer partial results to merge, longer blocks) |
 /// | `ERNIE_CUDA_FAST_ELEMENTWISE` | 1 | 0: the scalar RoPE (sin/cos per element), RMSNorm and SiLU·mul kernels |
@@ -64,7 +66,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
         graphs: Bool = true, graphMaxBatch: Int = 256, gemvMaxRows: Int = 0, gemmTuning: Bool = false,
         gemmSharedAlgorithms: Bool = false,
         groupedMoEMaxTokens: Int = 256, persistentMoE: Bool = true, stagedMoE: Bool = true,
-        batchedMoE: Bool = false, fusedDecodeRope: Bool = false,
+        batchedMoE: Bool = false, fusedDecodeRope: Bool = true,
         decodeMinimumChunk: Int = PerfOptions.defaultDecodeMinimumChunk,
         decodeAttention: Bool = true, decodeAttentionTensorCores: Bool = true, fastElementwise: Bool = true,
         flashPrefill: Bool = true, flashPrefillWide: Bool = true,

@@ -279,12 +279,12 @@ ERNIE_DECODE_ATTENTION_KERNEL(32, 8, 2)
 #define DTC_TILE (DTC_KEYS * DTC_STRIDE)
 
 //
-// ROPE (ernie_decode_attention_tc_rope_hd128, opt-in ERNIE_CUDA_DECODE_ROPE_FUSED): the RoPE + KV write of
-// ernie_rope_kv_write_fast inside this kernel, one launch per layer less. `q` is then the fused qkv projection (rows of
-// (nq + 2 nkv) * 128); each block rotates its group's query heads itself (cos/sin of the token's position computed once
-// per block, the same rotation and rounding as ernie_rope_kv_write_fast), and the block whose split holds the token's
-// own key writes that key (rotated) and value to the token's slot before its first K/V tile is copied (the only block
-// that reads the new key).
+// ROPE (ernie_decode_attention_tc_rope_hd128, the default; ERNIE_CUDA_DECODE_ROPE_FUSED=0 for the separate launch):
+// the RoPE + KV write of ernie_rope_kv_write_fast inside this kernel, one launch per layer less. `q` is then the fused
+// qkv projection (rows of (nq + 2 nkv) * 128); each block rotates its group's query heads itself (cos/sin of the
+// token's position computed once per block, the same rotation and rounding as ernie_rope_kv_write_fast), and the block
+// whose split holds the token's own key writes that key (rotated) and value to the token's slot before its first K/V
+// tile is copied (the only block that reads the new key).
 template <bool ROPE>
 __device__ __forceinline__ void decode_attention_tc_impl(
     const bf16 *q, const bf16 *kv, const int *token_seq, const int *positions, const int *seq_page_start,
