@@ -62,12 +62,14 @@ struct DeviceMoETests {
     @discardableResult
     func run(
         tokens: Int, hidden: Int, experts: Int, topK: Int, inter: Int, shared: Bool, withBias: Bool,
-        groupedMaxTokens: Int? = nil, batched: Bool = true, staged: Bool = true, sharedInter sharedWidth: Int? = nil
+        groupedMaxTokens: Int? = nil, batched: Bool = true, staged: Bool = true, sharedInter sharedWidth: Int? = nil,
+        maxTokenTiles: Int = 4
     ) throws -> [Float] {
         let backend = try TestDevice.backend(maxTokens: max(512, tokens)) { perf in
             if let groupedMaxTokens { perf.groupedMoEMaxTokens = groupedMaxTokens }
             perf.batchedMoE = batched
             perf.stagedMoE = staged
+            perf.moeMaxTokenTiles = maxTokenTiles
         }
         try backend.allocateKVCache(
             KVCacheLayout(numPages: max(4, tokens / 16 + 2), pageSize: 16, numLayers: 1, numKVHeads: 1, headDim: 64))
@@ -189,5 +191,16 @@ struct DeviceMoETests {
     /// refilled for the second group) and the down kernel's K takes several rounds per warp.
     @Test(arguments: kernelFamilies) func sharedExpertTwoTokenGroupsSeveralRounds(staged: Bool) throws {
         try run(tokens: 40, hidden: 128, experts: 4, topK: 2, inter: 96, shared: true, withBias: true, staged: staged)
+    }
+
+    /// Steps of more than 16 tokens with NT capped (`ERNIE_CUDA_MOE_MAX_NT` 1 or 2): every slot with more tokens than
+    /// one pass streams its weight rows once per group of NT × 8 (the shared chunks hold all 40 tokens: 5 or 3
+    /// passes), through the staged and the register kernels.
+    @Test(arguments: [1, 2]) func cappedTokenTilesTakeSeveralPassesPerSlot(maxTokenTiles: Int) throws {
+        for staged in [true, false] {
+            try run(
+                tokens: 40, hidden: 128, experts: 4, topK: 2, inter: 96, shared: true, withBias: true, staged: staged,
+                maxTokenTiles: maxTokenTiles)
+        }
     }
 }

@@ -109,6 +109,21 @@ import Testing
         #expect(b1.downKernel(staged: false) == ("ernie_moe_down_grouped_nt1", 4096))
         #expect(b64.gateUpKernel(staged: true) == ("ernie_moe_gate_up_grouped_nt4", 32768))
         #expect(b64.downKernel(staged: true) == ("ernie_moe_down_grouped_nt4", 16384))
+        // NT capped (ERNIE_CUDA_MOE_MAX_NT): batch 64 on the staged kernels of 16 or 8 tokens per pass.
+        let b64nt2 = try #require(
+            GroupedMoEPlan(
+                tokens: 64, experts: 64, topK: 6, hidden: 2560, inter: 1536, sharedWidth: 3072, maxTokenTiles: 2))
+        #expect(b64nt2.nt == 2 && b64nt2.hasStagedKernels && b64nt2.maxSlots == 66)
+        #expect(b64nt2.gateUpKernel(staged: true) == ("ernie_moe_gate_up_staged_nt2", 16384 + 65536))
+        #expect(b64nt2.downKernel(staged: true) == ("ernie_moe_down_staged_nt2", 8192 + 32768))
+        #expect(
+            GroupedMoEPlan(
+                tokens: 12, experts: 64, topK: 6, hidden: 2560, inter: 1536, sharedWidth: 3072, maxTokenTiles: 1)?.nt
+                == 1)
+        #expect(
+            GroupedMoEPlan(
+                tokens: 3, experts: 64, topK: 6, hidden: 2560, inter: 1536, sharedWidth: 3072, maxTokenTiles: 2)?.nt
+                == 1)
         #expect(CUDAFunction.residentBlocks(registersPerThread: 80, threads: 256, sharedBytes: 73728) == 3)
         #expect(CUDAFunction.residentBlocks(registersPerThread: 75, threads: 256, sharedBytes: 36864) == 3)
         // Persistent expert kernels: at most the resident capacity, never more blocks than work items.

@@ -27,8 +27,9 @@ struct GroupedMoEPlan: Equatable {
     static let maxTopK = 16
     static let maxPairs = 4096
 
-    /// nil when the shapes are outside what the kernels handle.
-    init?(tokens: Int, experts: Int, topK: Int, hidden: Int, inter: Int, sharedWidth: Int) {
+    /// nil when the shapes are outside what the kernels handle. `maxTokenTiles` caps NT (1, 2 or 4): a slot with more
+    /// tokens than one pass of NT × 8 takes several passes over its weight rows (the later ones from L2).
+    init?(tokens: Int, experts: Int, topK: Int, hidden: Int, inter: Int, sharedWidth: Int, maxTokenTiles: Int = 4) {
         guard tokens > 0, experts > 0, experts <= Self.maxExperts, topK > 0, topK <= min(experts, Self.maxTopK),
             tokens * topK <= Self.maxPairs, hidden % 8 == 0, inter % 8 == 0, sharedWidth % 8 == 0, hidden > 0,
             inter > 0
@@ -49,7 +50,7 @@ struct GroupedMoEPlan: Equatable {
             sharedChunks = 1
             chunkWidth = sharedWidth
         }
-        nt = tokens <= 8 ? 1 : tokens <= 16 ? 2 : 4
+        nt = min(tokens <= 8 ? 1 : tokens <= 16 ? 2 : 4, maxTokenTiles >= 4 ? 4 : maxTokenTiles >= 2 ? 2 : 1)
         // Up to 8 warps split K (blocks of 10 / 6 chunks per warp at ERNIE's shapes): bigger blocks quantise into
         // waves better than more, smaller ones at batch 1, where the grid is only ≈ 1.5 waves deep.
         func warps(_ k: Int) -> Int {
@@ -66,8 +67,8 @@ struct GroupedMoEPlan: Equatable {
     /// must match the kernels' GU_STAGES / DN_STAGES, which size the rings in the dynamic shared memory).
     static let stagedStages = (gateUp: 2, down: 2)
 
-    /// Whether the staged kernels exist for this plan's token groups (steps of at most 16 tokens; larger ones measured
-    /// faster with the register kernels).
+    /// Whether the staged kernels exist for this plan's token groups (NT 1 and 2: steps of at most 16 tokens, or
+    /// larger ones with `maxTokenTiles` ≤ 2; at NT 4 the register kernels measured faster).
     var hasStagedKernels: Bool { nt <= 2 }
 
     /// The gate|up kernel's function name and dynamic shared memory: the cross-warp reduction (2 × NT × 8 × 16 floats
@@ -113,7 +114,7 @@ extension CUDABackend {
         if let b = weights.expertsDownBias, b.elementType != .bfloat16 { return nil }
         return GroupedMoEPlan(
             tokens: tokens, experts: shape.numExperts, topK: shape.topK, hidden: hidden,
-            inter: shape.intermediateSize, sharedWidth: sharedWidth)
+            inter: shape.intermediateSize, sharedWidth: sharedWidth, maxTokenTiles: perf.moeMaxTokenTiles)
     }
 
     /// Router + grouping, gate|up with SiLU·mul, down, combine: four kernels, no host round trip.

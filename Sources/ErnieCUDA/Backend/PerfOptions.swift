@@ -21,7 +21,12 @@
 ///   overlap the next item's weight loads with the current item's reduction |
 /// | `ERNIE_CUDA_MOE_STAGED` | 1 | 0: the grouped expert kernels of steps of at most 16 tokens load their weights straight
 ///   into mma fragments (registers) instead of streaming them through a per-warp shared-memory ring in whole 128-byte
-///   row pieces (`Kernels/moe_staged.cu`). Larger steps always use the register kernels (staged: slower there) |
+///   row pieces (`Kernels/moe_staged.cu`). Larger steps use the register kernels (staged with 32 tokens per pass:
+///   slower there) unless `ERNIE_CUDA_MOE_MAX_NT` is 1 or 2 |
+/// | `ERNIE_CUDA_MOE_MAX_NT` | 4 | 1 or 2: the grouped expert kernels take at most 8 or 16 tokens of a slot per pass over its
+///   weight rows (NT 1 or 2, the staged kernels at every batch size) instead of 32 above 16 tokens; a slot with more
+///   tokens (the shared expert's chunks hold every token) takes several passes, the later ones from L2; not measured
+///   on a GPU yet |
 /// | `ERNIE_CUDA_MOE_BATCHED` | 0 | 1: large MoE steps (grouped on the host) run one strided-batched cuBLASLt GEMM per
 ///   direction over every expert, rows padded to the largest expert's count (when at least
 ///   `MoEPlan.minimumBatchedFill` of the rows are real), instead of one GEMM per active expert (no gain measured on the
@@ -50,6 +55,8 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
     public var groupedMoEMaxTokens: Int
     public var persistentMoE: Bool
     public var stagedMoE: Bool
+    /// Largest NT (8-token tiles per pass) of the grouped expert kernels: 1, 2 or 4.
+    public var moeMaxTokenTiles: Int
     public var fusedDecodeRope: Bool
     public var decodeMinimumChunk: Int
     /// Fewest keys per decode split unless `ERNIE_CUDA_DECODE_MIN_CHUNK` says otherwise.
@@ -65,7 +72,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
     public init(
         graphs: Bool = true, graphMaxBatch: Int = 256, gemvMaxRows: Int = 0, gemmTuning: Bool = false,
         gemmSharedAlgorithms: Bool = false,
-        groupedMoEMaxTokens: Int = 256, persistentMoE: Bool = true, stagedMoE: Bool = true,
+        groupedMoEMaxTokens: Int = 256, persistentMoE: Bool = true, stagedMoE: Bool = true, moeMaxTokenTiles: Int = 4,
         batchedMoE: Bool = false, fusedDecodeRope: Bool = true,
         decodeMinimumChunk: Int = PerfOptions.defaultDecodeMinimumChunk,
         decodeAttention: Bool = true, decodeAttentionTensorCores: Bool = true, fastElementwise: Bool = true,
@@ -80,6 +87,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
         self.groupedMoEMaxTokens = groupedMoEMaxTokens
         self.persistentMoE = persistentMoE
         self.stagedMoE = stagedMoE
+        self.moeMaxTokenTiles = moeMaxTokenTiles
         self.fusedDecodeRope = fusedDecodeRope
         self.decodeMinimumChunk = decodeMinimumChunk
         self.batchedMoE = batchedMoE
@@ -117,6 +125,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
         number("ERNIE_CUDA_MOE_GROUPED_MAX_TOKENS", &options.groupedMoEMaxTokens, range: 0...GroupedMoEPlan.maxPairs)
         flag("ERNIE_CUDA_MOE_PERSISTENT", &options.persistentMoE)
         flag("ERNIE_CUDA_MOE_STAGED", &options.stagedMoE)
+        number("ERNIE_CUDA_MOE_MAX_NT", &options.moeMaxTokenTiles, range: 1...4)
         flag("ERNIE_CUDA_MOE_BATCHED", &options.batchedMoE)
         flag("ERNIE_CUDA_DECODE_ATTENTION", &options.decodeAttention)
         flag("ERNIE_CUDA_DECODE_ATTENTION_TC", &options.decodeAttentionTensorCores)
@@ -136,7 +145,8 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
             + "shared GEMM algorithms \(gemmSharedAlgorithms ? "on" : "off"), "
             + "grouped MoE \(groupedMoEMaxTokens > 0 ? "≤\(groupedMoEMaxTokens) tokens" : "off")"
             + "\(groupedMoEMaxTokens > 0 && !persistentMoE ? " (one block per item)" : "")"
-            + "\(groupedMoEMaxTokens > 0 && stagedMoE ? " (weights staged in shared memory)" : ""), "
+            + "\(groupedMoEMaxTokens > 0 && stagedMoE ? " (weights staged in shared memory)" : "")"
+            + "\(groupedMoEMaxTokens > 0 && moeMaxTokenTiles < 4 ? " (≤ \(moeMaxTokenTiles * 8) tokens per pass)" : ""), "
             + "batched MoE GEMMs \(batchedMoE ? "on" : "off"), "
             + "decode attention \(decodeAttention ? (decodeAttentionTensorCores ? "on, tensor cores" : "on") : "off")"
             + "\(decodeAttention && decodeAttentionTensorCores && fusedDecodeRope ? " with RoPE" : "")"
