@@ -63,13 +63,14 @@ struct DeviceMoETests {
     func run(
         tokens: Int, hidden: Int, experts: Int, topK: Int, inter: Int, shared: Bool, withBias: Bool,
         groupedMaxTokens: Int? = nil, batched: Bool = true, staged: Bool = true, sharedInter sharedWidth: Int? = nil,
-        maxTokenTiles: Int = 4
+        tiles: TokenTiles = .default
     ) throws -> [Float] {
         let backend = try TestDevice.backend(maxTokens: max(512, tokens)) { perf in
             if let groupedMaxTokens { perf.groupedMoEMaxTokens = groupedMaxTokens }
             perf.batchedMoE = batched
             perf.stagedMoE = staged
-            perf.moeMaxTokenTiles = maxTokenTiles
+            perf.moeNT1MaxTokens = tiles.nt1MaxTokens
+            perf.moeNT2MaxTokens = tiles.nt2MaxTokens
         }
         try backend.allocateKVCache(
             KVCacheLayout(numPages: max(4, tokens / 16 + 2), pageSize: 16, numLayers: 1, numKVHeads: 1, headDim: 64))
@@ -130,34 +131,53 @@ struct DeviceMoETests {
     /// Both expert-kernel families (weights through registers / through the shared-memory ring).
     static let kernelFamilies = [false, true]
 
+    /// Which steps take 8 (NT 1) or 16 (NT 2) tokens of a slot per pass (`ERNIE_CUDA_MOE_NT{1,2}_MAX_TOKENS`): the
+    /// default (≤ 16 / ≤ 64 tokens), rounds 1–6's (≤ 8 / ≤ 16, 32 tokens per pass above), and NT 1 up to 64 tokens.
+    struct TokenTiles: Sendable {
+        var nt1MaxTokens: Int
+        var nt2MaxTokens: Int
+        static let `default` = TokenTiles(nt1MaxTokens: 16, nt2MaxTokens: 64)
+        static let roundSix = TokenTiles(nt1MaxTokens: 8, nt2MaxTokens: 16)
+        static let oneTile = TokenTiles(nt1MaxTokens: 64, nt2MaxTokens: 64)
+        static let both = [TokenTiles.default, .roundSix]
+    }
+
     @Test(arguments: kernelFamilies) func routedExpertsWithSharedExpertAndCorrectionBias(staged: Bool) throws {
         try run(tokens: 7, hidden: 64, experts: 8, topK: 3, inter: 16, shared: true, withBias: true, staged: staged)
     }
 
     @Test(arguments: kernelFamilies) func routedExpertsOnlyManyTokens(staged: Bool) throws {
-        try run(tokens: 40, hidden: 32, experts: 16, topK: 4, inter: 24, shared: false, withBias: false, staged: staged)
+        for tiles in TokenTiles.both {
+            try run(
+                tokens: 40, hidden: 32, experts: 16, topK: 4, inter: 24, shared: false, withBias: false, staged: staged,
+                tiles: tiles)
+        }
     }
 
-    /// One token (decode at batch 1), five tokens, and 12 tokens (two n-tiles: the nt2 kernels), each through both
-    /// kernel families; K of 8 chunks over 2 warps (4 chunks per warp: the staged kernels request a shared chunk's
+    /// One token (decode at batch 1), five tokens, and 12 tokens (two n-tiles with rounds 1–6's tiles: the nt2
+    /// kernels; two passes of nt1 by default), each through both kernel families; K of 8 chunks over 2 warps (4 chunks per warp: the staged kernels request a shared chunk's
     /// first ring stages before the programmatic wait) and a down K of 4 chunks for one warp.
     @Test(arguments: kernelFamilies) func decodeSizedStepsOneFiveAndTwelveTokens(staged: Bool) throws {
         for tokens in [1, 5, 12] {
-            try run(
-                tokens: tokens, hidden: 256, experts: 8, topK: 2, inter: 128, shared: true, withBias: true,
-                staged: staged)
+            for tiles in TokenTiles.both {
+                try run(
+                    tokens: tokens, hidden: 256, experts: 8, topK: 2, inter: 128, shared: true, withBias: true,
+                    staged: staged, tiles: tiles)
+            }
         }
     }
 
     /// A shared expert whose width is no multiple of the expert width: one chunk of 264 columns (9 K chunks of the
     /// down matrix over 4 warps) beside routed experts of 136 (5 chunks; their tiles past 136 rows are skipped by the
     /// gate|up kernel), so a warp's chunk count differs between items and the staged ring's feed crosses items and
-    /// token groups within its depth (17 tokens: nt4).
+    /// token groups within its depth (17 tokens: nt2 by default, nt4 with rounds 1–6's tiles).
     @Test(arguments: kernelFamilies) func sharedChunkWiderThanTheExperts(staged: Bool) throws {
         for tokens in [3, 17] {
-            try run(
-                tokens: tokens, hidden: 64, experts: 6, topK: 2, inter: 136, shared: true, withBias: false,
-                staged: staged, sharedInter: 264)
+            for tiles in TokenTiles.both {
+                try run(
+                    tokens: tokens, hidden: 64, experts: 6, topK: 2, inter: 136, shared: true, withBias: false,
+                    staged: staged, sharedInter: 264, tiles: tiles)
+            }
         }
     }
 
@@ -167,9 +187,11 @@ struct DeviceMoETests {
     /// but 5 of the gate|up kernel's 64 row tiles per expert empty.
     @Test(arguments: kernelFamilies) func wideKFillsTheRingBeforeTheWait(staged: Bool) throws {
         for tokens in [1, 9] {
-            try run(
-                tokens: tokens, hidden: 1024, experts: 4, topK: 2, inter: 72, shared: true, withBias: true,
-                staged: staged, sharedInter: 1024)
+            for tiles in TokenTiles.both {
+                try run(
+                    tokens: tokens, hidden: 1024, experts: 4, topK: 2, inter: 72, shared: true, withBias: true,
+                    staged: staged, sharedInter: 1024, tiles: tiles)
+            }
         }
     }
 
@@ -187,20 +209,14 @@ struct DeviceMoETests {
         try run(tokens: 300, hidden: 64, experts: 8, topK: 3, inter: 32, shared: true, withBias: true, batched: false)
     }
 
-    /// The shared chunks see 40 tokens (two token groups of the nt4 expert kernels, so the weight buffers are
-    /// refilled for the second group) and the down kernel's K takes several rounds per warp.
-    @Test(arguments: kernelFamilies) func sharedExpertTwoTokenGroupsSeveralRounds(staged: Bool) throws {
-        try run(tokens: 40, hidden: 128, experts: 4, topK: 2, inter: 96, shared: true, withBias: true, staged: staged)
-    }
-
-    /// Steps of more than 16 tokens with NT capped (`ERNIE_CUDA_MOE_MAX_NT` 1 or 2): every slot with more tokens than
-    /// one pass streams its weight rows once per group of NT × 8 (the shared chunks hold all 40 tokens: 5 or 3
-    /// passes), through the staged and the register kernels.
-    @Test(arguments: [1, 2]) func cappedTokenTilesTakeSeveralPassesPerSlot(maxTokenTiles: Int) throws {
-        for staged in [true, false] {
+    /// The shared chunks see 40 tokens — two token groups of the nt4 expert kernels (rounds 1–6's tiles), three of
+    /// nt2 (the default), five of nt1 (NT 1 up to 64 tokens) —, so every slot's weight rows are streamed again for
+    /// each further group, and the down kernel's K takes several rounds per warp.
+    @Test(arguments: kernelFamilies) func sharedExpertSeveralTokenGroupsSeveralRounds(staged: Bool) throws {
+        for tiles in [TokenTiles.default, .roundSix, .oneTile] {
             try run(
                 tokens: 40, hidden: 128, experts: 4, topK: 2, inter: 96, shared: true, withBias: true, staged: staged,
-                maxTokenTiles: maxTokenTiles)
+                tiles: tiles)
         }
     }
 }

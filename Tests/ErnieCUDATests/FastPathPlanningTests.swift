@@ -99,31 +99,37 @@ import Testing
         #expect(b1.maxSlots == 8 && b1.activationRows == 8 && b1.activationWidth == 1536)
         let b64 = try #require(
             GroupedMoEPlan(tokens: 64, experts: 64, topK: 6, hidden: 2560, inter: 1536, sharedWidth: 3072))
-        #expect(b64.nt == 4 && b64.maxSlots == 66 && b64.activationRows == 64 * 6 + 2 * 64)
-        // Staged expert kernels (ERNIE_CUDA_MOE_STAGED, on by default, steps of at most 16 tokens): reduction plus a
-        // ring of 2 stages per warp, 4 KB (gate|up) or 2 KB (down) each; with ptxas' registers (gate|up nt1 80, down
-        // nt1 75) that is 3 blocks of each per multiprocessor. Batch 64 (nt 4) runs the register kernels either way.
+        #expect(b64.nt == 2 && b64.maxSlots == 66 && b64.activationRows == 64 * 6 + 2 * 64)
+        // Staged expert kernels (ERNIE_CUDA_MOE_STAGED, on by default at NT 1 and 2): reduction plus a ring of 2
+        // stages per warp, 4 KB (gate|up) or 2 KB (down) each; with ptxas' registers (gate|up nt1 80, down nt1 75)
+        // that is 3 blocks of each per multiprocessor.
         #expect(b1.gateUpKernel(staged: false) == ("ernie_moe_gate_up_grouped_nt1", 8192))
         #expect(b1.gateUpKernel(staged: true) == ("ernie_moe_gate_up_staged_nt1", 8192 + 65536))
         #expect(b1.downKernel(staged: true) == ("ernie_moe_down_staged_nt1", 4096 + 32768))
         #expect(b1.downKernel(staged: false) == ("ernie_moe_down_grouped_nt1", 4096))
-        #expect(b64.gateUpKernel(staged: true) == ("ernie_moe_gate_up_grouped_nt4", 32768))
-        #expect(b64.downKernel(staged: true) == ("ernie_moe_down_grouped_nt4", 16384))
-        // NT capped (ERNIE_CUDA_MOE_MAX_NT): batch 64 on the staged kernels of 16 or 8 tokens per pass.
-        let b64nt2 = try #require(
+        // Tokens per pass (ERNIE_CUDA_MOE_NT{1,2}_MAX_TOKENS): by default 8 up to 16 tokens, 16 up to 64, then 32 (the
+        // register kernels); batch 64 on the staged nt2 kernels.
+        #expect(b64.hasStagedKernels)
+        #expect(b64.gateUpKernel(staged: true) == ("ernie_moe_gate_up_staged_nt2", 16384 + 65536))
+        #expect(b64.downKernel(staged: true) == ("ernie_moe_down_staged_nt2", 8192 + 32768))
+        func nt(_ tokens: Int, _ nt1: Int = 16, _ nt2: Int = 64) -> Int? {
             GroupedMoEPlan(
-                tokens: 64, experts: 64, topK: 6, hidden: 2560, inter: 1536, sharedWidth: 3072, maxTokenTiles: 2))
-        #expect(b64nt2.nt == 2 && b64nt2.hasStagedKernels && b64nt2.maxSlots == 66)
-        #expect(b64nt2.gateUpKernel(staged: true) == ("ernie_moe_gate_up_staged_nt2", 16384 + 65536))
-        #expect(b64nt2.downKernel(staged: true) == ("ernie_moe_down_staged_nt2", 8192 + 32768))
-        #expect(
+                tokens: tokens, experts: 64, topK: 6, hidden: 2560, inter: 1536, sharedWidth: 3072,
+                nt1MaxTokens: nt1, nt2MaxTokens: nt2)?.nt
+        }
+        #expect([1, 8, 9, 16, 17, 64, 65, 256].map { nt($0) } == [1, 1, 1, 1, 2, 2, 4, 4])
+        // Rounds 1–6 (8 / 16): 16 tokens on nt2, 17 on the register nt4 kernels.
+        #expect([8, 9, 16, 17, 64].map { nt($0, 8, 16) } == [1, 2, 2, 4, 4])
+        let b64r6 = try #require(
             GroupedMoEPlan(
-                tokens: 12, experts: 64, topK: 6, hidden: 2560, inter: 1536, sharedWidth: 3072, maxTokenTiles: 1)?.nt
-                == 1)
-        #expect(
-            GroupedMoEPlan(
-                tokens: 3, experts: 64, topK: 6, hidden: 2560, inter: 1536, sharedWidth: 3072, maxTokenTiles: 2)?.nt
-                == 1)
+                tokens: 64, experts: 64, topK: 6, hidden: 2560, inter: 1536, sharedWidth: 3072, nt1MaxTokens: 8,
+                nt2MaxTokens: 16))
+        #expect(!b64r6.hasStagedKernels)
+        #expect(b64r6.gateUpKernel(staged: true) == ("ernie_moe_gate_up_grouped_nt4", 32768))
+        #expect(b64r6.downKernel(staged: true) == ("ernie_moe_down_grouped_nt4", 16384))
+        // Limits below a pass's width are raised to it: ≤ 8 tokens are always one nt1 pass, ≤ 16 never nt4.
+        #expect([8, 12, 16].map { nt($0, 1, 1) } == [1, 2, 2])
+        #expect(nt(64, 64, 16) == 1 && nt(65, 64, 128) == 2)
         #expect(CUDAFunction.residentBlocks(registersPerThread: 80, threads: 256, sharedBytes: 73728) == 3)
         #expect(CUDAFunction.residentBlocks(registersPerThread: 75, threads: 256, sharedBytes: 36864) == 3)
         // Persistent expert kernels: at most the resident capacity, never more blocks than work items.

@@ -84,9 +84,9 @@ if wanted checks; then
     variant_check decode-cuda-cores decode,forward 120 ERNIE_CUDA_DECODE_ATTENTION_TC=0
     variant_check moe-registers moe,decode,forward 150 ERNIE_CUDA_MOE_STAGED=0 ERNIE_CUDA_SYNC=1
     variant_check decode-rope-separate attention,decode,forward 150 ERNIE_CUDA_DECODE_ROPE_FUSED=0 ERNIE_CUDA_SYNC=1
-    # Opt-in: expert kernels with NT capped at 2 or 1 (64-token steps on the staged kernels, several passes per slot).
-    variant_check moe-max-nt-2 moe,decode,forward 150 ERNIE_CUDA_MOE_MAX_NT=2 ERNIE_CUDA_SYNC=1
-    variant_check moe-max-nt-1 moe,decode,forward 150 ERNIE_CUDA_MOE_MAX_NT=1 ERNIE_CUDA_SYNC=1
+    # Rounds 1-6's tokens per pass of the expert kernels (16 tokens on nt2, 17-64 on the register nt4 kernels).
+    variant_check moe-tiles-round6 moe,decode,forward 150 ERNIE_CUDA_MOE_NT1_MAX_TOKENS=8 ERNIE_CUDA_MOE_NT2_MAX_TOKENS=16 \
+        ERNIE_CUDA_SYNC=1
     grep -h '^FAIL ' "$LOGS"/checks/selftest-*.log 2> /dev/null | cut -c1-200 | head -20 | tee -a "$SUMMARY"
 else
     "$BIN" cuda compile > "$LOGS/compile.log" 2>&1 || say "kernel compile FAILED (see compile.log)"
@@ -138,12 +138,15 @@ if wanted ab; then
             /^prefill/ { pre = $4 }
             /^graphs:/ { g = $2 "c/" $4 "r/" $6 "f" }
             END {
-                printf "%-34s %9s %9s %9s %9s %10s  %s%s\n", name, ms[1] ? ms[1] : "-", ms[8] ? ms[8] : "-",
-                    ms[16] ? ms[16] : "-", ms[64] ? ms[64] : "-", pre ? pre : "-", g, rc ? "  (rc " rc ")" : ""
+                more = ""
+                for (b in ms) if (b != 1 && b != 8 && b != 16 && b != 64) more = more "  b" b " " ms[b]
+                printf "%-34s %9s %9s %9s %9s %10s  %s%s%s\n", name, ms[1] ? ms[1] : "-", ms[8] ? ms[8] : "-",
+                    ms[16] ? ms[16] : "-", ms[64] ? ms[64] : "-", pre ? pre : "-", g, more, rc ? "  (rc " rc ")" : ""
             }' "$LOGS/ab-$name.log" >> "$AB_TABLE"
     }
     STD="--batch 1,8,16,64 --steps 12 --context 512 --prefill 2048"
     LONG="--batch 1,64 --steps 8 --context 4096 --prefill 0"
+    WIDE="--batch 96,128 --steps 8 --context 512 --prefill 0"
     ab all-fast-paths "$STD"
     if [ -n "${AB_FULL:-}" ]; then
         ab graphs+decode-attention-off "$STD" ERNIE_CUDA_GRAPHS=0 ERNIE_CUDA_DECODE_ATTENTION=0
@@ -159,8 +162,10 @@ if wanted ab; then
     ab moe-staged-off "$STD" ERNIE_CUDA_MOE_STAGED=0
     ab decode-rope-fused-off "$STD" ERNIE_CUDA_DECODE_ROPE_FUSED=0
     ab decode-min-chunk-128 "$STD" ERNIE_CUDA_DECODE_MIN_CHUNK=128
-    ab moe-max-nt-2 "$STD" ERNIE_CUDA_MOE_MAX_NT=2
-    ab moe-max-nt-1 "$STD" ERNIE_CUDA_MOE_MAX_NT=1
+    ab moe-tiles-round6 "$STD" ERNIE_CUDA_MOE_NT1_MAX_TOKENS=8 ERNIE_CUDA_MOE_NT2_MAX_TOKENS=16
+    ab moe-nt1-to-8 "$STD" ERNIE_CUDA_MOE_NT1_MAX_TOKENS=8
+    ab wide "$WIDE"
+    ab wide-nt2-to-128 "$WIDE" ERNIE_CUDA_MOE_NT2_MAX_TOKENS=128
     ab skinny-gemv-on "$STD" ERNIE_CUDA_GEMV_MAX_ROWS=16
     ab grouped-moe-off "$STD" ERNIE_CUDA_MOE_GROUPED_MAX_TOKENS=0
     ab flash-prefill-off "--batch 1 --steps 4 --context 512 --prefill 2048" ERNIE_CUDA_FLASH_PREFILL=0
@@ -171,7 +176,7 @@ if wanted ab; then
     ab ctx4096-moe-staged-off "$LONG" ERNIE_CUDA_MOE_STAGED=0
     ab ctx4096-decode-rope-fused-off "$LONG" ERNIE_CUDA_DECODE_ROPE_FUSED=0
     ab ctx4096-decode-min-chunk-128 "$LONG" ERNIE_CUDA_DECODE_MIN_CHUNK=128
-    ab ctx4096-moe-max-nt-2 "$LONG" ERNIE_CUDA_MOE_MAX_NT=2
+    ab ctx4096-moe-tiles-round6 "$LONG" ERNIE_CUDA_MOE_NT1_MAX_TOKENS=8 ERNIE_CUDA_MOE_NT2_MAX_TOKENS=16
     ab ctx4096-decode-min-chunk-256 "$LONG" ERNIE_CUDA_DECODE_MIN_CHUNK=256
     ab ctx4096-decode-attention-tc-off "$LONG" ERNIE_CUDA_DECODE_ATTENTION_TC=0
     ab ctx4096-graphs+decode-attn-off "$LONG" ERNIE_CUDA_GRAPHS=0 ERNIE_CUDA_DECODE_ATTENTION=0

@@ -27,9 +27,13 @@ struct GroupedMoEPlan: Equatable {
     static let maxTopK = 16
     static let maxPairs = 4096
 
-    /// nil when the shapes are outside what the kernels handle. `maxTokenTiles` caps NT (1, 2 or 4): a slot with more
-    /// tokens than one pass of NT × 8 takes several passes over its weight rows (the later ones from L2).
-    init?(tokens: Int, experts: Int, topK: Int, hidden: Int, inter: Int, sharedWidth: Int, maxTokenTiles: Int = 4) {
+    /// nil when the shapes are outside what the kernels handle. NT: 1 for steps of at most `nt1MaxTokens` (at least
+    /// 8), 2 up to `nt2MaxTokens` (at least 16), else 4; a slot with more tokens than NT × 8 takes several passes over
+    /// its weight rows (the later ones from L2).
+    init?(
+        tokens: Int, experts: Int, topK: Int, hidden: Int, inter: Int, sharedWidth: Int, nt1MaxTokens: Int = 16,
+        nt2MaxTokens: Int = 64
+    ) {
         guard tokens > 0, experts > 0, experts <= Self.maxExperts, topK > 0, topK <= min(experts, Self.maxTopK),
             tokens * topK <= Self.maxPairs, hidden % 8 == 0, inter % 8 == 0, sharedWidth % 8 == 0, hidden > 0,
             inter > 0
@@ -50,7 +54,7 @@ struct GroupedMoEPlan: Equatable {
             sharedChunks = 1
             chunkWidth = sharedWidth
         }
-        nt = min(tokens <= 8 ? 1 : tokens <= 16 ? 2 : 4, maxTokenTiles >= 4 ? 4 : maxTokenTiles >= 2 ? 2 : 1)
+        nt = tokens <= max(8, nt1MaxTokens) ? 1 : tokens <= max(16, nt2MaxTokens) ? 2 : 4
         // Up to 8 warps split K (blocks of 10 / 6 chunks per warp at ERNIE's shapes): bigger blocks quantise into
         // waves better than more, smaller ones at batch 1, where the grid is only ≈ 1.5 waves deep.
         func warps(_ k: Int) -> Int {
@@ -67,8 +71,8 @@ struct GroupedMoEPlan: Equatable {
     /// must match the kernels' GU_STAGES / DN_STAGES, which size the rings in the dynamic shared memory).
     static let stagedStages = (gateUp: 2, down: 2)
 
-    /// Whether the staged kernels exist for this plan's token groups (NT 1 and 2: steps of at most 16 tokens, or
-    /// larger ones with `maxTokenTiles` ≤ 2; at NT 4 the register kernels measured faster).
+    /// Whether the staged kernels exist for this plan's token groups (NT 1 and 2; at NT 4 the register kernels
+    /// measured faster).
     var hasStagedKernels: Bool { nt <= 2 }
 
     /// The gate|up kernel's function name and dynamic shared memory: the cross-warp reduction (2 × NT × 8 × 16 floats
@@ -114,7 +118,8 @@ extension CUDABackend {
         if let b = weights.expertsDownBias, b.elementType != .bfloat16 { return nil }
         return GroupedMoEPlan(
             tokens: tokens, experts: shape.numExperts, topK: shape.topK, hidden: hidden,
-            inter: shape.intermediateSize, sharedWidth: sharedWidth, maxTokenTiles: perf.moeMaxTokenTiles)
+            inter: shape.intermediateSize, sharedWidth: sharedWidth,
+            nt1MaxTokens: perf.moeNT1MaxTokens, nt2MaxTokens: perf.moeNT2MaxTokens)
     }
 
     /// Router + grouping, gate|up with SiLU·mul, down, combine: four kernels, no host round trip.
@@ -179,8 +184,8 @@ extension CUDABackend {
         let shared = weights.shared
         // Persistent blocks: at most the resident capacity (off: one block per work item).
         let sms = perf.persistentMoE ? device.multiprocessorCount : Int.max / 64
-        // Steps of at most 16 tokens stream the weights through shared-memory rings (ERNIE_CUDA_MOE_STAGED=0: the
-        // register-buffered kernels, which larger steps always use).
+        // Plans of 8 or 16 tokens per pass (NT 1, 2) stream the weights through shared-memory rings
+        // (ERNIE_CUDA_MOE_STAGED=0: the register-buffered kernels, which NT 4 always uses).
         let (gateUpName, gateUpShared) = plan.gateUpKernel(staged: perf.stagedMoE)
         let gateUpItems = plan.maxSlots * ((plan.activationWidth + tileRows - 1) / tileRows)
         let gateUpGrid = GroupedMoEPlan.persistentGrid(

@@ -19,14 +19,17 @@
 ///   (not measured yet) |
 /// | `ERNIE_CUDA_MOE_PERSISTENT` | 1 | 0: the grouped expert kernels get one block per work item instead of persistent blocks that
 ///   overlap the next item's weight loads with the current item's reduction |
-/// | `ERNIE_CUDA_MOE_STAGED` | 1 | 0: the grouped expert kernels of steps of at most 16 tokens load their weights straight
+/// | `ERNIE_CUDA_MOE_STAGED` | 1 | 0: the grouped expert kernels of 8 or 16 tokens per pass load their weights straight
 ///   into mma fragments (registers) instead of streaming them through a per-warp shared-memory ring in whole 128-byte
-///   row pieces (`Kernels/moe_staged.cu`). Larger steps use the register kernels (staged with 32 tokens per pass:
-///   slower there) unless `ERNIE_CUDA_MOE_MAX_NT` is 1 or 2 |
-/// | `ERNIE_CUDA_MOE_MAX_NT` | 4 | 1 or 2: the grouped expert kernels take at most 8 or 16 tokens of a slot per pass over its
-///   weight rows (NT 1 or 2, the staged kernels at every batch size) instead of 32 above 16 tokens; a slot with more
-///   tokens (the shared expert's chunks hold every token) takes several passes, the later ones from L2; not measured
-///   on a GPU yet |
+///   row pieces (`Kernels/moe_staged.cu`). Steps that take 32 tokens per pass (NT 4) use the register kernels (staged:
+///   slower there) |
+/// | `ERNIE_CUDA_MOE_NT1_MAX_TOKENS` | 16 | grouped MoE steps of at most this many tokens (at least 8) take 8 tokens of a slot
+///   per pass over its weight rows (NT 1); a slot with more (the shared expert's chunks hold every token) takes
+///   several passes, the later ones from L2. 16 measured 11.2 → 10.7 ms per batch-16 step on the H200 against NT 2
+///   (BENCHMARKS.md round 7) |
+/// | `ERNIE_CUDA_MOE_NT2_MAX_TOKENS` | 64 | larger steps of at most this many tokens (at least 16) take 16 tokens per pass
+///   (NT 2), larger ones 32 (NT 4, the register kernels). 64 measured 17.6 → 17.0 ms per batch-64 step against NT 4
+///   (round 7); 8 and 16 give the kernels of rounds 1–6 |
 /// | `ERNIE_CUDA_MOE_BATCHED` | 0 | 1: large MoE steps (grouped on the host) run one strided-batched cuBLASLt GEMM per
 ///   direction over every expert, rows padded to the largest expert's count (when at least
 ///   `MoEPlan.minimumBatchedFill` of the rows are real), instead of one GEMM per active expert (no gain measured on the
@@ -55,8 +58,9 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
     public var groupedMoEMaxTokens: Int
     public var persistentMoE: Bool
     public var stagedMoE: Bool
-    /// Largest NT (8-token tiles per pass) of the grouped expert kernels: 1, 2 or 4.
-    public var moeMaxTokenTiles: Int
+    /// Largest grouped MoE steps whose expert kernels take 8 (NT 1) or 16 (NT 2) tokens per pass.
+    public var moeNT1MaxTokens: Int
+    public var moeNT2MaxTokens: Int
     public var fusedDecodeRope: Bool
     public var decodeMinimumChunk: Int
     /// Fewest keys per decode split unless `ERNIE_CUDA_DECODE_MIN_CHUNK` says otherwise.
@@ -72,7 +76,8 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
     public init(
         graphs: Bool = true, graphMaxBatch: Int = 256, gemvMaxRows: Int = 0, gemmTuning: Bool = false,
         gemmSharedAlgorithms: Bool = false,
-        groupedMoEMaxTokens: Int = 256, persistentMoE: Bool = true, stagedMoE: Bool = true, moeMaxTokenTiles: Int = 4,
+        groupedMoEMaxTokens: Int = 256, persistentMoE: Bool = true, stagedMoE: Bool = true,
+        moeNT1MaxTokens: Int = 16, moeNT2MaxTokens: Int = 64,
         batchedMoE: Bool = false, fusedDecodeRope: Bool = true,
         decodeMinimumChunk: Int = PerfOptions.defaultDecodeMinimumChunk,
         decodeAttention: Bool = true, decodeAttentionTensorCores: Bool = true, fastElementwise: Bool = true,
@@ -87,7 +92,8 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
         self.groupedMoEMaxTokens = groupedMoEMaxTokens
         self.persistentMoE = persistentMoE
         self.stagedMoE = stagedMoE
-        self.moeMaxTokenTiles = moeMaxTokenTiles
+        self.moeNT1MaxTokens = moeNT1MaxTokens
+        self.moeNT2MaxTokens = moeNT2MaxTokens
         self.fusedDecodeRope = fusedDecodeRope
         self.decodeMinimumChunk = decodeMinimumChunk
         self.batchedMoE = batchedMoE
@@ -125,7 +131,8 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
         number("ERNIE_CUDA_MOE_GROUPED_MAX_TOKENS", &options.groupedMoEMaxTokens, range: 0...GroupedMoEPlan.maxPairs)
         flag("ERNIE_CUDA_MOE_PERSISTENT", &options.persistentMoE)
         flag("ERNIE_CUDA_MOE_STAGED", &options.stagedMoE)
-        number("ERNIE_CUDA_MOE_MAX_NT", &options.moeMaxTokenTiles, range: 1...4)
+        number("ERNIE_CUDA_MOE_NT1_MAX_TOKENS", &options.moeNT1MaxTokens, range: 8...GroupedMoEPlan.maxPairs)
+        number("ERNIE_CUDA_MOE_NT2_MAX_TOKENS", &options.moeNT2MaxTokens, range: 16...GroupedMoEPlan.maxPairs)
         flag("ERNIE_CUDA_MOE_BATCHED", &options.batchedMoE)
         flag("ERNIE_CUDA_DECODE_ATTENTION", &options.decodeAttention)
         flag("ERNIE_CUDA_DECODE_ATTENTION_TC", &options.decodeAttentionTensorCores)
@@ -146,7 +153,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
             + "grouped MoE \(groupedMoEMaxTokens > 0 ? "≤\(groupedMoEMaxTokens) tokens" : "off")"
             + "\(groupedMoEMaxTokens > 0 && !persistentMoE ? " (one block per item)" : "")"
             + "\(groupedMoEMaxTokens > 0 && stagedMoE ? " (weights staged in shared memory)" : "")"
-            + "\(groupedMoEMaxTokens > 0 && moeMaxTokenTiles < 4 ? " (≤ \(moeMaxTokenTiles * 8) tokens per pass)" : ""), "
+            + "\(groupedMoEMaxTokens > 0 ? " (8 / 16 tokens per pass up to \(moeNT1MaxTokens) / \(moeNT2MaxTokens))" : ""), "
             + "batched MoE GEMMs \(batchedMoE ? "on" : "off"), "
             + "decode attention \(decodeAttention ? (decodeAttentionTensorCores ? "on, tensor cores" : "on") : "off")"
             + "\(decodeAttention && decodeAttentionTensorCores && fusedDecodeRope ? " with RoPE" : "")"

@@ -1,5 +1,6 @@
-// The grouped MoE expert kernels of moe_grouped.cu with the weight stream staged through shared memory, for steps of
-// at most 16 tokens (NT 1 and 2; the default, ERNIE_CUDA_MOE_STAGED=0 selects the register-buffered kernels): same
+// The grouped MoE expert kernels of moe_grouped.cu with the weight stream staged through shared memory, for 8 or 16
+// tokens of a slot per pass (NT 1 and 2: by default steps of up to 16 / 64 tokens, ERNIE_CUDA_MOE_NT{1,2}_MAX_TOKENS;
+// ERNIE_CUDA_MOE_STAGED=0 selects the register-buffered kernels): same
 // arguments, work decomposition and epilogues; shapes and row layout: moe_grouped.cu's header comment. The sums over
 // K are split differently (a warp owns 64-column units here, 32-column chunks there), so results agree to fp32
 // rounding, not bit for bit.
@@ -13,7 +14,9 @@
 // Measured on the H200 (BENCHMARKS.md, round 6): gate|up 41.9 -> 36.1 us per layer at batch 1 (Nsight Compute), down
 // 21.5 -> 23.5 us; through CUDA graphs the step with both staged is faster (batch 1 / 8 / 16: 3.2 / 8.4 / 11.7 ->
 // 3.1 / 8.0 / 11.3 ms), while staged gate|up with the register down kernel was slower (3.4 ms at batch 1) and both
-// staged at batch 64 too (17.7 -> 18.6 ms), hence NT <= 2 only, and both kernels together.
+// staged at batch 64 with 32 tokens per pass (NT 4: 17.7 -> 18.6 ms), hence NT <= 2 only, and both kernels together.
+// Round 7: batch 64 on these nt2 kernels (the shared chunks' 64 tokens in 4 passes) 17.6 -> 17.0 ms, batch 16 on nt1
+// 11.2 -> 10.7 ms.
 //
 // The ring is fed by a per-warp cursor that runs exactly STAGES units ahead of the consumer through the warp's whole
 // sequence of units (item, token group, unit): the next item's first units are in flight while the current item
