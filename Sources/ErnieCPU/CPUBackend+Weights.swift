@@ -69,16 +69,28 @@ extension CPUBackend {
         return weight
     }
 
-    public func makeRandomWeight(shape: [Int], precision: WeightPrecision, scale: Float, seed: UInt64) throws
-        -> CPUWeight
-    {
-        let g = try Self.geometry(shape, name: "random weight")
-        try reserve(rows: g.rows, cols: g.cols, name: "random weight \(shape)")
-        let storage = Storage<Float>(count: g.rows * g.cols, longLived: true)
-        let weight = CPUWeight(rows: g.rows, cols: g.cols, isVector: g.isVector, elements: .float32(storage))
+    public func makeRandomWeight(
+        rows: [Range<Int>], columns: Range<Int>, sourceColumns: Int, vector: Bool, precision: WeightPrecision,
+        scale: Float, seed: UInt64
+    ) throws -> CPUWeight {
+        guard columns.lowerBound >= 0, columns.upperBound <= sourceColumns, rows.allSatisfy({ $0.lowerBound >= 0 }),
+            !vector || columns.count == 1
+        else {
+            throw ModelError.backend("random weight of rows \(rows), columns \(columns) of \(sourceColumns)")
+        }
+        let sourceRows = rows.flatMap { Array($0) }
+        let cols = columns.count
+        try reserve(rows: sourceRows.count, cols: cols, name: "random weight [\(sourceRows.count), \(cols)]")
+        let storage = Storage<Float>(count: sourceRows.count * cols, longLived: true)
+        let weight = CPUWeight(rows: sourceRows.count, cols: cols, isVector: vector, elements: .float32(storage))
         let p = SharedPointer(storage.pointer)
+        let first = columns.lowerBound
         Parallel.forRanges(weight.count, costPerItem: 16) { range in
-            for i in range { p.base[i] = DummyWeights.value(seed: seed, index: UInt64(i), scale: scale) }
+            for i in range {
+                let r = i / cols
+                let index = UInt64(sourceRows[r] * sourceColumns + first + (i - r * cols))
+                p.base[i] = DummyWeights.value(seed: seed, index: index, scale: scale)
+            }
         }
         return weight
     }

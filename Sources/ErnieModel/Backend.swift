@@ -93,8 +93,15 @@ public protocol Backend: AnyObject {
     /// Uploads several host tensors with the same number of columns as one weight, their rows concatenated in order
     /// (q|k|v, gate|up, or all experts of a layer stacked).
     func makeWeight(concatenatingRows parts: [HostTensor], precision: WeightPrecision) throws -> Weight
-    /// A random weight of the given `[rows, columns]` (or `[n]`) shape for `--load-format dummy`.
-    func makeRandomWeight(shape: [Int], precision: WeightPrecision, scale: Float, seed: UInt64) throws -> Weight
+    /// Rows `rows` (in order) and columns `columns` of the random tensor of `seed` whose rows have `sourceColumns`
+    /// elements (`--load-format dummy`): a `[Σ rows.count, columns.count]` weight (`[n]` when `vector`: one column)
+    /// whose element `(r, c)` is `DummyWeights.value(seed, index: row(r) · sourceColumns + columns.lowerBound + c)`,
+    /// `row(r)` the `r`-th row of the concatenated ranges. One tensor-parallel rank's slice of a dummy weight is
+    /// generated where it lives, without the rest of the tensor.
+    func makeRandomWeight(
+        rows: [Range<Int>], columns: Range<Int>, sourceColumns: Int, vector: Bool, precision: WeightPrecision,
+        scale: Float, seed: UInt64
+    ) throws -> Weight
 
     // MARK: KV cache
 
@@ -139,4 +146,14 @@ public protocol Backend: AnyObject {
 
 extension Backend {
     public var supportsExpertParallelism: Bool { false }
+
+    /// A random weight of the given `[rows, columns]` (or `[n]`) shape for `--load-format dummy`: the whole tensor of
+    /// `seed`.
+    public func makeRandomWeight(shape: [Int], precision: WeightPrecision, scale: Float, seed: UInt64) throws -> Weight {
+        let rows = shape.first ?? 0
+        let columns = shape.count == 1 ? 1 : shape.dropFirst().reduce(1, *)
+        return try makeRandomWeight(
+            rows: [0..<rows], columns: 0..<columns, sourceColumns: columns, vector: shape.count == 1,
+            precision: precision, scale: scale, seed: seed)
+    }
 }

@@ -119,9 +119,8 @@ final class CheckpointSource<B: Backend>: WeightSource {
 /// Deterministic random weights (`--load-format dummy`).
 ///
 /// Every weight is `DummyWeights.value(seed(name), index)` of its whole (fused) tensor, so a rank's slice holds the
-/// same numbers as that part of the whole model. A slice that is one block of whole rows is generated on the
-/// backend (`makeRandomWeight` with the seed advanced to the block's first element); other slices are generated
-/// on the host.
+/// same numbers as that part of the whole model. A slice is generated on the backend (`makeRandomWeight` of its row
+/// ranges and column window), except one padded with zero rows (generated on the host).
 struct DummySource<B: Backend>: WeightSource {
     typealias W = B.Weight
     let backend: B
@@ -142,12 +141,11 @@ struct DummySource<B: Backend>: WeightSource {
         let tensorSeed = DummyWeights.seed(for: name, base: seed)
         let columns = shape.count == 1 ? 1 : shape.dropFirst().reduce(1, *)
         let ranges = (slice.rowRanges ?? [0..<(shape.first ?? 0)]).filter { !$0.isEmpty }
-        let wholeColumns = slice.columns == nil || slice.columns == 0..<columns
-        let sliceShape = slice.shape(of: shape)
-        if wholeColumns, ranges.count == 1, let range = ranges.first, sliceShape.first == range.count {
+        let kept = slice.columns ?? 0..<columns
+        if slice.shape(of: shape).first == ranges.reduce(0, { $0 + $1.count }), !ranges.isEmpty, !kept.isEmpty {
             return try backend.makeRandomWeight(
-                shape: sliceShape, precision: precision, scale: scale,
-                seed: DummyWeights.seed(tensorSeed, advancedBy: UInt64(range.lowerBound * columns)))
+                rows: ranges, columns: kept, sourceColumns: columns, vector: shape.count == 1, precision: precision,
+                scale: scale, seed: tensorSeed)
         }
         let pieces = DummyWeights.hostSlice(
             name: name, seed: tensorSeed, scale: scale, shape: shape, slice: slice)

@@ -201,6 +201,20 @@ struct DeviceOpTests {
         let random32 = try backend.makeRandomWeight(shape: [100], precision: .float32, scale: 1.5, seed: 7)
         let expected32 = (0..<100).map { RandomWeights.value(seed: 7, index: UInt64($0), scale: 1.5) }
         #expect(try backend.weightToHost(random32) == expected32)
+        // One tensor-parallel rank's slice, generated on the device: two row blocks and a column window of the
+        // [33, 31] tensor above, and rows 10..<20 of the vector.
+        let slice = try backend.makeRandomWeight(
+            rows: [3..<7, 20..<22], columns: 5..<17, sourceColumns: 31, vector: false, precision: .standard,
+            scale: 0.02, seed: 99)
+        #expect(slice.shape == [6, 12])
+        let sliceExpected = [3, 4, 5, 6, 20, 21].flatMap { r in
+            (5..<17).map { c in RandomWeights.bf16Value(seed: 99, index: UInt64(r * 31 + c), scale: 0.02) }
+        }
+        #expect(try backend.weightToHost(slice) == sliceExpected)
+        let vectorSlice = try backend.makeRandomWeight(
+            rows: [10..<20], columns: 0..<1, sourceColumns: 1, vector: true, precision: .float32, scale: 1.5, seed: 7)
+        #expect(vectorSlice.shape == [10])
+        #expect(try backend.weightToHost(vectorSlice) == Array(expected32[10..<20]))
     }
 
     @Test func badInputsGiveClearErrors() throws {

@@ -70,27 +70,39 @@ extension CUDABackend {
     }
 
     public func makeRandomWeight(
-        shape: [Int], precision: WeightPrecision, scale: Float, seed: UInt64
-    ) throws
-        -> CUDAWeight
-    {
-        guard !shape.isEmpty, shape.count <= 2, shape.allSatisfy({ $0 > 0 }) else {
-            throw CUDAError.invalidArgument("random weight with unsupported shape \(shape)")
+        rows: [Range<Int>], columns: Range<Int>, sourceColumns: Int, vector: Bool, precision: WeightPrecision,
+        scale: Float, seed: UInt64
+    ) throws -> CUDAWeight {
+        let total = rows.reduce(0) { $0 + $1.count }
+        guard total > 0, !columns.isEmpty, columns.lowerBound >= 0, columns.upperBound <= sourceColumns,
+            rows.allSatisfy({ $0.lowerBound >= 0 }), !vector || columns.count == 1
+        else {
+            throw CUDAError.invalidArgument(
+                "random weight of rows \(rows), columns \(columns) of \(sourceColumns): unsupported")
         }
         try device.makeCurrent()
         let type: CUDAElementType = precision == .float32 ? .float32 : .bfloat16
-        let count = shape.reduce(1, *)
+        let shape = vector ? [total] : [total, columns.count]
         let name = "random \(shape) seed \(seed)"
-        let buffer = try DeviceBuffer(device: device, byteCount: count * type.byteSize, label: "weight \(name)")
-        let blocks = min(LaunchConfiguration.blocks(count, per: 256), device.multiprocessorCount * 32)
-        try launch(
-            type == .bfloat16 ? "ernie_random_bf16" : "ernie_random_f32",
-            LaunchConfiguration(grid: (blocks, 1, 1), block: (256, 1, 1))
-        ) { args in
-            args.pointer(buffer.address)
-            args.uint64(UInt64(count))
-            args.uint64(seed)
-            args.float(scale)
+        let buffer = try DeviceBuffer(
+            device: device, byteCount: total * columns.count * type.byteSize, label: "weight \(name)")
+        var offset = 0
+        for range in rows where !range.isEmpty {
+            let count = range.count * columns.count
+            let first = UInt64(range.lowerBound * sourceColumns + columns.lowerBound)
+            let blocks = min(LaunchConfiguration.blocks(count, per: 256), device.multiprocessorCount * 32)
+            try launch(
+                type == .bfloat16 ? "ernie_random_bf16" : "ernie_random_f32",
+                LaunchConfiguration(grid: (blocks, 1, 1), block: (256, 1, 1))
+            ) { args in
+                args.pointer(buffer.address + UInt64(offset * type.byteSize))
+                args.uint64(UInt64(range.count))
+                args.uint64(UInt64(columns.count))
+                args.uint64(UInt64(sourceColumns))
+                args.uint64(DummyWeights.seed(seed, advancedBy: first))
+                args.float(scale)
+            }
+            offset += count
         }
         try synchronizeStream()
         return CUDAWeight(buffer: buffer, shape: shape, elementType: type, name: name)

@@ -75,14 +75,22 @@ __device__ __forceinline__ float random_weight(u64 seed, u64 i, float scale) {
     return (2.0f * u - 1.0f) * scale;
 }
 
-extern "C" __global__ void ernie_random_bf16(bf16 *__restrict__ out, u64 count, u64 seed, float scale) {
+// out is [rows, cols], element (r, c) = element r * stride + c of the tensor of `seed` (stride = cols: the whole
+// tensor; a larger stride: a column window of a wider one, with `seed` advanced to the window's first element).
+extern "C" __global__ void ernie_random_bf16(bf16 *__restrict__ out, u64 rows, u64 cols, u64 stride, u64 seed,
+                                             float scale) {
+    const u64 count = rows * cols;
     for (u64 i = (u64)blockIdx.x * blockDim.x + threadIdx.x; i < count; i += (u64)gridDim.x * blockDim.x) {
-        out[i] = f2bf(random_weight(seed, i, scale));
+        const u64 r = i / cols;
+        out[i] = f2bf(random_weight(seed, r * stride + (i - r * cols), scale));
     }
 }
 
-extern "C" __global__ void ernie_random_f32(float *__restrict__ out, u64 count, u64 seed, float scale) {
+extern "C" __global__ void ernie_random_f32(float *__restrict__ out, u64 rows, u64 cols, u64 stride, u64 seed,
+                                            float scale) {
+    const u64 count = rows * cols;
     for (u64 i = (u64)blockIdx.x * blockDim.x + threadIdx.x; i < count; i += (u64)gridDim.x * blockDim.x) {
-        out[i] = random_weight(seed, i, scale);
+        const u64 r = i / cols;
+        out[i] = random_weight(seed, r * stride + (i - r * cols), scale);
     }
 }

@@ -43,7 +43,7 @@ extension TensorSlice {
 
 extension DummyWeights {
     /// The seed whose element `i` equals element `i + elements` of `seed` (`value` depends on `seed + (i+1)·φ`).
-    static func seed(_ seed: UInt64, advancedBy elements: UInt64) -> UInt64 {
+    public static func seed(_ seed: UInt64, advancedBy elements: UInt64) -> UInt64 {
         seed &+ elements &* 0x9E37_79B9_7F4A_7C15
     }
 
