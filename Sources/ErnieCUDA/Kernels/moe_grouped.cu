@@ -315,12 +315,61 @@ ERNIE_MOE_GROUPED_KERNELS(1, 2, 4, 3)
 ERNIE_MOE_GROUPED_KERNELS(2, 2, 3, 3)
 ERNIE_MOE_GROUPED_KERNELS(4, 2, 2, 6)
 
-// out[t, c] = (sum over the token's choices in increasing expert id of bf16(bf16(y_row (+ bias, rounded)) * w), every
-// add rounded to bf16) + bf16(sum of the shared chunks' y (+ shared bias, rounded)), as ernie_moe_combine. Grid
-// (T, ceil(H / (4 * blockDim.x))): block (t, j) covers 4 * blockDim.x columns of launch row t, 4 per thread, every
-// row's load issued before the sums; padding rows (t >= real tokens) are zeroed.
+// ernie_moe_combine's arithmetic, shared by the grouped combine kernels so that they cannot diverge. Out[t, c] = (sum
+// over the token's choices in increasing expert id of bf16(bf16(y_row (+ bias, rounded)) * w), every add rounded to
+// bf16) + bf16(sum of the shared chunks' y (+ shared bias, rounded)): moe_combine_order puts the choices in that order,
+// moe_combine_routed4 folds one choice into 4 columns, moe_combine_shared_sum4 adds one shared chunk's y to the fp32
+// sum (chunks in increasing order, from 0) and moe_combine_shared4 folds that sum in last.
 #define COMBINE_MAX_K 16
 #define COMBINE_SHARED_U 4
+
+// Choice j goes to slot rank(j) = number of the token's choices with a lower expert id (the ids are distinct): its row
+// of y, expert id and weight, written by the block's first top_k threads (a __syncthreads() must follow).
+__device__ __forceinline__ void moe_combine_order(const int *row_of, const int *ids, const float *weights, int t,
+                                                  int top_k, int *srow, int *sexp, float *sw) {
+    if ((int)threadIdx.x < top_k) {
+        const int j = threadIdx.x;
+        const int e = ids[(i64)t * top_k + j];
+        int rank = 0;
+        for (int i = 0; i < top_k; ++i) rank += ids[(i64)t * top_k + i] < e ? 1 : 0;
+        srow[rank] = row_of[(i64)t * top_k + j];
+        sexp[rank] = e;
+        sw[rank] = weights[(i64)t * top_k + j];
+    }
+}
+
+// acc[q] = bf16(acc[q] + bf16(r * w)), r = bf16(y[q]) (+ down_bias[*expert * H + c + q], rounded), for columns c ...
+// c + 3. down_bias may be null (the expert id is then not read).
+__device__ __forceinline__ void moe_combine_routed4(float (&acc)[4], const float4 y, float w, const bf16 *down_bias,
+                                                    const int *expert, int H, int c) {
+    const float yv[4] = {y.x, y.y, y.z, y.w};
+#pragma unroll
+    for (int q = 0; q < 4; ++q) {
+        float r = round_bf(yv[q]);
+        if (down_bias != nullptr) r = round_bf(r + bf2f(down_bias[(i64)*expert * H + c + q]));
+        acc[q] = round_bf(acc[q] + round_bf(r * w));
+    }
+}
+
+// s += one shared chunk's y (fp32, unrounded).
+__device__ __forceinline__ void moe_combine_shared_sum4(float (&s)[4], const float4 y) {
+    s[0] += y.x, s[1] += y.y, s[2] += y.z, s[3] += y.w;
+}
+
+// acc[q] = bf16(acc[q] + r), r = bf16(s[q]) (+ shared_bias[c + q], rounded; shared_bias may be null).
+__device__ __forceinline__ void moe_combine_shared4(float (&acc)[4], const float (&s)[4], const bf16 *shared_bias,
+                                                    int c) {
+#pragma unroll
+    for (int q = 0; q < 4; ++q) {
+        float r = round_bf(s[q]);
+        if (shared_bias != nullptr) r = round_bf(r + bf2f(shared_bias[c + q]));
+        acc[q] = round_bf(acc[q] + r);
+    }
+}
+
+// The combine of the grouped MoE (arithmetic above, as ernie_moe_combine). Grid (T, ceil(H / (4 * blockDim.x))):
+// block (t, j) covers 4 * blockDim.x columns of launch row t, 4 per thread, every row's load issued before the sums;
+// padding rows (t >= real tokens) are zeroed.
 extern "C" __global__ void __launch_bounds__(256)
     ernie_moe_combine_grouped(const float *y, const int *row_of, const int *ids, const float *weights,
                               const bf16 *__restrict__ down_bias, const bf16 *__restrict__ shared_bias,
@@ -340,16 +389,7 @@ extern "C" __global__ void __launch_bounds__(256)
         }
         return;
     }
-    // Choice j goes to slot rank(j) = number of the token's choices with a lower expert id (the ids are distinct).
-    if ((int)threadIdx.x < top_k) {
-        const int j = threadIdx.x;
-        const int e = ids[(i64)t * top_k + j];
-        int rank = 0;
-        for (int i = 0; i < top_k; ++i) rank += ids[(i64)t * top_k + i] < e ? 1 : 0;
-        srow[rank] = row_of[(i64)t * top_k + j];
-        sexp[rank] = e;
-        sw[rank] = weights[(i64)t * top_k + j];
-    }
+    moe_combine_order(row_of, ids, weights, t, top_k, srow, sexp, sw);
     __syncthreads();
     if (c >= H) return;
     float4 v[COMBINE_MAX_K];
@@ -361,14 +401,7 @@ extern "C" __global__ void __launch_bounds__(256)
 #pragma unroll
     for (int jj = 0; jj < COMBINE_MAX_K; ++jj) {
         if (jj >= top_k) break;
-        const float w = sw[jj];
-        const float yv[4] = {v[jj].x, v[jj].y, v[jj].z, v[jj].w};
-#pragma unroll
-        for (int q = 0; q < 4; ++q) {
-            float r = round_bf(yv[q]);
-            if (down_bias != nullptr) r = round_bf(r + bf2f(down_bias[(i64)sexp[jj] * H + c + q]));
-            acc[q] = round_bf(acc[q] + round_bf(r * w));
-        }
+        moe_combine_routed4(acc, v[jj], sw[jj], down_bias, &sexp[jj], H, c);
     }
     if (chunks_shared > 0) {
         float s[4] = {0.0f, 0.0f, 0.0f, 0.0f};
@@ -382,15 +415,10 @@ extern "C" __global__ void __launch_bounds__(256)
 #pragma unroll
             for (int u = 0; u < COMBINE_SHARED_U; ++u) {
                 if (j0 + u >= chunks_shared) break;
-                s[0] += sv[u].x, s[1] += sv[u].y, s[2] += sv[u].z, s[3] += sv[u].w;
+                moe_combine_shared_sum4(s, sv[u]);
             }
         }
-#pragma unroll
-        for (int q = 0; q < 4; ++q) {
-            float r = round_bf(s[q]);
-            if (shared_bias != nullptr) r = round_bf(r + bf2f(shared_bias[c + q]));
-            acc[q] = round_bf(acc[q] + r);
-        }
+        moe_combine_shared4(acc, s, shared_bias, c);
     }
     uint2 o;
     o.x = pack_bf16x2(acc[0], acc[1]);
@@ -398,3 +426,4 @@ extern "C" __global__ void __launch_bounds__(256)
     *reinterpret_cast<uint2 *>(out + (i64)t * H + c) = o;
     pdl_launch_dependents();
 }
+
