@@ -87,6 +87,9 @@ if wanted checks; then
     # Opt-in: expert kernels with NT capped at 2 or 1 (64-token steps on the staged kernels, several passes per slot).
     variant_check moe-max-nt-2 moe,decode,forward 150 ERNIE_CUDA_MOE_MAX_NT=2 ERNIE_CUDA_SYNC=1
     variant_check moe-max-nt-1 moe,decode,forward 150 ERNIE_CUDA_MOE_MAX_NT=1 ERNIE_CUDA_SYNC=1
+    # Opt-in: the grouped MoE combine and the next layer's add + RMSNorm as one kernel (forward/decode run it: their MoE
+    # models have an MoE layer followed by another layer).
+    variant_check moe-fused-combine-norm moe,decode,forward 150 ERNIE_CUDA_MOE_FUSED_COMBINE_NORM=1 ERNIE_CUDA_SYNC=1
     grep -h '^FAIL ' "$LOGS"/checks/selftest-*.log 2> /dev/null | cut -c1-200 | head -20 | tee -a "$SUMMARY"
 else
     "$BIN" cuda compile > "$LOGS/compile.log" 2>&1 || say "kernel compile FAILED (see compile.log)"
@@ -161,6 +164,7 @@ if wanted ab; then
     ab decode-min-chunk-128 "$STD" ERNIE_CUDA_DECODE_MIN_CHUNK=128
     ab moe-max-nt-2 "$STD" ERNIE_CUDA_MOE_MAX_NT=2
     ab moe-max-nt-1 "$STD" ERNIE_CUDA_MOE_MAX_NT=1
+    ab moe-fused-combine-norm "$STD" ERNIE_CUDA_MOE_FUSED_COMBINE_NORM=1
     ab skinny-gemv-on "$STD" ERNIE_CUDA_GEMV_MAX_ROWS=16
     ab grouped-moe-off "$STD" ERNIE_CUDA_MOE_GROUPED_MAX_TOKENS=0
     ab flash-prefill-off "--batch 1 --steps 4 --context 512 --prefill 2048" ERNIE_CUDA_FLASH_PREFILL=0
@@ -172,6 +176,7 @@ if wanted ab; then
     ab ctx4096-decode-rope-fused-off "$LONG" ERNIE_CUDA_DECODE_ROPE_FUSED=0
     ab ctx4096-decode-min-chunk-128 "$LONG" ERNIE_CUDA_DECODE_MIN_CHUNK=128
     ab ctx4096-moe-max-nt-2 "$LONG" ERNIE_CUDA_MOE_MAX_NT=2
+    ab ctx4096-moe-fused-combine-norm "$LONG" ERNIE_CUDA_MOE_FUSED_COMBINE_NORM=1
     ab ctx4096-decode-min-chunk-256 "$LONG" ERNIE_CUDA_DECODE_MIN_CHUNK=256
     ab ctx4096-decode-attention-tc-off "$LONG" ERNIE_CUDA_DECODE_ATTENTION_TC=0
     ab ctx4096-graphs+decode-attn-off "$LONG" ERNIE_CUDA_GRAPHS=0 ERNIE_CUDA_DECODE_ATTENTION=0

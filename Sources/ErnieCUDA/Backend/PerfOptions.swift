@@ -27,6 +27,11 @@
 ///   weight rows (NT 1 or 2, the staged kernels at every batch size) instead of 32 above 16 tokens; a slot with more
 ///   tokens (the shared expert's chunks hold every token) takes several passes, the later ones from L2; not measured
 ///   on a GPU yet |
+/// | `ERNIE_CUDA_MOE_FUSED_COMBINE_NORM` | 0 | 1: on a single device, a grouped MoE block's combine and the next layer's
+///   residual add + input RMSNorm run as one launch (`ernie_moe_combine_add_rmsnorm`, one block per token row) instead
+///   of `ernie_moe_combine_grouped` then `ernie_add_rmsnorm_vec`; bit-identical results. One launch per MoE layer
+///   less, but the combine of a row then runs in one block instead of several (an earlier fused kernel of that kind
+///   measured slower on the H200, BENCHMARKS.md round 5); not measured on a GPU yet |
 /// | `ERNIE_CUDA_MOE_BATCHED` | 0 | 1: large MoE steps (grouped on the host) run one strided-batched cuBLASLt GEMM per
 ///   direction over every expert, rows padded to the largest expert's count (when at least
 ///   `MoEPlan.minimumBatchedFill` of the rows are real), instead of one GEMM per active expert (no gain measured on the
@@ -57,6 +62,8 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
     public var stagedMoE: Bool
     /// Largest NT (8-token tiles per pass) of the grouped expert kernels: 1, 2 or 4.
     public var moeMaxTokenTiles: Int
+    /// The grouped MoE combine and the next layer's add + RMSNorm as one kernel (`moeAddRMSNorm`).
+    public var fusedMoECombineNorm: Bool
     public var fusedDecodeRope: Bool
     public var decodeMinimumChunk: Int
     /// Fewest keys per decode split unless `ERNIE_CUDA_DECODE_MIN_CHUNK` says otherwise.
@@ -73,7 +80,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
         graphs: Bool = true, graphMaxBatch: Int = 256, gemvMaxRows: Int = 0, gemmTuning: Bool = false,
         gemmSharedAlgorithms: Bool = false,
         groupedMoEMaxTokens: Int = 256, persistentMoE: Bool = true, stagedMoE: Bool = true, moeMaxTokenTiles: Int = 4,
-        batchedMoE: Bool = false, fusedDecodeRope: Bool = true,
+        fusedMoECombineNorm: Bool = false, batchedMoE: Bool = false, fusedDecodeRope: Bool = true,
         decodeMinimumChunk: Int = PerfOptions.defaultDecodeMinimumChunk,
         decodeAttention: Bool = true, decodeAttentionTensorCores: Bool = true, fastElementwise: Bool = true,
         flashPrefill: Bool = true, flashPrefillWide: Bool = true,
@@ -88,6 +95,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
         self.persistentMoE = persistentMoE
         self.stagedMoE = stagedMoE
         self.moeMaxTokenTiles = moeMaxTokenTiles
+        self.fusedMoECombineNorm = fusedMoECombineNorm
         self.fusedDecodeRope = fusedDecodeRope
         self.decodeMinimumChunk = decodeMinimumChunk
         self.batchedMoE = batchedMoE
@@ -102,7 +110,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
     /// Every fast path off: the kernels and cuBLASLt calls the backend used before them (the reference path).
     public static let reference = PerfOptions(
         graphs: false, gemvMaxRows: 0, gemmTuning: false, gemmSharedAlgorithms: false, groupedMoEMaxTokens: 0,
-        persistentMoE: false, stagedMoE: false, batchedMoE: false, fusedDecodeRope: false,
+        persistentMoE: false, stagedMoE: false, fusedMoECombineNorm: false, batchedMoE: false, fusedDecodeRope: false,
         decodeAttention: false,
         decodeAttentionTensorCores: false, fastElementwise: false, flashPrefill: false, flashPrefillWide: false,
         programmaticDependentLaunch: false
@@ -126,6 +134,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
         flag("ERNIE_CUDA_MOE_PERSISTENT", &options.persistentMoE)
         flag("ERNIE_CUDA_MOE_STAGED", &options.stagedMoE)
         number("ERNIE_CUDA_MOE_MAX_NT", &options.moeMaxTokenTiles, range: 1...4)
+        flag("ERNIE_CUDA_MOE_FUSED_COMBINE_NORM", &options.fusedMoECombineNorm)
         flag("ERNIE_CUDA_MOE_BATCHED", &options.batchedMoE)
         flag("ERNIE_CUDA_DECODE_ATTENTION", &options.decodeAttention)
         flag("ERNIE_CUDA_DECODE_ATTENTION_TC", &options.decodeAttentionTensorCores)
@@ -146,7 +155,8 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
             + "grouped MoE \(groupedMoEMaxTokens > 0 ? "≤\(groupedMoEMaxTokens) tokens" : "off")"
             + "\(groupedMoEMaxTokens > 0 && !persistentMoE ? " (one block per item)" : "")"
             + "\(groupedMoEMaxTokens > 0 && stagedMoE ? " (weights staged in shared memory)" : "")"
-            + "\(groupedMoEMaxTokens > 0 && moeMaxTokenTiles < 4 ? " (≤ \(moeMaxTokenTiles * 8) tokens per pass)" : ""), "
+            + "\(groupedMoEMaxTokens > 0 && moeMaxTokenTiles < 4 ? " (≤ \(moeMaxTokenTiles * 8) tokens per pass)" : "")"
+            + "\(groupedMoEMaxTokens > 0 && fusedMoECombineNorm ? " (combine fused with the next norm)" : ""), "
             + "batched MoE GEMMs \(batchedMoE ? "on" : "off"), "
             + "decode attention \(decodeAttention ? (decodeAttentionTensorCores ? "on, tensor cores" : "on") : "off")"
             + "\(decodeAttention && decodeAttentionTensorCores && fusedDecodeRope ? " with RoPE" : "")"

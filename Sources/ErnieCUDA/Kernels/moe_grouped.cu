@@ -427,3 +427,135 @@ extern "C" __global__ void __launch_bounds__(256)
     pdl_launch_dependents();
 }
 
+// ernie_moe_combine_grouped followed by the next layer's residual add + RMSNorm (ernie_add_rmsnorm_vec) in one launch,
+// bit-identical to the two launches. One block per launch row t; thread i owns the 8-column vectors i, i + blockDim.x,
+// ... (at most CAN_VPT). out = the combined row, exactly as ernie_moe_combine_grouped writes it (zeros for padding rows
+// t >= meta[1]); residual_out = bf16(out + residual) (out when residual is null); normed = bf16(bf16(residual_out *
+// inv) * norm_weight), inv = 1 / sqrt(mean(residual_out²) + eps). Padding rows go through the add and the norm like
+// real rows, as addRMSNorm takes the combine's zero rows. The sum of squares is ernie_add_rmsnorm_vec's with
+// norm_threads threads (the block addRMSNorm launches): residual_out goes through shared memory, thread j <
+// norm_threads adds up vectors j, j + norm_threads, ... as that kernel's thread j does, and block_sum adds the other
+// threads' zeros. A thread's routed rows are loaded CAN_ROUTED_U choices at a time, then its shared chunks' rows
+// COMBINE_SHARED_U at a time. The norm weight is loaded before the programmatic wait, the residual row right after it.
+// Requirements (host): H % 8 == 0, blockDim.x <= CAN_THREADS, H / 8 <= CAN_VPT * blockDim.x, norm_threads <=
+// blockDim.x (both multiples of 32), H / 8 <= NORM_VPT * norm_threads, top_k <= COMBINE_MAX_K. Dynamic shared memory:
+// H * 2 bytes. CAN_THREADS 384 leaves 168 registers a thread, which 8 routed choices of 8 columns in flight need (at 512
+// threads, 128 registers, they spill); 384 × 3 vectors cover H ≤ 9216 (ERNIE-4.5: 2560 and 8192).
+#define CAN_THREADS 384
+#define CAN_VPT 3
+#define CAN_ROUTED_U 8
+extern "C" __global__ void __launch_bounds__(CAN_THREADS)
+    ernie_moe_combine_add_rmsnorm(const float *y, const int *row_of, const int *ids, const float *weights,
+                                  const bf16 *__restrict__ down_bias, const bf16 *__restrict__ shared_bias,
+                                  const int *meta, const bf16 *residual, const bf16 *__restrict__ norm_weight,
+                                  bf16 *__restrict__ out, bf16 *__restrict__ residual_out, bf16 *__restrict__ normed,
+                                  int T, int H, int top_k, int chunks_shared, int norm_threads, float eps) {
+    ERNIE_DYNAMIC_SMEM(uint4, zs);  // the row's residual_out, 8 bf16 per vector
+    __shared__ int srow[COMBINE_MAX_K], sexp[COMBINE_MAX_K];
+    __shared__ float sw[COMBINE_MAX_K];
+    __shared__ float scratch[32];
+    const int t = blockIdx.x;
+    const int vectors = H / 8;
+    const i64 base = (i64)t * H;
+    uint4 wraw[CAN_VPT];
+#pragma unroll
+    for (int v = 0; v < CAN_VPT; ++v) {
+        const int i = threadIdx.x + v * blockDim.x;
+        if (i < vectors) wraw[v] = *reinterpret_cast<const uint4 *>(norm_weight + i * 8);
+    }
+    pdl_wait();
+    const bool real = t < meta[1];
+    uint4 rraw[CAN_VPT];
+#pragma unroll
+    for (int v = 0; v < CAN_VPT; ++v) {
+        const int i = threadIdx.x + v * blockDim.x;
+        if (residual != nullptr && i < vectors) rraw[v] = *reinterpret_cast<const uint4 *>(residual + base + i * 8);
+    }
+    if (real) moe_combine_order(row_of, ids, weights, t, top_k, srow, sexp, sw);
+    __syncthreads();
+#pragma unroll
+    for (int v = 0; v < CAN_VPT; ++v) {
+        const int i = threadIdx.x + v * blockDim.x;
+        if (i >= vectors) continue;
+        const int c = i * 8;
+        // Columns c ... c + 3 and c + 4 ... c + 7 of the combine, as two of ernie_moe_combine_grouped's threads.
+        float acc[2][4] = {{0.0f, 0.0f, 0.0f, 0.0f}, {0.0f, 0.0f, 0.0f, 0.0f}};
+        if (real) {
+            for (int j0 = 0; j0 < top_k; j0 += CAN_ROUTED_U) {
+                float4 rv[CAN_ROUTED_U][2];
+#pragma unroll
+                for (int u = 0; u < CAN_ROUTED_U; ++u) {
+                    if (j0 + u < top_k) {
+                        const float *row = y + (i64)srow[j0 + u] * H + c;
+                        rv[u][0] = *reinterpret_cast<const float4 *>(row);
+                        rv[u][1] = *reinterpret_cast<const float4 *>(row + 4);
+                    }
+                }
+#pragma unroll
+                for (int u = 0; u < CAN_ROUTED_U; ++u) {
+                    if (j0 + u >= top_k) break;
+                    moe_combine_routed4(acc[0], rv[u][0], sw[j0 + u], down_bias, &sexp[j0 + u], H, c);
+                    moe_combine_routed4(acc[1], rv[u][1], sw[j0 + u], down_bias, &sexp[j0 + u], H, c + 4);
+                }
+            }
+            if (chunks_shared > 0) {
+                float s[2][4] = {{0.0f, 0.0f, 0.0f, 0.0f}, {0.0f, 0.0f, 0.0f, 0.0f}};
+                for (int j0 = 0; j0 < chunks_shared; j0 += COMBINE_SHARED_U) {
+                    float4 sv[COMBINE_SHARED_U][2];
+#pragma unroll
+                    for (int u = 0; u < COMBINE_SHARED_U; ++u) {
+                        if (j0 + u < chunks_shared) {
+                            const float *row = y + ((i64)T * top_k + (i64)(j0 + u) * T + t) * H + c;
+                            sv[u][0] = *reinterpret_cast<const float4 *>(row);
+                            sv[u][1] = *reinterpret_cast<const float4 *>(row + 4);
+                        }
+                    }
+#pragma unroll
+                    for (int u = 0; u < COMBINE_SHARED_U; ++u) {
+                        if (j0 + u >= chunks_shared) break;
+                        moe_combine_shared_sum4(s[0], sv[u][0]);
+                        moe_combine_shared_sum4(s[1], sv[u][1]);
+                    }
+                }
+                moe_combine_shared4(acc[0], s[0], shared_bias, c);
+                moe_combine_shared4(acc[1], s[1], shared_bias, c + 4);
+            }
+        }
+        uint4 o;
+        o.x = pack_bf16x2(acc[0][0], acc[0][1]);
+        o.y = pack_bf16x2(acc[0][2], acc[0][3]);
+        o.z = pack_bf16x2(acc[1][0], acc[1][1]);
+        o.w = pack_bf16x2(acc[1][2], acc[1][3]);
+        *reinterpret_cast<uint4 *>(out + base + c) = o;
+        // ernie_add_rmsnorm_vec from here, on the row as stored.
+        float a[8];
+        unpack8(o, a);
+        if (residual != nullptr) rmsnorm_add8(a, rraw[v]);
+        const uint4 packed = pack8(a);
+        *reinterpret_cast<uint4 *>(residual_out + base + c) = packed;
+        zs[i] = packed;
+    }
+    __syncthreads();
+    float squares = 0.0f;
+    if ((int)threadIdx.x < norm_threads) {
+#pragma unroll
+        for (int v = 0; v < NORM_VPT; ++v) {
+            const int i = threadIdx.x + v * norm_threads;
+            if (i >= vectors) continue;
+            float z[8];
+            unpack8(zs[i], z);
+            squares = rmsnorm_squares8(squares, z);
+        }
+    }
+    const float total = block_sum(squares, scratch);
+    const float inv = rmsnorm_inv(total, H, eps);
+#pragma unroll
+    for (int v = 0; v < CAN_VPT; ++v) {
+        const int i = threadIdx.x + v * blockDim.x;
+        if (i >= vectors) continue;
+        float z[8];
+        unpack8(zs[i], z);
+        *reinterpret_cast<uint4 *>(normed + base + i * 8) = rmsnorm_scale8(z, inv, wraw[v]);
+    }
+    pdl_launch_dependents();
+}
