@@ -219,4 +219,200 @@ struct DeviceMoETests {
                 tiles: tiles)
         }
     }
+
+    // MARK: The combine fused with the next layer's residual add + RMSNorm (ERNIE_CUDA_MOE_FUSED_COMBINE_NORM)
+
+    /// MoE weights with every bias the combine reads: routed experts with gate|up and down biases, a correction bias,
+    /// and a shared expert of two chunks (width 2 × `inter`) with biases.
+    static func biasedMoEWeights(_ backend: CUDABackend, hidden: Int, experts: Int, inter: Int) throws
+        -> MoEWeights<CUDAWeight>
+    {
+        func weight(_ name: String, _ shape: [Int], seed: UInt64, scale: Float, dtype: DType = .bfloat16) throws
+            -> CUDAWeight
+        {
+            let values = TestData.values(shape.reduce(1, *), seed: seed, scale: scale)
+            return try backend.makeWeight(
+                TestData.tensor(name, shape, values, dtype: dtype), precision: dtype == .float32 ? .float32 : .standard)
+        }
+        let shared = 2 * inter
+        return MoEWeights(
+            router: try weight("router", [experts, hidden], seed: 41, scale: 0.2, dtype: .float32),
+            correctionBias: try weight("correction", [experts], seed: 42, scale: 0.05, dtype: .float32),
+            expertsGateUp: try weight("gate-up", [experts * 2 * inter, hidden], seed: 43, scale: 0.2),
+            expertsDown: try weight("down", [experts * hidden, inter], seed: 44, scale: 0.2),
+            expertsGateUpBias: try weight("gate-up-bias", [experts * 2 * inter], seed: 45, scale: 0.5),
+            expertsDownBias: try weight("down-bias", [experts * hidden], seed: 46, scale: 0.5),
+            shared: MLPWeights(
+                gateUp: Linear(
+                    weight: try weight("shared-gate-up", [2 * shared, hidden], seed: 47, scale: 0.2),
+                    bias: try weight("shared-gate-up-bias", [2 * shared], seed: 48, scale: 0.5)),
+                down: Linear(
+                    weight: try weight("shared-down", [hidden, shared], seed: 49, scale: 0.2),
+                    bias: try weight("shared-down-bias", [hidden], seed: 50, scale: 0.5))))
+    }
+
+    /// A decode step over `count` one-token sequences at position 0 (tokens 0 ..< count, pages 0 ..< count): with
+    /// CUDA graphs on, its rows are padded to the batch bucket.
+    static func decodeBatch(_ count: Int) -> ForwardBatch {
+        ForwardBatch(
+            tokens: (0..<count).map { Int32($0) },
+            sequences: (0..<count).map { .init(tokenOffset: $0, tokenCount: 1, startPosition: 0, pages: [Int32($0)]) },
+            pageSize: 16)
+    }
+
+    /// One step of `moeAddRMSNorm` (input and residual: rows of `xTable` and `rTable` for the step's tokens, padding
+    /// rows token 0's): the raw bits of the MoE output, the normed rows and the new residual, every launch row.
+    static func moeAddRMSNormBits(
+        _ backend: CUDABackend, batch: ForwardBatch, xTable: CUDAWeight, rTable: CUDAWeight?,
+        weights: MoEWeights<CUDAWeight>, shape: MoEShape, normWeight: CUDAWeight
+    ) throws -> (bits: [[UInt16]], launchRows: Int, fused: Bool) {
+        try backend.beginStep(batch)
+        let x = try backend.embed(xTable)
+        let residual = try rTable.map { try backend.embed($0) }
+        let fused = backend.perf.fusedMoECombineNorm
+            && backend.fusedCombineNormPlan(
+                x, weights: weights, shape: shape, residual: residual, normWeight: normWeight) != nil
+        let (output, normed, newResidual) = try backend.moeAddRMSNorm(
+            x, weights: weights, shape: shape, residual: residual, normWeight: normWeight, eps: 1e-5)
+        _ = try backend.toHost(normed)  // ends the step's body and waits for it
+        let bits = try [output, normed, newResidual].map {
+            try backend.stream.download(UInt16.self, count: $0.launchRows * $0.columns, from: $0.address)
+        }
+        try backend.endStep()
+        return (bits, x.launchRows, fused)
+    }
+
+    /// `moeAddRMSNorm` with the combine and the next residual add + RMSNorm in one kernel (switch on) against `moe`
+    /// then `addRMSNorm` (switch off) on the same device, bit for bit: MoE output, normed rows and new residual of every
+    /// launch row, with and without a residual, with expert and shared-expert biases. Widths 256, 1024, 2560
+    /// (ERNIE-4.5-21B-A3B) and 4096 give the fused kernel 32 / 128 / 320 / 384 threads against `ernie_add_rmsnorm_vec`'s
+    /// 32 / 32 / 96 / 128 (its sum of squares in the other block's order; at 4096 some threads hold two vectors). Steps
+    /// of 1, 5 and 12 tokens, and decode steps of 3 and 6 tokens through CUDA graphs padded to buckets 4 and 8.
+    @Test func fusedCombineNormMatchesMoEThenAddRMSNormBitForBit() throws {
+        let experts = 6
+        let topK = 3
+        let inter = 32
+        let shape = MoEShape(
+            numExperts: experts, topK: topK, intermediateSize: inter, sharedIntermediateSize: 2 * inter,
+            normMin: 1e-12)
+        let batches: [(ForwardBatch, launchRows: Int)] = [
+            (identityBatch(1), 1), (identityBatch(5), 5), (identityBatch(12), 12), (Self.decodeBatch(3), 4),
+            (Self.decodeBatch(6), 8),
+        ]
+        for hidden in [256, 1024, 2560, 4096] {
+            var sides: [(CUDABackend, MoEWeights<CUDAWeight>, xTable: CUDAWeight, rTable: CUDAWeight, CUDAWeight)] = []
+            for fused in [true, false] {
+                let backend = try TestDevice.backend(maxTokens: 64) { perf in
+                    perf.fusedMoECombineNorm = fused
+                    perf.graphs = true
+                }
+                try backend.allocateKVCache(
+                    KVCacheLayout(numPages: 8, pageSize: 16, numLayers: 1, numKVHeads: 1, headDim: 64))
+                sides.append((
+                    backend, try Self.biasedMoEWeights(backend, hidden: hidden, experts: experts, inter: inter),
+                    try backend.makeWeight(
+                        TestData.tensor("x", [12, hidden], TestData.values(12 * hidden, seed: 51)),
+                        precision: .standard),
+                    try backend.makeWeight(
+                        TestData.tensor("r", [12, hidden], TestData.values(12 * hidden, seed: 52, scale: 4)),
+                        precision: .standard),
+                    try backend.makeWeight(
+                        TestData.tensor("norm", [hidden], TestData.values(hidden, seed: 53)), precision: .standard)
+                ))
+            }
+            for (batch, launchRows) in batches {
+                for withResidual in [true, false] {
+                    let runs = try sides.map { backend, weights, xTable, rTable, norm in
+                        try Self.moeAddRMSNormBits(
+                            backend, batch: batch, xTable: xTable, rTable: withResidual ? rTable : nil,
+                            weights: weights, shape: shape, normWeight: norm)
+                    }
+                    let what = "H \(hidden), \(batch.tokens.count) tokens, residual \(withResidual)"
+                    #expect(runs[0].fused && !runs[1].fused, "\(what): the fused kernel did not run")
+                    #expect(runs[0].launchRows == launchRows && runs[1].launchRows == launchRows, "\(what)")
+                    for (k, name) in ["MoE output", "normed", "residual"].enumerated() {
+                        let (a, b) = (runs[0].bits[k], runs[1].bits[k])
+                        #expect(a.count == launchRows * hidden, "\(what): \(name)")
+                        let differing = zip(a, b).filter { $0 != $1 }.count
+                        #expect(differing == 0, "\(what): \(name) differs in \(differing) of \(a.count) values")
+                    }
+                    #expect(runs[0].bits[1].contains { $0 & 0x7FFF != 0 }, "\(what): normed rows all zero")
+                }
+            }
+        }
+    }
+
+    /// A three-layer MoE model (dense, MoE, MoE; shared experts with biases) through `ErnieForward` with the switch on
+    /// and off: every residual-stream point of a prefill (the first MoE layer's combine runs with the last layer's
+    /// input norm, the last MoE layer's alone) and the log-probabilities of prefill and decode steps (three sequences:
+    /// bucket 4 with a padding row, CUDA graphs recorded and replayed), bit for bit.
+    @Test func forwardPassIsIdenticalWithTheCombineAndNormFused() throws {
+        let config = ModelConfig(
+            architecture: .moe, hiddenSize: 512, intermediateSize: 256, numHiddenLayers: 3, numAttentionHeads: 4,
+            numKeyValueHeads: 2, headDim: 128, vocabSize: 384, maxPositionEmbeddings: 1024, ropeTheta: 500_000,
+            rmsNormEps: 1e-5, useBias: true, tieWordEmbeddings: true, bosTokenID: 1, eosTokenIDs: [2], padTokenID: 0,
+            moe: .init(
+                numExperts: 8, topK: 2, intermediateSize: 64, numSharedExperts: 2, layerStart: 1, layerEnd: 2,
+                layerInterval: 1, normMin: 1e-12))
+        let prompt: [Int32] = (0..<19).map { Int32(($0 * 37 + 5) % 384) }
+        func run(fused: Bool) throws -> (states: [HiddenStatePoint: HiddenStateSnapshot], logprobs: [TokenResult],
+            labels: [String: Int])
+        {
+            let backend = try TestDevice.backend(maxTokens: 64) { perf in
+                perf.fusedMoECombineNorm = fused
+                perf.graphs = true
+            }
+            let weights = try WeightLoader.dummy(config: config, backend: backend, seed: 3, scale: 0.08)
+            let executor = try ErnieForward(config: config, weights: weights, backend: backend, kvPages: 16, pageSize: 16)
+            backend.startProfile()
+            let states = try executor.captureHiddenStates(prompt: prompt)
+            let labels = Dictionary(uniqueKeysWithValues: try backend.stopProfile().map { ($0.label, $0.count) })
+            // Three sequences prefilled together, then decode steps (the first records bucket 4, the later replay it).
+            let lengths = [7, 4, 9]
+            var results: [TokenResult] = []
+            var tokens: [Int32] = []
+            var sequences: [ForwardBatch.Sequence] = []
+            var requests: [LogitsRequest] = []
+            for (s, length) in lengths.enumerated() {
+                sequences.append(
+                    .init(tokenOffset: tokens.count, tokenCount: length, startPosition: 0, pages: [Int32(1 + s)]))
+                tokens += prompt.prefix(length).map { ($0 + Int32(s)) % 384 }
+                requests.append(
+                    LogitsRequest(tokenIndex: tokens.count - 1, sampling: nil, targetToken: 17, topLogprobs: 4,
+                                  vocabLimit: 384))
+            }
+            results += try executor.execute(
+                ForwardBatch(tokens: tokens, sequences: sequences, pageSize: 16), logits: requests)
+            for d in 0..<4 {
+                let step = ForwardBatch(
+                    tokens: lengths.indices.map { Int32((11 * $0 + 3 * d + 1) % 384) },
+                    sequences: lengths.enumerated().map { s, length in
+                        .init(tokenOffset: s, tokenCount: 1, startPosition: length + d, pages: [Int32(1 + s)])
+                    },
+                    pageSize: 16)
+                results += try executor.execute(
+                    step,
+                    logits: lengths.indices.map {
+                        LogitsRequest(tokenIndex: $0, sampling: nil, targetToken: Int32(5 * $0 + d), topLogprobs: 4,
+                                      vocabLimit: 384)
+                    })
+            }
+            let stats = backend.graphStatistics
+            #expect(stats.captures >= 1 && stats.replays >= 2 && stats.fallbacks == 0, "\(stats.summary)")
+            return (states, results, labels)
+        }
+        let fused = try run(fused: true)
+        let plain = try run(fused: false)
+        // The prefill ran the fused kernel once (MoE layer 1 with layer 2's input norm) and the plain combine once.
+        #expect(fused.labels["moe combine+add+rmsnorm"] == 1 && fused.labels["moe combine"] == 1, "\(fused.labels)")
+        #expect(plain.labels["moe combine+add+rmsnorm"] == nil && plain.labels["moe combine"] == 2, "\(plain.labels)")
+        #expect(fused.states.count == HiddenStatePoint.all(layers: 3).count)
+        for (point, snapshot) in plain.states {
+            let other = try #require(fused.states[point])
+            let differing = zip(other.values, snapshot.values).filter { $0.bitPattern != $1.bitPattern }.count
+            #expect(other.values.count == snapshot.values.count && differing == 0, "\(point): \(differing) values differ")
+        }
+        #expect(fused.logprobs.count == 15)
+        #expect(fused.logprobs == plain.logprobs, "log-probabilities differ")
+    }
 }
