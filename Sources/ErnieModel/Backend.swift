@@ -127,12 +127,6 @@ public protocol Backend: AnyObject {
     /// The whole MoE block: FP32 router, softmax, top-k on probabilities + correction bias, renormalised unbiased
     /// weights, routed SwiGLU experts, plus the shared-expert MLP when present.
     func moe(_ x: Tensor, weights: MoEWeights<Weight>, shape: MoEShape) throws -> Tensor
-    /// `moe`, then `addRMSNorm(output, residual: residual, weight: normWeight, eps:)`: an MoE block's output and the
-    /// next layer's input norm as one call, which a backend may fuse (default: the two calls). Returns the MoE output
-    /// and the norm's normed rows and new residual, each exactly as the two calls give them.
-    func moeAddRMSNorm(
-        _ x: Tensor, weights: MoEWeights<Weight>, shape: MoEShape, residual: Tensor?, normWeight: Weight, eps: Float
-    ) throws -> (output: Tensor, normed: Tensor, residual: Tensor)
     /// Rows `indices` of `x`, in that order.
     func gatherRows(_ x: Tensor, indices: [Int]) throws -> Tensor
     /// Samples or scores each request against row `i` of `logits` (row i answers `requests[i]`).
@@ -161,13 +155,5 @@ extension Backend {
         return try makeRandomWeight(
             rows: [0..<rows], columns: 0..<columns, sourceColumns: columns, vector: shape.count == 1,
             precision: precision, scale: scale, seed: seed)
-    }
-
-    public func moeAddRMSNorm(
-        _ x: Tensor, weights: MoEWeights<Weight>, shape: MoEShape, residual: Tensor?, normWeight: Weight, eps: Float
-    ) throws -> (output: Tensor, normed: Tensor, residual: Tensor) {
-        let output = try moe(x, weights: weights, shape: shape)
-        let (normed, newResidual) = try addRMSNorm(output, residual: residual, weight: normWeight, eps: eps)
-        return (output, normed, newResidual)
     }
 }

@@ -2,8 +2,7 @@
 ///
 /// One step: embedding → per layer [input RMSNorm (fused with the residual add), q|k|v projection, attention
 /// (interleaved RoPE, paged KV write, causal GQA), o projection, post-attention RMSNorm, dense SwiGLU or MoE] →
-/// final RMSNorm on the rows that need logits → LM head → sampling. On a single device an MoE block and the next
-/// layer's input norm are one backend call (`moeAddRMSNorm`). The executor owns the weights and allocates
+/// final RMSNorm on the rows that need logits → LM head → sampling. The executor owns the weights and allocates
 /// the paged KV cache on its backend when it is created.
 ///
 /// As one rank of a tensor-parallel group (`parallel`), the weights are the rank's shard (`ParallelLayout`), the
@@ -105,13 +104,10 @@ public final class ErnieForward<B: Backend>: ModelExecutor {
         let eps = config.rmsNormEps
         var hidden = try backend.embed(weights.embedding)
         var residual: B.Tensor?
-        // This layer's input norm (normed rows, new residual) when the previous layer's MoE block already applied it.
-        var preNormed: (normed: B.Tensor, residual: B.Tensor)?
         if let observer = hiddenStateObserver { try observe(observer, .embedding, hidden, tokens: tokenCount) }
         for (index, layer) in weights.layers.enumerated() {
-            let (normed, afterInput) = try preNormed
-                ?? backend.addRMSNorm(hidden, residual: residual, weight: layer.inputNorm, eps: eps)
-            preNormed = nil
+            let (normed, afterInput) = try backend.addRMSNorm(hidden, residual: residual, weight: layer.inputNorm,
+                                                               eps: eps)
             let qkv = try backend.linear(normed, layer.qkv.weight, bias: layer.qkv.bias)
             let attention = try backend.attention(qkv: qkv, layer: index, shape: attentionShape)
             let projected = try allReduce(backend.linear(attention, layer.o.weight, bias: layer.o.bias))
@@ -124,17 +120,7 @@ public final class ErnieForward<B: Backend>: ModelExecutor {
                 hidden = try allReduce(denseMLP(ffnInput, mlp))
             case let .moe(moe):
                 guard let moeShape else { throw ModelError.backend("MoE weights in a dense model") }
-                if parallel == nil, index + 1 < weights.layers.count {
-                    // The next layer's input norm goes with the block (a backend may fuse the two). On a
-                    // tensor-parallel rank the block's output is summed over the ranks first, so the norm waits.
-                    let fused = try backend.moeAddRMSNorm(
-                        ffnInput, weights: moe, shape: moeShape, residual: residual,
-                        normWeight: weights.layers[index + 1].inputNorm, eps: eps)
-                    hidden = fused.output
-                    preNormed = (fused.normed, fused.residual)
-                } else {
-                    hidden = try allReduce(backend.moe(ffnInput, weights: moe, shape: moeShape))
-                }
+                hidden = try allReduce(backend.moe(ffnInput, weights: moe, shape: moeShape))
             }
             if let observer = hiddenStateObserver {
                 try observe(observer, .layer(index), hidden, residual: residual, tokens: tokenCount)

@@ -13,8 +13,6 @@ import Testing
         #expect(!defaults.batchedMoE && defaults.decodeAttentionTensorCores && !defaults.gemmTuning)
         #expect(!defaults.gemmSharedAlgorithms && defaults.flashPrefillWide && defaults.stagedMoE)
         #expect(defaults.fusedDecodeRope && !PerfOptions.reference.fusedDecodeRope)
-        #expect(!defaults.fusedMoECombineNorm && !PerfOptions.reference.fusedMoECombineNorm)
-        #expect(PerfOptions.environment(["ERNIE_CUDA_MOE_FUSED_COMBINE_NORM": "1"]).fusedMoECombineNorm)
         let on = PerfOptions.environment([
             "ERNIE_CUDA_MOE_BATCHED": "1", "ERNIE_CUDA_GEMM_TUNE": "1", "ERNIE_CUDA_GEMM_SHARED_ALGOS": "1",
             "ERNIE_CUDA_MOE_STAGED": "1",
@@ -37,17 +35,6 @@ import Testing
         // Out-of-range values are clamped, not trusted.
         let clamped = PerfOptions.environment(["ERNIE_CUDA_GEMV_MAX_ROWS": "1000", "ERNIE_CUDA_GRAPH_MAX_BATCH": "-3"])
         #expect(clamped.gemvMaxRows == 64 && clamped.graphMaxBatch == 1)
-    }
-
-    /// The fused MoE combine + norm kernel: a thread per 8-column vector up to 384, at most 3 vectors each.
-    @Test func combineNormBlockCoversTheRow() {
-        #expect(CUDABackend.combineNormThreads(width: 256) == 32)
-        #expect(CUDABackend.combineNormThreads(width: 2560) == 320)  // ERNIE-4.5-21B-A3B
-        #expect(CUDABackend.combineNormThreads(width: 4096) == 384)
-        #expect(CUDABackend.combineNormThreads(width: 8192) == 384)  // ERNIE-4.5-300B-A47B: 2 or 3 vectors a thread
-        #expect(CUDABackend.combineNormThreads(width: 9216) == 384)
-        #expect(CUDABackend.combineNormThreads(width: 9224) == nil)  // the two launches
-        #expect(CUDABackend.combineNormThreads(width: 100) == nil)
     }
 
     @Test func decodeGraphBucketsCoverEveryBatchUpToTheMaximum() {

@@ -29,7 +29,7 @@ struct NVRTCCompileTests {
         "ernie_moe_down_grouped_nt1", "ernie_moe_down_grouped_nt2", "ernie_moe_down_grouped_nt4",
         "ernie_moe_gate_up_staged_nt1", "ernie_moe_gate_up_staged_nt2", "ernie_moe_down_staged_nt1",
         "ernie_moe_down_staged_nt2",
-        "ernie_moe_combine_grouped", "ernie_moe_combine_add_rmsnorm", "ernie_rope_kv_write_fast", "ernie_add_rmsnorm_vec", "ernie_silu_mul_vec",
+        "ernie_moe_combine_grouped", "ernie_rope_kv_write_fast", "ernie_add_rmsnorm_vec", "ernie_silu_mul_vec",
         "ernie_read_bandwidth", "ernie_prefill_attention_hd64", "ernie_prefill_attention_hd128",
         "ernie_prefill_attention_m32_hd64", "ernie_prefill_attention_m32_hd128",
         "ernie_decode_attention_tc_hd128", "ernie_decode_attention_tc_rope_hd128",

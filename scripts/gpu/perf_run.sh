@@ -87,9 +87,6 @@ if wanted checks; then
     # Rounds 1-6's tokens per pass of the expert kernels (16 tokens on nt2, 17-64 on the register nt4 kernels).
     variant_check moe-tiles-round6 moe,decode,forward 150 ERNIE_CUDA_MOE_NT1_MAX_TOKENS=8 ERNIE_CUDA_MOE_NT2_MAX_TOKENS=16 \
         ERNIE_CUDA_SYNC=1
-    # Opt-in: the grouped MoE combine and the next layer's add + RMSNorm as one kernel (forward/decode run it: their MoE
-    # models have an MoE layer followed by another layer).
-    variant_check moe-fused-combine-norm moe,decode,forward 150 ERNIE_CUDA_MOE_FUSED_COMBINE_NORM=1 ERNIE_CUDA_SYNC=1
     grep -h '^FAIL ' "$LOGS"/checks/selftest-*.log 2> /dev/null | cut -c1-200 | head -20 | tee -a "$SUMMARY"
 else
     "$BIN" cuda compile > "$LOGS/compile.log" 2>&1 || say "kernel compile FAILED (see compile.log)"
@@ -169,7 +166,6 @@ if wanted ab; then
     ab moe-nt1-to-8 "$STD" ERNIE_CUDA_MOE_NT1_MAX_TOKENS=8
     ab wide "$WIDE"
     ab wide-nt2-to-128 "$WIDE" ERNIE_CUDA_MOE_NT2_MAX_TOKENS=128
-    ab moe-fused-combine-norm "$STD" ERNIE_CUDA_MOE_FUSED_COMBINE_NORM=1
     ab skinny-gemv-on "$STD" ERNIE_CUDA_GEMV_MAX_ROWS=16
     ab grouped-moe-off "$STD" ERNIE_CUDA_MOE_GROUPED_MAX_TOKENS=0
     ab flash-prefill-off "--batch 1 --steps 4 --context 512 --prefill 2048" ERNIE_CUDA_FLASH_PREFILL=0
@@ -181,7 +177,6 @@ if wanted ab; then
     ab ctx4096-decode-rope-fused-off "$LONG" ERNIE_CUDA_DECODE_ROPE_FUSED=0
     ab ctx4096-decode-min-chunk-128 "$LONG" ERNIE_CUDA_DECODE_MIN_CHUNK=128
     ab ctx4096-moe-tiles-round6 "$LONG" ERNIE_CUDA_MOE_NT1_MAX_TOKENS=8 ERNIE_CUDA_MOE_NT2_MAX_TOKENS=16
-    ab ctx4096-moe-fused-combine-norm "$LONG" ERNIE_CUDA_MOE_FUSED_COMBINE_NORM=1
     ab ctx4096-decode-min-chunk-256 "$LONG" ERNIE_CUDA_DECODE_MIN_CHUNK=256
     ab ctx4096-decode-attention-tc-off "$LONG" ERNIE_CUDA_DECODE_ATTENTION_TC=0
     ab ctx4096-graphs+decode-attn-off "$LONG" ERNIE_CUDA_GRAPHS=0 ERNIE_CUDA_DECODE_ATTENTION=0

@@ -17,15 +17,38 @@ extension CUDABackend {
     }
 
     private func moeBody(_ x: CUDATensor, weights: MoEWeights<CUDAWeight>, shape: MoEShape) throws -> CUDATensor {
-        try validateMoE(x, weights: weights, shape: shape)
+        try requireBF16(x, "moe input")
         let tokens = x.launchRows
         let hidden = x.columns
         let experts = shape.numExperts
         let topK = shape.topK
         let inter = shape.intermediateSize
+        guard experts > 0, topK > 0, topK <= min(experts, 64), inter > 0 else {
+            throw CUDAError.invalidArgument("unsupported MoE shape \(shape) (top-k must be 1...min(experts, 64))")
+        }
         let router = weights.router
+        guard router.elementType == .float32, router.rows == experts, router.columns == hidden else {
+            throw CUDAError.invalidArgument(
+                "MoE router \(router.name) must be float32 [\(experts), \(hidden)], got \(router.shape) "
+                    + "\(router.elementType)"
+            )
+        }
+        if let bias = weights.correctionBias {
+            guard bias.elementType == .float32, bias.elementCount == experts else {
+                throw CUDAError.invalidArgument("correction bias \(bias.name) must be float32 [\(experts)]")
+            }
+        }
         let gateUp = weights.expertsGateUp
         let down = weights.expertsDown
+        guard gateUp.elementType == .bfloat16, gateUp.rows == experts * 2 * inter, gateUp.columns == hidden else {
+            throw CUDAError.invalidArgument(
+                "experts gate|up \(gateUp.name) \(gateUp.shape) is not [\(experts * 2 * inter), \(hidden)]"
+            )
+        }
+        guard down.elementType == .bfloat16, down.rows == experts * hidden, down.columns == inter else {
+            throw CUDAError.invalidArgument(
+                "experts down \(down.name) \(down.shape) is not [\(experts * hidden), \(inter)]")
+        }
         guard x.rows > 0 else { return try makeTensor(rows: 0, columns: hidden, .bfloat16, "moe output") }
         if let step, x.rows == step.tokenCount, x.launchRows == step.launchRows,
             let plan = groupedMoEPlan(tokens: tokens, hidden: hidden, shape: shape, weights: weights)
@@ -177,41 +200,6 @@ extension CUDABackend {
             try args.int(topK)
         }
         return out
-    }
-
-    /// Checks an MoE block's input, shapes and weights (`moe`, and `moeAddRMSNorm`'s fused path).
-    func validateMoE(_ x: CUDATensor, weights: MoEWeights<CUDAWeight>, shape: MoEShape) throws {
-        try requireBF16(x, "moe input")
-        let hidden = x.columns
-        let experts = shape.numExperts
-        let topK = shape.topK
-        let inter = shape.intermediateSize
-        guard experts > 0, topK > 0, topK <= min(experts, 64), inter > 0 else {
-            throw CUDAError.invalidArgument("unsupported MoE shape \(shape) (top-k must be 1...min(experts, 64))")
-        }
-        let router = weights.router
-        guard router.elementType == .float32, router.rows == experts, router.columns == hidden else {
-            throw CUDAError.invalidArgument(
-                "MoE router \(router.name) must be float32 [\(experts), \(hidden)], got \(router.shape) "
-                    + "\(router.elementType)"
-            )
-        }
-        if let bias = weights.correctionBias {
-            guard bias.elementType == .float32, bias.elementCount == experts else {
-                throw CUDAError.invalidArgument("correction bias \(bias.name) must be float32 [\(experts)]")
-            }
-        }
-        let gateUp = weights.expertsGateUp
-        let down = weights.expertsDown
-        guard gateUp.elementType == .bfloat16, gateUp.rows == experts * 2 * inter, gateUp.columns == hidden else {
-            throw CUDAError.invalidArgument(
-                "experts gate|up \(gateUp.name) \(gateUp.shape) is not [\(experts * 2 * inter), \(hidden)]"
-            )
-        }
-        guard down.elementType == .bfloat16, down.rows == experts * hidden, down.columns == inter else {
-            throw CUDAError.invalidArgument(
-                "experts down \(down.name) \(down.shape) is not [\(experts * hidden), \(inter)]")
-        }
     }
 
     /// Routing of a large step (fast paths on): router logits as a tiled fp32 product (64 tokens × 64 experts per

@@ -122,11 +122,9 @@ extension CUDABackend {
             nt1MaxTokens: perf.moeNT1MaxTokens, nt2MaxTokens: perf.moeNT2MaxTokens)
     }
 
-    /// Router + grouping, gate|up with SiLU·mul, down, combine: four kernels, no host round trip. With `norm`, the
-    /// combine also runs the next residual add + RMSNorm (`ernie_moe_combine_add_rmsnorm`) into `norm`'s outputs.
+    /// Router + grouping, gate|up with SiLU·mul, down, combine: four kernels, no host round trip.
     func groupedMoE(
-        _ x: CUDATensor, weights: MoEWeights<CUDAWeight>, shape: MoEShape, plan: GroupedMoEPlan,
-        norm: CombineNorm? = nil
+        _ x: CUDATensor, weights: MoEWeights<CUDAWeight>, shape: MoEShape, plan: GroupedMoEPlan
     ) throws -> CUDATensor {
         let step = try currentStep("moe")
         let t = plan.tokens
@@ -253,12 +251,6 @@ extension CUDABackend {
             try args.int(plan.sharedWidth)
         }
         let out = try makeTensor(rows: x.rows, launchRows: t, columns: h, .bfloat16, "moe output")
-        if let norm {
-            try combineAddRMSNorm(
-                norm, plan: plan, expertOut: expertOut, rowOf: rowOf, ids: ids, routeWeights: routeWeights,
-                meta: meta, weights: weights, out: out, pairsReal: pairsReal)
-            return out
-        }
         try launch(
             "ernie_moe_combine_grouped",
             LaunchConfiguration(grid: (t, (h / 4 + 127) / 128, 1), block: (128, 1, 1)),

@@ -73,12 +73,13 @@ extension CUDABackend {
                 rows: x.rows, launchRows: rows, columns: x.columns, .bfloat16, "residual")
             let width = x.columns
             let cost = OpCost(bytes: Double(rows * width * 2 * (residual == nil ? 3 : 4) + width * 2))
-            let threads = vectorizedNormThreads(width: width)
-            let vectorized = threads != nil
+            let vectors = width / 8
+            let threads = min(1024, max(32, ((vectors + 3) / 4 + 31) / 32 * 32))
+            let vectorized = perf.fastElementwise && width % 8 == 0 && vectors <= 4 * threads
             try launch(
                 vectorized ? "ernie_add_rmsnorm_vec" : "ernie_add_rmsnorm",
                 LaunchConfiguration(
-                    grid: (rows, 1, 1), block: (threads ?? 256, 1, 1),
+                    grid: (rows, 1, 1), block: (vectorized ? threads : 256, 1, 1),
                     sharedMemoryBytes: vectorized ? 0 : width * 4),
                 cost: cost, label: "add+rmsnorm", programmatic: vectorized
             ) { args in
@@ -92,16 +93,6 @@ extension CUDABackend {
             }
             return (normed, residualOut)
         }
-    }
-
-    /// The block size of `ernie_add_rmsnorm_vec` for rows of `width` (up to 4 vectors of 8 per thread), or nil when
-    /// `addRMSNorm` runs the scalar `ernie_add_rmsnorm` (fast elementwise kernels off, or a width that is no multiple
-    /// of 8). The fused MoE combine + norm sums its squares in this block's order.
-    func vectorizedNormThreads(width: Int) -> Int? {
-        let vectors = width / 8
-        let threads = min(1024, max(32, ((vectors + 3) / 4 + 31) / 32 * 32))
-        guard perf.fastElementwise, width % 8 == 0, vectors <= 4 * threads else { return nil }
-        return threads
     }
 
     public func linear(_ x: CUDATensor, _ weight: CUDAWeight, bias: CUDAWeight?) throws -> CUDATensor {

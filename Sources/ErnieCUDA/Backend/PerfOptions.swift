@@ -30,11 +30,6 @@
 /// | `ERNIE_CUDA_MOE_NT2_MAX_TOKENS` | 64 | larger steps of at most this many tokens (at least 16) take 16 tokens per pass
 ///   (NT 2), larger ones 32 (NT 4, the register kernels). 64 measured 17.6 → 17.0 ms per batch-64 step against NT 4
 ///   (round 7); 8 and 16 give the kernels of rounds 1–6 |
-/// | `ERNIE_CUDA_MOE_FUSED_COMBINE_NORM` | 0 | 1: on a single device, a grouped MoE block's combine and the next layer's
-///   residual add + input RMSNorm run as one launch (`ernie_moe_combine_add_rmsnorm`, one block per token row) instead
-///   of `ernie_moe_combine_grouped` then `ernie_add_rmsnorm_vec`; bit-identical results. One launch per MoE layer
-///   less, but the combine of a row then runs in one block instead of several (an earlier fused kernel of that kind
-///   measured slower on the H200, BENCHMARKS.md round 5); not measured on a GPU yet |
 /// | `ERNIE_CUDA_MOE_BATCHED` | 0 | 1: large MoE steps (grouped on the host) run one strided-batched cuBLASLt GEMM per
 ///   direction over every expert, rows padded to the largest expert's count (when at least
 ///   `MoEPlan.minimumBatchedFill` of the rows are real), instead of one GEMM per active expert (no gain measured on the
@@ -66,8 +61,6 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
     /// Largest grouped MoE steps whose expert kernels take 8 (NT 1) or 16 (NT 2) tokens per pass.
     public var moeNT1MaxTokens: Int
     public var moeNT2MaxTokens: Int
-    /// The grouped MoE combine and the next layer's add + RMSNorm as one kernel (`moeAddRMSNorm`).
-    public var fusedMoECombineNorm: Bool
     public var fusedDecodeRope: Bool
     public var decodeMinimumChunk: Int
     /// Fewest keys per decode split unless `ERNIE_CUDA_DECODE_MIN_CHUNK` says otherwise.
@@ -85,7 +78,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
         gemmSharedAlgorithms: Bool = false,
         groupedMoEMaxTokens: Int = 256, persistentMoE: Bool = true, stagedMoE: Bool = true,
         moeNT1MaxTokens: Int = 16, moeNT2MaxTokens: Int = 64,
-        fusedMoECombineNorm: Bool = false, batchedMoE: Bool = false, fusedDecodeRope: Bool = true,
+        batchedMoE: Bool = false, fusedDecodeRope: Bool = true,
         decodeMinimumChunk: Int = PerfOptions.defaultDecodeMinimumChunk,
         decodeAttention: Bool = true, decodeAttentionTensorCores: Bool = true, fastElementwise: Bool = true,
         flashPrefill: Bool = true, flashPrefillWide: Bool = true,
@@ -101,7 +94,6 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
         self.stagedMoE = stagedMoE
         self.moeNT1MaxTokens = moeNT1MaxTokens
         self.moeNT2MaxTokens = moeNT2MaxTokens
-        self.fusedMoECombineNorm = fusedMoECombineNorm
         self.fusedDecodeRope = fusedDecodeRope
         self.decodeMinimumChunk = decodeMinimumChunk
         self.batchedMoE = batchedMoE
@@ -116,7 +108,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
     /// Every fast path off: the kernels and cuBLASLt calls the backend used before them (the reference path).
     public static let reference = PerfOptions(
         graphs: false, gemvMaxRows: 0, gemmTuning: false, gemmSharedAlgorithms: false, groupedMoEMaxTokens: 0,
-        persistentMoE: false, stagedMoE: false, fusedMoECombineNorm: false, batchedMoE: false, fusedDecodeRope: false,
+        persistentMoE: false, stagedMoE: false, batchedMoE: false, fusedDecodeRope: false,
         decodeAttention: false,
         decodeAttentionTensorCores: false, fastElementwise: false, flashPrefill: false, flashPrefillWide: false,
         programmaticDependentLaunch: false
@@ -141,7 +133,6 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
         flag("ERNIE_CUDA_MOE_STAGED", &options.stagedMoE)
         number("ERNIE_CUDA_MOE_NT1_MAX_TOKENS", &options.moeNT1MaxTokens, range: 8...GroupedMoEPlan.maxPairs)
         number("ERNIE_CUDA_MOE_NT2_MAX_TOKENS", &options.moeNT2MaxTokens, range: 16...GroupedMoEPlan.maxPairs)
-        flag("ERNIE_CUDA_MOE_FUSED_COMBINE_NORM", &options.fusedMoECombineNorm)
         flag("ERNIE_CUDA_MOE_BATCHED", &options.batchedMoE)
         flag("ERNIE_CUDA_DECODE_ATTENTION", &options.decodeAttention)
         flag("ERNIE_CUDA_DECODE_ATTENTION_TC", &options.decodeAttentionTensorCores)
@@ -162,8 +153,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
             + "grouped MoE \(groupedMoEMaxTokens > 0 ? "≤\(groupedMoEMaxTokens) tokens" : "off")"
             + "\(groupedMoEMaxTokens > 0 && !persistentMoE ? " (one block per item)" : "")"
             + "\(groupedMoEMaxTokens > 0 && stagedMoE ? " (weights staged in shared memory)" : "")"
-            + "\(groupedMoEMaxTokens > 0 ? " (8 / 16 tokens per pass up to \(moeNT1MaxTokens) / \(moeNT2MaxTokens))" : "")"
-            + "\(groupedMoEMaxTokens > 0 && fusedMoECombineNorm ? " (combine fused with the next norm)" : ""), "
+            + "\(groupedMoEMaxTokens > 0 ? " (8 / 16 tokens per pass up to \(moeNT1MaxTokens) / \(moeNT2MaxTokens))" : ""), "
             + "batched MoE GEMMs \(batchedMoE ? "on" : "off"), "
             + "decode attention \(decodeAttention ? (decodeAttentionTensorCores ? "on, tensor cores" : "on") : "off")"
             + "\(decodeAttention && decodeAttentionTensorCores && fusedDecodeRope ? " with RoPE" : "")"

@@ -369,42 +369,6 @@ __device__ __forceinline__ uint4 zero16() {
     return z;
 }
 
-// The vectorised residual add + RMSNorm's arithmetic (norm.cu's ernie_add_rmsnorm_vec, transformers' rounding order),
-// shared with the kernel that runs it after the grouped MoE combine (moe_grouped.cu's ernie_moe_combine_add_rmsnorm),
-// so the two cannot diverge. NORM_VPT: 8-element vectors per thread of ernie_add_rmsnorm_vec (its sum of squares
-// runs over a thread's vectors in order, then over the block).
-#define NORM_VPT 4
-
-// a[e] += residual[e] (fp32) for 8 elements; the caller rounds the sum to bf16 (residual_out).
-__device__ __forceinline__ void rmsnorm_add8(float (&a)[8], const uint4 residual) {
-    float r[8];
-    unpack8(residual, r);
-#pragma unroll
-    for (int e = 0; e < 8; ++e) a[e] += r[e];
-}
-
-// squares + z[0]² + ... + z[7]², one element at a time.
-__device__ __forceinline__ float rmsnorm_squares8(float squares, const float (&z)[8]) {
-#pragma unroll
-    for (int e = 0; e < 8; ++e) squares += z[e] * z[e];
-    return squares;
-}
-
-// 1 / sqrt(mean square + eps) from the row's sum of squares.
-__device__ __forceinline__ float rmsnorm_inv(float total, int width, float eps) {
-    return 1.0f / sqrtf(total / (float)width + eps);
-}
-
-// normed = bf16(bf16(z * inv) * weight) for 8 elements (weight: the 8 raw bf16 of the norm weight).
-__device__ __forceinline__ uint4 rmsnorm_scale8(const float (&z)[8], float inv, const uint4 weight) {
-    float w[8];
-    unpack8(weight, w);
-    float y[8];
-#pragma unroll
-    for (int e = 0; e < 8; ++e) y[e] = round_bf(z[e] * inv) * w[e];
-    return pack8(y);
-}
-
 // Flash-attention pieces shared by the prefill and decode kernels (mma.sync m16n8k16, bf16 in, fp32 accumulate).
 // S += Q Kᵀ for one n-tile of 8 keys: `ks` is the tile's first key row in shared memory (row stride `stride` bf16),
 // qf the KSTEPS A fragments of Q (16 rows × 16 dims each).

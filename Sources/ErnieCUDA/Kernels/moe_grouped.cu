@@ -315,61 +315,12 @@ ERNIE_MOE_GROUPED_KERNELS(1, 2, 4, 3)
 ERNIE_MOE_GROUPED_KERNELS(2, 2, 3, 3)
 ERNIE_MOE_GROUPED_KERNELS(4, 2, 2, 6)
 
-// ernie_moe_combine's arithmetic, shared by the grouped combine kernels so that they cannot diverge. Out[t, c] = (sum
-// over the token's choices in increasing expert id of bf16(bf16(y_row (+ bias, rounded)) * w), every add rounded to
-// bf16) + bf16(sum of the shared chunks' y (+ shared bias, rounded)): moe_combine_order puts the choices in that order,
-// moe_combine_routed4 folds one choice into 4 columns, moe_combine_shared_sum4 adds one shared chunk's y to the fp32
-// sum (chunks in increasing order, from 0) and moe_combine_shared4 folds that sum in last.
+// out[t, c] = (sum over the token's choices in increasing expert id of bf16(bf16(y_row (+ bias, rounded)) * w), every
+// add rounded to bf16) + bf16(sum of the shared chunks' y (+ shared bias, rounded)), as ernie_moe_combine. Grid
+// (T, ceil(H / (4 * blockDim.x))): block (t, j) covers 4 * blockDim.x columns of launch row t, 4 per thread, every
+// row's load issued before the sums; padding rows (t >= real tokens) are zeroed.
 #define COMBINE_MAX_K 16
 #define COMBINE_SHARED_U 4
-
-// Choice j goes to slot rank(j) = number of the token's choices with a lower expert id (the ids are distinct): its row
-// of y, expert id and weight, written by the block's first top_k threads (a __syncthreads() must follow).
-__device__ __forceinline__ void moe_combine_order(const int *row_of, const int *ids, const float *weights, int t,
-                                                  int top_k, int *srow, int *sexp, float *sw) {
-    if ((int)threadIdx.x < top_k) {
-        const int j = threadIdx.x;
-        const int e = ids[(i64)t * top_k + j];
-        int rank = 0;
-        for (int i = 0; i < top_k; ++i) rank += ids[(i64)t * top_k + i] < e ? 1 : 0;
-        srow[rank] = row_of[(i64)t * top_k + j];
-        sexp[rank] = e;
-        sw[rank] = weights[(i64)t * top_k + j];
-    }
-}
-
-// acc[q] = bf16(acc[q] + bf16(r * w)), r = bf16(y[q]) (+ down_bias[*expert * H + c + q], rounded), for columns c ...
-// c + 3. down_bias may be null (the expert id is then not read).
-__device__ __forceinline__ void moe_combine_routed4(float (&acc)[4], const float4 y, float w, const bf16 *down_bias,
-                                                    const int *expert, int H, int c) {
-    const float yv[4] = {y.x, y.y, y.z, y.w};
-#pragma unroll
-    for (int q = 0; q < 4; ++q) {
-        float r = round_bf(yv[q]);
-        if (down_bias != nullptr) r = round_bf(r + bf2f(down_bias[(i64)*expert * H + c + q]));
-        acc[q] = round_bf(acc[q] + round_bf(r * w));
-    }
-}
-
-// s += one shared chunk's y (fp32, unrounded).
-__device__ __forceinline__ void moe_combine_shared_sum4(float (&s)[4], const float4 y) {
-    s[0] += y.x, s[1] += y.y, s[2] += y.z, s[3] += y.w;
-}
-
-// acc[q] = bf16(acc[q] + r), r = bf16(s[q]) (+ shared_bias[c + q], rounded; shared_bias may be null).
-__device__ __forceinline__ void moe_combine_shared4(float (&acc)[4], const float (&s)[4], const bf16 *shared_bias,
-                                                    int c) {
-#pragma unroll
-    for (int q = 0; q < 4; ++q) {
-        float r = round_bf(s[q]);
-        if (shared_bias != nullptr) r = round_bf(r + bf2f(shared_bias[c + q]));
-        acc[q] = round_bf(acc[q] + r);
-    }
-}
-
-// The combine of the grouped MoE (arithmetic above, as ernie_moe_combine). Grid (T, ceil(H / (4 * blockDim.x))):
-// block (t, j) covers 4 * blockDim.x columns of launch row t, 4 per thread, every row's load issued before the sums;
-// padding rows (t >= real tokens) are zeroed.
 extern "C" __global__ void __launch_bounds__(256)
     ernie_moe_combine_grouped(const float *y, const int *row_of, const int *ids, const float *weights,
                               const bf16 *__restrict__ down_bias, const bf16 *__restrict__ shared_bias,
@@ -389,7 +340,16 @@ extern "C" __global__ void __launch_bounds__(256)
         }
         return;
     }
-    moe_combine_order(row_of, ids, weights, t, top_k, srow, sexp, sw);
+    // Choice j goes to slot rank(j) = number of the token's choices with a lower expert id (the ids are distinct).
+    if ((int)threadIdx.x < top_k) {
+        const int j = threadIdx.x;
+        const int e = ids[(i64)t * top_k + j];
+        int rank = 0;
+        for (int i = 0; i < top_k; ++i) rank += ids[(i64)t * top_k + i] < e ? 1 : 0;
+        srow[rank] = row_of[(i64)t * top_k + j];
+        sexp[rank] = e;
+        sw[rank] = weights[(i64)t * top_k + j];
+    }
     __syncthreads();
     if (c >= H) return;
     float4 v[COMBINE_MAX_K];
@@ -401,7 +361,14 @@ extern "C" __global__ void __launch_bounds__(256)
 #pragma unroll
     for (int jj = 0; jj < COMBINE_MAX_K; ++jj) {
         if (jj >= top_k) break;
-        moe_combine_routed4(acc, v[jj], sw[jj], down_bias, &sexp[jj], H, c);
+        const float w = sw[jj];
+        const float yv[4] = {v[jj].x, v[jj].y, v[jj].z, v[jj].w};
+#pragma unroll
+        for (int q = 0; q < 4; ++q) {
+            float r = round_bf(yv[q]);
+            if (down_bias != nullptr) r = round_bf(r + bf2f(down_bias[(i64)sexp[jj] * H + c + q]));
+            acc[q] = round_bf(acc[q] + round_bf(r * w));
+        }
     }
     if (chunks_shared > 0) {
         float s[4] = {0.0f, 0.0f, 0.0f, 0.0f};
@@ -415,147 +382,19 @@ extern "C" __global__ void __launch_bounds__(256)
 #pragma unroll
             for (int u = 0; u < COMBINE_SHARED_U; ++u) {
                 if (j0 + u >= chunks_shared) break;
-                moe_combine_shared_sum4(s, sv[u]);
+                s[0] += sv[u].x, s[1] += sv[u].y, s[2] += sv[u].z, s[3] += sv[u].w;
             }
         }
-        moe_combine_shared4(acc, s, shared_bias, c);
+#pragma unroll
+        for (int q = 0; q < 4; ++q) {
+            float r = round_bf(s[q]);
+            if (shared_bias != nullptr) r = round_bf(r + bf2f(shared_bias[c + q]));
+            acc[q] = round_bf(acc[q] + r);
+        }
     }
     uint2 o;
     o.x = pack_bf16x2(acc[0], acc[1]);
     o.y = pack_bf16x2(acc[2], acc[3]);
     *reinterpret_cast<uint2 *>(out + (i64)t * H + c) = o;
-    pdl_launch_dependents();
-}
-
-// ernie_moe_combine_grouped followed by the next layer's residual add + RMSNorm (ernie_add_rmsnorm_vec) in one launch,
-// bit-identical to the two launches. One block per launch row t; thread i owns the 8-column vectors i, i + blockDim.x,
-// ... (at most CAN_VPT). out = the combined row, exactly as ernie_moe_combine_grouped writes it (zeros for padding rows
-// t >= meta[1]); residual_out = bf16(out + residual) (out when residual is null); normed = bf16(bf16(residual_out *
-// inv) * norm_weight), inv = 1 / sqrt(mean(residual_out²) + eps). Padding rows go through the add and the norm like
-// real rows, as addRMSNorm takes the combine's zero rows. The sum of squares is ernie_add_rmsnorm_vec's with
-// norm_threads threads (the block addRMSNorm launches): residual_out goes through shared memory, thread j <
-// norm_threads adds up vectors j, j + norm_threads, ... as that kernel's thread j does, and block_sum adds the other
-// threads' zeros. A thread's routed rows are loaded CAN_ROUTED_U choices at a time, then its shared chunks' rows
-// COMBINE_SHARED_U at a time. The norm weight is loaded before the programmatic wait, the residual row right after it.
-// Requirements (host): H % 8 == 0, blockDim.x <= CAN_THREADS, H / 8 <= CAN_VPT * blockDim.x, norm_threads <=
-// blockDim.x (both multiples of 32), H / 8 <= NORM_VPT * norm_threads, top_k <= COMBINE_MAX_K. Dynamic shared memory:
-// H * 2 bytes. CAN_THREADS 384 leaves 168 registers a thread, which 8 routed choices of 8 columns in flight need (at 512
-// threads, 128 registers, they spill); 384 × 3 vectors cover H ≤ 9216 (ERNIE-4.5: 2560 and 8192).
-#define CAN_THREADS 384
-#define CAN_VPT 3
-#define CAN_ROUTED_U 8
-extern "C" __global__ void __launch_bounds__(CAN_THREADS)
-    ernie_moe_combine_add_rmsnorm(const float *y, const int *row_of, const int *ids, const float *weights,
-                                  const bf16 *__restrict__ down_bias, const bf16 *__restrict__ shared_bias,
-                                  const int *meta, const bf16 *residual, const bf16 *__restrict__ norm_weight,
-                                  bf16 *__restrict__ out, bf16 *__restrict__ residual_out, bf16 *__restrict__ normed,
-                                  int T, int H, int top_k, int chunks_shared, int norm_threads, float eps) {
-    ERNIE_DYNAMIC_SMEM(uint4, zs);  // the row's residual_out, 8 bf16 per vector
-    __shared__ int srow[COMBINE_MAX_K], sexp[COMBINE_MAX_K];
-    __shared__ float sw[COMBINE_MAX_K];
-    __shared__ float scratch[32];
-    const int t = blockIdx.x;
-    const int vectors = H / 8;
-    const i64 base = (i64)t * H;
-    uint4 wraw[CAN_VPT];
-#pragma unroll
-    for (int v = 0; v < CAN_VPT; ++v) {
-        const int i = threadIdx.x + v * blockDim.x;
-        if (i < vectors) wraw[v] = *reinterpret_cast<const uint4 *>(norm_weight + i * 8);
-    }
-    pdl_wait();
-    const bool real = t < meta[1];
-    uint4 rraw[CAN_VPT];
-#pragma unroll
-    for (int v = 0; v < CAN_VPT; ++v) {
-        const int i = threadIdx.x + v * blockDim.x;
-        if (residual != nullptr && i < vectors) rraw[v] = *reinterpret_cast<const uint4 *>(residual + base + i * 8);
-    }
-    if (real) moe_combine_order(row_of, ids, weights, t, top_k, srow, sexp, sw);
-    __syncthreads();
-#pragma unroll
-    for (int v = 0; v < CAN_VPT; ++v) {
-        const int i = threadIdx.x + v * blockDim.x;
-        if (i >= vectors) continue;
-        const int c = i * 8;
-        // Columns c ... c + 3 and c + 4 ... c + 7 of the combine, as two of ernie_moe_combine_grouped's threads.
-        float acc[2][4] = {{0.0f, 0.0f, 0.0f, 0.0f}, {0.0f, 0.0f, 0.0f, 0.0f}};
-        if (real) {
-            for (int j0 = 0; j0 < top_k; j0 += CAN_ROUTED_U) {
-                float4 rv[CAN_ROUTED_U][2];
-#pragma unroll
-                for (int u = 0; u < CAN_ROUTED_U; ++u) {
-                    if (j0 + u < top_k) {
-                        const float *row = y + (i64)srow[j0 + u] * H + c;
-                        rv[u][0] = *reinterpret_cast<const float4 *>(row);
-                        rv[u][1] = *reinterpret_cast<const float4 *>(row + 4);
-                    }
-                }
-#pragma unroll
-                for (int u = 0; u < CAN_ROUTED_U; ++u) {
-                    if (j0 + u >= top_k) break;
-                    moe_combine_routed4(acc[0], rv[u][0], sw[j0 + u], down_bias, &sexp[j0 + u], H, c);
-                    moe_combine_routed4(acc[1], rv[u][1], sw[j0 + u], down_bias, &sexp[j0 + u], H, c + 4);
-                }
-            }
-            if (chunks_shared > 0) {
-                float s[2][4] = {{0.0f, 0.0f, 0.0f, 0.0f}, {0.0f, 0.0f, 0.0f, 0.0f}};
-                for (int j0 = 0; j0 < chunks_shared; j0 += COMBINE_SHARED_U) {
-                    float4 sv[COMBINE_SHARED_U][2];
-#pragma unroll
-                    for (int u = 0; u < COMBINE_SHARED_U; ++u) {
-                        if (j0 + u < chunks_shared) {
-                            const float *row = y + ((i64)T * top_k + (i64)(j0 + u) * T + t) * H + c;
-                            sv[u][0] = *reinterpret_cast<const float4 *>(row);
-                            sv[u][1] = *reinterpret_cast<const float4 *>(row + 4);
-                        }
-                    }
-#pragma unroll
-                    for (int u = 0; u < COMBINE_SHARED_U; ++u) {
-                        if (j0 + u >= chunks_shared) break;
-                        moe_combine_shared_sum4(s[0], sv[u][0]);
-                        moe_combine_shared_sum4(s[1], sv[u][1]);
-                    }
-                }
-                moe_combine_shared4(acc[0], s[0], shared_bias, c);
-                moe_combine_shared4(acc[1], s[1], shared_bias, c + 4);
-            }
-        }
-        uint4 o;
-        o.x = pack_bf16x2(acc[0][0], acc[0][1]);
-        o.y = pack_bf16x2(acc[0][2], acc[0][3]);
-        o.z = pack_bf16x2(acc[1][0], acc[1][1]);
-        o.w = pack_bf16x2(acc[1][2], acc[1][3]);
-        *reinterpret_cast<uint4 *>(out + base + c) = o;
-        // ernie_add_rmsnorm_vec from here, on the row as stored.
-        float a[8];
-        unpack8(o, a);
-        if (residual != nullptr) rmsnorm_add8(a, rraw[v]);
-        const uint4 packed = pack8(a);
-        *reinterpret_cast<uint4 *>(residual_out + base + c) = packed;
-        zs[i] = packed;
-    }
-    __syncthreads();
-    float squares = 0.0f;
-    if ((int)threadIdx.x < norm_threads) {
-#pragma unroll
-        for (int v = 0; v < NORM_VPT; ++v) {
-            const int i = threadIdx.x + v * norm_threads;
-            if (i >= vectors) continue;
-            float z[8];
-            unpack8(zs[i], z);
-            squares = rmsnorm_squares8(squares, z);
-        }
-    }
-    const float total = block_sum(squares, scratch);
-    const float inv = rmsnorm_inv(total, H, eps);
-#pragma unroll
-    for (int v = 0; v < CAN_VPT; ++v) {
-        const int i = threadIdx.x + v * blockDim.x;
-        if (i >= vectors) continue;
-        float z[8];
-        unpack8(zs[i], z);
-        *reinterpret_cast<uint4 *>(normed + base + i * 8) = rmsnorm_scale8(z, inv, wraw[v]);
-    }
     pdl_launch_dependents();
 }

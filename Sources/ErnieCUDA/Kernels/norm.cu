@@ -1,6 +1,8 @@
 // Residual add + RMSNorm with 16-byte accesses and the row held in registers (one pass over HBM per operand).
 #include "common.cuh"
 
+#define NORM_VPT 4
+
 // residual_out = bf16(x + residual) (or x when residual is null);
 // normed = bf16(bf16(residual_out * rsqrt(mean(residual_out^2) + eps)) * weight)   (transformers' rounding order,
 // exactly ernie_add_rmsnorm's arithmetic). One block per row; thread i owns 8-element vectors i, i + blockDim, ...
@@ -27,19 +29,39 @@ extern "C" __global__ void __launch_bounds__(1024)
         if (i >= vectors) continue;
         float a[8];
         unpack8(*reinterpret_cast<const uint4 *>(x + base + i * 8), a);
-        if (residual != nullptr) rmsnorm_add8(a, *reinterpret_cast<const uint4 *>(residual + base + i * 8));
-        const uint4 packed = pack8(a);
+        if (residual != nullptr) {
+            float r[8];
+            unpack8(*reinterpret_cast<const uint4 *>(residual + base + i * 8), r);
+#pragma unroll
+            for (int e = 0; e < 8; ++e) a[e] += r[e];
+        }
+        uint4 packed;
+        packed.x = pack_bf16x2(a[0], a[1]);
+        packed.y = pack_bf16x2(a[2], a[3]);
+        packed.z = pack_bf16x2(a[4], a[5]);
+        packed.w = pack_bf16x2(a[6], a[7]);
         *reinterpret_cast<uint4 *>(residual_out + base + i * 8) = packed;
         unpack8(packed, z[v]);
-        squares = rmsnorm_squares8(squares, z[v]);
+#pragma unroll
+        for (int e = 0; e < 8; ++e) squares += z[v][e] * z[v][e];
     }
     const float total = block_sum(squares, scratch);
-    const float inv = rmsnorm_inv(total, width, eps);
+    const float inv = 1.0f / sqrtf(total / (float)width + eps);
 #pragma unroll
     for (int v = 0; v < NORM_VPT; ++v) {
         const int i = threadIdx.x + v * blockDim.x;
         if (i >= vectors) continue;
-        *reinterpret_cast<uint4 *>(normed + base + i * 8) = rmsnorm_scale8(z[v], inv, wraw[v]);
+        float w[8];
+        unpack8(wraw[v], w);
+        float y[8];
+#pragma unroll
+        for (int e = 0; e < 8; ++e) y[e] = round_bf(z[v][e] * inv) * w[e];
+        uint4 packed;
+        packed.x = pack_bf16x2(y[0], y[1]);
+        packed.y = pack_bf16x2(y[2], y[3]);
+        packed.z = pack_bf16x2(y[4], y[5]);
+        packed.w = pack_bf16x2(y[6], y[7]);
+        *reinterpret_cast<uint4 *>(normed + base + i * 8) = packed;
     }
     pdl_launch_dependents();
 }
