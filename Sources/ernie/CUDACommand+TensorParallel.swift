@@ -10,8 +10,8 @@ enum TensorParallelCheck {
     /// the tensor-parallel run passes the fixture's tolerances, every rank replayed decode graphs, and (with one
     /// rank) its outputs and hidden states equal one GPU's bit for bit.
     static func run(
-        modelPath: String, reference: FixtureCheck.Reference, tp: Int, tolerance: FixtureCheck.Tolerance,
-        margin: Float, hiddenTolerance: HiddenStateTolerance = HiddenStateTolerance()
+        modelPath: String, reference: FixtureCheck.Reference, tp: Int, epSize: Int = 1,
+        tolerance: FixtureCheck.Tolerance, margin: Float, hiddenTolerance: HiddenStateTolerance = HiddenStateTolerance()
     ) throws {
         guard tp >= 1 else { throw ValidationError("--tp must be at least 1") }
         let statistics = RankStatistics()
@@ -21,7 +21,7 @@ enum TensorParallelCheck {
         do {
             let executor = try CUDATensorParallel.executor(
                 CUDATensorParallel.Options(
-                    directory: modelPath, tpSize: tp, pageSize: 16,
+                    directory: modelPath, tpSize: tp, epSize: epSize, pageSize: 16,
                     kvCache: .pages(FixtureCheck.pagesNeeded(reference, pageSize: 16)), statistics: statistics))
             print("loaded on \(executor.deviceDescription)")
             parallelHidden = try FixtureCheck.hiddenStates(reference: reference, tolerance: hiddenTolerance) {
@@ -35,7 +35,7 @@ enum TensorParallelCheck {
             parallel, reference: reference, tolerance: tolerance, marginThreshold: margin)
         parallelResult.hiddenStates = parallelHidden
         for comparison in parallelHidden { print(comparison.table) }
-        print("cuda tp\(tp)  \(parallelResult.summary)")
+        print("cuda tp\(tp)\(epSize > 1 ? " ep\(epSize)" : "")  \(parallelResult.summary)")
         let graphs = statistics.graphs
         for (rank, counters) in graphs.enumerated() { print("rank \(rank) \(counters.summary)") }
 
@@ -108,14 +108,14 @@ enum TensorParallelCheck {
 
     /// `ThroughputBench` through the NCCL path, with every rank's graph counters.
     static func bench(
-        modelPath: String, format: LoadFormat, tp: Int, options: ThroughputBench.Options, pageSize: Int,
-        maxTokens: Int
+        modelPath: String, format: LoadFormat, tp: Int, epSize: Int = 1, options: ThroughputBench.Options,
+        pageSize: Int, maxTokens: Int
     ) throws {
         let statistics = RankStatistics()
         let start = Date()
         let executor = try CUDATensorParallel.executor(
             CUDATensorParallel.Options(
-                directory: modelPath, tpSize: tp, format: format, pageSize: pageSize,
+                directory: modelPath, tpSize: tp, epSize: epSize, format: format, pageSize: pageSize,
                 kvCache: .pages(options.pagesNeeded(pageSize: pageSize)),
                 backend: .init(maxTokensPerStep: maxTokens), statistics: statistics))
         print(

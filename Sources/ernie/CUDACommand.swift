@@ -139,6 +139,9 @@ struct CUDACommand: AsyncParsableCommand {
                     + "one GPU exactly."))
         var tp: Int?
 
+        @Option(name: .customLong("ep-size"), help: "With --tp: routed experts split over this many groups of ranks.")
+        var epSize = 1
+
         func run() async throws {
             let reference = try FixtureCheck.Reference.load(fixture ?? modelPath + "/reference.json")
             let tolerance = FixtureCheck.Tolerance(mean: meanTolerance, max: maxTolerance)
@@ -146,7 +149,8 @@ struct CUDACommand: AsyncParsableCommand {
                 relL2Floor: hiddenRelL2Floor, maxAbsFloor: hiddenMaxAbsFloor, baselineFactor: hiddenFactor)
             if let tp {
                 try TensorParallelCheck.run(
-                    modelPath: modelPath, reference: reference, tp: tp, tolerance: tolerance, margin: margin,
+                    modelPath: modelPath, reference: reference, tp: tp, epSize: epSize, tolerance: tolerance,
+                    margin: margin,
                     hiddenTolerance: hidden)
                 return
             }
@@ -198,6 +202,9 @@ struct CUDACommand: AsyncParsableCommand {
         @Option(help: "Run tensor-parallel over this many GPUs through NCCL (1: the NCCL path with one rank).")
         var tp: Int?
 
+        @Option(name: .customLong("ep-size"), help: "With --tp: routed experts split over this many groups of ranks.")
+        var epSize = 1
+
         func run() async throws {
             guard let format = LoadFormat(rawValue: loadFormat) else {
                 throw ValidationError("--load-format must be one of \(LoadFormat.allCases.map(\.rawValue))")
@@ -213,7 +220,7 @@ struct CUDACommand: AsyncParsableCommand {
             let maxTokens = max(prefill, sizes.max() ?? 1, 256)
             if let tp {
                 try TensorParallelCheck.bench(
-                    modelPath: modelPath, format: format, tp: tp, options: options, pageSize: pageSize,
+                    modelPath: modelPath, format: format, tp: tp, epSize: epSize, options: options, pageSize: pageSize,
                     maxTokens: maxTokens)
                 return
             }

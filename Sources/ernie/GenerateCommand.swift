@@ -71,7 +71,7 @@ struct GenerateCommand: AsyncParsableCommand {
 
     @Option(
         name: [.customLong("ep-size"), .customLong("ep")],
-        help: "Expert-parallel size: routed experts partitioned over this many groups of the --tp ranks (CPU only).")
+        help: "Expert-parallel size: routed experts partitioned over this many groups of the --tp ranks.")
     var epSize = 1
 
     func validate() throws {

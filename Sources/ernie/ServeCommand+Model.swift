@@ -9,7 +9,7 @@ import Foundation
 ///
 /// Parallelism: `--tp N` splits each replica over N ranks (CPU: N rank threads with a `CPUCommunicator` group; CUDA:
 /// one GPU and one thread per rank, an `NCCLCommunicator` group); `--ep-size` partitions the routed experts over
-/// groups of those ranks (CPU only); `--dp N` loads N independent replicas, replica `i` on GPUs `i·tp ..< (i+1)·tp`.
+/// groups of those ranks; `--dp N` loads N independent replicas, replica `i` on GPUs `i·tp ..< (i+1)·tp`.
 enum ModelFactory {
     struct Options {
         var modelPath: String
@@ -73,11 +73,6 @@ enum ModelFactory {
             throw ValidationError("--tp \(options.tpSize) --ep-size \(options.epSize): \(error)")
         }
         guard device == .cuda else { return }
-        if options.epSize > 1 {
-            throw ValidationError(
-                "--ep-size \(options.epSize): expert parallelism is implemented on the CPU backend only; on GPUs the "
-                    + "experts are tensor-parallel (--ep-size 1).")
-        }
         let needed = options.tpSize * options.dpSize
         let visible = (try? CUDADriver.shared().deviceCount()) ?? 0
         if needed > visible {

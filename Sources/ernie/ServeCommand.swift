@@ -89,7 +89,7 @@ struct ServeCommand: AsyncParsableCommand {
         name: [.customLong("ep-size"), .customLong("ep")],
         help: ArgumentHelp(
             "Expert-parallel size: routed experts partitioned over this many groups of a replica's --tp ranks "
-                + "(CPU backend only)."))
+                + "(1: every rank holds a slice of every expert)."))
     var epSize = 1
 
     @Option(help: "Parse tool calls of chat output into OpenAI tool_calls: ernie45.")

@@ -10,7 +10,8 @@ struct DeviceMoETests {
     /// renormalised weights cast to bf16, bf16 experts, index_add in expert order, plus the shared expert.
     static func reference(
         x: [Float], tokens: Int, hidden: Int, experts: Int, topK: Int, inter: Int, router: [Float], bias: [Float],
-        gateUp: [Float], down: [Float], sharedGateUp: [Float]?, sharedDown: [Float]?, sharedInter: Int
+        gateUp: [Float], down: [Float], sharedGateUp: [Float]?, sharedDown: [Float]?, sharedInter: Int,
+        held: Range<Int>? = nil
     ) -> [Float] {
         func matvec(_ w: ArraySlice<Float>, _ v: [Float], rows: Int, cols: Int) -> [Float] {
             (0..<rows).map { r in
@@ -41,7 +42,7 @@ struct DeviceMoETests {
             let chosen = Array(order.prefix(topK))
             let sum = chosen.reduce(Float(0)) { $0 + p[$1] }
             var acc = [Float](repeating: 0, count: hidden)
-            for e in chosen.sorted() {
+            for e in chosen.sorted() where held?.contains(e) ?? true {  // expert parallelism: only the held ones
                 let w = bf(p[e] / max(sum, 1e-12))
                 let y = swiglu(xr, gateUp[(e * 2 * inter * hidden)...], down[(e * hidden * inter)...], inter)
                 for c in 0..<hidden { acc[c] = bf(acc[c] + bf(y[c] * w)) }
@@ -63,7 +64,7 @@ struct DeviceMoETests {
     func run(
         tokens: Int, hidden: Int, experts: Int, topK: Int, inter: Int, shared: Bool, withBias: Bool,
         groupedMaxTokens: Int? = nil, batched: Bool = true, staged: Bool = true, sharedInter sharedWidth: Int? = nil,
-        tiles: TokenTiles = .default
+        tiles: TokenTiles = .default, held: Range<Int>? = nil
     ) throws -> [Float] {
         let backend = try TestDevice.backend(maxTokens: max(512, tokens)) { perf in
             if let groupedMaxTokens { perf.groupedMoEMaxTokens = groupedMaxTokens }
@@ -80,6 +81,7 @@ struct DeviceMoETests {
         let bias = withBias ? TestData.values(experts, seed: 13, scale: 0.05) : [Float](repeating: 0, count: experts)
         let gateUp = TestData.values(experts * 2 * inter * hidden, seed: 14, scale: 0.2)
         let down = TestData.values(experts * hidden * inter, seed: 15, scale: 0.2)
+        let local = held ?? 0..<experts  // the experts whose weights this device gets
         let sgu = shared ? TestData.values(2 * sharedInter * hidden, seed: 16, scale: 0.2) : nil
         let sdn = shared ? TestData.values(hidden * sharedInter, seed: 17, scale: 0.2) : nil
         let weights = MoEWeights<CUDAWeight>(
@@ -91,13 +93,15 @@ struct DeviceMoETests {
                     TestData.tensor("bias", [1, experts], bias, dtype: .float32), precision: .float32)
                 : nil,
             expertsGateUp: try backend.makeWeight(
-                concatenatingRows: (0..<experts).map { e in
+                concatenatingRows: local.map { e in
                     TestData.tensor(
                         "gu\(e)", [2 * inter, hidden],
                         Array(gateUp[(e * 2 * inter * hidden)..<((e + 1) * 2 * inter * hidden)]))
                 }, precision: .standard),
             expertsDown: try backend.makeWeight(
-                TestData.tensor("down", [experts * hidden, inter], down),
+                TestData.tensor(
+                    "down", [local.count * hidden, inter],
+                    Array(down[(local.lowerBound * hidden * inter)..<(local.upperBound * hidden * inter)])),
                 precision: .standard),
             shared: shared
                 ? MLPWeights(
@@ -114,15 +118,16 @@ struct DeviceMoETests {
         let input = try backend.embed(table)
         let shape = MoEShape(
             numExperts: experts, topK: topK, intermediateSize: inter, sharedIntermediateSize: sharedInter,
-            normMin: 1e-12)
+            normMin: 1e-12, expertRange: held)
         let out = try backend.toHost(try backend.moe(input, weights: weights, shape: shape))
         try backend.endStep()
         let expected = Self.reference(
             x: x, tokens: tokens, hidden: hidden, experts: experts, topK: topK, inter: inter, router: router,
-            bias: bias, gateUp: gateUp, down: down, sharedGateUp: sgu, sharedDown: sdn, sharedInter: sharedInter
+            bias: bias, gateUp: gateUp, down: down, sharedGateUp: sgu, sharedDown: sdn, sharedInter: sharedInter,
+            held: held
         )
         let error = normalizedError(out, expected)
-        let kernels = staged ? " staged" : ""
+        let kernels = (staged ? " staged" : "") + (held.map { " experts \($0)" } ?? "")
         #expect(
             error < 2e-2, "MoE T\(tokens) H\(hidden) E\(experts) k\(topK) I\(inter)\(kernels): normalized error \(error)")
         return out
@@ -217,6 +222,33 @@ struct DeviceMoETests {
             try run(
                 tokens: 40, hidden: 128, experts: 4, topK: 2, inter: 96, shared: true, withBias: true, staged: staged,
                 tiles: tiles)
+        }
+    }
+
+    /// Expert parallelism (`--ep-size`): the device holds experts 2 ..< 5 of 8 (weights stacked for those only), routes
+    /// over all 8, and adds only its own experts' share (plus the shared expert) — a decode-sized step on the grouped
+    /// kernels of both families, a 300-token step grouped on the host, and a small step with the grouped path off
+    /// (which would otherwise take the small-batch kernels that index the weights by the router's ids).
+    @Test(arguments: kernelFamilies) func expertParallelRankAddsOnlyItsExperts(staged: Bool) throws {
+        for held in [2..<5, 0..<1, 7..<8] {
+            try run(
+                tokens: 7, hidden: 64, experts: 8, topK: 3, inter: 16, shared: true, withBias: true, staged: staged,
+                held: held)
+            try run(
+                tokens: 20, hidden: 64, experts: 8, topK: 3, inter: 16, shared: false, withBias: true, staged: staged,
+                held: held)
+        }
+        try run(
+            tokens: 300, hidden: 64, experts: 8, topK: 3, inter: 32, shared: true, withBias: true, staged: staged,
+            held: 3..<7)
+        try run(
+            tokens: 5, hidden: 64, experts: 8, topK: 3, inter: 16, shared: true, withBias: true, groupedMaxTokens: 0,
+            staged: staged, held: 2..<5)
+        // One token whose three choices may all be elsewhere: the host-grouped step then has no row here.
+        for held in [0..<1, 7..<8] {
+            try run(
+                tokens: 1, hidden: 64, experts: 8, topK: 3, inter: 16, shared: true, withBias: true,
+                groupedMaxTokens: 0, staged: staged, held: held)
         }
     }
 }

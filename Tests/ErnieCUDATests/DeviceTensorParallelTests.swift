@@ -25,7 +25,7 @@ enum TestGroup {
 struct DeviceTensorParallelTests {
     static let model = "dense-f32"
 
-    static func outputs(tp: Int?, reference: FixtureCheck.Reference) throws
+    static func outputs(tp: Int?, epSize: Int = 1, model: String = model, reference: FixtureCheck.Reference) throws
         -> (FixtureCheck.Outputs, [GraphStatistics])
     {
         let directory = Fixtures.path("models/" + model)
@@ -38,7 +38,7 @@ struct DeviceTensorParallelTests {
         let statistics = RankStatistics()
         let executor = try CUDATensorParallel.executor(
             CUDATensorParallel.Options(
-                directory: directory, tpSize: tp, pageSize: 16, kvCache: .pages(pages),
+                directory: directory, tpSize: tp, epSize: epSize, pageSize: 16, kvCache: .pages(pages),
                 backend: .init(maxTokensPerStep: 512), statistics: statistics))
         return (try FixtureCheck.outputs(executor: executor, reference: reference), statistics.graphs)
     }
@@ -57,6 +57,23 @@ struct DeviceTensorParallelTests {
         // bf16 partial sums added in another order: close to one device, not equal.
         let difference = FixtureCheck.difference(split, whole)
         #expect(difference.maxLogprob < 0.1, "\(difference.summary)")
+    }
+
+    /// MoE models over two ranks with the experts tensor-parallel (each rank a slice of every expert) and expert-parallel
+    /// (`--ep-size 2`: each rank half of the experts, whole): both within the fixture's bounds of transformers and
+    /// close to one device (the 6-expert fixture has a shared expert, the 8-expert one none).
+    @Test(arguments: ["moe-hub-f32", "moe-fused-bf16-sharded"]) func moeExpertsTensorOrExpertParallel(
+        model: String
+    ) throws {
+        let reference = try FixtureCheck.Reference.load(Fixtures.path("models/\(model)/reference.json"))
+        let (whole, _) = try Self.outputs(tp: nil, model: model, reference: reference)
+        for epSize in [1, 2] {
+            let (split, _) = try Self.outputs(tp: 2, epSize: epSize, model: model, reference: reference)
+            let result = FixtureCheck.score(split, reference: reference)
+            #expect(result.passed, "\(model) ep \(epSize): \(result.summary)")
+            let difference = FixtureCheck.difference(split, whole)
+            #expect(difference.maxLogprob < 0.3, "\(model) ep \(epSize): \(difference.summary)")
+        }
     }
 
     @Test func oneNCCLRankEqualsThePlainPathBitForBit() throws {
@@ -114,10 +131,11 @@ struct DeviceTensorParallelTests {
         #expect(throws: ParallelError.self) { _ = try CUDATensorParallel.executor(options(tp: 3, devices: [0, 1, 0])) }
         #expect(throws: CUDAError.self) { _ = try CUDATensorParallel.executor(options(tp: 2, devices: [0, 0])) }
         #expect(throws: CUDAError.self) { _ = try CUDATensorParallel.executor(options(tp: 2, devices: [0, 4096])) }
+        // Expert groups must divide the ranks (and the experts: 6 do not split 4 ways).
         let moe = Fixtures.path("models/moe-hub-f32")
         #expect(throws: ParallelError.self) {
             _ = try CUDATensorParallel.executor(
-                CUDATensorParallel.Options(directory: moe, tpSize: 2, epSize: 2, pageSize: 16, kvCache: .pages(4)))
+                CUDATensorParallel.Options(directory: moe, tpSize: 2, epSize: 3, pageSize: 16, kvCache: .pages(4)))
         }
     }
 

@@ -17,14 +17,16 @@
 #              (communicator, graph agreement, all-reduces captured in decode graphs) must equal one GPU bit for bit
 #              and pass transformers' fixture; bench: 21B-A3B dummy decode/prefill, plain vs --tp 1.
 #   x2  info compile check scenarios bench
-#       check: `ernie cuda check --tp 2` on the fixtures and the demo model (vs transformers and vs one GPU);
+#       check: `ernie cuda check --tp 2` on the fixtures and the demo model (vs transformers and vs one GPU), and
+#              `--tp 2 --ep-size 2` (experts split whole over the ranks) on the two MoE fixtures;
 #       scenarios: SGLang's 1K/1K random scenarios at concurrency 1, 16 and 100 on 21B-A3B dummy weights, served
-#              by one GPU, by --tp 2 and by --dp 2; bench: 21B-A3B decode ms/step, one GPU vs --tp 2.
+#              by one GPU, by --tp 2, by --dp 2 and by --tp 2 --ep-size 2; bench: 21B-A3B decode ms/step, one GPU vs
+#              --tp 2 vs --tp 2 --ep-size 2.
 #   x8  info compile check fullsize bench scenarios
 #       fullsize: a 2-layer ERNIE-4.5-300B-A47B-shaped model (layer 0 dense, layer 1 MoE) with random weights made
 #              by transformers on this machine (make_fullsize_fixture.py --model 300b), then
 #              `ernie cuda check --tp 8` against its float32 log-probs;
-#       bench: 300B-A47B dummy decode ms/step at --tp 8; scenarios: SGLang's nine scenarios, 300B-A47B dummy
+#       bench: 300B-A47B dummy decode ms/step at --tp 8 and at --tp 8 --ep-size 8; scenarios: SGLang's nine scenarios, 300B-A47B dummy
 #              weights, --tp 8 (cheapest first; SCENARIOS="IN:OUT:CONC:PROMPTS ..." picks some, e.g. for the
 #              second call).
 #
@@ -133,19 +135,21 @@ if wanted compile; then step compile 200 "$BIN" cuda compile; fi
 if wanted check; then
     case $KIND in
         x1) CHECKS="dense-f32:1 dense-hub-bf16-sharded:1 moe-hub-f32:1 moe-fused-bf16-sharded:1 demo:1" ;;
-        x2) CHECKS="dense-f32:2 dense-hub-bf16-sharded:2 moe-hub-f32:2 moe-fused-bf16-sharded:2 demo:2" ;;
+        x2) CHECKS="dense-f32:2 dense-hub-bf16-sharded:2 moe-hub-f32:2 moe-fused-bf16-sharded:2 moe-hub-f32:2:2
+            moe-fused-bf16-sharded:2:2 demo:2" ;;
         x8) CHECKS="dense-f32:4 moe-hub-f32:4 moe-fused-bf16-sharded:4 dense-f32:2 demo:2" ;;
     esac
-    for item in $CHECKS; do
-        name=${item%%:*}
-        tp=${item##*:}
+    for item in $CHECKS; do  # NAME:TP[:EP]
+        IFS=: read -r name tp ep <<< "$item"
+        ep=${ep:-1}
         if [ "$name" = demo ] && [ ! -f models/ernie-demo/model.safetensors ]; then
             say "check-tp$tp-demo: SKIP (models/ernie-demo/model.safetensors left behind: the call's 64 MiB limit)"
         elif [ "$name" = demo ]; then
             step "check-tp$tp-demo" 120 "$BIN" cuda check --tp "$tp" --model-path models/ernie-demo \
                 --fixture Tests/Fixtures/models/demo-reference.json
         else
-            step "check-tp$tp-$name" 90 "$BIN" cuda check --tp "$tp" --model-path "Tests/Fixtures/models/$name"
+            step "check-tp$tp$([ "$ep" -gt 1 ] && echo "-ep$ep")-$name" 90 "$BIN" cuda check --tp "$tp" --ep-size "$ep" \
+                --model-path "Tests/Fixtures/models/$name"
         fi
     done
 fi
@@ -178,10 +182,14 @@ if wanted bench; then
             step bench-21b-1gpu 120 "$BIN" cuda bench --model-path $M21 --batch 1,16,64 --steps 12 --prefill 2048
             step bench-21b-tp2 150 "$BIN" cuda bench --model-path $M21 --batch 1,16,64 --steps 12 --prefill 2048 \
                 --tp 2
+            step bench-21b-tp2-ep2 150 "$BIN" cuda bench --model-path $M21 --batch 1,16,64 --steps 12 --prefill 2048 \
+                --tp 2 --ep-size 2
             ;;
         x8)
             step bench-300b-tp8 240 "$BIN" cuda bench --model-path $M300 --batch 1,16,64 --steps 8 --prefill 2048 \
                 --tp 8
+            step bench-300b-tp8-ep8 240 "$BIN" cuda bench --model-path $M300 --batch 1,16,64 --steps 8 \
+                --prefill 2048 --tp 8 --ep-size 8
             ;;
     esac
     grep -h -E "^decode batch|^prefill" "$LOGS"/bench-*.log 2> /dev/null | sed 's/^/  /' >> "$SUMMARY"
@@ -231,6 +239,8 @@ if wanted scenarios; then
             scenario_set tp2 $M21 "--tp 2" 180 $ONE_K
             # shellcheck disable=SC2086
             scenario_set dp2 $M21 "--dp 2" 180 $ONE_K
+            # shellcheck disable=SC2086
+            scenario_set tp2-ep2 $M21 "--tp 2 --ep-size 2" 180 $ONE_K
             ;;
         x8)
             say "== SGLang's nine scenarios on ERNIE-4.5-300B-A47B dummy weights, --tp 8 (cheapest first)"

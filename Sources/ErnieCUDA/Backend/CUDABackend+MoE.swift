@@ -12,6 +12,11 @@ extension CUDABackend {
     ///   expert's rows padded to the largest count when that wastes little (`MoEPlan.minimumBatchedFill`), else one
     ///   GEMM per active expert —, weighted combine.
     /// The shared expert is a dense SwiGLU MLP through `linear`.
+    ///
+    /// With expert parallelism (`shape.expertRange` not every expert: `--ep-size`) the expert weights stack only the
+    /// experts of the range; routing is over all experts, the grouped and host-grouped paths compute only the pairs of
+    /// the experts held here, and the combine adds nothing for the others (the all-reduce after the block sums the
+    /// ranks). The small-batch kernels index the weights by the router's ids, so they are not used then.
     public func moe(_ x: CUDATensor, weights: MoEWeights<CUDAWeight>, shape: MoEShape) throws -> CUDATensor {
         try bodyOp { try moeBody(x, weights: weights, shape: shape) }
     }
@@ -23,8 +28,13 @@ extension CUDABackend {
         let experts = shape.numExperts
         let topK = shape.topK
         let inter = shape.intermediateSize
-        guard experts > 0, topK > 0, topK <= min(experts, 64), inter > 0 else {
-            throw CUDAError.invalidArgument("unsupported MoE shape \(shape) (top-k must be 1...min(experts, 64))")
+        let local = shape.expertRange
+        let held = local.count
+        guard experts > 0, topK > 0, topK <= min(experts, 64), inter > 0, local.lowerBound >= 0,
+            local.upperBound <= experts, held > 0
+        else {
+            throw CUDAError.invalidArgument(
+                "unsupported MoE shape \(shape) (top-k must be 1...min(experts, 64), held experts within them)")
         }
         let router = weights.router
         guard router.elementType == .float32, router.rows == experts, router.columns == hidden else {
@@ -40,14 +50,14 @@ extension CUDABackend {
         }
         let gateUp = weights.expertsGateUp
         let down = weights.expertsDown
-        guard gateUp.elementType == .bfloat16, gateUp.rows == experts * 2 * inter, gateUp.columns == hidden else {
+        guard gateUp.elementType == .bfloat16, gateUp.rows == held * 2 * inter, gateUp.columns == hidden else {
             throw CUDAError.invalidArgument(
-                "experts gate|up \(gateUp.name) \(gateUp.shape) is not [\(experts * 2 * inter), \(hidden)]"
+                "experts gate|up \(gateUp.name) \(gateUp.shape) is not [\(held * 2 * inter), \(hidden)]"
             )
         }
-        guard down.elementType == .bfloat16, down.rows == experts * hidden, down.columns == inter else {
+        guard down.elementType == .bfloat16, down.rows == held * hidden, down.columns == inter else {
             throw CUDAError.invalidArgument(
-                "experts down \(down.name) \(down.shape) is not [\(experts * hidden), \(inter)]")
+                "experts down \(down.name) \(down.shape) is not [\(held * hidden), \(inter)]")
         }
         guard x.rows > 0 else { return try makeTensor(rows: 0, columns: hidden, .bfloat16, "moe output") }
         if let step, x.rows == step.tokenCount, x.launchRows == step.launchRows,
@@ -89,7 +99,7 @@ extension CUDABackend {
             sharedOut = try linear(sact, shared.down.weight, bias: shared.down.bias)
         }
         let out = try makeTensor(rows: x.rows, launchRows: tokens, columns: hidden, .bfloat16, "moe output")
-        if tokens * topK <= Self.smallBatchPairs, hidden % 8 == 0, inter % 8 == 0,
+        if !shape.isExpertParallel, tokens * topK <= Self.smallBatchPairs, hidden % 8 == 0, inter % 8 == 0,
             topK * inter * 2 <= device.maxSharedMemoryPerBlockOptin, hidden * 2 <= device.maxSharedMemoryPerBlockOptin
         {
             let h = try makeTensor(rows: tokens * topK, columns: inter, .bfloat16, "expert activations")
@@ -133,12 +143,16 @@ extension CUDABackend {
         try bodyIsNotGraphable()
         let hostIDs = try stream.download(Int32.self, count: tokens * topK, from: ids.address)
         uploads.recycle()
-        let plan = try MoEPlan(topKIds: hostIDs, tokens: tokens, topK: topK, experts: experts)
+        let plan = try MoEPlan(topKIds: hostIDs, tokens: tokens, topK: topK, experts: experts, held: local)
         let batched = perf.batchedMoE && weights.expertsGateUpBias == nil && weights.expertsDownBias == nil
-            && plan.paddedFill >= MoEPlan.minimumBatchedFill
+            && !shape.isExpertParallel && plan.paddedFill >= MoEPlan.minimumBatchedFill
         let layout = batched ? plan.padded() : (rowsPerExpert: 0, sortedTokens: plan.sortedTokens, rowOf: plan.rowOf)
-        let rows = batched ? experts * layout.rowsPerExpert : tokens * topK
-        let sortedTokens = try uploads.upload(layout.sortedTokens)
+        // Expert parallelism: the plan gave rows to the held experts' pairs only (the combine skips rowOf -1); their
+        // weights are stacked from the first held expert.
+        let heldExperts = plan.activeExperts.map { (expert: $0.expert - local.lowerBound, rows: $0.rows) }
+        // (With expert parallelism a step may route nothing here: one idle row keeps every launch non-empty.)
+        let rows = max(1, batched ? experts * layout.rowsPerExpert : plan.sortedTokens.count)
+        let sortedTokens = try uploads.upload(layout.sortedTokens.isEmpty ? [0] : layout.sortedTokens)
         let rowOf = try uploads.upload(layout.rowOf)
         // 3. Experts: one strided-batched GEMM per direction over every expert's padded rows, or one GEMM per active
         // expert over its sorted rows.
@@ -150,7 +164,7 @@ extension CUDABackend {
                 x: xs.address, weight: gateUp.address, output: gu.address, rows: layout.rowsPerExpert,
                 outFeatures: 2 * inter, inFeatures: hidden, batch: experts, label: "cublas experts gate-up (batched)")
         } else {
-            for (expert, range) in plan.activeExperts {
+            for (expert, range) in heldExperts {
                 try gemm(
                     x: xs.address(row: range.lowerBound),
                     weight: gateUp.address + UInt64(expert * 2 * inter * hidden * 2),
@@ -172,7 +186,7 @@ extension CUDABackend {
                 x: act.address, weight: down.address, output: ys.address, rows: layout.rowsPerExpert,
                 outFeatures: hidden, inFeatures: inter, batch: experts, label: "cublas experts down (batched)")
         } else {
-            for (expert, range) in plan.activeExperts {
+            for (expert, range) in heldExperts {
                 try gemm(
                     x: act.address(row: range.lowerBound), weight: down.address + UInt64(expert * hidden * inter * 2),
                     output: ys.address(row: range.lowerBound), rows: range.count, outFeatures: hidden,

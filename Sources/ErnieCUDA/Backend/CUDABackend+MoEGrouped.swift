@@ -5,6 +5,8 @@ struct GroupedMoEPlan: Equatable {
     /// Launch rows (tokens incl. padding), experts, top-k, hidden, expert width.
     var tokens: Int
     var experts: Int
+    /// The experts this device holds (`MoEShape.expertRange`; all of them without expert parallelism).
+    var heldExperts: Range<Int>
     var topK: Int
     var hidden: Int
     var inter: Int
@@ -21,7 +23,7 @@ struct GroupedMoEPlan: Equatable {
     var activationRows: Int { tokens * topK + sharedChunks * tokens }
     var activationWidth: Int { max(inter, chunkWidth) }
     /// Most (expert, tile) work items a kernel can see: every expert some pair can reach, plus the shared chunks.
-    var maxSlots: Int { min(experts, tokens * topK) + sharedChunks }
+    var maxSlots: Int { min(heldExperts.count, tokens * topK) + sharedChunks }
 
     static let maxExperts = 128
     static let maxTopK = 16
@@ -32,7 +34,7 @@ struct GroupedMoEPlan: Equatable {
     /// its weight rows (the later ones from L2).
     init?(
         tokens: Int, experts: Int, topK: Int, hidden: Int, inter: Int, sharedWidth: Int, nt1MaxTokens: Int = 16,
-        nt2MaxTokens: Int = 64
+        nt2MaxTokens: Int = 64, heldExperts: Range<Int>? = nil
     ) {
         guard tokens > 0, experts > 0, experts <= Self.maxExperts, topK > 0, topK <= min(experts, Self.maxTopK),
             tokens * topK <= Self.maxPairs, hidden % 8 == 0, inter % 8 == 0, sharedWidth % 8 == 0, hidden > 0,
@@ -40,6 +42,9 @@ struct GroupedMoEPlan: Equatable {
         else { return nil }
         self.tokens = tokens
         self.experts = experts
+        self.heldExperts = heldExperts ?? 0..<experts
+        guard self.heldExperts.lowerBound >= 0, self.heldExperts.upperBound <= experts, !self.heldExperts.isEmpty
+        else { return nil }
         self.topK = topK
         self.hidden = hidden
         self.inter = inter
@@ -119,7 +124,7 @@ extension CUDABackend {
         return GroupedMoEPlan(
             tokens: tokens, experts: shape.numExperts, topK: shape.topK, hidden: hidden,
             inter: shape.intermediateSize, sharedWidth: sharedWidth,
-            nt1MaxTokens: perf.moeNT1MaxTokens, nt2MaxTokens: perf.moeNT2MaxTokens)
+            nt1MaxTokens: perf.moeNT1MaxTokens, nt2MaxTokens: perf.moeNT2MaxTokens, heldExperts: shape.expertRange)
     }
 
     /// Router + grouping, gate|up with SiLU·mul, down, combine: four kernels, no host round trip.
@@ -167,6 +172,8 @@ extension CUDABackend {
             try args.int(e)
             try args.int(k)
             args.float(shape.normMin)
+            try args.int(plan.heldExperts.lowerBound)
+            try args.int(plan.heldExperts.upperBound)
         }
         // Bytes the expert kernels read depend on the routing; a profile reads the active count back (eager only).
         var slots = Double(plan.maxSlots)
@@ -269,6 +276,7 @@ extension CUDABackend {
             try args.int(h)
             try args.int(k)
             try args.int(plan.sharedChunks)
+            try args.int(plan.heldExperts.lowerBound)
         }
         return out
     }

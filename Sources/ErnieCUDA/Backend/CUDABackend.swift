@@ -95,6 +95,8 @@ public final class CUDABackend: Backend {
     }
 
     public var deviceDescription: String { device.summary }
+    /// `moe` honours `MoEShape.expertRange` (the grouped and host-grouped paths; `--ep-size`).
+    public var supportsExpertParallelism: Bool { true }
 
     /// Compile/load reports of every kernel source.
     public var kernelReports: [KernelCompiler.Output] { kernels.reports }

@@ -7,10 +7,12 @@ struct MoEPlan: Equatable {
     var offsets: [Int]
     /// Token of each sorted row.
     var sortedTokens: [Int32]
-    /// `rowOf[t * topK + j]`: the sorted row holding choice `j` of token `t`.
+    /// `rowOf[t * topK + j]`: the sorted row holding choice `j` of token `t` (-1 for an expert not held here).
     var rowOf: [Int32]
 
-    init(topKIds: [Int32], tokens: Int, topK: Int, experts: Int) throws {
+    /// `held`: the experts this device holds (expert parallelism); pairs routed to the others get no row.
+    init(topKIds: [Int32], tokens: Int, topK: Int, experts: Int, held: Range<Int>? = nil) throws {
+        let held = held ?? 0..<experts
         guard topKIds.count == tokens * topK else {
             throw CUDAError.invalidArgument("MoE plan: \(topKIds.count) ids for \(tokens) tokens × top-\(topK)")
         }
@@ -19,16 +21,17 @@ struct MoEPlan: Equatable {
             guard id >= 0, Int(id) < experts else {
                 throw CUDAError.invalidArgument("router chose expert \(id) outside 0..<\(experts)")
             }
-            counts[Int(id)] += 1
+            if held.contains(Int(id)) { counts[Int(id)] += 1 }
         }
         var offsets = [Int](repeating: 0, count: experts + 1)
         for e in 0..<experts { offsets[e + 1] = offsets[e] + counts[e] }
         var next = Array(offsets.dropLast())
-        var sortedTokens = [Int32](repeating: 0, count: topKIds.count)
-        var rowOf = [Int32](repeating: 0, count: topKIds.count)
+        var sortedTokens = [Int32](repeating: 0, count: offsets[experts])
+        var rowOf = [Int32](repeating: -1, count: topKIds.count)
         for t in 0..<tokens {
             for j in 0..<topK {
                 let e = Int(topKIds[t * topK + j])
+                guard held.contains(e) else { continue }
                 let row = next[e]
                 next[e] += 1
                 sortedTokens[row] = Int32(t)
@@ -79,7 +82,7 @@ struct MoEPlan: Equatable {
                 tokens[Int(paddedRow[row])] = sortedTokens[row]
             }
         }
-        return (m, tokens, rowOf.map { paddedRow[Int($0)] })
+        return (m, tokens, rowOf.map { $0 < 0 ? -1 : paddedRow[Int($0)] })
     }
 
     static func == (a: MoEPlan, b: MoEPlan) -> Bool {

@@ -91,7 +91,8 @@ extern "C" __global__ void ernie_moe_combine(const bf16 *__restrict__ y, const i
             order[b + 1] = v;
         }
         for (int jj = 0; jj < top_k; ++jj) {
-            srow[jj] = (i64)rows[(i64)t * top_k + order[jj]] * hidden;
+            const int r = rows[(i64)t * top_k + order[jj]];  // < 0: an expert held by another rank (--ep-size)
+            srow[jj] = r < 0 ? (i64)-1 : (i64)r * hidden;
             sw[jj] = topk_weights[(i64)t * top_k + order[jj]];
         }
     }
@@ -102,6 +103,7 @@ extern "C" __global__ void ernie_moe_combine(const bf16 *__restrict__ y, const i
 #pragma unroll
             for (int e = 0; e < 8; ++e) acc[e] = 0.0f;
             for (int jj = 0; jj < top_k; ++jj) {
+                if (srow[jj] < 0) continue;
                 float v[8];
                 unpack8(*reinterpret_cast<const uint4 *>(y + srow[jj] + c), v);
 #pragma unroll
@@ -119,7 +121,9 @@ extern "C" __global__ void ernie_moe_combine(const bf16 *__restrict__ y, const i
     }
     for (int i = threadIdx.x; i < hidden; i += blockDim.x) {
         float acc = 0.0f;
-        for (int jj = 0; jj < top_k; ++jj) acc = round_bf(acc + round_bf(bf2f(y[srow[jj] + i]) * sw[jj]));
+        for (int jj = 0; jj < top_k; ++jj) {
+            if (srow[jj] >= 0) acc = round_bf(acc + round_bf(bf2f(y[srow[jj] + i]) * sw[jj]));
+        }
         if (shared != nullptr) acc = round_bf(acc + bf2f(shared[(i64)t * hidden + i]));
         out[(i64)t * hidden + i] = f2bf(acc);
     }

@@ -318,14 +318,16 @@ ERNIE_MOE_GROUPED_KERNELS(4, 2, 2, 6)
 // out[t, c] = (sum over the token's choices in increasing expert id of bf16(bf16(y_row (+ bias, rounded)) * w), every
 // add rounded to bf16) + bf16(sum of the shared chunks' y (+ shared bias, rounded)), as ernie_moe_combine. Grid
 // (T, ceil(H / (4 * blockDim.x))): block (t, j) covers 4 * blockDim.x columns of launch row t, 4 per thread, every
-// row's load issued before the sums; padding rows (t >= real tokens) are zeroed.
+// row's load issued before the sums; padding rows (t >= real tokens) are zeroed. With expert parallelism (--ep-size)
+// this rank holds experts e0 ... (down_bias indexed from e0) and a choice of another rank's expert has row_of < 0: it
+// adds nothing here (the ranks' outputs are summed by the all-reduce after the MoE block).
 #define COMBINE_MAX_K 16
 #define COMBINE_SHARED_U 4
 extern "C" __global__ void __launch_bounds__(256)
     ernie_moe_combine_grouped(const float *y, const int *row_of, const int *ids, const float *weights,
                               const bf16 *__restrict__ down_bias, const bf16 *__restrict__ shared_bias,
                               const int *meta, bf16 *__restrict__ out, int T, int H, int top_k,
-                              int chunks_shared) {
+                              int chunks_shared, int e0) {
     __shared__ int srow[COMBINE_MAX_K], sexp[COMBINE_MAX_K];
     __shared__ float sw[COMBINE_MAX_K];
     const int t = blockIdx.x;
@@ -347,7 +349,7 @@ extern "C" __global__ void __launch_bounds__(256)
         int rank = 0;
         for (int i = 0; i < top_k; ++i) rank += ids[(i64)t * top_k + i] < e ? 1 : 0;
         srow[rank] = row_of[(i64)t * top_k + j];
-        sexp[rank] = e;
+        sexp[rank] = e - e0;
         sw[rank] = weights[(i64)t * top_k + j];
     }
     __syncthreads();
@@ -355,12 +357,14 @@ extern "C" __global__ void __launch_bounds__(256)
     float4 v[COMBINE_MAX_K];
 #pragma unroll
     for (int jj = 0; jj < COMBINE_MAX_K; ++jj) {
-        if (jj < top_k) v[jj] = *reinterpret_cast<const float4 *>(y + (i64)srow[jj] * H + c);
+        // (a choice held by another rank loads row 0 and is skipped below: the loads stay unconditional)
+        if (jj < top_k) v[jj] = *reinterpret_cast<const float4 *>(y + (i64)max(srow[jj], 0) * H + c);
     }
     float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
 #pragma unroll
     for (int jj = 0; jj < COMBINE_MAX_K; ++jj) {
         if (jj >= top_k) break;
+        if (srow[jj] < 0) continue;
         const float w = sw[jj];
         const float yv[4] = {v[jj].x, v[jj].y, v[jj].z, v[jj].w};
 #pragma unroll

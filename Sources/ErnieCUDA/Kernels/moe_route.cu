@@ -157,7 +157,7 @@ extern "C" __global__ void __launch_bounds__(256) ernie_moe_router_grouped(
     float *__restrict__ logits, unsigned *__restrict__ ticket, int *__restrict__ ids, float *__restrict__ weights,
     int *__restrict__ offsets, int *__restrict__ active, int *__restrict__ meta, int *__restrict__ pairs,
     int *__restrict__ row_of, const int *__restrict__ num_tokens_ptr, int T, int hidden, int experts, int top_k,
-    float norm_min) {
+    float norm_min, int e0, int e1) {
     __shared__ float part[ROUTER_KS * ROUTER_EPB][ROUTER_TG];
     __shared__ int counts[MOE_MAX_EXPERTS];
     __shared__ int starts[MOE_MAX_EXPERTS + 1];
@@ -197,14 +197,22 @@ extern "C" __global__ void __launch_bounds__(256) ernie_moe_router_grouped(
     if (last == 0u) return;
     __threadfence();
 
-    // Grouping (the last column): counts, offsets and the active list, then each expert's pairs in order.
+    // Grouping (the last column): counts, offsets and the active list, then each expert's pairs in order. With expert
+    // parallelism (--ep-size) only experts e0 ... e1 - 1 are held here: they are grouped as local experts 0 ...
+    // e1 - e0 - 1 (the weights stack only those), and a pair routed to another rank's expert gets row_of -1.
     const int P = T * top_k;
-    for (int e = threadIdx.x; e < experts; e += blockDim.x) counts[e] = 0;
+    const int held = e1 - e0;
+    for (int e = threadIdx.x; e < held; e += blockDim.x) counts[e] = 0;
     __syncthreads();
     for (int i = threadIdx.x; i < P; i += blockDim.x) {
-        const int e = volatile_load_int(ids + i);
+        const int id = volatile_load_int(ids + i);
+        const int e = id >= e0 && id < e1 ? id - e0 : -1;
         sid[i] = e;
-        if (e >= 0) atomicAdd(&counts[e], 1);
+        if (e >= 0) {
+            atomicAdd(&counts[e], 1);
+        } else {
+            row_of[i] = -1;
+        }
     }
     __syncthreads();
     if (warp == 0) {
@@ -213,7 +221,7 @@ extern "C" __global__ void __launch_bounds__(256) ernie_moe_router_grouped(
 #pragma unroll
         for (int q = 0; q < 4; ++q) {
             const int e = 4 * lane + q;
-            c[q] = e < experts ? counts[e] : 0;
+            c[q] = e < held ? counts[e] : 0;
             run += c[q];
             nact += c[q] > 0 ? 1 : 0;
         }
@@ -231,7 +239,7 @@ extern "C" __global__ void __launch_bounds__(256) ernie_moe_router_grouped(
 #pragma unroll
         for (int q = 0; q < 4; ++q) {
             const int e = 4 * lane + q;
-            if (e < experts) {
+            if (e < held) {
                 starts[e] = pos;
                 offsets[e] = pos;
                 if (c[q] > 0) active[n++] = e;
@@ -239,14 +247,14 @@ extern "C" __global__ void __launch_bounds__(256) ernie_moe_router_grouped(
             pos += c[q];
         }
         if (lane == 31) {
-            starts[experts] = run_incl;
-            offsets[experts] = run_incl;
+            starts[held] = run_incl;
+            offsets[held] = run_incl;
             meta[0] = act_incl;
             meta[1] = num_tokens;
         }
     }
     __syncthreads();
-    for (int e = warp; e < experts; e += warps) {
+    for (int e = warp; e < held; e += warps) {
         if (counts[e] == 0) continue;  // uniform over the warp
         int base = starts[e];
         for (int c = 0; c < P; c += 32) {

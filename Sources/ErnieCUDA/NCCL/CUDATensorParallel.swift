@@ -51,17 +51,11 @@ public enum CUDATensorParallel {
     /// and sizes the KV caches alike. Returns when every rank is ready.
     ///
     /// - Throws: `ParallelError.unsupportedLayout` when the model's heads, widths or experts do not split this way;
-    ///   `ParallelError.unsupportedBackend` for expert parallelism (`epSize > 1`, not implemented by the CUDA MoE
-    ///   kernels); `CUDAError.noDevice` when a device is missing or listed twice; `CUDAError.libraryNotFound` without
+    ///   `CUDAError.noDevice` when a device is missing or listed twice; `CUDAError.libraryNotFound` without
     ///   NCCL; `ParallelError.rankFailed` with the first rank's own error when a rank fails to start.
     public static func executor(_ options: Options) throws -> TensorParallelExecutor {
         let config = try ModelConfig(contentsOf: options.directory)
         try ParallelLayout.validate(config: config, tpSize: options.tpSize, epSize: options.epSize)
-        guard options.epSize == 1 else {
-            throw ParallelError.unsupportedBackend(
-                "expert parallelism (--ep-size \(options.epSize)) is not implemented by the CUDA backend; use "
-                    + "tensor-parallel experts (--ep-size 1)")
-        }
         try checkDevices(options.devices, count: options.tpSize)
         guard options.pageSize > 0 else { throw CUDAError.invalidArgument("the KV page size must be positive") }
         if case .pages(let pages) = options.kvCache, pages < 1 {
