@@ -244,11 +244,14 @@ struct DeviceMoETests {
         try run(
             tokens: 5, hidden: 64, experts: 8, topK: 3, inter: 16, shared: true, withBias: true, groupedMaxTokens: 0,
             staged: staged, held: 2..<5)
-        // One token whose three choices may all be elsewhere: the host-grouped step then has no row here.
+        // One token whose three choices may all be elsewhere: the step then has no pair here (grouped on the device
+        // or on the host).
         for held in [0..<1, 7..<8] {
-            try run(
-                tokens: 1, hidden: 64, experts: 8, topK: 3, inter: 16, shared: true, withBias: true,
-                groupedMaxTokens: 0, staged: staged, held: held)
+            for groupedMaxTokens in [256, 0] {
+                try run(
+                    tokens: 1, hidden: 64, experts: 8, topK: 3, inter: 16, shared: true, withBias: true,
+                    groupedMaxTokens: groupedMaxTokens, staged: staged, held: held)
+            }
         }
     }
 }
