@@ -325,6 +325,13 @@ __device__ __forceinline__ void decode_attention_tc_impl(
     const i64 q_head0 = ROPE ? (i64)t_row * (nq + 2 * nkv) + h0 : (i64)t_row * nq + h0;  // in rows of HD
     const bf16 *qa = q + (q_head0 + (va ? g : 0)) * HD;
     const bf16 *qb = q + (q_head0 + (vb ? g + 8 : 0)) * HD;
+    // A pair (d, d + 1) of a query or key head, rotated.
+    auto rope_pair = [&](const bf16 *row, int d) -> u32 {
+        const u32 pair = *reinterpret_cast<const u32 *>(row + d);
+        const float x0 = __uint_as_float(pair << 16), x1 = __uint_as_float(pair & 0xffff0000u);
+        const float c = rope_cs[d], sn = rope_cs[d + 1];
+        return pack_bf16x2(x0 * c - x1 * sn, x1 * c + x0 * sn);
+    };
     if (ROPE) {
         for (int j = threadIdx.x; j < HD / 2; j += blockDim.x) {
             float sn, cs;
@@ -343,32 +350,22 @@ __device__ __forceinline__ void decode_attention_tc_impl(
             const bf16 *k_src = q + (q_head0 - h0 + nq + kvh) * HD;
             const bf16 *v_src = k_src + (i64)nkv * HD;
             for (int j = threadIdx.x; j < HD / 2; j += blockDim.x) {
-                const u32 pair = *reinterpret_cast<const u32 *>(k_src + 2 * j);
-                const float x0 = __uint_as_float(pair << 16), x1 = __uint_as_float(pair & 0xffff0000u);
-                const float c = rope_cs[2 * j], sn = rope_cs[2 * j + 1];
-                *reinterpret_cast<u32 *>(k_dst + 2 * j) = pack_bf16x2(x0 * c - x1 * sn, x1 * c + x0 * sn);
+                *reinterpret_cast<u32 *>(k_dst + 2 * j) = rope_pair(k_src, 2 * j);
                 *reinterpret_cast<u32 *>(v_dst + 2 * j) = *reinterpret_cast<const u32 *>(v_src + 2 * j);
             }
             __threadfence_block();
             __syncthreads();  // before any warp copies the tile that holds this key
         }
     }
-    // A pair (d, d + 1) of a query head, rotated.
-    auto q_pair = [&](const bf16 *row, int d) -> u32 {
-        const u32 pair = *reinterpret_cast<const u32 *>(row + d);
-        const float x0 = __uint_as_float(pair << 16), x1 = __uint_as_float(pair & 0xffff0000u);
-        const float c = rope_cs[d], sn = rope_cs[d + 1];
-        return pack_bf16x2(x0 * c - x1 * sn, x1 * c + x0 * sn);
-    };
     u32 qf[KSTEPS][4];
 #pragma unroll
     for (int kk = 0; kk < KSTEPS; ++kk) {
         const int d = kk * 16 + 2 * t;
         if (ROPE) {
-            qf[kk][0] = va ? q_pair(qa, d) : 0u;
-            qf[kk][1] = vb ? q_pair(qb, d) : 0u;
-            qf[kk][2] = va ? q_pair(qa, d + 8) : 0u;
-            qf[kk][3] = vb ? q_pair(qb, d + 8) : 0u;
+            qf[kk][0] = va ? rope_pair(qa, d) : 0u;
+            qf[kk][1] = vb ? rope_pair(qb, d) : 0u;
+            qf[kk][2] = va ? rope_pair(qa, d + 8) : 0u;
+            qf[kk][3] = vb ? rope_pair(qb, d + 8) : 0u;
         } else {
             qf[kk][0] = va ? *reinterpret_cast<const u32 *>(qa + d) : 0u;
             qf[kk][1] = vb ? *reinterpret_cast<const u32 *>(qb + d) : 0u;
