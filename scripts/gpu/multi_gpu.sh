@@ -26,9 +26,9 @@
 #       fullsize: a 2-layer ERNIE-4.5-300B-A47B-shaped model (layer 0 dense, layer 1 MoE) with random weights made
 #              by transformers on this machine (make_fullsize_fixture.py --model 300b), then
 #              `ernie cuda check --tp 8` against its float32 log-probs;
-#       bench: 300B-A47B dummy decode ms/step at --tp 8 and at --tp 8 --ep-size 8; scenarios: SGLang's nine scenarios, 300B-A47B dummy
-#              weights, --tp 8 (cheapest first; SCENARIOS="IN:OUT:CONC:PROMPTS ..." picks some, e.g. for the
-#              second call).
+#       bench: 300B-A47B dummy decode ms/step at --tp 8 and at --tp 8 --ep-size 8; scenarios: SGLang's nine
+#              scenarios, 300B-A47B dummy weights, --tp 8 (cheapest first; SCENARIOS="IN:OUT:CONC:PROMPTS ..." picks
+#              some, e.g. for the second call).
 #
 # Environment: BUDGET (seconds for the whole call, default 560), OUT, ERNIE_BIN, PYTHON; for a dry run elsewhere
 # M21/M300 (model folders), EXTRA_SERVE_ARGS (appended to every server's flags), SCENARIOS, SHAREGPT.
@@ -148,8 +148,8 @@ if wanted check; then
             step "check-tp$tp-demo" 120 "$BIN" cuda check --tp "$tp" --model-path models/ernie-demo \
                 --fixture Tests/Fixtures/models/demo-reference.json
         else
-            step "check-tp$tp$([ "$ep" -gt 1 ] && echo "-ep$ep")-$name" 90 "$BIN" cuda check --tp "$tp" --ep-size "$ep" \
-                --model-path "Tests/Fixtures/models/$name"
+            step "check-tp$tp$([ "$ep" -gt 1 ] && echo "-ep$ep")-$name" 90 "$BIN" cuda check --tp "$tp" \
+                --ep-size "$ep" --model-path "Tests/Fixtures/models/$name"
         fi
     done
 fi

@@ -39,6 +39,8 @@ export ERNIE_KERNEL_CACHE=${ERNIE_KERNEL_CACHE:-/tmp/ernie-kernel-cache}
 left() { echo $((DEADLINE - $(date +%s))); }
 wanted() { [[ " $PARTS " == *" $1 "* ]]; }
 [[ " $PARTS " == *" scenarios "* ]] || RESERVE=0
+# Rounds 1-6's tokens per pass of the expert kernels (the default before round 7), for a check and two A/Bs.
+ROUND6_TILES="ERNIE_CUDA_MOE_NT1_MAX_TOKENS=8 ERNIE_CUDA_MOE_NT2_MAX_TOKENS=16"
 say() { echo "$*" | tee -a "$SUMMARY"; }
 finish() {
     say ""
@@ -85,8 +87,8 @@ if wanted checks; then
     variant_check moe-registers moe,decode,forward 150 ERNIE_CUDA_MOE_STAGED=0 ERNIE_CUDA_SYNC=1
     variant_check decode-rope-separate attention,decode,forward 150 ERNIE_CUDA_DECODE_ROPE_FUSED=0 ERNIE_CUDA_SYNC=1
     # Rounds 1-6's tokens per pass of the expert kernels (16 tokens on nt2, 17-64 on the register nt4 kernels).
-    variant_check moe-tiles-round6 moe,decode,forward 150 ERNIE_CUDA_MOE_NT1_MAX_TOKENS=8 ERNIE_CUDA_MOE_NT2_MAX_TOKENS=16 \
-        ERNIE_CUDA_SYNC=1
+    # shellcheck disable=SC2086
+    variant_check moe-tiles-round6 moe,decode,forward 150 $ROUND6_TILES ERNIE_CUDA_SYNC=1
     grep -h '^FAIL ' "$LOGS"/checks/selftest-*.log 2> /dev/null | cut -c1-200 | head -20 | tee -a "$SUMMARY"
 else
     "$BIN" cuda compile > "$LOGS/compile.log" 2>&1 || say "kernel compile FAILED (see compile.log)"
@@ -162,7 +164,8 @@ if wanted ab; then
     ab moe-staged-off "$STD" ERNIE_CUDA_MOE_STAGED=0
     ab decode-rope-fused-off "$STD" ERNIE_CUDA_DECODE_ROPE_FUSED=0
     ab decode-min-chunk-128 "$STD" ERNIE_CUDA_DECODE_MIN_CHUNK=128
-    ab moe-tiles-round6 "$STD" ERNIE_CUDA_MOE_NT1_MAX_TOKENS=8 ERNIE_CUDA_MOE_NT2_MAX_TOKENS=16
+    # shellcheck disable=SC2086
+    ab moe-tiles-round6 "$STD" $ROUND6_TILES
     ab moe-nt1-to-8 "$STD" ERNIE_CUDA_MOE_NT1_MAX_TOKENS=8
     ab wide "$WIDE"
     ab wide-nt2-to-128 "$WIDE" ERNIE_CUDA_MOE_NT2_MAX_TOKENS=128
@@ -176,7 +179,8 @@ if wanted ab; then
     ab ctx4096-moe-staged-off "$LONG" ERNIE_CUDA_MOE_STAGED=0
     ab ctx4096-decode-rope-fused-off "$LONG" ERNIE_CUDA_DECODE_ROPE_FUSED=0
     ab ctx4096-decode-min-chunk-128 "$LONG" ERNIE_CUDA_DECODE_MIN_CHUNK=128
-    ab ctx4096-moe-tiles-round6 "$LONG" ERNIE_CUDA_MOE_NT1_MAX_TOKENS=8 ERNIE_CUDA_MOE_NT2_MAX_TOKENS=16
+    # shellcheck disable=SC2086
+    ab ctx4096-moe-tiles-round6 "$LONG" $ROUND6_TILES
     ab ctx4096-decode-min-chunk-256 "$LONG" ERNIE_CUDA_DECODE_MIN_CHUNK=256
     ab ctx4096-decode-attention-tc-off "$LONG" ERNIE_CUDA_DECODE_ATTENTION_TC=0
     ab ctx4096-graphs+decode-attn-off "$LONG" ERNIE_CUDA_GRAPHS=0 ERNIE_CUDA_DECODE_ATTENTION=0
