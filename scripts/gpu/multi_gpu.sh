@@ -31,7 +31,8 @@
 #              some, e.g. for the second call).
 #
 # Environment: BUDGET (seconds for the whole call, default 560), OUT, ERNIE_BIN, PYTHON; for a dry run elsewhere
-# M21/M300 (model folders), EXTRA_SERVE_ARGS (appended to every server's flags), SCENARIOS, SHAREGPT.
+# M21/M300 (model folders), EXTRA_SERVE_ARGS (appended to every server's flags), SCENARIOS, SHAREGPT, SETS (the
+# scenario sets to serve, by name: e.g. SETS="tp2 tp2-ep2"; default all of the kind's).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -200,6 +201,10 @@ fi
 scenario_set() {
     local name=$1 model=$2 args=$3 startup=$4
     shift 4
+    if [ -n "${SETS:-}" ] && [[ " $SETS " != *" $name "* ]]; then
+        say "scenarios $name: not in SETS"
+        return
+    fi
     if (($(left) < startup + 40)); then
         say "scenarios $name: SKIP (budget: $(left) s left)"
         return
