@@ -141,7 +141,8 @@ enum ModelFactory {
                 directory: options.modelPath, tpSize: options.tpSize, epSize: options.epSize, devices: devices,
                 format: options.loadFormat, pageSize: options.pageSize, kvCache: kvCache, seed: options.seed,
                 backend: .init(maxTokensPerStep: options.maxTokensPerStep)))
-        report(executor.deviceDescription + " (GPUs \(devices.map(String.init).joined(separator: ", ")))",
+        let experts = options.epSize > 1 ? ", routed experts split over \(options.epSize) groups of ranks" : ""
+        report(executor.deviceDescription + " (GPUs \(devices.map(String.init).joined(separator: ", ")))\(experts)",
                since: started)
         return Loaded(executor: executor, kvBytes: kvBytes(executor.rankLayouts, bytesPerElement: 2))
     }
