@@ -96,7 +96,8 @@ extension CUDABackend {
     }
 
     public func linear(_ x: CUDATensor, _ weight: CUDAWeight, bias: CUDAWeight?) throws -> CUDATensor {
-        try bodyOp {
+        pendingPrefetch = nil  // a hint not taken by now was meant for this GEMM or an earlier one
+        return try bodyOp {
             try requireBF16(x, "linear input")
             guard weight.elementType == .bfloat16, weight.shape.count == 2, weight.columns == x.columns else {
                 throw CUDAError.invalidArgument(
