@@ -127,10 +127,6 @@ public protocol Backend: AnyObject {
     /// The whole MoE block: FP32 router, softmax, top-k on probabilities + correction bias, renormalised unbiased
     /// weights, routed SwiGLU experts, plus the shared-expert MLP when present.
     func moe(_ x: Tensor, weights: MoEWeights<Weight>, shape: MoEShape) throws -> Tensor
-    /// A hint, never a change in results: `weight` is the next weight a matrix product reads after the op that
-    /// follows (the output projection during the attention, the next layer's qkv during the MoE block), so a backend
-    /// may start moving it closer to the compute units while that op runs. Default: nothing.
-    func prefetch(_ weight: Weight) throws
     /// Rows `indices` of `x`, in that order.
     func gatherRows(_ x: Tensor, indices: [Int]) throws -> Tensor
     /// Samples or scores each request against row `i` of `logits` (row i answers `requests[i]`).
@@ -150,8 +146,6 @@ public protocol Backend: AnyObject {
 
 extension Backend {
     public var supportsExpertParallelism: Bool { false }
-
-    public func prefetch(_ weight: Weight) throws {}
 
     /// A random weight of the given `[rows, columns]` (or `[n]`) shape for `--load-format dummy`: the whole tensor of
     /// `seed`.

@@ -109,7 +109,6 @@ public final class ErnieForward<B: Backend>: ModelExecutor {
             let (normed, afterInput) = try backend.addRMSNorm(hidden, residual: residual, weight: layer.inputNorm,
                                                                eps: eps)
             let qkv = try backend.linear(normed, layer.qkv.weight, bias: layer.qkv.bias)
-            try backend.prefetch(layer.o.weight)
             let attention = try backend.attention(qkv: qkv, layer: index, shape: attentionShape)
             let projected = try allReduce(backend.linear(attention, layer.o.weight, bias: layer.o.bias))
             let (ffnInput, afterAttention) = try backend.addRMSNorm(
@@ -121,7 +120,6 @@ public final class ErnieForward<B: Backend>: ModelExecutor {
                 hidden = try allReduce(denseMLP(ffnInput, mlp))
             case let .moe(moe):
                 guard let moeShape else { throw ModelError.backend("MoE weights in a dense model") }
-                if index + 1 < weights.layers.count { try backend.prefetch(weights.layers[index + 1].qkv.weight) }
                 hidden = try allReduce(backend.moe(ffnInput, weights: moe, shape: moeShape))
             }
             if let observer = hiddenStateObserver {

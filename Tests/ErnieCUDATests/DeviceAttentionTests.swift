@@ -176,11 +176,9 @@ struct DeviceAttentionTests {
     /// CUDA-core one, or with `tensorCores` the tensor-core one for head_dim 128, with `fusedRope` the tensor-core one
     /// that rotates q and writes the token's K/V itself — the backend's default; the second decode step reads the
     /// first one's), against the host reference. Without `fusedRope`: the separate RoPE + KV-write launch
-    /// (`ERNIE_CUDA_DECODE_ROPE_FUSED=0`). With `prefetch`, every step first hints a weight (`Backend.prefetch`): the
-    /// tensor-core decode kernels take it (their blocks ask it into L2), the prefill step leaves it to `endStep`.
+    /// (`ERNIE_CUDA_DECODE_ROPE_FUSED=0`).
     func runDecode(
-        nq: Int, nkv: Int, hd: Int, prompts: [Int], tensorCores: Bool, fusedRope: Bool = false, minimumChunk: Int = 64,
-        prefetch: Bool = false
+        nq: Int, nkv: Int, hd: Int, prompts: [Int], tensorCores: Bool, fusedRope: Bool = false, minimumChunk: Int = 64
     ) throws {
         // CUDA graphs off: every step embeds a new qkv table, and a decode graph replays the launches of the step it
         // was recorded in (the table of that step, freed by then) before it checks them; the kernels are the same.
@@ -217,20 +215,13 @@ struct DeviceAttentionTests {
             let table = try backend.makeWeight(TestData.tensor("qkv", [tokens, width], values), precision: .standard)
             let batch = ForwardBatch(tokens: (0..<tokens).map { Int32($0) }, sequences: sequences, pageSize: pageSize)
             try backend.beginStep(batch)
-            let qkv = try backend.embed(table)
-            if prefetch { try backend.prefetch(table) }
-            let out = try backend.toHost(try backend.attention(qkv: qkv, layer: 0, shape: shape))
-            if prefetch {
-                let taken = index > 0 && tensorCores
-                #expect((backend.pendingPrefetch == nil) == taken, "step \(index): hint taken \(taken)")
-            }
+            let out = try backend.toHost(try backend.attention(qkv: try backend.embed(table), layer: 0, shape: shape))
             let expected = reference.step(qkv: values, batch: batch)
             let error = normalizedError(out, expected)
             #expect(
                 error < 1.5e-2,
                 "step \(index) nq \(nq) nkv \(nkv) hd \(hd) tensor cores \(tensorCores): normalized error \(error)")
             try backend.endStep()
-            #expect(backend.pendingPrefetch == nil)
         }
     }
 
@@ -239,16 +230,6 @@ struct DeviceAttentionTests {
         try runDecode(nq: 10, nkv: 2, hd: 128, prompts: [1, 37, 300], tensorCores: true)
         try runDecode(nq: 8, nkv: 1, hd: 128, prompts: [15, 16, 17, 130], tensorCores: true)
         try runDecode(nq: 16, nkv: 1, hd: 128, prompts: [64, 5], tensorCores: true)
-    }
-
-    /// The tensor-core decode kernels with an L2 prefetch to do (the output projection's weight in the model), with and
-    /// without RoPE inside; the CUDA-core kernel leaves the hint alone.
-    @Test func decodeStepsThatPrefetchTheNextWeightMatchTheReference() throws {
-        for fusedRope in [true, false] {
-            try runDecode(
-                nq: 10, nkv: 2, hd: 128, prompts: [1, 37, 300], tensorCores: true, fusedRope: fusedRope, prefetch: true)
-        }
-        try runDecode(nq: 10, nkv: 2, hd: 128, prompts: [1, 37], tensorCores: false, prefetch: true)
     }
 
     @Test func decodeStepsWithRoPEInsideTheTensorCoreKernelMatchTheReference() throws {

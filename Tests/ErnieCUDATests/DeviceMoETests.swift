@@ -64,7 +64,7 @@ struct DeviceMoETests {
     func run(
         tokens: Int, hidden: Int, experts: Int, topK: Int, inter: Int, shared: Bool, withBias: Bool,
         groupedMaxTokens: Int? = nil, batched: Bool = true, staged: Bool = true, sharedInter sharedWidth: Int? = nil,
-        tiles: TokenTiles = .default, held: Range<Int>? = nil, prefetch: Bool = false
+        tiles: TokenTiles = .default, held: Range<Int>? = nil
     ) throws -> [Float] {
         let backend = try TestDevice.backend(maxTokens: max(512, tokens)) { perf in
             if let groupedMaxTokens { perf.groupedMoEMaxTokens = groupedMaxTokens }
@@ -119,10 +119,7 @@ struct DeviceMoETests {
         let shape = MoEShape(
             numExperts: experts, topK: topK, intermediateSize: inter, sharedIntermediateSize: sharedInter,
             normMin: 1e-12, expertRange: held)
-        // A hint (the next layer's qkv weight in the model) is taken by the grouped combine and its prefetch-only blocks.
-        if prefetch { try backend.prefetch(weights.expertsDown) }
         let out = try backend.toHost(try backend.moe(input, weights: weights, shape: shape))
-        if prefetch { #expect(backend.pendingPrefetch == nil) }
         try backend.endStep()
         let expected = Self.reference(
             x: x, tokens: tokens, hidden: hidden, experts: experts, topK: topK, inter: inter, router: router,
@@ -152,20 +149,6 @@ struct DeviceMoETests {
 
     @Test(arguments: kernelFamilies) func routedExpertsWithSharedExpertAndCorrectionBias(staged: Bool) throws {
         try run(tokens: 7, hidden: 64, experts: 8, topK: 3, inter: 16, shared: true, withBias: true, staged: staged)
-    }
-
-    /// Decode-sized steps whose combine also prefetches a weight into L2: one token gets 63 prefetch-only blocks beside
-    /// its combine block (64 blocks at least share a prefetch), 5 and 40 tokens fewer per row; the output as without.
-    @Test(arguments: kernelFamilies) func combineThatPrefetchesTheNextWeight(staged: Bool) throws {
-        for tokens in [1, 5, 40] {
-            let plain = try run(
-                tokens: tokens, hidden: 256, experts: 8, topK: 2, inter: 128, shared: true, withBias: true,
-                staged: staged)
-            let hinted = try run(
-                tokens: tokens, hidden: 256, experts: 8, topK: 2, inter: 128, shared: true, withBias: true,
-                staged: staged, prefetch: true)
-            #expect(hinted == plain, "T\(tokens): the prefetching combine changed the output")
-        }
     }
 
     @Test(arguments: kernelFamilies) func routedExpertsOnlyManyTokens(staged: Bool) throws {

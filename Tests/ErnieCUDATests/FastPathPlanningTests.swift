@@ -13,7 +13,6 @@ import Testing
         #expect(!defaults.batchedMoE && defaults.decodeAttentionTensorCores && !defaults.gemmTuning)
         #expect(!defaults.gemmSharedAlgorithms && defaults.flashPrefillWide && defaults.stagedMoE)
         #expect(defaults.fusedDecodeRope && !PerfOptions.reference.fusedDecodeRope)
-        #expect(defaults.l2Prefetch && !PerfOptions.reference.l2Prefetch)
         let on = PerfOptions.environment([
             "ERNIE_CUDA_MOE_BATCHED": "1", "ERNIE_CUDA_GEMM_TUNE": "1", "ERNIE_CUDA_GEMM_SHARED_ALGOS": "1",
             "ERNIE_CUDA_MOE_STAGED": "1",
@@ -26,7 +25,7 @@ import Testing
         let off = PerfOptions.environment([
             "ERNIE_CUDA_GRAPHS": "0", "ERNIE_CUDA_GEMV_MAX_ROWS": "0", "ERNIE_CUDA_GEMM_TUNE": "0", "ERNIE_CUDA_GEMM_SHARED_ALGOS": "0",
             "ERNIE_CUDA_MOE_GROUPED_MAX_TOKENS": "0", "ERNIE_CUDA_MOE_PERSISTENT": "0", "ERNIE_CUDA_MOE_STAGED": "0",
-            "ERNIE_CUDA_DECODE_ROPE_FUSED": "0", "ERNIE_CUDA_L2_PREFETCH": "0",
+            "ERNIE_CUDA_DECODE_ROPE_FUSED": "0",
             "ERNIE_CUDA_MOE_BATCHED": "0",
             "ERNIE_CUDA_DECODE_ATTENTION": "off", "ERNIE_CUDA_DECODE_ATTENTION_TC": "0",
             "ERNIE_CUDA_FAST_ELEMENTWISE": "false", "ERNIE_CUDA_FLASH_PREFILL": "no",

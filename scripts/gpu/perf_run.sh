@@ -150,7 +150,6 @@ if wanted ab; then
     LONG="--batch 1,64 --steps 8 --context 4096 --prefill 0"
     WIDE="--batch 96,128 --steps 8 --context 512 --prefill 0"
     ab all-fast-paths "$STD"
-    ab l2-prefetch-off "$STD" ERNIE_CUDA_L2_PREFETCH=0
     if [ -n "${AB_FULL:-}" ]; then
         ab graphs+decode-attention-off "$STD" ERNIE_CUDA_GRAPHS=0 ERNIE_CUDA_DECODE_ATTENTION=0
         ab gemv-up-to-64-rows "$STD" ERNIE_CUDA_GEMV_MAX_ROWS=64
@@ -169,7 +168,6 @@ if wanted ab; then
     ab moe-tiles-round6 "$STD" $ROUND6_TILES
     ab moe-nt1-to-8 "$STD" ERNIE_CUDA_MOE_NT1_MAX_TOKENS=8
     ab wide "$WIDE"
-    ab wide-l2-prefetch-off "$WIDE" ERNIE_CUDA_L2_PREFETCH=0
     ab wide-nt2-to-128 "$WIDE" ERNIE_CUDA_MOE_NT2_MAX_TOKENS=128
     ab skinny-gemv-on "$STD" ERNIE_CUDA_GEMV_MAX_ROWS=16
     ab grouped-moe-off "$STD" ERNIE_CUDA_MOE_GROUPED_MAX_TOKENS=0
@@ -178,7 +176,6 @@ if wanted ab; then
         ERNIE_CUDA_DECODE_ATTENTION=0 ERNIE_CUDA_FAST_ELEMENTWISE=0 ERNIE_CUDA_FLASH_PREFILL=0 ERNIE_CUDA_PDL=0
     printf '%s\n' "-- context 4096 (decode attention), prefill 8192 (flash attention)" >> "$AB_TABLE"
     ab ctx4096-all "$LONG"
-    ab ctx4096-l2-prefetch-off "$LONG" ERNIE_CUDA_L2_PREFETCH=0
     ab ctx4096-moe-staged-off "$LONG" ERNIE_CUDA_MOE_STAGED=0
     ab ctx4096-decode-rope-fused-off "$LONG" ERNIE_CUDA_DECODE_ROPE_FUSED=0
     ab ctx4096-decode-min-chunk-128 "$LONG" ERNIE_CUDA_DECODE_MIN_CHUNK=128
@@ -195,9 +192,6 @@ if wanted ab; then
     ab prefill4096-shared-gemm-algos "--batch 1 --steps 2 --context 16 --prefill 4096" ERNIE_CUDA_GEMM_SHARED_ALGOS=1
     ab prefill8192-flash-wide-off "--batch 1 --steps 2 --context 16 --prefill 8192" ERNIE_CUDA_FLASH_PREFILL_WIDE=0
     ab prefill8192-flash-off "--batch 1 --steps 2 --context 16 --prefill 8192" ERNIE_CUDA_FLASH_PREFILL=0
-    # The newest switch once more, the other way round (run-to-run spread is ≈ 1 %).
-    ab l2-prefetch-off-again "$STD" ERNIE_CUDA_L2_PREFETCH=0
-    ab all-fast-paths-again "$STD"
     cat "$AB_TABLE" >> "$SUMMARY"
     # A prefill's first run meets its GEMM shapes for the first time (as a server does with each new prompt length).
     for f in "$LOGS"/ab-prefill*.log; do

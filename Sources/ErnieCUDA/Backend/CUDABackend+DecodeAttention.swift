@@ -64,9 +64,6 @@ extension CUDABackend {
                 rows: splits * rows * nq, launchRows: splits * rows * nq, columns: 2, .float32, "decode partial m/l")
         }
         let scale = 1 / Float(hd).squareRoot()
-        // The tensor-core kernels prefetch the pending hint (the output projection) into L2.
-        let tensorCores = kernel.name.hasPrefix("ernie_decode_attention_tc_")
-        let prefetch = tensorCores ? takePrefetch() : nil
         try launch(
             kernel.name,
             LaunchConfiguration(
@@ -95,7 +92,6 @@ extension CUDABackend {
                 args.pointer(rope.slots)
                 args.pointer(rope.invFreq)
             }
-            if tensorCores { Self.appendPrefetch(prefetch, to: &args) }
         }
         if let partO, let partML {
             // Only the splits that hold keys (the kernel derives them from each row's KV length).

@@ -258,14 +258,9 @@ extension CUDABackend {
             try args.int(plan.sharedWidth)
         }
         let out = try makeTensor(rows: x.rows, launchRows: t, columns: h, .bfloat16, "moe output")
-        // The pending hint (the next layer's qkv) is prefetched by at least 64 blocks: small steps get blocks that
-        // only prefetch.
-        let prefetch = takePrefetch()
-        let combineBlocks = (h / 4 + 127) / 128
-        let prefetchBlocks = prefetch == nil ? 0 : max(0, (64 + t - 1) / t - combineBlocks)
         try launch(
             "ernie_moe_combine_grouped",
-            LaunchConfiguration(grid: (t, combineBlocks + prefetchBlocks, 1), block: (128, 1, 1)),
+            LaunchConfiguration(grid: (t, (h / 4 + 127) / 128, 1), block: (128, 1, 1)),
             cost: OpCost(bytes: pairsReal * Double(h * 4) + Double(step.tokenCount * h * 2)), label: "moe combine",
             programmatic: true
         ) { args in
@@ -282,7 +277,6 @@ extension CUDABackend {
             try args.int(k)
             try args.int(plan.sharedChunks)
             try args.int(plan.heldExperts.lowerBound)
-            Self.appendPrefetch(prefetch, to: &args)
         }
         return out
     }

@@ -96,8 +96,7 @@ extension CUDABackend {
     }
 
     public func linear(_ x: CUDATensor, _ weight: CUDAWeight, bias: CUDAWeight?) throws -> CUDATensor {
-        pendingPrefetch = nil  // a hint not taken by now was meant for this GEMM or an earlier one
-        return try bodyOp {
+        try bodyOp {
             try requireBF16(x, "linear input")
             guard weight.elementType == .bfloat16, weight.shape.count == 2, weight.columns == x.columns else {
                 throw CUDAError.invalidArgument(

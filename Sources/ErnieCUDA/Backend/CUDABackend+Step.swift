@@ -195,7 +195,6 @@ extension CUDABackend {
     }
 
     public func endStep() throws {
-        pendingPrefetch = nil
         try finishBody()
         try synchronizeStream()
         if let profiler { try profiler.collect() }

@@ -60,9 +60,6 @@ public final class CUDABackend: Backend {
     var profiler: OpProfiler?
     /// Completion ticket of the grouped MoE router (one word, zero between launches).
     let moeTicket: DeviceBuffer
-    /// The weight named by the last `prefetch(_:)`, until a kernel that prefetches it into L2 takes it or a `linear`
-    /// drops it (`CUDABackend+Prefetch.swift`).
-    var pendingPrefetch: L2Prefetch?
 
     public init(configuration: Configuration = Configuration()) throws {
         guard configuration.maxTokensPerStep > 0 else {

@@ -44,9 +44,6 @@
 ///   context 4096, batch 1) |
 /// | `ERNIE_CUDA_DECODE_MIN_CHUNK` | 64 | fewest keys per split of the decode attention kernels (16–4096): at context 512
 ///   and batch 1, 64 gives 8 splits per KV head and 128 gives 4 (fewer partial results to merge, longer blocks) |
-/// | `ERNIE_CUDA_L2_PREFETCH` | 1 | 0: the forward pass's prefetch hints are ignored; on, the tensor-core decode attention
-///   asks the output projection's weight into L2 and the grouped MoE combine the next layer's qkv weight, so the
-///   cuBLASLt GEMMs after them read from L2 (`CUDABackend+Prefetch.swift`) |
 /// | `ERNIE_CUDA_FAST_ELEMENTWISE` | 1 | 0: the scalar RoPE (sin/cos per element), RMSNorm and SiLU·mul kernels |
 /// | `ERNIE_CUDA_FLASH_PREFILL` | 1 | 0: prefill attention on CUDA cores (the general kernel) |
 /// | `ERNIE_CUDA_FLASH_PREFILL_WIDE` | 1 | 0: the flash prefill kernel with 64 query rows per block (4 warps of 16)
@@ -65,8 +62,6 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
     public var moeNT1MaxTokens: Int
     public var moeNT2MaxTokens: Int
     public var fusedDecodeRope: Bool
-    /// Decode kernels prefetch the next GEMM's weight into L2 (`ERNIE_CUDA_L2_PREFETCH`).
-    public var l2Prefetch: Bool
     public var decodeMinimumChunk: Int
     /// Fewest keys per decode split unless `ERNIE_CUDA_DECODE_MIN_CHUNK` says otherwise.
     public static let defaultDecodeMinimumChunk = 64
@@ -83,7 +78,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
         gemmSharedAlgorithms: Bool = false,
         groupedMoEMaxTokens: Int = 256, persistentMoE: Bool = true, stagedMoE: Bool = true,
         moeNT1MaxTokens: Int = 16, moeNT2MaxTokens: Int = 64,
-        batchedMoE: Bool = false, fusedDecodeRope: Bool = true, l2Prefetch: Bool = true,
+        batchedMoE: Bool = false, fusedDecodeRope: Bool = true,
         decodeMinimumChunk: Int = PerfOptions.defaultDecodeMinimumChunk,
         decodeAttention: Bool = true, decodeAttentionTensorCores: Bool = true, fastElementwise: Bool = true,
         flashPrefill: Bool = true, flashPrefillWide: Bool = true,
@@ -100,7 +95,6 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
         self.moeNT1MaxTokens = moeNT1MaxTokens
         self.moeNT2MaxTokens = moeNT2MaxTokens
         self.fusedDecodeRope = fusedDecodeRope
-        self.l2Prefetch = l2Prefetch
         self.decodeMinimumChunk = decodeMinimumChunk
         self.batchedMoE = batchedMoE
         self.decodeAttention = decodeAttention
@@ -114,7 +108,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
     /// Every fast path off: the kernels and cuBLASLt calls the backend used before them (the reference path).
     public static let reference = PerfOptions(
         graphs: false, gemvMaxRows: 0, gemmTuning: false, gemmSharedAlgorithms: false, groupedMoEMaxTokens: 0,
-        persistentMoE: false, stagedMoE: false, batchedMoE: false, fusedDecodeRope: false, l2Prefetch: false,
+        persistentMoE: false, stagedMoE: false, batchedMoE: false, fusedDecodeRope: false,
         decodeAttention: false,
         decodeAttentionTensorCores: false, fastElementwise: false, flashPrefill: false, flashPrefillWide: false,
         programmaticDependentLaunch: false
@@ -143,7 +137,6 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
         flag("ERNIE_CUDA_DECODE_ATTENTION", &options.decodeAttention)
         flag("ERNIE_CUDA_DECODE_ATTENTION_TC", &options.decodeAttentionTensorCores)
         flag("ERNIE_CUDA_DECODE_ROPE_FUSED", &options.fusedDecodeRope)
-        flag("ERNIE_CUDA_L2_PREFETCH", &options.l2Prefetch)
         number("ERNIE_CUDA_DECODE_MIN_CHUNK", &options.decodeMinimumChunk, range: 16...4096)
         flag("ERNIE_CUDA_FAST_ELEMENTWISE", &options.fastElementwise)
         flag("ERNIE_CUDA_FLASH_PREFILL", &options.flashPrefill)
@@ -165,7 +158,6 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
             + "decode attention \(decodeAttention ? (decodeAttentionTensorCores ? "on, tensor cores" : "on") : "off")"
             + "\(decodeAttention && decodeAttentionTensorCores && fusedDecodeRope ? " with RoPE" : "")"
             + "\(decodeAttention ? split : ""), "
-            + "L2 prefetch \(l2Prefetch ? "on" : "off"), "
             + "fast elementwise \(fastElementwise ? "on" : "off"), "
             + "flash prefill \(flashPrefill ? (flashPrefillWide ? "on, 128 rows" : "on, 64 rows") : "off"), "
             + "PDL \(programmaticDependentLaunch ? "on" : "off")"

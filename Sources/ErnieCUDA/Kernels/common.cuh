@@ -506,23 +506,6 @@ __device__ __forceinline__ void prefetch_l2_bulk(const void *p, u32 bytes) {
 #endif
 }
 
-// This block's share of a grid-wide L2 prefetch of `bytes` bytes at `p` (16-byte aligned, a multiple of 16; 0: none).
-// Latency-bound kernels use it to bring the weight of the GEMM that follows them into L2 while they run: the first
-// min(blocks, 256) blocks of the grid (in launch order) split the range, and warp 0's lanes of each hand pieces of at
-// most 32 KB to the TMA unit without waiting. Nothing here reads memory a predecessor writes, so it may run before
-// pdl_wait().
-__device__ __forceinline__ void prefetch_l2_grid_share(const void *p, u64 bytes) {
-    if (bytes == 0 || threadIdx.x >= 32 || threadIdx.y != 0 || threadIdx.z != 0) return;
-    const u64 blocks = min((u64)gridDim.x * gridDim.y * gridDim.z, (u64)256);
-    const u64 b = blockIdx.x + (u64)gridDim.x * (blockIdx.y + (u64)gridDim.y * blockIdx.z);
-    if (b >= blocks) return;
-    const u64 units = bytes >> 4;  // 16-byte units
-    const u64 begin = units * b / blocks, end = units * (b + 1) / blocks;
-    constexpr u64 PIECE = 2048;  // units: 32 KB
-    for (u64 u = begin + threadIdx.x * PIECE; u < end; u += 32 * PIECE)
-        prefetch_l2_bulk(static_cast<const char *>(p) + (u << 4), (u32)(min(PIECE, end - u) << 4));
-}
-
 // Row of h / Y for the slot's token number `i`.
 __device__ __forceinline__ int moe_row(const MoESlot &s, int i, int T, int top_k) {
     return s.routed ? s.base + i : T * top_k + s.expert * T + i;

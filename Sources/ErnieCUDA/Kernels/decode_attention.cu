@@ -285,15 +285,12 @@ ERNIE_DECODE_ATTENTION_KERNEL(32, 8, 2)
 // token's position computed once per block, the same rotation and rounding as ernie_rope_kv_write_fast), and the block
 // whose split holds the token's own key writes that key (rotated) and value to the token's slot before its first K/V
 // tile is copied (the only block that reads the new key).
-//
-// L2_NEXT: `l2_bytes` (0: none) of `l2_next`, the output projection's weight, are asked into L2 by the grid's first
-// blocks before anything else (prefetch_l2_grid_share), so the cuBLASLt GEMM after the merge reads them from there.
 template <bool ROPE>
 __device__ __forceinline__ void decode_attention_tc_impl(
     const bf16 *q, const bf16 *kv, const int *token_seq, const int *positions, const int *seq_page_start,
     const int *pages, const int *num_tokens_ptr, bf16 *__restrict__ out, float *__restrict__ part_o,
     float *__restrict__ part_ml, int T, int nq, int nkv, int page_size, i64 page_stride, float scale,
-    int min_chunk, const int *slots, const float *__restrict__ inv_freq, const void *l2_next, u64 l2_bytes) {
+    int min_chunk, const int *slots, const float *__restrict__ inv_freq) {
     ERNIE_DYNAMIC_SMEM(bf16, smem);
     __shared__ float rope_cs[ROPE ? DTC_HD : 1];
     constexpr int HD = DTC_HD;
@@ -306,8 +303,6 @@ __device__ __forceinline__ void decode_attention_tc_impl(
     const int split = blockIdx.z, splits = gridDim.z;
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const int g = lane >> 2, t = lane & 3;
-    // The output projection's weight into L2 while the attention and its merge run (L2_NEXT).
-    prefetch_l2_grid_share(l2_next, l2_bytes);
     pdl_wait();
     const int num_tokens = *num_tokens_ptr;
 
@@ -500,20 +495,20 @@ extern "C" __global__ void __launch_bounds__(DTC_WARPS * 32) ernie_decode_attent
     const bf16 *q, const bf16 *kv, const int *token_seq, const int *positions, const int *seq_page_start,
     const int *pages, const int *num_tokens_ptr, bf16 *__restrict__ out, float *__restrict__ part_o,
     float *__restrict__ part_ml, int T, int nq, int nkv, int page_size, i64 page_stride, float scale,
-    int min_chunk, const void *l2_next, u64 l2_bytes) {
+    int min_chunk) {
     decode_attention_tc_impl<false>(q, kv, token_seq, positions, seq_page_start, pages, num_tokens_ptr, out, part_o,
                                     part_ml, T, nq, nkv, page_size, page_stride, scale, min_chunk, nullptr,
-                                    nullptr, l2_next, l2_bytes);
+                                    nullptr);
 }
 
 extern "C" __global__ void __launch_bounds__(DTC_WARPS * 32) ernie_decode_attention_tc_rope_hd128(
     const bf16 *qkv, bf16 *kv, const int *token_seq, const int *positions, const int *seq_page_start,
     const int *pages, const int *num_tokens_ptr, bf16 *__restrict__ out, float *__restrict__ part_o,
     float *__restrict__ part_ml, int T, int nq, int nkv, int page_size, i64 page_stride, float scale,
-    int min_chunk, const int *slots, const float *__restrict__ inv_freq, const void *l2_next, u64 l2_bytes) {
+    int min_chunk, const int *slots, const float *__restrict__ inv_freq) {
     decode_attention_tc_impl<true>(qkv, kv, token_seq, positions, seq_page_start, pages, num_tokens_ptr, out,
                                    part_o, part_ml, T, nq, nkv, page_size, page_stride, scale, min_chunk, slots,
-                                   inv_freq, l2_next, l2_bytes);
+                                   inv_freq);
 }
 
 // Combines the splits of the decode kernels above (gridDim.z > 1) as ernie_attention_merge does — the same maximum,

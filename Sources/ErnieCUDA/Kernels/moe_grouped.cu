@@ -320,23 +320,18 @@ ERNIE_MOE_GROUPED_KERNELS(4, 2, 2, 6)
 // (T, ceil(H / (4 * blockDim.x))): block (t, j) covers 4 * blockDim.x columns of launch row t, 4 per thread, every
 // row's load issued before the sums; padding rows (t >= real tokens) are zeroed. With expert parallelism (--ep-size)
 // this rank holds experts e0 ... (down_bias indexed from e0) and a choice of another rank's expert has row_of < 0: it
-// adds nothing here (the ranks' outputs are summed by the all-reduce after the MoE block). `l2_bytes` (0: none) of
-// `l2_next` are prefetched into L2 (prefetch_l2_grid_share); grid rows past ceil(H / (4 * blockDim.x)) only do that.
+// adds nothing here (the ranks' outputs are summed by the all-reduce after the MoE block).
 #define COMBINE_MAX_K 16
 #define COMBINE_SHARED_U 4
 extern "C" __global__ void __launch_bounds__(256)
     ernie_moe_combine_grouped(const float *y, const int *row_of, const int *ids, const float *weights,
                               const bf16 *__restrict__ down_bias, const bf16 *__restrict__ shared_bias,
                               const int *meta, bf16 *__restrict__ out, int T, int H, int top_k,
-                              int chunks_shared, int e0, const void *l2_next, u64 l2_bytes) {
+                              int chunks_shared, int e0) {
     __shared__ int srow[COMBINE_MAX_K], sexp[COMBINE_MAX_K];
     __shared__ float sw[COMBINE_MAX_K];
     const int t = blockIdx.x;
     const int c = (blockIdx.y * blockDim.x + threadIdx.x) * 4;
-    // The next layer's qkv weight into L2 while this combine and the next add + RMSNorm run; blocks past H only do
-    // that (the host adds them to small steps' grids so that enough multiprocessors share the prefetch).
-    prefetch_l2_grid_share(l2_next, l2_bytes);
-    if ((int)(blockIdx.y * blockDim.x) * 4 >= H) return;  // uniform over the block
     pdl_wait();
     const int num_tokens = meta[1];
     if (t >= num_tokens) {
