@@ -238,11 +238,13 @@ struct CUDACommand: AsyncParsableCommand {
                 "loaded \(modelPath) (\(format.rawValue)) in \(seconds)s on \(backend.deviceDescription); "
                     + "\(free) GiB free"
             )
-            _ = try ThroughputBench.run(executor: executor, options: options) { line in
+            _ = try ThroughputBench.run(executor: executor, options: options, probe: { backend.gemmPlanSummary }) {
+                line in
                 print(line)
                 fflush(nil)
             }
             print(backend.graphStatistics.summary)
+            print(backend.gemmPlanSummary)
             if let error = backend.graphCaptureError { print("graph capture error: \(error)") }
         }
     }

@@ -64,9 +64,11 @@ struct DeviceMoETests {
     func run(
         tokens: Int, hidden: Int, experts: Int, topK: Int, inter: Int, shared: Bool, withBias: Bool,
         groupedMaxTokens: Int? = nil, batched: Bool = true, staged: Bool = true, sharedInter sharedWidth: Int? = nil,
-        tiles: TokenTiles = .default, held: Range<Int>? = nil
+        tiles: TokenTiles = .default, held: Range<Int>? = nil, prepareGEMMs: Bool = true,
+        inspect: (CUDABackend) -> Void = { _ in }
     ) throws -> [Float] {
         let backend = try TestDevice.backend(maxTokens: max(512, tokens)) { perf in
+            perf.gemmPrepare = prepareGEMMs
             if let groupedMaxTokens { perf.groupedMoEMaxTokens = groupedMaxTokens }
             perf.batchedMoE = batched
             perf.stagedMoE = staged
@@ -121,6 +123,7 @@ struct DeviceMoETests {
             normMin: 1e-12, expertRange: held)
         let out = try backend.toHost(try backend.moe(input, weights: weights, shape: shape))
         try backend.endStep()
+        inspect(backend)
         let expected = Self.reference(
             x: x, tokens: tokens, hidden: hidden, experts: experts, topK: topK, inter: inter, router: router,
             bias: bias, gateUp: gateUp, down: down, sharedGateUp: sgu, sharedDown: sdn, sharedInter: sharedInter,
@@ -212,6 +215,26 @@ struct DeviceMoETests {
         }
         try run(tokens: 300, hidden: 64, experts: 8, topK: 3, inter: 32, shared: true, withBias: true)
         try run(tokens: 300, hidden: 64, experts: 8, topK: 3, inter: 32, shared: true, withBias: true, batched: false)
+    }
+
+    /// The host-grouped path asks cuBLASLt's heuristic for every per-expert row count up to the step's token count at
+    /// once (`ERNIE_CUDA_GEMM_PREPARE`), so the expert GEMMs of any later prompt of up to 300 tokens find their plans
+    /// cached whatever its routing; off, only the counts this step's routing produced get plans. Same output.
+    @Test func hostGroupedExpertGEMMsArePlannedForEveryRowCount() throws {
+        var prepared = 0
+        var onFirstUse = 0
+        let a = try run(
+            tokens: 300, hidden: 64, experts: 8, topK: 3, inter: 32, shared: true, withBias: true, batched: false,
+            sharedInter: 96, inspect: { prepared = $0.blas.cachedPlanCount })
+        let b = try run(
+            tokens: 300, hidden: 64, experts: 8, topK: 3, inter: 32, shared: true, withBias: true, batched: false,
+            sharedInter: 96, prepareGEMMs: false, inspect: { onFirstUse = $0.blas.cachedPlanCount })
+        // Two expert families × 300 row counts, plus the shared expert's two projections (a width of 96, so neither
+        // has an expert family's shape).
+        #expect(prepared == 2 * 300 + 2, "plans with preparation: \(prepared)")
+        // At most 8 experts × 2 directions, plus the shared expert's.
+        #expect(onFirstUse <= 2 * 8 + 2, "plans on first use: \(onFirstUse)")
+        #expect(a == b)
     }
 
     /// The shared chunks see 40 tokens — two token groups of the nt4 expert kernels (rounds 1–6's tiles), three of

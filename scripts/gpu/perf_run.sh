@@ -137,10 +137,11 @@ if wanted ab; then
         local rc=$?
         awk -v name="$name" -v rc=$rc '
             /^decode batch/ { ms[$3] = $6 }
-            /^prefill/ { pre = $4 }
+            /^prefill/ && $5 == "ms/step" { pre = $4 }
+            /new prompts:/ && match($0, /mean [0-9.]+/) { np = substr($0, RSTART + 5, RLENGTH - 5) }
             /^graphs:/ { g = $2 "c/" $4 "r/" $6 "f" }
             END {
-                more = ""
+                more = np != "" ? "  new prompts " np : ""
                 for (b in ms) if (b != 1 && b != 8 && b != 16 && b != 64) more = more "  b" b " " ms[b]
                 printf "%-34s %9s %9s %9s %9s %10s  %s%s%s\n", name, ms[1] ? ms[1] : "-", ms[8] ? ms[8] : "-",
                     ms[16] ? ms[16] : "-", ms[64] ? ms[64] : "-", pre ? pre : "-", g, more, rc ? "  (rc " rc ")" : ""
@@ -150,6 +151,7 @@ if wanted ab; then
     LONG="--batch 1,64 --steps 8 --context 4096 --prefill 0"
     WIDE="--batch 96,128 --steps 8 --context 512 --prefill 0"
     ab all-fast-paths "$STD"
+    ab gemm-prepare-off "$STD" ERNIE_CUDA_GEMM_PREPARE=0
     if [ -n "${AB_FULL:-}" ]; then
         ab graphs+decode-attention-off "$STD" ERNIE_CUDA_GRAPHS=0 ERNIE_CUDA_DECODE_ATTENTION=0
         ab gemv-up-to-64-rows "$STD" ERNIE_CUDA_GEMV_MAX_ROWS=64
@@ -186,16 +188,21 @@ if wanted ab; then
     ab ctx4096-graphs+decode-attn-off "$LONG" ERNIE_CUDA_GRAPHS=0 ERNIE_CUDA_DECODE_ATTENTION=0
     ab prefill8192-flash "--batch 1 --steps 2 --context 16 --prefill 8192"
     ab prefill512 "--batch 1 --steps 2 --context 16 --prefill 512"
+    ab prefill640 "--batch 1 --steps 2 --context 16 --prefill 640"
+    ab prefill640-gemm-prepare-off "--batch 1 --steps 2 --context 16 --prefill 640" ERNIE_CUDA_GEMM_PREPARE=0
+    ab prefill8192-gemm-prepare-off "--batch 1 --steps 2 --context 16 --prefill 8192" ERNIE_CUDA_GEMM_PREPARE=0
     ab prefill8192-moe-batched-on "--batch 1 --steps 2 --context 16 --prefill 8192" ERNIE_CUDA_MOE_BATCHED=1
     ab prefill2048-moe-batched-on "--batch 1 --steps 2 --context 16 --prefill 2048" ERNIE_CUDA_MOE_BATCHED=1
     ab prefill4096 "--batch 1 --steps 2 --context 16 --prefill 4096"
+    ab prefill4096-gemm-prepare-off "--batch 1 --steps 2 --context 16 --prefill 4096" ERNIE_CUDA_GEMM_PREPARE=0
     ab prefill4096-shared-gemm-algos "--batch 1 --steps 2 --context 16 --prefill 4096" ERNIE_CUDA_GEMM_SHARED_ALGOS=1
     ab prefill8192-flash-wide-off "--batch 1 --steps 2 --context 16 --prefill 8192" ERNIE_CUDA_FLASH_PREFILL_WIDE=0
     ab prefill8192-flash-off "--batch 1 --steps 2 --context 16 --prefill 8192" ERNIE_CUDA_FLASH_PREFILL=0
     cat "$AB_TABLE" >> "$SUMMARY"
     # A prefill's first run meets its GEMM shapes for the first time (as a server does with each new prompt length).
-    for f in "$LOGS"/ab-prefill*.log; do
-        [ -f "$f" ] && grep -h "first run" "$f" | sed "s|^|$(basename "$f" .log): |" | tee -a "$SUMMARY"
+    for f in "$LOGS"/ab-prefill*.log "$LOGS"/ab-all-fast-paths.log "$LOGS"/ab-gemm-prepare-off.log; do
+        [ -f "$f" ] && grep -h -E "first run|new prompts|gemm plans" "$f" | sed "s|^|$(basename "$f" .log): |" \
+            | tee -a "$SUMMARY"
     done
     grep -h "capture error" "$LOGS"/ab-*.log 2> /dev/null | sort -u | head -3 | tee -a "$SUMMARY"
 fi

@@ -1,3 +1,4 @@
+import Dispatch
 import CErnieCUDA
 
 /// Element type of a GEMM output.
@@ -14,6 +15,11 @@ final class CuBLASLt {
     let handle: ernie_cublasLtHandle
     let workspace: DeviceBuffer
     private var plans: [GemmShape: GemmPlan] = [:]
+    /// Heuristic queries made so far and the host time they took.
+    private(set) var heuristicQueries = 0
+    private(set) var heuristicSeconds = 0.0
+    /// Families (n = 0) whose plans exist for every row count up to the value (`prepare`).
+    private var preparedRows: [GemmShape: Int] = [:]
 
     static let workspaceBytes = 32 << 20
 
@@ -162,13 +168,40 @@ final class CuBLASLt {
 
     private func plan(for shape: GemmShape, candidates: Int) throws -> GemmPlan {
         if let plan = plans[shape] { return plan }
+        let started = DispatchTime.now().uptimeNanoseconds
         let plan = try GemmPlan(
             api: api, handle: handle, shape: shape, workspaceBytes: workspace.byteCount, candidates: candidates)
+        heuristicQueries += 1
+        heuristicSeconds += Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
         plans[shape] = plan
         return plan
     }
 
+    /// Asks the heuristic now, once, for every row count up to `rows` of `family` (its m, k, output type and alignment;
+    /// its n is ignored), so later GEMMs of those shapes find their plan cached. The host-grouped MoE's per-expert
+    /// GEMMs take row counts that change with every prompt, and a query costs the host more than such a GEMM costs
+    /// the GPU; the plans are the same as the queries on first use would make.
+    /// Rows 1 ... `rows` are asked for the first time a family needs them, more when a larger step comes.
+    func prepare(family: GemmShape, upTo rows: Int) throws {
+        var key = family
+        key.n = 0
+        let done = preparedRows[key] ?? 0
+        guard rows > done else { return }
+        var shape = family
+        for n in (done + 1)...rows {
+            shape.n = n
+            _ = try plan(for: shape, candidates: 1)
+        }
+        preparedRows[key] = rows
+    }
+
     var cachedPlanCount: Int { plans.count }
+    /// "gemm plans: …" for bench output.
+    var planSummary: String {
+        String(
+            format: "gemm plans: %d cached, %d heuristic queries in %.1f ms (%.1f µs each)", plans.count,
+            heuristicQueries, heuristicSeconds * 1000, heuristicQueries > 0 ? heuristicSeconds / Double(heuristicQueries) * 1e6 : 0)
+    }
     /// Plans whose algorithm came from their row-count bucket's heuristic query.
     var borrowedPlanCount: Int { plans.values.filter(\.borrowed).count }
     /// Plans whose algorithm was chosen by timing several candidates.

@@ -159,6 +159,24 @@ extension CUDABackend {
         let xs = try makeTensor(rows: rows, columns: hidden, .bfloat16, "expert inputs")
         try gatherRows(source: x.address, rowIndices: sortedTokens, count: rows, width: hidden, into: xs.address)
         let gu = try makeTensor(rows: rows, columns: 2 * inter, .bfloat16, "expert gate|up")
+        let act = try makeTensor(rows: rows, columns: inter, .bfloat16, "expert activations")
+        let ys = try makeTensor(rows: rows, columns: hidden, .bfloat16, "expert outputs")
+        if perf.gemmPrepare, !batched {
+            // Every row count an expert can get in a step of this size, asked of the heuristic once (the counts change
+            // with every prompt; a query per new count costs the host more than the GEMM costs the GPU).
+            try blas.prepare(
+                family: GemmShape(
+                    m: 2 * inter, n: 0, k: hidden, output: .bfloat16,
+                    alignment: GemmShape.alignment(of: [
+                        xs.address, gateUp.address, gu.address, UInt64(hidden * 2), UInt64(2 * inter * 2),
+                    ])), upTo: tokens)
+            try blas.prepare(
+                family: GemmShape(
+                    m: hidden, n: 0, k: inter, output: .bfloat16,
+                    alignment: GemmShape.alignment(of: [
+                        act.address, down.address, ys.address, UInt64(inter * 2), UInt64(hidden * 2),
+                    ])), upTo: tokens)
+        }
         if batched {
             try gemm(
                 x: xs.address, weight: gateUp.address, output: gu.address, rows: layout.rowsPerExpert,
@@ -178,9 +196,7 @@ extension CUDABackend {
                 }
             }
         }
-        let act = try makeTensor(rows: rows, columns: inter, .bfloat16, "expert activations")
         try siluAndMul(gu.address, rows: rows, intermediate: inter, into: act.address)
-        let ys = try makeTensor(rows: rows, columns: hidden, .bfloat16, "expert outputs")
         if batched {
             try gemm(
                 x: act.address, weight: down.address, output: ys.address, rows: layout.rowsPerExpert,

@@ -95,6 +95,8 @@ public final class CUDABackend: Backend {
     }
 
     public var deviceDescription: String { device.summary }
+    /// cuBLASLt plans cached and the host time their heuristic queries took ("gemm plans: …").
+    public var gemmPlanSummary: String { blas.planSummary }
     /// `moe` honours `MoEShape.expertRange` (the grouped and host-grouped paths; `--ep-size`).
     public var supportsExpertParallelism: Bool { true }
 

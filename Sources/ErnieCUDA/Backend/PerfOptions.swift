@@ -13,6 +13,9 @@
 /// | `ERNIE_CUDA_GEMM_SHARED_ALGOS` | 0 | 1: GEMMs of more than 64 rows use the cuBLASLt algorithm chosen for their bucket
 ///   (rows rounded up to a multiple of 64) instead of a heuristic query per new shape (a prompt of a new length gives
 ///   the host-grouped MoE ≈ 100 GEMMs of new shapes per layer); not yet measured on a GPU, so off |
+/// | `ERNIE_CUDA_GEMM_PREPARE` | 1 | 0: a host-grouped MoE step's per-expert GEMMs ask cuBLASLt's heuristic for each row count
+///   the first time it occurs instead of for every row count up to the step's token count at once (row counts change
+///   with every prompt, so each new prompt paid queries on the host) |
 /// | `ERNIE_CUDA_MOE_GROUPED_MAX_TOKENS` | 256 | MoE steps with at most this many tokens route and group on the device
 ///   (0: the previous paths, including the one-block-per-token router for larger steps). Up to 4096 / top-k tokens
 ///   (682 for ERNIE's top-6) fit the grouped kernels: prefills of 257–682 tokens then skip the host round trip too
@@ -55,6 +58,8 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
     public var gemvMaxRows: Int
     public var gemmTuning: Bool
     public var gemmSharedAlgorithms: Bool
+    /// Per-expert GEMM plans made for every row count at once (`ERNIE_CUDA_GEMM_PREPARE`).
+    public var gemmPrepare: Bool
     public var groupedMoEMaxTokens: Int
     public var persistentMoE: Bool
     public var stagedMoE: Bool
@@ -75,7 +80,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
 
     public init(
         graphs: Bool = true, graphMaxBatch: Int = 256, gemvMaxRows: Int = 0, gemmTuning: Bool = false,
-        gemmSharedAlgorithms: Bool = false,
+        gemmSharedAlgorithms: Bool = false, gemmPrepare: Bool = true,
         groupedMoEMaxTokens: Int = 256, persistentMoE: Bool = true, stagedMoE: Bool = true,
         moeNT1MaxTokens: Int = 16, moeNT2MaxTokens: Int = 64,
         batchedMoE: Bool = false, fusedDecodeRope: Bool = true,
@@ -89,6 +94,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
         self.gemvMaxRows = gemvMaxRows
         self.gemmTuning = gemmTuning
         self.gemmSharedAlgorithms = gemmSharedAlgorithms
+        self.gemmPrepare = gemmPrepare
         self.groupedMoEMaxTokens = groupedMoEMaxTokens
         self.persistentMoE = persistentMoE
         self.stagedMoE = stagedMoE
@@ -107,7 +113,8 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
 
     /// Every fast path off: the kernels and cuBLASLt calls the backend used before them (the reference path).
     public static let reference = PerfOptions(
-        graphs: false, gemvMaxRows: 0, gemmTuning: false, gemmSharedAlgorithms: false, groupedMoEMaxTokens: 0,
+        graphs: false, gemvMaxRows: 0, gemmTuning: false, gemmSharedAlgorithms: false, gemmPrepare: false,
+        groupedMoEMaxTokens: 0,
         persistentMoE: false, stagedMoE: false, batchedMoE: false, fusedDecodeRope: false,
         decodeAttention: false,
         decodeAttentionTensorCores: false, fastElementwise: false, flashPrefill: false, flashPrefillWide: false,
@@ -128,6 +135,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
         number("ERNIE_CUDA_GEMV_MAX_ROWS", &options.gemvMaxRows, range: 0...64)
         flag("ERNIE_CUDA_GEMM_TUNE", &options.gemmTuning)
         flag("ERNIE_CUDA_GEMM_SHARED_ALGOS", &options.gemmSharedAlgorithms)
+        flag("ERNIE_CUDA_GEMM_PREPARE", &options.gemmPrepare)
         number("ERNIE_CUDA_MOE_GROUPED_MAX_TOKENS", &options.groupedMoEMaxTokens, range: 0...GroupedMoEPlan.maxPairs)
         flag("ERNIE_CUDA_MOE_PERSISTENT", &options.persistentMoE)
         flag("ERNIE_CUDA_MOE_STAGED", &options.stagedMoE)
@@ -150,6 +158,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
         return "graphs \(graphs ? "≤\(graphMaxBatch)" : "off"), gemv \(gemvMaxRows > 0 ? "≤\(gemvMaxRows) rows" : "off"), "
             + "GEMM tuning \(gemmTuning ? "on" : "off"), "
             + "shared GEMM algorithms \(gemmSharedAlgorithms ? "on" : "off"), "
+            + "expert GEMM plans \(gemmPrepare ? "prepared" : "on first use"), "
             + "grouped MoE \(groupedMoEMaxTokens > 0 ? "≤\(groupedMoEMaxTokens) tokens" : "off")"
             + "\(groupedMoEMaxTokens > 0 && !persistentMoE ? " (one block per item)" : "")"
             + "\(groupedMoEMaxTokens > 0 && stagedMoE ? " (weights staged in shared memory)" : "")"

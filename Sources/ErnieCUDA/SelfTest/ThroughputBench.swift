@@ -10,14 +10,19 @@ public enum ThroughputBench {
         /// Tokens already in each sequence's KV cache when decoding starts.
         public var context: Int
         public var prefillTokens: Int
+        /// Prefills of as many tokens with other tokens after the timed ones (each routes differently, as a new
+        /// prompt does in a server), timed one by one.
+        public var newPrompts: Int
 
         public init(
-            batchSizes: [Int] = [1, 8, 64], decodeSteps: Int = 16, context: Int = 512, prefillTokens: Int = 2048
+            batchSizes: [Int] = [1, 8, 64], decodeSteps: Int = 16, context: Int = 512, prefillTokens: Int = 2048,
+            newPrompts: Int = 3
         ) {
             self.batchSizes = batchSizes
             self.decodeSteps = decodeSteps
             self.context = context
             self.prefillTokens = prefillTokens
+            self.newPrompts = newPrompts
         }
 
         /// KV pages the measurement needs with `pageSize`-token pages.
@@ -41,7 +46,10 @@ public enum ThroughputBench {
         }
     }
 
-    public static func run(executor: any ModelExecutor, options: Options, log: (String) -> Void) throws -> [Line] {
+    /// `probe`: a line of backend statistics, logged after the first prefill, the repeated ones and the new prompts.
+    public static func run(
+        executor: any ModelExecutor, options: Options, probe: (() -> String)? = nil, log: (String) -> Void
+    ) throws -> [Line] {
         let pageSize = executor.kvLayout.pageSize
         let vocab = executor.config.vocabSize
         var lines: [Line] = []
@@ -75,22 +83,31 @@ public enum ThroughputBench {
         }
         if options.prefillTokens > 0 {
             let pages = (options.prefillTokens + pageSize - 1) / pageSize
-            let tokens = (0..<options.prefillTokens).map { Int32(($0 * 31) % max(vocab - 1, 1)) }
-            let batch = ForwardBatch(
-                tokens: tokens,
-                sequences: [
-                    .init(
-                        tokenOffset: 0, tokenCount: tokens.count, startPosition: 0,
-                        pages: (1...pages).map { Int32($0) })
-                ],
-                pageSize: pageSize
-            )
+            // Prompt `seed`: the same tokens every time for seed 0; other seeds route differently (new row counts
+            // per expert, as every new prompt in a server).
+            func prompt(_ seed: Int) -> ForwardBatch {
+                let tokens = (0..<options.prefillTokens).map {
+                    Int32(($0 * 31 + seed * ($0 % 13 + 1) * 7919) % max(vocab - 1, 1))
+                }
+                return ForwardBatch(
+                    tokens: tokens,
+                    sequences: [
+                        .init(
+                            tokenOffset: 0, tokenCount: tokens.count, startPosition: 0,
+                            pages: (1...pages).map { Int32($0) })
+                    ],
+                    pageSize: pageSize
+                )
+            }
+            let batch = prompt(0)
+            let tokens = batch.tokens
             let request = [LogitsRequest(tokenIndex: tokens.count - 1, sampling: .greedy, vocabLimit: vocab)]
             // The first run meets its GEMM shapes for the first time (as a server does with each new prompt length).
             let first = Date()
             _ = try executor.execute(batch, logits: request)
             let firstMilliseconds = Date().timeIntervalSince(first) * 1000
             log(String(format: "prefill %d tokens, first run: %.1f ms", tokens.count, firstMilliseconds))
+            if let probe { log("  after the first prefill: \(probe())") }
             let start = Date()
             let repeats = 3
             for _ in 0..<repeats { _ = try executor.execute(batch, logits: request) }
@@ -100,6 +117,21 @@ public enum ThroughputBench {
                 millisecondsPerStep: seconds * 1000)
             log(line.text)
             lines.append(line)
+            if let probe { log("  after the repeated prefills: \(probe())") }
+            if options.newPrompts > 0 {
+                var times: [Double] = []
+                for seed in 1...options.newPrompts {
+                    let started = Date()
+                    _ = try executor.execute(prompt(seed), logits: request)
+                    times.append(Date().timeIntervalSince(started) * 1000)
+                }
+                let mean = times.reduce(0, +) / Double(times.count)
+                log(
+                    "prefill \(tokens.count) tokens, new prompts: "
+                        + times.map { String(format: "%.1f", $0) }.joined(separator: " / ")
+                        + String(format: " ms (mean %.1f)", mean))
+                if let probe { log("  after the new prompts: \(probe())") }
+            }
         }
         return lines
     }
