@@ -138,6 +138,10 @@ public protocol Backend: AnyObject {
     /// Copies a tensor to the host as Float.
     func toHost(_ x: Tensor) throws -> [Float]
 
+    /// Called once per model with an MoE block, after its weights are loaded (`hidden`: the model's width): the
+    /// backend may plan the block's per-expert work for every step size ahead. Default: nothing.
+    func prepareMoE(_ shape: MoEShape, hidden: Int) throws
+
     // MARK: Capabilities
 
     /// Whether `moe` honours `MoEShape.expertRange` (expert parallelism, `--ep-size`). Default: false.
@@ -146,6 +150,8 @@ public protocol Backend: AnyObject {
 
 extension Backend {
     public var supportsExpertParallelism: Bool { false }
+
+    public func prepareMoE(_ shape: MoEShape, hidden: Int) throws {}
 
     /// A random weight of the given `[rows, columns]` (or `[n]`) shape for `--load-format dummy`: the whole tensor of
     /// `seed`.

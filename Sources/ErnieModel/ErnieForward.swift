@@ -63,6 +63,7 @@ public final class ErnieForward<B: Backend>: ModelExecutor {
                     + "use tensor-parallel experts (--ep-size 1)")
         }
         try backend.allocateKVCache(kvLayout)
+        if let moeShape { try backend.prepareMoE(moeShape, hidden: config.hiddenSize) }
     }
 
     /// Loads a model folder (config.json plus safetensors, or dummy weights) onto `backend`; `progress` hears how

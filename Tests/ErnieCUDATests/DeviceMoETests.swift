@@ -116,11 +116,12 @@ struct DeviceMoETests {
                 : nil
         )
         let table = try backend.makeWeight(TestData.tensor("x", [tokens, hidden], x), precision: .standard)
-        try backend.beginStep(identityBatch(tokens))
-        let input = try backend.embed(table)
         let shape = MoEShape(
             numExperts: experts, topK: topK, intermediateSize: inter, sharedIntermediateSize: sharedInter,
             normMin: 1e-12, expertRange: held)
+        try backend.prepareMoE(shape, hidden: hidden)  // as a model load does
+        try backend.beginStep(identityBatch(tokens))
+        let input = try backend.embed(table)
         let out = try backend.toHost(try backend.moe(input, weights: weights, shape: shape))
         try backend.endStep()
         inspect(backend)
@@ -217,23 +218,34 @@ struct DeviceMoETests {
         try run(tokens: 300, hidden: 64, experts: 8, topK: 3, inter: 32, shared: true, withBias: true, batched: false)
     }
 
-    /// The host-grouped path asks cuBLASLt's heuristic for every per-expert row count up to the step's token count at
-    /// once (`ERNIE_CUDA_GEMM_PREPARE`), so the expert GEMMs of any later prompt of up to 300 tokens find their plans
-    /// cached whatever its routing; off, only the counts this step's routing produced get plans. Same output.
-    @Test func hostGroupedExpertGEMMsArePlannedForEveryRowCount() throws {
-        var prepared = 0
-        var onFirstUse = 0
+    /// `prepareMoE` (a model load) asks cuBLASLt's heuristic for every per-expert row count a step can give — 1 ...
+    /// 512 (the backend's step size) in both directions — so a host-grouped step's expert GEMMs build their plans
+    /// from those answers without a query of their own, whatever the prompt's routing; only the shared expert's two
+    /// projections ask. The emulated cuBLASLt runs only algorithms asked for the exact row count
+    /// (`ERNIE_EMU_CUBLASLT_EXACT_ALGOS`), so an answer filed under the wrong shape fails the GEMM. Off
+    /// (`ERNIE_CUDA_GEMM_PREPARE=0`), the step asks for each expert's count itself. Same output either way.
+    @Test func hostGroupedExpertGEMMsArePlannedAtLoad() throws {
+        setenv("ERNIE_EMU_CUBLASLT_EXACT_ALGOS", "1", 1)
+        defer { unsetenv("ERNIE_EMU_CUBLASLT_EXACT_ALGOS") }
+        var prepared = (queries: 0, plans: 0, left: 0)
+        var onFirstUse = (queries: 0, plans: 0)
         let a = try run(
             tokens: 300, hidden: 64, experts: 8, topK: 3, inter: 32, shared: true, withBias: true, batched: false,
-            sharedInter: 96, inspect: { prepared = $0.blas.cachedPlanCount })
+            sharedInter: 96,
+            inspect: {
+                prepared = ($0.blas.heuristicQueries, $0.blas.cachedPlanCount, $0.blas.preparedAlgorithmCount)
+            })
         let b = try run(
             tokens: 300, hidden: 64, experts: 8, topK: 3, inter: 32, shared: true, withBias: true, batched: false,
-            sharedInter: 96, prepareGEMMs: false, inspect: { onFirstUse = $0.blas.cachedPlanCount })
-        // Two expert families × 300 row counts, plus the shared expert's two projections (a width of 96, so neither
-        // has an expert family's shape).
-        #expect(prepared == 2 * 300 + 2, "plans with preparation: \(prepared)")
-        // At most 8 experts × 2 directions, plus the shared expert's.
-        #expect(onFirstUse <= 2 * 8 + 2, "plans on first use: \(onFirstUse)")
+            sharedInter: 96, prepareGEMMs: false,
+            inspect: { onFirstUse = ($0.blas.heuristicQueries, $0.blas.cachedPlanCount) })
+        // 2 × 512 answers asked ahead, then only the shared expert's two projections (a width of 96: neither has an
+        // expert family's shape); every plan the step made that the shared expert did not came from an answer.
+        #expect(prepared.queries == 2 * 512 + 2, "queries with preparation: \(prepared.queries)")
+        #expect(prepared.plans + prepared.left == 2 * 512 + 2)
+        #expect(prepared.plans > 2 && prepared.plans <= 2 * 8 + 2)
+        // Without: one query per plan, at most 8 experts × 2 directions plus the shared expert's.
+        #expect(onFirstUse.queries == onFirstUse.plans && onFirstUse.plans <= 2 * 8 + 2)
         #expect(a == b)
     }
 

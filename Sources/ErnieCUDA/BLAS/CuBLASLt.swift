@@ -18,8 +18,10 @@ final class CuBLASLt {
     /// Heuristic queries made so far and the host time they took.
     private(set) var heuristicQueries = 0
     private(set) var heuristicSeconds = 0.0
-    /// Families (n = 0) whose plans exist for every row count up to the value (`prepare`).
+    /// Families (n = 0) asked for every row count up to the value (`prepare`).
     private var preparedRows: [GemmShape: Int] = [:]
+    /// The heuristic's answers for shapes asked ahead (`prepare`), until their first GEMM makes a plan of them.
+    private var preparedAlgorithms: [GemmShape: ernie_cublasLtMatmulAlgo] = [:]
 
     static let workspaceBytes = 32 << 20
 
@@ -104,8 +106,7 @@ final class CuBLASLt {
             * Self.sharedAlgorithmBucketRows
         let source = try plan(for: bucket, candidates: 1)
         guard bucket != shape else { return source }
-        let plan = try GemmPlan(
-            api: api, handle: handle, shape: shape, workspaceBytes: workspace.byteCount, algorithm: source.algo)
+        let plan = try GemmPlan(api: api, shape: shape, algorithm: source.algo, borrowed: true)
         plans[shape] = plan
         return plan
     }
@@ -168,39 +169,78 @@ final class CuBLASLt {
 
     private func plan(for shape: GemmShape, candidates: Int) throws -> GemmPlan {
         if let plan = plans[shape] { return plan }
-        let started = DispatchTime.now().uptimeNanoseconds
-        let plan = try GemmPlan(
-            api: api, handle: handle, shape: shape, workspaceBytes: workspace.byteCount, candidates: candidates)
-        heuristicQueries += 1
-        heuristicSeconds += Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+        let plan: GemmPlan
+        if candidates == 1, let algorithm = preparedAlgorithms.removeValue(forKey: shape) {
+            plan = try GemmPlan(api: api, shape: shape, algorithm: algorithm, borrowed: false)
+        } else {
+            let started = DispatchTime.now().uptimeNanoseconds
+            plan = try GemmPlan(
+                api: api, handle: handle, shape: shape, workspaceBytes: workspace.byteCount, candidates: candidates)
+            heuristicQueries += 1
+            heuristicSeconds += Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+        }
         plans[shape] = plan
         return plan
     }
 
-    /// Asks the heuristic now, once, for every row count up to `rows` of `family` (its m, k, output type and alignment;
-    /// its n is ignored), so later GEMMs of those shapes find their plan cached. The host-grouped MoE's per-expert
-    /// GEMMs take row counts that change with every prompt, and a query costs the host more than such a GEMM costs
-    /// the GPU; the plans are the same as the queries on first use would make.
-    /// Rows 1 ... `rows` are asked for the first time a family needs them, more when a larger step comes.
-    func prepare(family: GemmShape, upTo rows: Int) throws {
-        var key = family
-        key.n = 0
-        let done = preparedRows[key] ?? 0
-        guard rows > done else { return }
-        var shape = family
-        for n in (done + 1)...rows {
-            shape.n = n
-            _ = try plan(for: shape, candidates: 1)
+    /// Asks the heuristic now for every row count 1 ... `rows` of each family (a shape whose n is ignored) not asked
+    /// yet, on up to `threads` threads with a cuBLASLt handle each; a later GEMM of one of those shapes then builds
+    /// its plan from the answer without a query — the same plan a query on first use would give. The host-grouped
+    /// MoE's per-expert GEMMs take row counts that change with every prompt, and a query costs the host 0.15–0.4 ms
+    /// (H200, cuBLASLt 13), more than such a GEMM takes on the GPU. Shapes whose query fails are left to first use.
+    /// Returns the number of queries made.
+    @discardableResult
+    func prepare(families: [GemmShape], upTo rows: Int, threads: Int) -> Int {
+        var shapes: [GemmShape] = []
+        for family in families {
+            var key = family
+            key.n = 0
+            let done = preparedRows[key] ?? 0
+            guard rows > done else { continue }
+            var shape = family
+            for n in (done + 1)...rows {
+                shape.n = n
+                if plans[shape] == nil && preparedAlgorithms[shape] == nil { shapes.append(shape) }
+            }
+            preparedRows[key] = rows
         }
-        preparedRows[key] = rows
+        guard !shapes.isEmpty else { return 0 }
+        let started = DispatchTime.now().uptimeNanoseconds
+        let answers = HeuristicAnswers(count: shapes.count)
+        let workers = max(1, min(threads, shapes.count))
+        let api = self.api
+        let workspaceBytes = workspace.byteCount
+        let all = shapes
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            var handle: ernie_cublasLtHandle?
+            guard api.create(&handle) == 0, let handle else { return }
+            defer { _ = api.destroy(handle) }
+            for index in stride(from: worker, to: all.count, by: workers) {
+                let shape = all[index]
+                guard let descriptors = try? GemmDescriptors(api: api, shape: shape),
+                    let algorithm = try? descriptors.heuristic(
+                        handle: handle, shape: shape, workspaceBytes: workspaceBytes, candidates: 1
+                    ).first
+                else { continue }
+                answers.set(index, algorithm)
+            }
+        }
+        for (index, shape) in shapes.enumerated() {
+            if let algorithm = answers.get(index) { preparedAlgorithms[shape] = algorithm }
+        }
+        heuristicQueries += shapes.count
+        heuristicSeconds += Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+        return shapes.count
     }
 
     var cachedPlanCount: Int { plans.count }
-    /// "gemm plans: …" for bench output.
+    /// Answers of `prepare` not yet turned into plans.
+    var preparedAlgorithmCount: Int { preparedAlgorithms.count }
+    /// "gemm plans: …" for bench output (the prepared queries' time is wall time over all their threads).
     var planSummary: String {
         String(
-            format: "gemm plans: %d cached, %d heuristic queries in %.1f ms (%.1f µs each)", plans.count,
-            heuristicQueries, heuristicSeconds * 1000, heuristicQueries > 0 ? heuristicSeconds / Double(heuristicQueries) * 1e6 : 0)
+            format: "gemm plans: %d cached, %d prepared, %d heuristic queries in %.1f ms", plans.count,
+            preparedAlgorithms.count, heuristicQueries, heuristicSeconds * 1000)
     }
     /// Plans whose algorithm came from their row-count bucket's heuristic query.
     var borrowedPlanCount: Int { plans.values.filter(\.borrowed).count }
@@ -208,145 +248,24 @@ final class CuBLASLt {
     var tunedPlanCount: Int { plans.values.filter { $0.tuned && $0.candidates.count > 1 }.count }
 }
 
-/// The cache key of a GEMM plan (column-major m × n × k) plus the pointer alignment the algorithm may assume.
-struct GemmShape: Hashable, CustomStringConvertible {
-    var m: Int
-    var n: Int
-    var k: Int
-    var output: GemmOutput
-    /// Largest power of two ≤ 256 dividing every operand address and row stride in bytes (cuBLASLt assumes 256 unless
-    /// told otherwise; expert sub-matrices and row blocks are often only 16-byte aligned).
-    var alignment: Int
-    /// Matrices of a strided batch (packed: strides m·k, n·k and m·n elements for A, B and C).
-    var batch = 1
+/// The answers of `CuBLASLt.prepare`'s worker threads, one slot per shape.
+private final class HeuristicAnswers: @unchecked Sendable {
+    // @unchecked: each slot is written by exactly one worker (the shapes are dealt out by index) and read only after
+    // DispatchQueue.concurrentPerform has returned, which orders every worker's writes before the reads.
+    private let slots: UnsafeMutablePointer<ernie_cublasLtMatmulAlgo?>
+    private let count: Int
 
-    var description: String {
-        "m=\(m) n=\(n) k=\(k) out=\(output) align=\(alignment)\(batch > 1 ? " batch=\(batch)" : "")"
-    }
-
-    static func alignment(of values: [UInt64]) -> Int {
-        var alignment = 256
-        for address in values {
-            while alignment > 1 && address % UInt64(alignment) != 0 { alignment /= 2 }
-        }
-        return alignment
-    }
-}
-
-/// Descriptors and the heuristic's algorithm for one shape.
-final class GemmPlan {
-    let api: CuBLASLtAPI
-    let desc: ernie_cublasLtMatmulDesc
-    let a: ernie_cublasLtMatrixLayout
-    let b: ernie_cublasLtMatrixLayout
-    let c: ernie_cublasLtMatrixLayout
-    /// The algorithm every call uses: the heuristic's first choice, or the fastest candidate once tuned.
-    var algo: ernie_cublasLtMatmulAlgo
-    /// The heuristic's algorithms in its order (one unless the shape is tuned).
-    let candidates: [ernie_cublasLtMatmulAlgo]
-    var tuned = false
-    /// The algorithm came from another row count's heuristic query (`CuBLASLt.sharedPlan`).
-    let borrowed: Bool
-
-    /// `algorithm`: use it instead of asking the heuristic.
-    init(
-        api: CuBLASLtAPI, handle: ernie_cublasLtHandle, shape: GemmShape, workspaceBytes: Int, candidates: Int = 1,
-        algorithm: ernie_cublasLtMatmulAlgo? = nil
-    ) throws {
-        borrowed = algorithm != nil
-        self.api = api
-        var desc: ernie_cublasLtMatmulDesc?
-        try api.check(
-            api.matmulDescCreate(&desc, Int32(ERNIE_CUBLAS_COMPUTE_32F), Int32(ERNIE_CUDA_R_32F)),
-            "cublasLtMatmulDescCreate"
-        )
-        var transA = Int32(ERNIE_CUBLAS_OP_T)
-        var transB = Int32(ERNIE_CUBLAS_OP_N)
-        try api.check(
-            api.matmulDescSetAttribute(desc, Int32(ERNIE_CUBLASLT_MATMUL_DESC_TRANSA), &transA, 4),
-            "cublasLtMatmulDescSetAttribute(TRANSA)"
-        )
-        try api.check(
-            api.matmulDescSetAttribute(desc, Int32(ERNIE_CUBLASLT_MATMUL_DESC_TRANSB), &transB, 4),
-            "cublasLtMatmulDescSetAttribute(TRANSB)"
-        )
-        let bf16 = Int32(ERNIE_CUDA_R_16BF)
-        func layout(_ type: Int32, _ rows: Int, _ cols: Int, _ ld: Int) throws -> ernie_cublasLtMatrixLayout {
-            var layout: ernie_cublasLtMatrixLayout?
-            try api.check(
-                api.matrixLayoutCreate(&layout, type, UInt64(rows), UInt64(cols), Int64(ld)),
-                "cublasLtMatrixLayoutCreate(\(rows)x\(cols), ld \(ld))"
-            )
-            if shape.batch > 1 {
-                var count = Int32(shape.batch)
-                var stride = Int64(rows * cols)
-                try api.check(
-                    api.matrixLayoutSetAttribute(layout, Int32(ERNIE_CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT), &count, 4),
-                    "cublasLtMatrixLayoutSetAttribute(BATCH_COUNT \(count))"
-                )
-                try api.check(
-                    api.matrixLayoutSetAttribute(
-                        layout, Int32(ERNIE_CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET), &stride, 8),
-                    "cublasLtMatrixLayoutSetAttribute(STRIDED_BATCH_OFFSET \(stride))"
-                )
-            }
-            return layout!
-        }
-        let a = try layout(bf16, shape.k, shape.m, shape.k)
-        let b = try layout(bf16, shape.k, shape.n, shape.k)
-        let c = try layout(shape.output.cudaType, shape.m, shape.n, shape.m)
-        self.desc = desc!
-        self.a = a
-        self.b = b
-        self.c = c
-        if let algorithm {
-            self.algo = algorithm
-            self.candidates = [algorithm]
-            return
-        }
-        var preference: ernie_cublasLtMatmulPreference?
-        try api.check(api.preferenceCreate(&preference), "cublasLtMatmulPreferenceCreate")
-        defer { _ = api.preferenceDestroy(preference) }
-        var maxWorkspace = UInt64(workspaceBytes)
-        try api.check(
-            api.preferenceSetAttribute(
-                preference, Int32(ERNIE_CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES), &maxWorkspace, 8),
-            "cublasLtMatmulPreferenceSetAttribute(MAX_WORKSPACE_BYTES)"
-        )
-        var alignment = UInt32(shape.alignment)
-        for attribute in [
-            ERNIE_CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, ERNIE_CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
-            ERNIE_CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, ERNIE_CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES,
-        ] {
-            try api.check(
-                api.preferenceSetAttribute(preference, Int32(attribute), &alignment, 4),
-                "cublasLtMatmulPreferenceSetAttribute(MIN_ALIGNMENT \(attribute))"
-            )
-        }
-        let requested = max(1, candidates)
-        var results = [ernie_cublasLtMatmulHeuristicResult](
-            repeating: ernie_cublasLtMatmulHeuristicResult(), count: requested)
-        var returned: Int32 = 0
-        try api.check(
-            api.algoGetHeuristic(handle, desc, a, b, c, c, preference, Int32(requested), &results, &returned),
-            "cublasLtMatmulAlgoGetHeuristic(\(shape))"
-        )
-        let usable = results.prefix(Int(max(0, min(returned, Int32(requested))))).filter { $0.state == 0 }
-        guard let result = usable.first else {
-            throw CUDAError.cublas(
-                call: "cublasLtMatmulAlgoGetHeuristic(\(shape))", code: results.first?.state ?? 0,
-                name: "NO_ALGORITHM",
-                message: "cuBLASLt found no algorithm for this GEMM"
-            )
-        }
-        self.algo = result.algo
-        self.candidates = usable.map(\.algo)
+    init(count: Int) {
+        self.count = count
+        slots = .allocate(capacity: count)
+        slots.initialize(repeating: nil, count: count)
     }
 
     deinit {
-        _ = api.matrixLayoutDestroy(a)
-        _ = api.matrixLayoutDestroy(b)
-        _ = api.matrixLayoutDestroy(c)
-        _ = api.matmulDescDestroy(desc)
+        slots.deinitialize(count: count)
+        slots.deallocate()
     }
+
+    func set(_ index: Int, _ algorithm: ernie_cublasLtMatmulAlgo) { slots[index] = algorithm }
+    func get(_ index: Int) -> ernie_cublasLtMatmulAlgo? { slots[index] }
 }

@@ -14,8 +14,8 @@
 ///   (rows rounded up to a multiple of 64) instead of a heuristic query per new shape (a prompt of a new length gives
 ///   the host-grouped MoE ≈ 100 GEMMs of new shapes per layer); not yet measured on a GPU, so off |
 /// | `ERNIE_CUDA_GEMM_PREPARE` | 1 | 0: a host-grouped MoE step's per-expert GEMMs ask cuBLASLt's heuristic for each row count
-///   the first time it occurs instead of for every row count up to the step's token count at once (row counts change
-///   with every prompt, so each new prompt paid queries on the host) |
+///   the first time it occurs instead of every row count being asked at model load (`CUDABackend.prepareMoE`; row
+///   counts follow each prompt's routing, so every new prompt paid queries of 0.15–0.4 ms on the host) |
 /// | `ERNIE_CUDA_MOE_GROUPED_MAX_TOKENS` | 256 | MoE steps with at most this many tokens route and group on the device
 ///   (0: the previous paths, including the one-block-per-token router for larger steps). Up to 4096 / top-k tokens
 ///   (682 for ERNIE's top-6) fit the grouped kernels: prefills of 257–682 tokens then skip the host round trip too
