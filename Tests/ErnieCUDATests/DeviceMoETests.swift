@@ -242,8 +242,10 @@ struct DeviceMoETests {
         // 2 × 512 answers asked ahead, then only the shared expert's two projections (a width of 96: neither has an
         // expert family's shape); every plan the step made that the shared expert did not came from an answer.
         #expect(prepared.queries == 2 * 512 + 2, "queries with preparation: \(prepared.queries)")
+        // Plans: the answers whose kernels were launched once at load (each emulated answer is its own algorithm:
+        // the first 128 by rows), the step's, and the shared expert's two; the other answers wait for first use.
         #expect(prepared.plans + prepared.left == 2 * 512 + 2)
-        #expect(prepared.plans > 2 && prepared.plans <= 2 * 8 + 2)
+        #expect(prepared.plans >= 128 + 2 && prepared.plans <= 128 + 2 * 8 + 2, "plans: \(prepared.plans)")
         // Without: one query per plan, at most 8 experts × 2 directions plus the shared expert's.
         #expect(onFirstUse.queries == onFirstUse.plans && onFirstUse.plans <= 2 * 8 + 2)
         #expect(a == b)

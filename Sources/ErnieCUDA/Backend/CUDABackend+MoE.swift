@@ -219,9 +219,9 @@ extension CUDABackend {
 
     /// Asks cuBLASLt's heuristic ahead for every per-expert GEMM a host-grouped step can make — row counts 1 ...
     /// `maxTokensPerStep` in both directions, operands 256-byte aligned as the pool's are —, on up to 16 threads
-    /// (`ERNIE_CUDA_GEMM_PREPARE`). The counts follow each prompt's routing, so without this every new prompt paid
-    /// queries of 0.15–0.4 ms each on the host: a 2048-token prefill of a new prompt took 116 ms against 49.5 ms for
-    /// a repeated one (H200, round 8).
+    /// (`ERNIE_CUDA_GEMM_PREPARE`), then launches each distinct algorithm once so its kernel is loaded. The counts
+    /// follow each prompt's routing, so without this every new prompt paid queries of 0.15–0.4 ms each on the host:
+    /// a 2048-token prefill of a new prompt took 137 ms against 50 ms for a repeated one (H200, round 8).
     public func prepareMoE(_ shape: MoEShape, hidden: Int) throws {
         guard perf.gemmPrepare, hidden > 0, shape.intermediateSize > 0 else { return }
         let inter = shape.intermediateSize
@@ -236,6 +236,7 @@ extension CUDABackend {
         blas.prepare(
             families: families, upTo: configuration.maxTokensPerStep,
             threads: min(16, ProcessInfo.processInfo.activeProcessorCount))
+        try blas.loadPreparedKernels(device: device, stream: stream)
     }
 
     /// Routing of a large step (fast paths on): router logits as a tiled fp32 product (64 tokens × 64 experts per
