@@ -64,11 +64,12 @@ struct DeviceMoETests {
     func run(
         tokens: Int, hidden: Int, experts: Int, topK: Int, inter: Int, shared: Bool, withBias: Bool,
         groupedMaxTokens: Int? = nil, batched: Bool = true, staged: Bool = true, sharedInter sharedWidth: Int? = nil,
-        tiles: TokenTiles = .default, held: Range<Int>? = nil, prepareGEMMs: Bool = true,
+        tiles: TokenTiles = .default, held: Range<Int>? = nil, prepareGEMMs: Bool = true, routingOverlap: Bool = true,
         inspect: (CUDABackend) -> Void = { _ in }
     ) throws -> [Float] {
         let backend = try TestDevice.backend(maxTokens: max(512, tokens)) { perf in
             perf.gemmPrepare = prepareGEMMs
+            perf.routingOverlap = routingOverlap
             if let groupedMaxTokens { perf.groupedMoEMaxTokens = groupedMaxTokens }
             perf.batchedMoE = batched
             perf.stagedMoE = staged
@@ -216,6 +217,10 @@ struct DeviceMoETests {
         }
         try run(tokens: 300, hidden: 64, experts: 8, topK: 3, inter: 32, shared: true, withBias: true)
         try run(tokens: 300, hidden: 64, experts: 8, topK: 3, inter: 32, shared: true, withBias: true, batched: false)
+        // The shared expert queued before the ids' copy to the host (the order before the overlap).
+        try run(
+            tokens: 300, hidden: 64, experts: 8, topK: 3, inter: 32, shared: true, withBias: true, batched: false,
+            routingOverlap: false)
     }
 
     /// `prepareMoE` (a model load) asks cuBLASLt's heuristic for every per-expert row count a step can give — 1 ...

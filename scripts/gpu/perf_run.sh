@@ -191,13 +191,20 @@ if wanted ab; then
     ab prefill640 "--batch 1 --steps 2 --context 16 --prefill 640"
     ab prefill640-gemm-prepare-off "--batch 1 --steps 2 --context 16 --prefill 640" ERNIE_CUDA_GEMM_PREPARE=0
     ab prefill8192-gemm-prepare-off "--batch 1 --steps 2 --context 16 --prefill 8192" ERNIE_CUDA_GEMM_PREPARE=0
+    ab prefill8192-routing-overlap-off "--batch 1 --steps 2 --context 16 --prefill 8192" ERNIE_CUDA_MOE_ROUTING_OVERLAP=0
+    ab prefill640-routing-overlap-off "--batch 1 --steps 2 --context 16 --prefill 640" ERNIE_CUDA_MOE_ROUTING_OVERLAP=0
     ab prefill8192-moe-batched-on "--batch 1 --steps 2 --context 16 --prefill 8192" ERNIE_CUDA_MOE_BATCHED=1
     ab prefill2048-moe-batched-on "--batch 1 --steps 2 --context 16 --prefill 2048" ERNIE_CUDA_MOE_BATCHED=1
     ab prefill4096 "--batch 1 --steps 2 --context 16 --prefill 4096"
+    ab prefill4096-routing-overlap-off "--batch 1 --steps 2 --context 16 --prefill 4096" ERNIE_CUDA_MOE_ROUTING_OVERLAP=0
     ab prefill4096-gemm-prepare-off "--batch 1 --steps 2 --context 16 --prefill 4096" ERNIE_CUDA_GEMM_PREPARE=0
     ab prefill4096-shared-gemm-algos "--batch 1 --steps 2 --context 16 --prefill 4096" ERNIE_CUDA_GEMM_SHARED_ALGOS=1
     ab prefill8192-flash-wide-off "--batch 1 --steps 2 --context 16 --prefill 8192" ERNIE_CUDA_FLASH_PREFILL_WIDE=0
     ab prefill8192-flash-off "--batch 1 --steps 2 --context 16 --prefill 8192" ERNIE_CUDA_FLASH_PREFILL=0
+    # The newest switch once more, the other way round (run-to-run spread is ≈ 1 %).
+    ab prefill8192-routing-overlap-off-again "--batch 1 --steps 2 --context 16 --prefill 8192" \
+        ERNIE_CUDA_MOE_ROUTING_OVERLAP=0
+    ab prefill8192-again "--batch 1 --steps 2 --context 16 --prefill 8192"
     cat "$AB_TABLE" >> "$SUMMARY"
     # A prefill's first run meets its GEMM shapes for the first time (as a server does with each new prompt length).
     for f in "$LOGS"/ab-prefill*.log "$LOGS"/ab-all-fast-paths.log "$LOGS"/ab-gemm-prepare-off.log; do

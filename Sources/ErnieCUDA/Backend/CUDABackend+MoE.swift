@@ -93,16 +93,17 @@ extension CUDABackend {
             }
         }
         // Shared expert (a dense SwiGLU MLP on every token).
-        var sharedOut: CUDATensor?
-        if let shared = weights.shared {
+        func sharedExpert() throws -> CUDATensor? {
+            guard let shared = weights.shared else { return nil }
             let sgu = try linear(x, shared.gateUp.weight, bias: shared.gateUp.bias)
             let sact = try siluAndMul(sgu)
-            sharedOut = try linear(sact, shared.down.weight, bias: shared.down.bias)
+            return try linear(sact, shared.down.weight, bias: shared.down.bias)
         }
         let out = try makeTensor(rows: x.rows, launchRows: tokens, columns: hidden, .bfloat16, "moe output")
         if !shape.isExpertParallel, tokens * topK <= Self.smallBatchPairs, hidden % 8 == 0, inter % 8 == 0,
             topK * inter * 2 <= device.maxSharedMemoryPerBlockOptin, hidden * 2 <= device.maxSharedMemoryPerBlockOptin
         {
+            let sharedOut = try sharedExpert()
             let h = try makeTensor(rows: tokens * topK, columns: inter, .bfloat16, "expert activations")
             try launch(
                 "ernie_moe_gate_up_small",
@@ -140,11 +141,13 @@ extension CUDABackend {
             }
             return out
         }
-        // 2. Group by expert on the host (a round trip: not replayable in a graph).
+        // 2. Group by expert on the host (a round trip: not replayable in a graph). The ids are copied right behind the
+        // routing and the shared expert's GEMMs queued after the copy, so the GPU runs them while the host waits for
+        // the ids and plans.
         try bodyIsNotGraphable()
-        let hostIDs = try stream.download(Int32.self, count: tokens * topK, from: ids.address)
-        uploads.recycle()
-        let plan = try MoEPlan(topKIds: hostIDs, tokens: tokens, topK: topK, experts: experts, held: local)
+        let hostIDs = try routingIDsToHost(ids, count: tokens * topK) { try sharedExpert() }
+        let sharedOut = hostIDs.queued
+        let plan = try MoEPlan(topKIds: hostIDs.ids, tokens: tokens, topK: topK, experts: experts, held: local)
         let batched = perf.batchedMoE && weights.expertsGateUpBias == nil && weights.expertsDownBias == nil
             && !shape.isExpertParallel && plan.paddedFill >= MoEPlan.minimumBatchedFill
         let layout = batched ? plan.padded() : (rowsPerExpert: 0, sortedTokens: plan.sortedTokens, rowOf: plan.rowOf)
@@ -237,6 +240,29 @@ extension CUDABackend {
             families: families, upTo: configuration.maxTokensPerStep,
             threads: min(16, ProcessInfo.processInfo.activeProcessorCount))
         try blas.loadPreparedKernels(device: device, stream: stream)
+    }
+
+    /// The step's top-k ids on the host: copied behind the routing into page-locked memory, then `queue`'s launches
+    /// (the shared expert) enqueued behind the copy, then a wait for the copy alone — the GPU works on `queue`'s
+    /// launches while the host waits and plans (before, the host waited for the whole stream). `queue` must not
+    /// upload: the upload arena is recycled once the copy is done, which every upload queued before it then is.
+    private func routingIDsToHost<Queued>(_ ids: CUDATensor, count: Int, queue: () throws -> Queued) throws
+        -> (ids: [Int32], queued: Queued)
+    {
+        let bytes = count * 4
+        if (routingHost?.byteCount ?? 0) < bytes {
+            routingHost = try PinnedHostBuffer(device: device, byteCount: max(bytes, 64 << 10), label: "MoE top-k ids")
+        }
+        let host = routingHost!
+        // (ERNIE_CUDA_MOE_ROUTING_OVERLAP=0: the launches first, so the copy waits behind them, as before.)
+        let early = perf.routingOverlap ? nil : try queue()
+        try stream.copy(toHost: host, from: ids.address, byteCount: bytes)
+        try routingCopied.record(on: stream)
+        let queued = try early ?? queue()
+        try routingCopied.synchronize()
+        uploads.recycle()
+        let values = Array(UnsafeBufferPointer(start: host.pointer.assumingMemoryBound(to: Int32.self), count: count))
+        return (values, queued)
     }
 
     /// Routing of a large step (fast paths on): router logits as a tiled fp32 product (64 tokens × 64 experts per

@@ -60,6 +60,9 @@ public final class CUDABackend: Backend {
     var profiler: OpProfiler?
     /// Completion ticket of the grouped MoE router (one word, zero between launches).
     let moeTicket: DeviceBuffer
+    /// A host-grouped MoE step's top-k ids on their way to the host (grown on demand), and the event after their copy.
+    var routingHost: PinnedHostBuffer?
+    let routingCopied: CUDAEvent
 
     public init(configuration: Configuration = Configuration()) throws {
         guard configuration.maxTokensPerStep > 0 else {
@@ -85,6 +88,7 @@ public final class CUDABackend: Backend {
         // One ticket for the router's grouping step plus one per 8-token column (GroupedMoEPlan.maxPairs tokens).
         let ticketBytes = 4 * (1 + GroupedMoEPlan.maxPairs / 8)
         moeTicket = try DeviceBuffer(device: device, byteCount: ticketBytes, label: "MoE router tickets")
+        routingCopied = try CUDAEvent(device: device)
         try stream.fillZero(moeTicket.address, byteCount: ticketBytes)
         try stream.synchronize()
     }

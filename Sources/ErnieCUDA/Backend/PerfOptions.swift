@@ -16,6 +16,8 @@
 /// | `ERNIE_CUDA_GEMM_PREPARE` | 1 | 0: a host-grouped MoE step's per-expert GEMMs ask cuBLASLt's heuristic for each row count
 ///   the first time it occurs instead of every row count being asked at model load (`CUDABackend.prepareMoE`; row
 ///   counts follow each prompt's routing, so every new prompt paid queries of 0.15–0.4 ms on the host) |
+/// | `ERNIE_CUDA_MOE_ROUTING_OVERLAP` | 1 | 0: a host-grouped MoE step queues the shared expert's GEMMs before the copy of the
+///   top-k ids to the host, so the host waits for them too, instead of after it (they then run while the host plans) |
 /// | `ERNIE_CUDA_MOE_GROUPED_MAX_TOKENS` | 256 | MoE steps with at most this many tokens route and group on the device
 ///   (0: the previous paths, including the one-block-per-token router for larger steps). Up to 4096 / top-k tokens
 ///   (682 for ERNIE's top-6) fit the grouped kernels: prefills of 257–682 tokens then skip the host round trip too
@@ -60,6 +62,8 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
     public var gemmSharedAlgorithms: Bool
     /// Per-expert GEMM plans made for every row count at once (`ERNIE_CUDA_GEMM_PREPARE`).
     public var gemmPrepare: Bool
+    /// Shared expert queued behind the routing ids' copy to the host (`ERNIE_CUDA_MOE_ROUTING_OVERLAP`).
+    public var routingOverlap: Bool
     public var groupedMoEMaxTokens: Int
     public var persistentMoE: Bool
     public var stagedMoE: Bool
@@ -80,7 +84,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
 
     public init(
         graphs: Bool = true, graphMaxBatch: Int = 256, gemvMaxRows: Int = 0, gemmTuning: Bool = false,
-        gemmSharedAlgorithms: Bool = false, gemmPrepare: Bool = true,
+        gemmSharedAlgorithms: Bool = false, gemmPrepare: Bool = true, routingOverlap: Bool = true,
         groupedMoEMaxTokens: Int = 256, persistentMoE: Bool = true, stagedMoE: Bool = true,
         moeNT1MaxTokens: Int = 16, moeNT2MaxTokens: Int = 64,
         batchedMoE: Bool = false, fusedDecodeRope: Bool = true,
@@ -95,6 +99,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
         self.gemmTuning = gemmTuning
         self.gemmSharedAlgorithms = gemmSharedAlgorithms
         self.gemmPrepare = gemmPrepare
+        self.routingOverlap = routingOverlap
         self.groupedMoEMaxTokens = groupedMoEMaxTokens
         self.persistentMoE = persistentMoE
         self.stagedMoE = stagedMoE
@@ -114,7 +119,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
     /// Every fast path off: the kernels and cuBLASLt calls the backend used before them (the reference path).
     public static let reference = PerfOptions(
         graphs: false, gemvMaxRows: 0, gemmTuning: false, gemmSharedAlgorithms: false, gemmPrepare: false,
-        groupedMoEMaxTokens: 0,
+        routingOverlap: false, groupedMoEMaxTokens: 0,
         persistentMoE: false, stagedMoE: false, batchedMoE: false, fusedDecodeRope: false,
         decodeAttention: false,
         decodeAttentionTensorCores: false, fastElementwise: false, flashPrefill: false, flashPrefillWide: false,
@@ -136,6 +141,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
         flag("ERNIE_CUDA_GEMM_TUNE", &options.gemmTuning)
         flag("ERNIE_CUDA_GEMM_SHARED_ALGOS", &options.gemmSharedAlgorithms)
         flag("ERNIE_CUDA_GEMM_PREPARE", &options.gemmPrepare)
+        flag("ERNIE_CUDA_MOE_ROUTING_OVERLAP", &options.routingOverlap)
         number("ERNIE_CUDA_MOE_GROUPED_MAX_TOKENS", &options.groupedMoEMaxTokens, range: 0...GroupedMoEPlan.maxPairs)
         flag("ERNIE_CUDA_MOE_PERSISTENT", &options.persistentMoE)
         flag("ERNIE_CUDA_MOE_STAGED", &options.stagedMoE)
@@ -159,6 +165,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
             + "GEMM tuning \(gemmTuning ? "on" : "off"), "
             + "shared GEMM algorithms \(gemmSharedAlgorithms ? "on" : "off"), "
             + "expert GEMM plans \(gemmPrepare ? "prepared" : "on first use"), "
+            + "shared expert \(routingOverlap ? "behind" : "before") the routing copy, "
             + "grouped MoE \(groupedMoEMaxTokens > 0 ? "≤\(groupedMoEMaxTokens) tokens" : "off")"
             + "\(groupedMoEMaxTokens > 0 && !persistentMoE ? " (one block per item)" : "")"
             + "\(groupedMoEMaxTokens > 0 && stagedMoE ? " (weights staged in shared memory)" : "")"

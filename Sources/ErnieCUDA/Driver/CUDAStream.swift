@@ -48,6 +48,19 @@ public final class CUDAStream {
         try synchronize()
     }
 
+    /// Device → host into page-locked memory, ordered on this stream; the data is there once the stream reaches an
+    /// event recorded after this call.
+    func copy(toHost destination: PinnedHostBuffer, from source: UInt64, byteCount: Int) throws {
+        guard byteCount > 0 else { return }
+        guard byteCount <= destination.byteCount else {
+            throw CUDAError.invalidArgument("copy of \(byteCount) bytes into a \(destination.byteCount)-byte host buffer")
+        }
+        try api.check(
+            api.cuMemcpyDtoHAsync(destination.pointer, source, byteCount, handle),
+            "cuMemcpyDtoHAsync_v2(\(byteCount) bytes)"
+        )
+    }
+
     func copy(deviceToDevice destination: UInt64, from source: UInt64, byteCount: Int) throws {
         guard byteCount > 0 else { return }
         try api.check(
@@ -98,6 +111,11 @@ public final class CUDAEvent {
 
     public func record(on stream: CUDAStream) throws {
         try device.api.check(device.api.cuEventRecord(handle, stream.handle), "cuEventRecord")
+    }
+
+    /// Blocks until the stream has reached this event; a kernel fault before it surfaces here.
+    public func synchronize() throws {
+        try device.api.check(device.api.cuEventSynchronize(handle), "cuEventSynchronize")
     }
 
     /// Milliseconds between `start` and this event (both recorded; waits for this one).
