@@ -15,9 +15,11 @@
 ///   the host-grouped MoE ≈ 100 GEMMs of new shapes per layer); not yet measured on a GPU, so off |
 /// | `ERNIE_CUDA_GEMM_PREPARE` | 1 | 0: a host-grouped MoE step's per-expert GEMMs ask cuBLASLt's heuristic for each row count
 ///   the first time it occurs instead of every row count being asked at model load (`CUDABackend.prepareMoE`; row
-///   counts follow each prompt's routing, so every new prompt paid queries of 0.15–0.4 ms on the host) |
+///   counts follow each prompt's routing, so every new prompt paid queries of 0.15–0.4 ms on the host: a new
+///   2048-token prompt's prefill 107–144 ms against 47–48 ms prepared, H200, round 8) |
 /// | `ERNIE_CUDA_MOE_ROUTING_OVERLAP` | 1 | 0: a host-grouped MoE step queues the shared expert's GEMMs before the copy of the
-///   top-k ids to the host, so the host waits for them too, instead of after it (they then run while the host plans) |
+///   top-k ids to the host, so the host waits for them too, instead of after it (they then run while the host plans:
+///   8192-token prefill 150 → 144 ms on the H200, BENCHMARKS.md round 8) |
 /// | `ERNIE_CUDA_MOE_GROUPED_MAX_TOKENS` | 256 | MoE steps with at most this many tokens route and group on the device
 ///   (0: the previous paths, including the one-block-per-token router for larger steps). Up to 4096 / top-k tokens
 ///   (682 for ERNIE's top-6) fit the grouped kernels: prefills of 257–682 tokens then skip the host round trip too
