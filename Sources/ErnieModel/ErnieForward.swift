@@ -62,8 +62,9 @@ public final class ErnieForward<B: Backend>: ModelExecutor {
                 "expert parallelism (--ep-size > 1) is not implemented by the \(backend.deviceDescription) backend; "
                     + "use tensor-parallel experts (--ep-size 1)")
         }
-        try backend.allocateKVCache(kvLayout)
+        // Before the KV cache takes the device's memory: the preparation may use scratch buffers.
         if let moeShape { try backend.prepareMoE(moeShape, hidden: config.hiddenSize) }
+        try backend.allocateKVCache(kvLayout)
     }
 
     /// Loads a model folder (config.json plus safetensors, or dummy weights) onto `backend`; `progress` hears how

@@ -234,30 +234,34 @@ final class CuBLASLt {
     }
 
     var cachedPlanCount: Int { plans.count }
-    /// Runs one GEMM of each distinct algorithm among the answers of `prepare` — on the shape with the fewest rows that
-    /// chose it, scratch operands, at most `limit` algorithms — so the kernels behind them are loaded now: CUDA loads
-    /// a kernel at its first launch, which otherwise falls on the first prompts whose routing needs it (a 2048-token
-    /// prefill of a new prompt took 68.8 / 83.5 / 49.7 ms for the first three after loading against 50 ms steady,
-    /// H200, round 8). Waits for the stream. Returns the number of GEMMs run.
+
+    /// Runs one GEMM of each distinct algorithm among the answers of `prepare` — on the shape with the fewest rows
+    /// that chose it, scratch operands, at most `limit` algorithms — so the kernels behind them are loaded now: CUDA
+    /// loads a kernel at its first launch, which otherwise falls on the first prompts whose routing needs it (a
+    /// 2048-token prefill of a new prompt took 68.8 / 83.5 / 49.7 ms for the first three after loading against 50 ms
+    /// steady, H200, round 8). Waits for the stream. Returns the number of GEMMs run.
     @discardableResult
     func loadPreparedKernels(device: CUDADevice, stream: CUDAStream, limit: Int = 128) throws -> Int {
+        func order(_ a: GemmShape, _ b: GemmShape) -> Bool { (a.n, a.m, a.k) < (b.n, b.m, b.k) }
         var first: [[UInt64]: GemmShape] = [:]
-        let byRows = preparedAlgorithms.sorted { ($0.key.n, $0.key.m, $0.key.k) < ($1.key.n, $1.key.m, $1.key.k) }
-        for (shape, algorithm) in byRows {
+        for (shape, algorithm) in preparedAlgorithms.sorted(by: { order($0.key, $1.key) }) {
             let key = withUnsafeBytes(of: algorithm) { Array($0.bindMemory(to: UInt64.self)) }
             if first[key] == nil { first[key] = shape }
             if first.count == limit { break }
         }
-        let shapes = first.values.sorted { ($0.n, $0.m, $0.k) < ($1.n, $1.m, $1.k) }
+        let shapes = first.values.sorted(by: order)
         guard !shapes.isEmpty else { return 0 }
-        func bytes(_ f: (GemmShape) -> Int) -> Int { shapes.map(f).max() ?? 0 }
-        let x = try DeviceBuffer(device: device, byteCount: bytes { $0.n * $0.k * 2 }, label: "GEMM warm-up input")
-        let w = try DeviceBuffer(device: device, byteCount: bytes { $0.m * $0.k * 2 }, label: "GEMM warm-up weight")
-        let y = try DeviceBuffer(device: device, byteCount: bytes { $0.m * $0.n * 4 }, label: "GEMM warm-up output")
+        func scratch(_ label: String, _ bytes: (GemmShape) -> Int) -> DeviceBuffer? {
+            try? DeviceBuffer(device: device, byteCount: shapes.map(bytes).max() ?? 0, label: "GEMM warm-up \(label)")
+        }
+        // Without room for the scratch operands the kernels load on first use instead, as without this.
+        guard let x = scratch("input", { $0.n * $0.k * 2 }), let w = scratch("weight", { $0.m * $0.k * 2 }),
+            let y = scratch("output", { $0.m * $0.n * 4 })
+        else { return 0 }
         for shape in shapes {
             let plan = try plan(for: shape, candidates: 1)
             // A failure here is the first use's failure later: leave it to that call's error.
-            _ = run(plan, algo: plan.algo, operands: (x: x.address, weight: w.address, output: y.address), stream: stream)
+            _ = run(plan, algo: plan.algo, operands: (x.address, w.address, y.address), stream: stream)
         }
         try stream.synchronize()
         return shapes.count
