@@ -184,13 +184,13 @@ final class CuBLASLt {
     }
 
     /// Asks the heuristic now for every row count 1 ... `rows` of each family (a shape whose n is ignored) not asked
-    /// yet, on up to `threads` threads with a cuBLASLt handle each; a later GEMM of one of those shapes then builds
+    /// yet, on up to `threads` threads with `context` current and a cuBLASLt handle each; a later GEMM of one of those shapes then builds
     /// its plan from the answer without a query — the same plan a query on first use would give. The host-grouped
     /// MoE's per-expert GEMMs take row counts that change with every prompt, and a query costs the host 0.15–0.4 ms
     /// (H200, cuBLASLt 13), more than such a GEMM takes on the GPU. Shapes whose query fails are left to first use.
     /// Returns the number of queries made.
     @discardableResult
-    func prepare(families: [GemmShape], upTo rows: Int, threads: Int) -> Int {
+    func prepare(families: [GemmShape], upTo rows: Int, threads: Int, context: ContextBinder) -> Int {
         var shapes: [GemmShape] = []
         for family in families {
             var key = family
@@ -212,6 +212,8 @@ final class CuBLASLt {
         let workspaceBytes = workspace.byteCount
         let all = shapes
         DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            // The heuristic answers for the current device: this backend's, on every worker thread.
+            guard context.bind() else { return }
             var handle: ernie_cublasLtHandle?
             guard api.create(&handle) == 0, let handle else { return }
             defer { _ = api.destroy(handle) }

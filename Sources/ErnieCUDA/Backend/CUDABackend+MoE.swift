@@ -238,7 +238,7 @@ extension CUDABackend {
         ]
         blas.prepare(
             families: families, upTo: configuration.maxTokensPerStep,
-            threads: min(16, ProcessInfo.processInfo.activeProcessorCount))
+            threads: min(16, ProcessInfo.processInfo.activeProcessorCount), context: device.contextBinder)
         try blas.loadPreparedKernels(device: device, stream: stream)
     }
 

@@ -73,6 +73,10 @@ public final class CUDADevice {
         try api.check(api.cuCtxSetCurrent(context), "cuCtxSetCurrent")
     }
 
+    /// Makes this device's context current on other threads (work handed to a thread pool); valid while the device
+    /// lives.
+    var contextBinder: ContextBinder { ContextBinder(api: api, context: context) }
+
     /// Free and total device memory (`cuMemGetInfo_v2`).
     public func memoryInfo() throws -> (free: Int, total: Int) {
         var free = 0
@@ -100,4 +104,15 @@ public final class CUDADevice {
     public var summary: String {
         "\(name) (\(architecture), \(multiprocessorCount) SMs, \(CUDAError.formatBytes(totalMemory)))"
     }
+}
+
+/// A device's context, to be made current on a worker thread (`CUDADevice.contextBinder`).
+struct ContextBinder: @unchecked Sendable {
+    // @unchecked: a context handle may be made current on any thread (cuCtxSetCurrent is per thread), and the driver
+    // API table is immutable; the device that owns the context outlives the work that uses this.
+    let api: DriverAPI
+    let context: ernie_CUcontext
+
+    /// Makes the context current on the calling thread; false if the driver refused.
+    func bind() -> Bool { api.cuCtxSetCurrent(context) == 0 }
 }
