@@ -10,8 +10,8 @@ public enum ThroughputBench {
         /// Tokens already in each sequence's KV cache when decoding starts.
         public var context: Int
         public var prefillTokens: Int
-        /// Prefills of as many tokens with other tokens after the timed ones (each routes differently, as a new
-        /// prompt does in a server), timed one by one.
+        /// Prefills of other prompts after the timed ones, 1, 2, … tokens shorter (each a new length that routes
+        /// differently, as a new prompt in a server), timed one by one.
         public var newPrompts: Int
 
         public init(
@@ -83,10 +83,10 @@ public enum ThroughputBench {
         }
         if options.prefillTokens > 0 {
             let pages = (options.prefillTokens + pageSize - 1) / pageSize
-            // Prompt `seed`: the same tokens every time for seed 0; other seeds route differently (new row counts
-            // per expert, as every new prompt in a server).
+            // Prompt `seed`: the same tokens every time for seed 0; another seed is `seed` tokens shorter and routes
+            // differently (a new length and new row counts per expert, as most new prompts in a server).
             func prompt(_ seed: Int) -> ForwardBatch {
-                let tokens = (0..<options.prefillTokens).map {
+                let tokens = (0..<max(1, options.prefillTokens - seed)).map {
                     Int32(($0 * 31 + seed * ($0 % 13 + 1) * 7919) % max(vocab - 1, 1))
                 }
                 return ForwardBatch(
@@ -121,15 +121,17 @@ public enum ThroughputBench {
             if options.newPrompts > 0 {
                 var times: [Double] = []
                 for seed in 1...options.newPrompts {
+                    let batch = prompt(seed)
+                    let last = [LogitsRequest(tokenIndex: batch.tokens.count - 1, sampling: .greedy, vocabLimit: vocab)]
                     let started = Date()
-                    _ = try executor.execute(prompt(seed), logits: request)
+                    _ = try executor.execute(batch, logits: last)
                     times.append(Date().timeIntervalSince(started) * 1000)
                 }
                 let mean = times.reduce(0, +) / Double(times.count)
                 log(
                     "prefill \(tokens.count) tokens, new prompts: "
                         + times.map { String(format: "%.1f", $0) }.joined(separator: " / ")
-                        + String(format: " ms (mean %.1f)", mean))
+                        + String(format: " ms (mean %.1f; 1 to %d tokens shorter)", mean, options.newPrompts))
                 if let probe { log("  after the new prompts: \(probe())") }
             }
         }
