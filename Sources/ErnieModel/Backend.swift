@@ -141,9 +141,6 @@ public protocol Backend: AnyObject {
     /// Called once per model with an MoE block, after its weights are loaded (`hidden`: the model's width): the
     /// backend may plan the block's per-expert work for every step size ahead. Default: nothing.
     func prepareMoE(_ shape: MoEShape, hidden: Int) throws
-    /// Called at load for every projection weight `linear` will multiply (before `prepareMoE`): the backend may plan
-    /// its products for every row count ahead — a prompt of a new length then meets no new shape. Default: nothing.
-    func prepareLinear(_ weight: Weight) throws
 
     // MARK: Capabilities
 
@@ -155,8 +152,6 @@ extension Backend {
     public var supportsExpertParallelism: Bool { false }
 
     public func prepareMoE(_ shape: MoEShape, hidden: Int) throws {}
-
-    public func prepareLinear(_ weight: Weight) throws {}
 
     /// A random weight of the given `[rows, columns]` (or `[n]`) shape for `--load-format dummy`: the whole tensor of
     /// `seed`.

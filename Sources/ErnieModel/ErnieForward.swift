@@ -63,14 +63,6 @@ public final class ErnieForward<B: Backend>: ModelExecutor {
                     + "use tensor-parallel experts (--ep-size 1)")
         }
         // Before the KV cache takes the device's memory: the preparation may use scratch buffers.
-        for layer in weights.layers {
-            var projections = [layer.qkv.weight, layer.o.weight]
-            switch layer.feedForward {
-            case let .dense(mlp): projections += [mlp.gateUp.weight, mlp.down.weight]
-            case let .moe(moe): if let shared = moe.shared { projections += [shared.gateUp.weight, shared.down.weight] }
-            }
-            for weight in projections { try backend.prepareLinear(weight) }
-        }
         if let moeShape { try backend.prepareMoE(moeShape, hidden: config.hiddenSize) }
         try backend.allocateKVCache(kvLayout)
     }

@@ -24,8 +24,7 @@ import Testing
         #expect(on.batchedMoE && on.gemmTuning && on.gemmSharedAlgorithms && on.stagedMoE)
         let off = PerfOptions.environment([
             "ERNIE_CUDA_GRAPHS": "0", "ERNIE_CUDA_GEMV_MAX_ROWS": "0", "ERNIE_CUDA_GEMM_TUNE": "0", "ERNIE_CUDA_GEMM_SHARED_ALGOS": "0",
-            "ERNIE_CUDA_GEMM_PREPARE": "0", "ERNIE_CUDA_GEMM_PREPARE_PROJECTIONS": "0",
-            "ERNIE_CUDA_MOE_ROUTING_OVERLAP": "0", "ERNIE_CUDA_MOE_GROUPED_MAX_TOKENS": "0", "ERNIE_CUDA_MOE_PERSISTENT": "0", "ERNIE_CUDA_MOE_STAGED": "0",
+            "ERNIE_CUDA_GEMM_PREPARE": "0", "ERNIE_CUDA_MOE_ROUTING_OVERLAP": "0", "ERNIE_CUDA_MOE_GROUPED_MAX_TOKENS": "0", "ERNIE_CUDA_MOE_PERSISTENT": "0", "ERNIE_CUDA_MOE_STAGED": "0",
             "ERNIE_CUDA_DECODE_ROPE_FUSED": "0",
             "ERNIE_CUDA_MOE_BATCHED": "0",
             "ERNIE_CUDA_DECODE_ATTENTION": "off", "ERNIE_CUDA_DECODE_ATTENTION_TC": "0",

@@ -152,9 +152,6 @@ if wanted ab; then
     WIDE="--batch 96,128 --steps 8 --context 512 --prefill 0"
     ab all-fast-paths "$STD"
     ab gemm-prepare-off "$STD" ERNIE_CUDA_GEMM_PREPARE=0
-    ab gemm-prepare-experts-only "$STD" ERNIE_CUDA_GEMM_PREPARE_PROJECTIONS=0
-    ab prefill640-gemm-prepare-experts-only "--batch 1 --steps 2 --context 16 --prefill 640" \
-        ERNIE_CUDA_GEMM_PREPARE_PROJECTIONS=0
     if [ -n "${AB_FULL:-}" ]; then
         ab graphs+decode-attention-off "$STD" ERNIE_CUDA_GRAPHS=0 ERNIE_CUDA_DECODE_ATTENTION=0
         ab gemv-up-to-64-rows "$STD" ERNIE_CUDA_GEMV_MAX_ROWS=64

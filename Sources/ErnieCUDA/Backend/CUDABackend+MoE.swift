@@ -265,20 +265,6 @@ extension CUDABackend {
         return (values, queued)
     }
 
-    /// Plans `weight`'s cuBLASLt products for every row count up to `maxTokensPerStep` ahead, as `prepareMoE` does
-    /// for the experts (`ERNIE_CUDA_GEMM_PREPARE`): a prompt of a new length otherwise asked the heuristic once per
-    /// projection shape (six in ERNIE-4.5-21B-A3B, 0.15–0.4 ms each). A shape already planned costs nothing.
-    public func prepareLinear(_ weight: CUDAWeight) throws {
-        guard perf.gemmPrepare, perf.gemmPrepareProjections, weight.elementType == .bfloat16, weight.shape.count == 2
-        else { return }
-        let family = GemmShape(
-            m: weight.rows, n: 0, k: weight.columns, output: .bfloat16,
-            alignment: GemmShape.alignment(of: [256, UInt64(weight.columns * 2), UInt64(weight.rows * 2)]))
-        blas.prepare(
-            families: [family], upTo: configuration.maxTokensPerStep,
-            threads: min(16, ProcessInfo.processInfo.activeProcessorCount), context: device.contextBinder)
-    }
-
     /// Routing of a large step (fast paths on): router logits as a tiled fp32 product (64 tokens × 64 experts per
     /// block), then one warp per token for softmax and the biased top-k (the grouped path's routing). The
     /// one-block-per-token `ernie_moe_route` re-reads the whole router for every token: 12.2 ms per 8192-token

@@ -17,8 +17,6 @@
 ///   the first time it occurs instead of every row count being asked at model load (`CUDABackend.prepareMoE`; row
 ///   counts follow each prompt's routing, so every new prompt paid queries of 0.15–0.4 ms on the host: a new
 ///   2048-token prompt's prefill 107–144 ms against 47–48 ms prepared, H200, round 8) |
-/// | `ERNIE_CUDA_GEMM_PREPARE_PROJECTIONS` | 1 | 0 (with `ERNIE_CUDA_GEMM_PREPARE` on): only the experts' GEMMs are planned at load,
-///   not the dense projections' (`CUDABackend.prepareLinear`), whose shapes change with each new prompt length |
 /// | `ERNIE_CUDA_MOE_ROUTING_OVERLAP` | 1 | 0: a host-grouped MoE step queues the shared expert's GEMMs before the copy of the
 ///   top-k ids to the host, so the host waits for them too, instead of after it (they then run while the host plans:
 ///   8192-token prefill 150 → 144 ms on the H200, BENCHMARKS.md round 8) |
@@ -66,8 +64,6 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
     public var gemmSharedAlgorithms: Bool
     /// Per-expert GEMM plans made for every row count at once (`ERNIE_CUDA_GEMM_PREPARE`).
     public var gemmPrepare: Bool
-    /// The dense projections' GEMMs planned at load too (`ERNIE_CUDA_GEMM_PREPARE_PROJECTIONS`).
-    public var gemmPrepareProjections: Bool
     /// Shared expert queued behind the routing ids' copy to the host (`ERNIE_CUDA_MOE_ROUTING_OVERLAP`).
     public var routingOverlap: Bool
     public var groupedMoEMaxTokens: Int
@@ -90,8 +86,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
 
     public init(
         graphs: Bool = true, graphMaxBatch: Int = 256, gemvMaxRows: Int = 0, gemmTuning: Bool = false,
-        gemmSharedAlgorithms: Bool = false, gemmPrepare: Bool = true, gemmPrepareProjections: Bool = true,
-        routingOverlap: Bool = true,
+        gemmSharedAlgorithms: Bool = false, gemmPrepare: Bool = true, routingOverlap: Bool = true,
         groupedMoEMaxTokens: Int = 256, persistentMoE: Bool = true, stagedMoE: Bool = true,
         moeNT1MaxTokens: Int = 16, moeNT2MaxTokens: Int = 64,
         batchedMoE: Bool = false, fusedDecodeRope: Bool = true,
@@ -106,7 +101,6 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
         self.gemmTuning = gemmTuning
         self.gemmSharedAlgorithms = gemmSharedAlgorithms
         self.gemmPrepare = gemmPrepare
-        self.gemmPrepareProjections = gemmPrepareProjections
         self.routingOverlap = routingOverlap
         self.groupedMoEMaxTokens = groupedMoEMaxTokens
         self.persistentMoE = persistentMoE
@@ -127,7 +121,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
     /// Every fast path off: the kernels and cuBLASLt calls the backend used before them (the reference path).
     public static let reference = PerfOptions(
         graphs: false, gemvMaxRows: 0, gemmTuning: false, gemmSharedAlgorithms: false, gemmPrepare: false,
-        gemmPrepareProjections: false, routingOverlap: false, groupedMoEMaxTokens: 0,
+        routingOverlap: false, groupedMoEMaxTokens: 0,
         persistentMoE: false, stagedMoE: false, batchedMoE: false, fusedDecodeRope: false,
         decodeAttention: false,
         decodeAttentionTensorCores: false, fastElementwise: false, flashPrefill: false, flashPrefillWide: false,
@@ -149,7 +143,6 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
         flag("ERNIE_CUDA_GEMM_TUNE", &options.gemmTuning)
         flag("ERNIE_CUDA_GEMM_SHARED_ALGOS", &options.gemmSharedAlgorithms)
         flag("ERNIE_CUDA_GEMM_PREPARE", &options.gemmPrepare)
-        flag("ERNIE_CUDA_GEMM_PREPARE_PROJECTIONS", &options.gemmPrepareProjections)
         flag("ERNIE_CUDA_MOE_ROUTING_OVERLAP", &options.routingOverlap)
         number("ERNIE_CUDA_MOE_GROUPED_MAX_TOKENS", &options.groupedMoEMaxTokens, range: 0...GroupedMoEPlan.maxPairs)
         flag("ERNIE_CUDA_MOE_PERSISTENT", &options.persistentMoE)
@@ -173,7 +166,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
         return "graphs \(graphs ? "≤\(graphMaxBatch)" : "off"), gemv \(gemvMaxRows > 0 ? "≤\(gemvMaxRows) rows" : "off"), "
             + "GEMM tuning \(gemmTuning ? "on" : "off"), "
             + "shared GEMM algorithms \(gemmSharedAlgorithms ? "on" : "off"), "
-            + "GEMM plans \(gemmPrepare ? (gemmPrepareProjections ? "prepared" : "prepared for experts") : "on first use"), "
+            + "expert GEMM plans \(gemmPrepare ? "prepared" : "on first use"), "
             + "shared expert \(routingOverlap ? "behind" : "before") the routing copy, "
             + "grouped MoE \(groupedMoEMaxTokens > 0 ? "≤\(groupedMoEMaxTokens) tokens" : "off")"
             + "\(groupedMoEMaxTokens > 0 && !persistentMoE ? " (one block per item)" : "")"
