@@ -230,8 +230,10 @@ struct DeviceMoETests {
     /// (`ERNIE_EMU_CUBLASLT_EXACT_ALGOS`), so an answer filed under the wrong shape fails the GEMM. Off
     /// (`ERNIE_CUDA_GEMM_PREPARE=0`), the step asks for each expert's count itself. Same output either way.
     @Test func hostGroupedExpertGEMMsArePlannedAtLoad() throws {
-        setenv("ERNIE_EMU_CUBLASLT_EXACT_ALGOS", "1", 1)
-        defer { unsetenv("ERNIE_EMU_CUBLASLT_EXACT_ALGOS") }
+        try EmulatedAlgorithms.with(exact: true) { try checkHostGroupedPlans() }
+    }
+
+    func checkHostGroupedPlans() throws {
         var prepared = (queries: 0, plans: 0, left: 0)
         var onFirstUse = (queries: 0, plans: 0)
         let a = try run(

@@ -147,12 +147,12 @@ struct DeviceOpTests {
     /// GEMMs of more than 64 rows take the algorithm cuBLASLt's heuristic chose for their bucket (rows rounded up to
     /// a multiple of 64) instead of a query of their own; the products still match the host's.
     @Test func rowCountsShareTheirBucketsAlgorithm() throws {
-        try runSharedAlgorithms(exactAlgorithmsOnly: false)
+        try EmulatedAlgorithms.with(exact: false) { try runSharedAlgorithms(exactAlgorithmsOnly: false) }
         // An emulated cuBLASLt whose algorithms take only the row count they were chosen for: every borrowed
         // algorithm is rejected and the GEMM falls back to a query of its own, with the same products.
-        setenv("ERNIE_EMU_CUBLASLT_EXACT_ALGOS", "1", 1)
-        defer { unsetenv("ERNIE_EMU_CUBLASLT_EXACT_ALGOS") }
-        if TestDevice.isEmulator { try runSharedAlgorithms(exactAlgorithmsOnly: true) }
+        if TestDevice.isEmulator {
+            try EmulatedAlgorithms.with(exact: true) { try runSharedAlgorithms(exactAlgorithmsOnly: true) }
+        }
     }
 
     func runSharedAlgorithms(exactAlgorithmsOnly: Bool) throws {

@@ -26,6 +26,22 @@ enum TestDevice {
     }
 }
 
+/// The emulated cuBLASLt's `ERNIE_EMU_CUBLASLT_EXACT_ALGOS` switch (on: an algorithm runs only at the row count it was
+/// chosen for) is one environment variable for the whole process, and tests run in parallel: a test whose outcome
+/// depends on it sets it through `with(exact:)`, which holds a lock for the test's duration.
+enum EmulatedAlgorithms {
+    static let lock = NSLock()
+    static let variable = "ERNIE_EMU_CUBLASLT_EXACT_ALGOS"
+
+    static func with<T>(exact: Bool, _ body: () throws -> T) rethrows -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        if exact { setenv(variable, "1", 1) } else { unsetenv(variable) }
+        defer { unsetenv(variable) }
+        return try body()
+    }
+}
+
 /// Heap memory owning the bytes of a test `HostTensor`.
 final class TestBuffer {
     let bytes: UnsafeMutableRawBufferPointer
