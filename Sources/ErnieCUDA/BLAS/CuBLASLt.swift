@@ -57,17 +57,9 @@ final class CuBLASLt {
         guard inFeatures > 0, batch <= Int(Int32.max) else {
             throw CUDAError.invalidArgument("GEMM with inner dimension \(inFeatures), batch \(batch)")
         }
-        let outBytes = outputType == .bfloat16 ? 2 : 4
-        var aligned: [UInt64] = [x, weight, output, UInt64(inFeatures * 2), UInt64(outFeatures * outBytes)]
-        if batch > 1 {
-            aligned += [
-                UInt64(outFeatures * inFeatures * 2), UInt64(rows * inFeatures * 2), UInt64(rows * outFeatures * outBytes),
-            ]
-        }
         let shape = GemmShape(
-            m: outFeatures, n: rows, k: inFeatures, output: outputType, alignment: GemmShape.alignment(of: aligned),
-            batch: batch
-        )
+            rows: rows, outFeatures: outFeatures, inFeatures: inFeatures, output: outputType,
+            addresses: [x, weight, output], batch: batch)
         let operands = (x: x, weight: weight, output: output)
         if tune {
             let plan = try self.plan(for: shape, candidates: Self.tuningCandidates)
@@ -184,11 +176,11 @@ final class CuBLASLt {
     }
 
     /// Asks the heuristic now for every row count 1 ... `rows` of each family (a shape whose n is ignored) not asked
-    /// yet, on up to `threads` threads with `context` current and a cuBLASLt handle each; a later GEMM of one of those shapes then builds
-    /// its plan from the answer without a query — the same plan a query on first use would give. The host-grouped
-    /// MoE's per-expert GEMMs take row counts that change with every prompt, and a query costs the host 0.15–0.4 ms
-    /// (H200, cuBLASLt 13), more than such a GEMM takes on the GPU. Shapes whose query fails are left to first use.
-    /// Returns the number of queries made.
+    /// yet, on up to `threads` threads with `context` current and a cuBLASLt handle each; a later GEMM of one of those
+    /// shapes then builds its plan from the answer without a query — the same plan a query on first use would give.
+    /// The host-grouped MoE's per-expert GEMMs take row counts that change with every prompt, and a query costs the
+    /// host 0.15–0.4 ms (H200, cuBLASLt 13), more than such a GEMM takes on the GPU. Shapes whose query fails are left
+    /// to first use. Returns the number of queries made.
     @discardableResult
     func prepare(families: [GemmShape], upTo rows: Int, threads: Int, context: ContextBinder) -> Int {
         var shapes: [GemmShape] = []

@@ -16,6 +16,31 @@ struct GemmShape: Hashable, CustomStringConvertible {
         "m=\(m) n=\(n) k=\(k) out=\(output) align=\(alignment)\(batch > 1 ? " batch=\(batch)" : "")"
     }
 
+    init(m: Int, n: Int, k: Int, output: GemmOutput, alignment: Int, batch: Int = 1) {
+        self.m = m
+        self.n = n
+        self.k = k
+        self.output = output
+        self.alignment = alignment
+        self.batch = batch
+    }
+
+    /// The key `CuBLASLt.gemm` files the plan of `Y[rows, outFeatures] = X · Wᵀ` under, its operands starting at
+    /// `addresses` (x, weight, output; the row strides, and a strided batch's matrix strides, count too).
+    init(rows: Int, outFeatures: Int, inFeatures: Int, output: GemmOutput, addresses: [UInt64], batch: Int = 1) {
+        let outBytes = output == .bfloat16 ? 2 : 4
+        var aligned = addresses + [UInt64(inFeatures * 2), UInt64(outFeatures * outBytes)]
+        if batch > 1 {
+            aligned += [
+                UInt64(outFeatures * inFeatures * 2), UInt64(rows * inFeatures * 2),
+                UInt64(rows * outFeatures * outBytes),
+            ]
+        }
+        self.init(
+            m: outFeatures, n: rows, k: inFeatures, output: output, alignment: Self.alignment(of: aligned),
+            batch: batch)
+    }
+
     static func alignment(of values: [UInt64]) -> Int {
         var alignment = 256
         for address in values {

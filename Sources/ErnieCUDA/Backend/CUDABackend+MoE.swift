@@ -229,12 +229,8 @@ extension CUDABackend {
         guard perf.gemmPrepare, hidden > 0, shape.intermediateSize > 0 else { return }
         let inter = shape.intermediateSize
         let families = [
-            GemmShape(
-                m: 2 * inter, n: 0, k: hidden, output: .bfloat16,
-                alignment: GemmShape.alignment(of: [256, UInt64(hidden * 2), UInt64(2 * inter * 2)])),
-            GemmShape(
-                m: hidden, n: 0, k: inter, output: .bfloat16,
-                alignment: GemmShape.alignment(of: [256, UInt64(inter * 2), UInt64(hidden * 2)])),
+            GemmShape(rows: 0, outFeatures: 2 * inter, inFeatures: hidden, output: .bfloat16, addresses: [256]),
+            GemmShape(rows: 0, outFeatures: hidden, inFeatures: inter, output: .bfloat16, addresses: [256]),
         ]
         blas.prepare(
             families: families, upTo: configuration.maxTokensPerStep,

@@ -120,7 +120,7 @@ public final class CUDAEvent {
 
     /// Milliseconds between `start` and this event (both recorded; waits for this one).
     public func milliseconds(since start: CUDAEvent) throws -> Double {
-        try device.api.check(device.api.cuEventSynchronize(handle), "cuEventSynchronize")
+        try synchronize()
         var ms: Float = 0
         try device.api.check(device.api.cuEventElapsedTime(&ms, start.handle, handle), "cuEventElapsedTime_v2")
         return Double(ms)

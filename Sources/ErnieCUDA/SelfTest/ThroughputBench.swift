@@ -85,11 +85,12 @@ public enum ThroughputBench {
             let pages = (options.prefillTokens + pageSize - 1) / pageSize
             // Prompt `seed`: the same tokens every time for seed 0; another seed is `seed` tokens shorter and routes
             // differently (a new length and new row counts per expert, as most new prompts in a server).
-            func prompt(_ seed: Int) -> ForwardBatch {
+            // Its batch, and the logits request of its last token.
+            func prompt(_ seed: Int) -> (batch: ForwardBatch, request: [LogitsRequest]) {
                 let tokens = (0..<max(1, options.prefillTokens - seed)).map {
                     Int32(($0 * 31 + seed * ($0 % 13 + 1) * 7919) % max(vocab - 1, 1))
                 }
-                return ForwardBatch(
+                let batch = ForwardBatch(
                     tokens: tokens,
                     sequences: [
                         .init(
@@ -98,10 +99,10 @@ public enum ThroughputBench {
                     ],
                     pageSize: pageSize
                 )
+                return (batch, [LogitsRequest(tokenIndex: tokens.count - 1, sampling: .greedy, vocabLimit: vocab)])
             }
-            let batch = prompt(0)
+            let (batch, request) = prompt(0)
             let tokens = batch.tokens
-            let request = [LogitsRequest(tokenIndex: tokens.count - 1, sampling: .greedy, vocabLimit: vocab)]
             // The first run meets its GEMM shapes for the first time (as a server does with each new prompt length).
             let first = Date()
             _ = try executor.execute(batch, logits: request)
@@ -121,10 +122,9 @@ public enum ThroughputBench {
             if options.newPrompts > 0 {
                 var times: [Double] = []
                 for seed in 1...options.newPrompts {
-                    let batch = prompt(seed)
-                    let last = [LogitsRequest(tokenIndex: batch.tokens.count - 1, sampling: .greedy, vocabLimit: vocab)]
+                    let (batch, request) = prompt(seed)
                     let started = Date()
-                    _ = try executor.execute(batch, logits: last)
+                    _ = try executor.execute(batch, logits: request)
                     times.append(Date().timeIntervalSince(started) * 1000)
                 }
                 let mean = times.reduce(0, +) / Double(times.count)
