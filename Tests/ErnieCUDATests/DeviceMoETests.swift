@@ -65,11 +65,12 @@ struct DeviceMoETests {
         tokens: Int, hidden: Int, experts: Int, topK: Int, inter: Int, shared: Bool, withBias: Bool,
         groupedMaxTokens: Int? = nil, batched: Bool = true, staged: Bool = true, sharedInter sharedWidth: Int? = nil,
         tiles: TokenTiles = .default, held: Range<Int>? = nil, prepareGEMMs: Bool = true, routingOverlap: Bool = true,
-        inspect: (CUDABackend) -> Void = { _ in }
+        expertStreams: Int = PerfOptions().moeExpertStreams, inspect: (CUDABackend) -> Void = { _ in }
     ) throws -> [Float] {
         let backend = try TestDevice.backend(maxTokens: max(512, tokens)) { perf in
             perf.gemmPrepare = prepareGEMMs
             perf.routingOverlap = routingOverlap
+            perf.moeExpertStreams = expertStreams
             if let groupedMaxTokens { perf.groupedMoEMaxTokens = groupedMaxTokens }
             perf.batchedMoE = batched
             perf.stagedMoE = staged
@@ -221,6 +222,20 @@ struct DeviceMoETests {
         try run(
             tokens: 300, hidden: 64, experts: 8, topK: 3, inter: 32, shared: true, withBias: true, batched: false,
             routingOverlap: false)
+    }
+
+    /// The per-expert GEMMs of a host-grouped step spread over side streams (`ERNIE_CUDA_MOE_EXPERT_STREAMS`: 3 lanes
+    /// for 8 experts) and all on the backend's stream: both against the reference; the side streams are made only
+    /// when asked for.
+    @Test func hostGroupedExpertGEMMsOnSideStreams() throws {
+        for streams in [3, 1] {
+            try run(
+                tokens: 300, hidden: 64, experts: 8, topK: 3, inter: 32, shared: true, withBias: true, batched: false,
+                expertStreams: streams
+            ) { backend in
+                #expect((backend.expertStreams?.lanes.count ?? 1) == streams)
+            }
+        }
     }
 
     /// `prepareMoE` (a model load) asks cuBLASLt's heuristic for every per-expert row count a step can give — 1 ...

@@ -24,7 +24,7 @@ import Testing
         #expect(on.batchedMoE && on.gemmTuning && on.gemmSharedAlgorithms && on.stagedMoE)
         let off = PerfOptions.environment([
             "ERNIE_CUDA_GRAPHS": "0", "ERNIE_CUDA_GEMV_MAX_ROWS": "0", "ERNIE_CUDA_GEMM_TUNE": "0", "ERNIE_CUDA_GEMM_SHARED_ALGOS": "0",
-            "ERNIE_CUDA_GEMM_PREPARE": "0", "ERNIE_CUDA_MOE_ROUTING_OVERLAP": "0", "ERNIE_CUDA_MOE_GROUPED_MAX_TOKENS": "0", "ERNIE_CUDA_MOE_PERSISTENT": "0", "ERNIE_CUDA_MOE_STAGED": "0",
+            "ERNIE_CUDA_GEMM_PREPARE": "0", "ERNIE_CUDA_MOE_ROUTING_OVERLAP": "0", "ERNIE_CUDA_MOE_EXPERT_STREAMS": "1", "ERNIE_CUDA_MOE_GROUPED_MAX_TOKENS": "0", "ERNIE_CUDA_MOE_PERSISTENT": "0", "ERNIE_CUDA_MOE_STAGED": "0",
             "ERNIE_CUDA_DECODE_ROPE_FUSED": "0",
             "ERNIE_CUDA_MOE_BATCHED": "0",
             "ERNIE_CUDA_DECODE_ATTENTION": "off", "ERNIE_CUDA_DECODE_ATTENTION_TC": "0",
@@ -35,6 +35,9 @@ import Testing
         // Out-of-range values are clamped, not trusted.
         let clamped = PerfOptions.environment(["ERNIE_CUDA_GEMV_MAX_ROWS": "1000", "ERNIE_CUDA_GRAPH_MAX_BATCH": "-3"])
         #expect(clamped.gemvMaxRows == 64 && clamped.graphMaxBatch == 1)
+        #expect(defaults.moeExpertStreams == 4 && PerfOptions.reference.moeExpertStreams == 1)
+        #expect(PerfOptions.environment(["ERNIE_CUDA_MOE_EXPERT_STREAMS": "0"]).moeExpertStreams == 1)
+        #expect(PerfOptions.environment(["ERNIE_CUDA_MOE_EXPERT_STREAMS": "99"]).moeExpertStreams == 8)
     }
 
     @Test func decodeGraphBucketsCoverEveryBatchUpToTheMaximum() {

@@ -148,6 +148,56 @@ import Testing
         #expect(full.paddedFill >= MoEPlan.minimumBatchedFill && plan.paddedFill < MoEPlan.minimumBatchedFill)
     }
 
+    /// The per-expert GEMMs' lanes (`ExpertStreams.assign`) against the optimum found by trying every assignment:
+    /// longest-first greedy scheduling is within 4/3 − 1/(3m) of the best makespan on m lanes (Graham, 1969), here
+    /// with each GEMM's work its rows plus `fixedRows`; every GEMM gets a lane in range, the same answer every time.
+    @Test func expertLanesBalanceWithinGrahamsBound() {
+        func makespan(_ rows: [Int], _ lane: [Int], _ m: Int) -> Int {
+            var load = [Int](repeating: 0, count: m)
+            for (i, l) in lane.enumerated() { load[l] += rows[i] + ExpertStreams.fixedRows }
+            return load.max()!
+        }
+        func optimum(_ rows: [Int], _ m: Int) -> Int {
+            var best = Int.max
+            var lane = [Int](repeating: 0, count: rows.count)
+            func place(_ i: Int) {
+                if i == rows.count {
+                    best = min(best, makespan(rows, lane, m))
+                    return
+                }
+                for l in 0..<m {
+                    lane[i] = l
+                    place(i + 1)
+                }
+            }
+            place(0)
+            return best
+        }
+        var state: UInt64 = 7
+        func next() -> UInt64 {  // SplitMix64
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        for trial in 0..<60 {
+            let m = 2 + trial % 3
+            let n = 1 + trial % 8
+            // Skewed like dummy routing: most experts a few rows, some thousands.
+            let rows = (0..<n).map { _ in next() % 4 == 0 ? Int(next() % 3000) : Int(next() % 9) + 1 }
+            let lane = ExpertStreams.assign(rows: rows, lanes: m)
+            #expect(lane.count == n && lane.allSatisfy { (0..<m).contains($0) })
+            #expect(ExpertStreams.assign(rows: rows, lanes: m) == lane)
+            let bound = Double(optimum(rows, m)) * (4.0 / 3.0 - 1.0 / Double(3 * m))
+            #expect(Double(makespan(rows, lane, m)) <= bound + 1e-9, "rows \(rows) on \(m) lanes: \(lane)")
+        }
+        // One lane: everything on it; no more GEMMs than lanes: each its own lane, the longest on lane 0.
+        #expect(ExpertStreams.assign(rows: [5, 9, 1], lanes: 1) == [0, 0, 0])
+        #expect(ExpertStreams.assign(rows: [5, 900, 1], lanes: 4) == [1, 0, 2])
+        #expect(ExpertStreams.assign(rows: [], lanes: 4).isEmpty)
+    }
+
     @Test func samplingBatchPacksRequests() throws {
         let penalties = PenaltyHistory(promptTokens: [5, 9], outputCounts: [9: 2, 11: 1, 12: 0])
         let requests = [

@@ -201,10 +201,20 @@ if wanted ab; then
     ab prefill4096-shared-gemm-algos "--batch 1 --steps 2 --context 16 --prefill 4096" ERNIE_CUDA_GEMM_SHARED_ALGOS=1
     ab prefill8192-flash-wide-off "--batch 1 --steps 2 --context 16 --prefill 8192" ERNIE_CUDA_FLASH_PREFILL_WIDE=0
     ab prefill8192-flash-off "--batch 1 --steps 2 --context 16 --prefill 8192" ERNIE_CUDA_FLASH_PREFILL=0
-    # The newest switch once more, the other way round (run-to-run spread is ≈ 1 %).
     ab prefill8192-routing-overlap-off-again "--batch 1 --steps 2 --context 16 --prefill 8192" \
         ERNIE_CUDA_MOE_ROUTING_OVERLAP=0
+    # Per-expert GEMMs on 1 / 2 / 8 streams against the default (4), then the newest switch once more the other way
+    # round (run-to-run spread is ≈ 1 %).
+    ab prefill8192-expert-streams-1 "--batch 1 --steps 2 --context 16 --prefill 8192" ERNIE_CUDA_MOE_EXPERT_STREAMS=1
+    ab prefill8192-expert-streams-2 "--batch 1 --steps 2 --context 16 --prefill 8192" ERNIE_CUDA_MOE_EXPERT_STREAMS=2
+    ab prefill8192-expert-streams-8 "--batch 1 --steps 2 --context 16 --prefill 8192" ERNIE_CUDA_MOE_EXPERT_STREAMS=8
+    ab prefill4096-expert-streams-1 "--batch 1 --steps 2 --context 16 --prefill 4096" ERNIE_CUDA_MOE_EXPERT_STREAMS=1
+    ab prefill2048 "--batch 1 --steps 2 --context 16 --prefill 2048"
+    ab prefill2048-expert-streams-1 "--batch 1 --steps 2 --context 16 --prefill 2048" ERNIE_CUDA_MOE_EXPERT_STREAMS=1
+    ab prefill640-expert-streams-1 "--batch 1 --steps 2 --context 16 --prefill 640" ERNIE_CUDA_MOE_EXPERT_STREAMS=1
     ab prefill8192-again "--batch 1 --steps 2 --context 16 --prefill 8192"
+    ab prefill8192-expert-streams-1-again "--batch 1 --steps 2 --context 16 --prefill 8192" \
+        ERNIE_CUDA_MOE_EXPERT_STREAMS=1
     cat "$AB_TABLE" >> "$SUMMARY"
     # A prefill's first run meets its GEMM shapes for the first time (as a server does with each new prompt length).
     for f in "$LOGS"/ab-prefill*.log "$LOGS"/ab-all-fast-paths.log "$LOGS"/ab-gemm-prepare-off.log; do

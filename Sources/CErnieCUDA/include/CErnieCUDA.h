@@ -117,6 +117,7 @@ enum {
 
     ERNIE_CU_STREAM_NON_BLOCKING = 1,
     ERNIE_CU_EVENT_DEFAULT = 0,
+    ERNIE_CU_EVENT_DISABLE_TIMING = 2,
     ERNIE_CU_STREAM_CAPTURE_MODE_THREAD_LOCAL = 1,
     ERNIE_CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION = 6,
 
@@ -193,6 +194,7 @@ typedef ernie_CUresult (*ernie_cuEventCreate_fn)(ernie_CUevent *event, unsigned 
 typedef ernie_CUresult (*ernie_cuEventDestroy_fn)(ernie_CUevent event);
 typedef ernie_CUresult (*ernie_cuEventRecord_fn)(ernie_CUevent event, ernie_CUstream stream);
 typedef ernie_CUresult (*ernie_cuEventSynchronize_fn)(ernie_CUevent event);
+typedef ernie_CUresult (*ernie_cuStreamWaitEvent_fn)(ernie_CUstream stream, ernie_CUevent event, unsigned int flags);
 /// `cuEventElapsedTime_v2`.
 typedef ernie_CUresult (*ernie_cuEventElapsedTime_fn)(float *milliseconds, ernie_CUevent start, ernie_CUevent end);
 typedef ernie_CUresult (*ernie_cuModuleLoadData_fn)(ernie_CUmodule *module, const void *image);

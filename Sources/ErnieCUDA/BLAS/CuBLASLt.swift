@@ -22,6 +22,9 @@ final class CuBLASLt {
     private var preparedRows: [GemmShape: Int] = [:]
     /// The heuristic's answers for shapes asked ahead (`prepare`), until their first GEMM makes a plan of them.
     private var preparedAlgorithms: [GemmShape: ernie_cublasLtMatmulAlgo] = [:]
+    /// Workspaces of streams beside the backend's own (`addWorkspace(for:)`): GEMMs that may run at the same time on
+    /// different streams must not share one. Other streams use `workspace`.
+    private var streamWorkspaces: [ernie_CUstream: DeviceBuffer] = [:]
 
     static let workspaceBytes = 32 << 20
 
@@ -32,6 +35,13 @@ final class CuBLASLt {
         guard let handle else { throw CUDAError.invalidArgument("cublasLtCreate returned no handle") }
         self.handle = handle
         workspace = try DeviceBuffer(device: device, byteCount: Self.workspaceBytes, label: "cuBLASLt workspace")
+    }
+
+    /// Gives GEMMs issued on `stream` a workspace of their own (same size as the main one, so every plan fits it).
+    func addWorkspace(for stream: CUDAStream) throws {
+        guard streamWorkspaces[stream.handle] == nil else { return }
+        streamWorkspaces[stream.handle] = try DeviceBuffer(
+            device: stream.device, byteCount: workspace.byteCount, label: "cuBLASLt workspace (side stream)")
     }
 
     deinit {
@@ -111,6 +121,7 @@ final class CuBLASLt {
         stream: CUDAStream
     ) -> ernie_cublasStatus {
         let (x, weight, output) = operands
+        let workspace = streamWorkspaces[stream.handle] ?? self.workspace
         var alpha: Float = 1
         var beta: Float = 0
         return withUnsafeBytes(of: algo) { algo in

@@ -135,12 +135,13 @@ extension CUDABackend {
         for launch in pending { try runNow(launch) }
     }
 
-    /// Issues a launch on the backend's stream now (with profiling events when a profile is being taken).
+    /// Issues a launch on the backend's stream now (with profiling events when a profile is being taken), or on the
+    /// lane `onLane` set.
     func runNow(_ launch: QueuedLaunch) throws {
         if let profiler {
             try profiler.measure(launch, on: stream)
         } else {
-            try launch.run(stream, false)
+            try launch.run(launchState.lane ?? stream, false)
         }
     }
 

@@ -170,7 +170,7 @@ extension CUDABackend {
                 x: xs.address, weight: gateUp.address, output: gu.address, rows: layout.rowsPerExpert,
                 outFeatures: 2 * inter, inFeatures: hidden, batch: experts, label: "cublas experts gate-up (batched)")
         } else {
-            for (expert, range) in heldExperts {
+            try perExpert(heldExperts) { expert, range in
                 try gemm(
                     x: xs.address(row: range.lowerBound),
                     weight: gateUp.address + UInt64(expert * 2 * inter * hidden * 2),
@@ -190,7 +190,7 @@ extension CUDABackend {
                 x: act.address, weight: down.address, output: ys.address, rows: layout.rowsPerExpert,
                 outFeatures: hidden, inFeatures: inter, batch: experts, label: "cublas experts down (batched)")
         } else {
-            for (expert, range) in heldExperts {
+            try perExpert(heldExperts) { expert, range in
                 try gemm(
                     x: act.address(row: range.lowerBound), weight: down.address + UInt64(expert * hidden * inter * 2),
                     output: ys.address(row: range.lowerBound), rows: range.count, outFeatures: hidden,
@@ -217,7 +217,40 @@ extension CUDABackend {
             try args.int(hidden)
             try args.int(topK)
         }
+        // The lanes read and wrote these through raw addresses; the pool may hand them out again only now.
+        withExtendedLifetime((xs, gu, act, ys)) {}
         return out
+    }
+
+    /// Queues `body`'s launches for each expert (its index in the stacked weights and its sorted rows): on the side
+    /// streams of `ExpertStreams` when there are several (eager steps, no profile), else on the backend's stream.
+    private func perExpert(
+        _ experts: [(expert: Int, rows: Range<Int>)], _ body: (Int, Range<Int>) throws -> Void
+    ) throws {
+        guard experts.count > 1, let streams = try expertLanes() else {
+            for (expert, range) in experts { try body(expert, range) }
+            return
+        }
+        let laneOf = ExpertStreams.assign(rows: experts.map(\.rows.count), lanes: streams.lanes.count)
+        let used = Set(laneOf)
+        try streams.fork(from: stream, lanes: used)
+        defer { launchState.lane = nil }
+        for (i, (expert, range)) in experts.enumerated() {
+            launchState.lane = streams.lanes[laneOf[i]]
+            try body(expert, range)
+        }
+        launchState.lane = nil
+        try streams.join(into: stream, lanes: used)
+    }
+
+    /// The side streams for per-expert GEMMs, made on first use; nil when they are off (`moeExpertStreams` 1), while
+    /// a profile is taken (its events bracket launches on the backend's stream) or outside an eager body.
+    private func expertLanes() throws -> ExpertStreams? {
+        guard perf.moeExpertStreams > 1, profiler == nil, case .eager = launchState.mode else { return nil }
+        if let expertStreams { return expertStreams }
+        let made = try ExpertStreams(device: device, count: perf.moeExpertStreams, blas: blas)
+        expertStreams = made
+        return made
     }
 
     /// Asks cuBLASLt's heuristic ahead for every per-expert GEMM a host-grouped step can make — row counts 1 ...

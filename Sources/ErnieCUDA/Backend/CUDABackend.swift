@@ -63,6 +63,8 @@ public final class CUDABackend: Backend {
     /// A host-grouped MoE step's top-k ids on their way to the host (grown on demand), and the event after their copy.
     var routingHost: PinnedHostBuffer?
     let routingCopied: CUDAEvent
+    /// Side streams of the host-grouped MoE's per-expert GEMMs, made on first use (`expertLanes()`).
+    var expertStreams: ExpertStreams?
 
     public init(configuration: Configuration = Configuration()) throws {
         guard configuration.maxTokensPerStep > 0 else {

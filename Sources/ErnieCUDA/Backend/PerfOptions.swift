@@ -20,6 +20,8 @@
 /// | `ERNIE_CUDA_MOE_ROUTING_OVERLAP` | 1 | 0: a host-grouped MoE step queues the shared expert's GEMMs before the copy of the
 ///   top-k ids to the host, so the host waits for them too, instead of after it (they then run while the host plans:
 ///   8192-token prefill 150 → 144 ms on the H200, BENCHMARKS.md round 8) |
+/// | `ERNIE_CUDA_MOE_EXPERT_STREAMS` | 4 | streams (1–8) a host-grouped MoE step's per-expert GEMMs are spread over
+///   (`ExpertStreams`); 1: all on the backend's stream, one after another |
 /// | `ERNIE_CUDA_MOE_GROUPED_MAX_TOKENS` | 256 | MoE steps with at most this many tokens route and group on the device
 ///   (0: the previous paths, including the one-block-per-token router for larger steps). Up to 4096 / top-k tokens
 ///   (682 for ERNIE's top-6) fit the grouped kernels: prefills of 257–682 tokens then skip the host round trip too
@@ -66,6 +68,8 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
     public var gemmPrepare: Bool
     /// Shared expert queued behind the routing ids' copy to the host (`ERNIE_CUDA_MOE_ROUTING_OVERLAP`).
     public var routingOverlap: Bool
+    /// Streams the per-expert GEMMs of a host-grouped MoE step run on (`ERNIE_CUDA_MOE_EXPERT_STREAMS`).
+    public var moeExpertStreams: Int
     public var groupedMoEMaxTokens: Int
     public var persistentMoE: Bool
     public var stagedMoE: Bool
@@ -87,7 +91,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
     public init(
         graphs: Bool = true, graphMaxBatch: Int = 256, gemvMaxRows: Int = 0, gemmTuning: Bool = false,
         gemmSharedAlgorithms: Bool = false, gemmPrepare: Bool = true, routingOverlap: Bool = true,
-        groupedMoEMaxTokens: Int = 256, persistentMoE: Bool = true, stagedMoE: Bool = true,
+        moeExpertStreams: Int = 4, groupedMoEMaxTokens: Int = 256, persistentMoE: Bool = true, stagedMoE: Bool = true,
         moeNT1MaxTokens: Int = 16, moeNT2MaxTokens: Int = 64,
         batchedMoE: Bool = false, fusedDecodeRope: Bool = true,
         decodeMinimumChunk: Int = PerfOptions.defaultDecodeMinimumChunk,
@@ -102,6 +106,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
         self.gemmSharedAlgorithms = gemmSharedAlgorithms
         self.gemmPrepare = gemmPrepare
         self.routingOverlap = routingOverlap
+        self.moeExpertStreams = moeExpertStreams
         self.groupedMoEMaxTokens = groupedMoEMaxTokens
         self.persistentMoE = persistentMoE
         self.stagedMoE = stagedMoE
@@ -121,7 +126,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
     /// Every fast path off: the kernels and cuBLASLt calls the backend used before them (the reference path).
     public static let reference = PerfOptions(
         graphs: false, gemvMaxRows: 0, gemmTuning: false, gemmSharedAlgorithms: false, gemmPrepare: false,
-        routingOverlap: false, groupedMoEMaxTokens: 0,
+        routingOverlap: false, moeExpertStreams: 1, groupedMoEMaxTokens: 0,
         persistentMoE: false, stagedMoE: false, batchedMoE: false, fusedDecodeRope: false,
         decodeAttention: false,
         decodeAttentionTensorCores: false, fastElementwise: false, flashPrefill: false, flashPrefillWide: false,
@@ -144,6 +149,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
         flag("ERNIE_CUDA_GEMM_SHARED_ALGOS", &options.gemmSharedAlgorithms)
         flag("ERNIE_CUDA_GEMM_PREPARE", &options.gemmPrepare)
         flag("ERNIE_CUDA_MOE_ROUTING_OVERLAP", &options.routingOverlap)
+        number("ERNIE_CUDA_MOE_EXPERT_STREAMS", &options.moeExpertStreams, range: 1...8)
         number("ERNIE_CUDA_MOE_GROUPED_MAX_TOKENS", &options.groupedMoEMaxTokens, range: 0...GroupedMoEPlan.maxPairs)
         flag("ERNIE_CUDA_MOE_PERSISTENT", &options.persistentMoE)
         flag("ERNIE_CUDA_MOE_STAGED", &options.stagedMoE)
@@ -168,6 +174,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
             + "shared GEMM algorithms \(gemmSharedAlgorithms ? "on" : "off"), "
             + "expert GEMM plans \(gemmPrepare ? "prepared" : "on first use"), "
             + "shared expert \(routingOverlap ? "behind" : "before") the routing copy, "
+            + "expert GEMMs on \(moeExpertStreams) stream\(moeExpertStreams == 1 ? "" : "s"), "
             + "grouped MoE \(groupedMoEMaxTokens > 0 ? "≤\(groupedMoEMaxTokens) tokens" : "off")"
             + "\(groupedMoEMaxTokens > 0 && !persistentMoE ? " (one block per item)" : "")"
             + "\(groupedMoEMaxTokens > 0 && stagedMoE ? " (weights staged in shared memory)" : "")"

@@ -26,6 +26,12 @@ public final class CUDAStream {
         try api.check(api.cuStreamSynchronize(handle), "cuStreamSynchronize")
     }
 
+    /// Work queued on this stream after the call waits until `event`'s stream has reached the event (the host does
+    /// not wait).
+    func wait(for event: CUDAEvent) throws {
+        try api.check(api.cuStreamWaitEvent(handle, event.handle, 0), "cuStreamWaitEvent")
+    }
+
     /// Host → device, ordered on this stream. `source` may be reused once this returns (pageable memory is staged by
     /// the driver before the call returns; pinned memory must stay untouched until the stream reaches the copy).
     func copy(toDevice destination: UInt64, from source: UnsafeRawPointer, byteCount: Int) throws {
@@ -97,9 +103,11 @@ public final class CUDAEvent {
     let device: CUDADevice
     let handle: ernie_CUevent
 
-    public init(device: CUDADevice) throws {
+    /// `timing` false: an event only for ordering (`CUDAStream.wait(for:)`), cheaper to record; it cannot be timed.
+    public init(device: CUDADevice, timing: Bool = true) throws {
         var handle: ernie_CUevent?
-        try device.api.check(device.api.cuEventCreate(&handle, UInt32(ERNIE_CU_EVENT_DEFAULT)), "cuEventCreate")
+        let flags = timing ? ERNIE_CU_EVENT_DEFAULT : ERNIE_CU_EVENT_DISABLE_TIMING
+        try device.api.check(device.api.cuEventCreate(&handle, UInt32(flags)), "cuEventCreate")
         guard let handle else { throw CUDAError.invalidArgument("cuEventCreate returned no event") }
         self.device = device
         self.handle = handle

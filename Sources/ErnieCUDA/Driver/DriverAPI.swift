@@ -35,6 +35,7 @@ struct DriverAPI: @unchecked Sendable {
     let cuEventDestroy: ernie_cuEventDestroy_fn
     let cuEventRecord: ernie_cuEventRecord_fn
     let cuEventSynchronize: ernie_cuEventSynchronize_fn
+    let cuStreamWaitEvent: ernie_cuStreamWaitEvent_fn
     let cuEventElapsedTime: ernie_cuEventElapsedTime_fn
     let cuModuleLoadData: ernie_cuModuleLoadData_fn
     let cuModuleUnload: ernie_cuModuleUnload_fn
@@ -83,6 +84,7 @@ struct DriverAPI: @unchecked Sendable {
         cuEventDestroy = try library.function("cuEventDestroy_v2")
         cuEventRecord = try library.function("cuEventRecord")
         cuEventSynchronize = try library.function("cuEventSynchronize")
+        cuStreamWaitEvent = try library.function("cuStreamWaitEvent")
         cuEventElapsedTime = try library.function("cuEventElapsedTime_v2")
         cuModuleLoadData = try library.function("cuModuleLoadData")
         cuModuleUnload = try library.function("cuModuleUnload")
