@@ -65,12 +65,13 @@ struct DeviceMoETests {
         tokens: Int, hidden: Int, experts: Int, topK: Int, inter: Int, shared: Bool, withBias: Bool,
         groupedMaxTokens: Int? = nil, batched: Bool = true, staged: Bool = true, sharedInter sharedWidth: Int? = nil,
         tiles: TokenTiles = .default, held: Range<Int>? = nil, prepareGEMMs: Bool = true, routingOverlap: Bool = true,
-        expertStreams: Int = PerfOptions().moeExpertStreams, inspect: (CUDABackend) -> Void = { _ in }
+        expertStreams: Int = PerfOptions().moeExpertStreams, routerGEMM: Bool = true, inspect: (CUDABackend) -> Void = { _ in }
     ) throws -> [Float] {
         let backend = try TestDevice.backend(maxTokens: max(512, tokens)) { perf in
             perf.gemmPrepare = prepareGEMMs
             perf.routingOverlap = routingOverlap
             perf.moeExpertStreams = expertStreams
+            perf.routerGEMM = routerGEMM
             if let groupedMaxTokens { perf.groupedMoEMaxTokens = groupedMaxTokens }
             perf.batchedMoE = batched
             perf.stagedMoE = staged
@@ -222,6 +223,10 @@ struct DeviceMoETests {
         try run(
             tokens: 300, hidden: 64, experts: 8, topK: 3, inter: 32, shared: true, withBias: true, batched: false,
             routingOverlap: false)
+        // Router logits from the 64 × 64-tiled FP32 kernel instead of the GEMM over the router's bf16 parts.
+        try run(
+            tokens: 300, hidden: 64, experts: 8, topK: 3, inter: 32, shared: true, withBias: true, batched: false,
+            routerGEMM: false)
     }
 
     /// The per-expert GEMMs of a host-grouped step spread over side streams (`ERNIE_CUDA_MOE_EXPERT_STREAMS`: 3 lanes
@@ -238,12 +243,77 @@ struct DeviceMoETests {
         }
     }
 
+    /// A large step's routing (`routeRows`): the router's logits from the bf16 GEMM over its three bf16 parts, and
+    /// from the 64 × 64-tiled FP32 kernel, each against top-k in fp64 on the host for 2,048 tokens over ERNIE's 64
+    /// experts, top-6 — the same experts for every token whose k-th and (k + 1)-th scores are more than 1e-6 apart
+    /// (FP32 logits give ≈ 1e-8 here; the router's bf16 part alone ≈ 1e-5, and fails this), weights
+    /// within a bf16 ulp.
+    @Test(arguments: [true, false]) func largeStepRoutingMatchesFP64TopK(routerGEMM: Bool) throws {
+        let tokens = 2048, hidden = 256, experts = 64, topK = 6
+        let backend = try TestDevice.backend(maxTokens: tokens) { $0.routerGEMM = routerGEMM }
+        try backend.allocateKVCache(
+            KVCacheLayout(numPages: tokens / 16 + 2, pageSize: 16, numLayers: 1, numKVHeads: 1, headDim: 64))
+        let x = TestData.values(tokens * hidden, seed: 21).map(bf)
+        let router = TestData.values(experts * hidden, seed: 22, scale: 0.5).map { $0 * 1.0001 }
+        let bias = TestData.values(experts, seed: 23, scale: 0.02)
+        let weights = MoEWeights<CUDAWeight>(
+            router: try backend.makeWeight(
+                TestData.tensor("router", [experts, hidden], router, dtype: .float32), precision: .float32),
+            correctionBias: try backend.makeWeight(
+                TestData.tensor("bias", [1, experts], bias, dtype: .float32), precision: .float32),
+            expertsGateUp: try backend.makeWeight(
+                TestData.tensor("gu", [experts * 2 * 8, hidden], [Float](repeating: 0, count: experts * 16 * hidden)),
+                precision: .standard),
+            expertsDown: try backend.makeWeight(
+                TestData.tensor("down", [experts * hidden, 8], [Float](repeating: 0, count: experts * hidden * 8)),
+                precision: .standard),
+            shared: nil)
+        let shape = MoEShape(
+            numExperts: experts, topK: topK, intermediateSize: 8, sharedIntermediateSize: 0, normMin: 1e-12)
+        try backend.prepareMoE(shape, hidden: hidden)
+        let table = try backend.makeWeight(TestData.tensor("x", [tokens, hidden], x), precision: .standard)
+        try backend.beginStep(identityBatch(tokens))
+        let input = try backend.embed(table)
+        let ids = try backend.makeTensor(rows: tokens, columns: topK, .int32, "ids")
+        let routeWeights = try backend.makeTensor(rows: tokens, columns: topK, .float32, "weights")
+        try backend.routeRows(input, weights: weights, shape: shape, ids: ids, routeWeights: routeWeights)
+        let gotIDs = try backend.toHost(ids).map { Int($0) }
+        let gotWeights = try backend.toHost(routeWeights)
+        try backend.endStep()
+        var compared = 0
+        for t in 0..<tokens {
+            let logits = (0..<experts).map { e in
+                (0..<hidden).reduce(0.0) { $0 + Double(x[t * hidden + $1]) * Double(router[e * hidden + $1]) }
+            }
+            let m = logits.max()!
+            let exps = logits.map { Foundation.exp($0 - m) }
+            let total = exps.reduce(0, +)
+            let p = exps.map { $0 / total }
+            let score = (0..<experts).map { p[$0] + Double(bias[$0]) }
+            let order = (0..<experts).sorted { score[$0] > score[$1] || (score[$0] == score[$1] && $0 < $1) }
+            guard score[order[topK - 1]] - score[order[topK]] > 1e-6 else { continue }
+            compared += 1
+            // The order among the chosen does not matter (each weight goes with its id); near-ties inside the top k
+            // may come out either way.
+            let chosen = Array(order.prefix(topK))
+            let got = Array(gotIDs[(t * topK)..<((t + 1) * topK)])
+            #expect(Set(got) == Set(chosen), "token \(t): \(got) against \(chosen)")
+            let sum = chosen.reduce(0.0) { $0 + p[$1] }
+            for (j, id) in got.enumerated() where chosen.contains(id) {
+                let want = p[id] / sum
+                #expect(abs(Double(gotWeights[t * topK + j]) - want) <= want / 128, "token \(t) expert \(id)")
+            }
+        }
+        #expect(compared > tokens * 9 / 10, "tokens with a clear k-th choice: \(compared)")
+    }
+
     /// `prepareMoE` (a model load) asks cuBLASLt's heuristic for every per-expert row count a step can give — 1 ...
-    /// 512 (the backend's step size) in both directions — so a host-grouped step's expert GEMMs build their plans
-    /// from those answers without a query of their own, whatever the prompt's routing; only the shared expert's two
-    /// projections ask. The emulated cuBLASLt runs only algorithms asked for the exact row count
-    /// (`ERNIE_EMU_CUBLASLT_EXACT_ALGOS`), so an answer filed under the wrong shape fails the GEMM. Off
-    /// (`ERNIE_CUDA_GEMM_PREPARE=0`), the step asks for each expert's count itself. Same output either way.
+    /// 512 (the backend's step size) in both directions — and for every row count of the router's GEMM over its
+    /// three bf16 parts, so a host-grouped step's expert and router GEMMs build their plans from those answers without
+    /// a query of their own, whatever the prompt's routing; only the shared expert's two projections ask. The emulated
+    /// cuBLASLt runs only algorithms asked for the exact row count (`ERNIE_EMU_CUBLASLT_EXACT_ALGOS`), so an answer
+    /// filed under the wrong shape fails the GEMM. Off (`ERNIE_CUDA_GEMM_PREPARE=0`), the step asks for each count
+    /// itself. Same output either way.
     @Test func hostGroupedExpertGEMMsArePlannedAtLoad() throws {
         try EmulatedAlgorithms.with(exact: true) { try checkHostGroupedPlans() }
     }
@@ -261,15 +331,18 @@ struct DeviceMoETests {
             tokens: 300, hidden: 64, experts: 8, topK: 3, inter: 32, shared: true, withBias: true, batched: false,
             sharedInter: 96, prepareGEMMs: false,
             inspect: { onFirstUse = ($0.blas.heuristicQueries, $0.blas.cachedPlanCount) })
-        // 2 × 512 answers asked ahead, then only the shared expert's two projections (a width of 96: neither has an
-        // expert family's shape); every plan the step made that the shared expert did not came from an answer.
-        #expect(prepared.queries == 2 * 512 + 2, "queries with preparation: \(prepared.queries)")
-        // Plans: the answers whose kernels were launched once at load (each emulated answer is its own algorithm:
-        // the first 128 by rows), the step's, and the shared expert's two; the other answers wait for first use.
-        #expect(prepared.plans + prepared.left == 2 * 512 + 2)
-        #expect(prepared.plans >= 128 + 2 && prepared.plans <= 128 + 2 * 8 + 2, "plans: \(prepared.plans)")
-        // Without: one query per plan, at most 8 experts × 2 directions plus the shared expert's.
-        #expect(onFirstUse.queries == onFirstUse.plans && onFirstUse.plans <= 2 * 8 + 2)
+        // 3 × 512 answers asked ahead (two expert directions, the router), then only the shared expert's two
+        // projections (a width of 96: neither has an expert family's shape); every plan the step made that the shared
+        // expert did not came from an answer.
+        #expect(prepared.queries == 3 * 512 + 2, "queries with preparation: \(prepared.queries)")
+        // Plans: the answers whose kernels were launched once at load (each emulated answer is its own algorithm: the
+        // experts' first 128 by rows, then the router's first 32), the step's, and the shared expert's two; the other
+        // answers wait for first use.
+        #expect(prepared.plans + prepared.left == 3 * 512 + 2)
+        #expect(
+            prepared.plans >= 128 + 32 + 2 && prepared.plans <= 128 + 32 + 2 * 8 + 1 + 2, "plans: \(prepared.plans)")
+        // Without: one query per plan, at most 8 experts × 2 directions, the router and the shared expert's two.
+        #expect(onFirstUse.queries == onFirstUse.plans && onFirstUse.plans <= 2 * 8 + 1 + 2)
         #expect(a == b)
     }
 

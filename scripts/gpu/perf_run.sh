@@ -212,6 +212,8 @@ if wanted ab; then
     ab prefill2048 "--batch 1 --steps 2 --context 16 --prefill 2048"
     ab prefill2048-expert-streams-1 "--batch 1 --steps 2 --context 16 --prefill 2048" ERNIE_CUDA_MOE_EXPERT_STREAMS=1
     ab prefill640-expert-streams-1 "--batch 1 --steps 2 --context 16 --prefill 640" ERNIE_CUDA_MOE_EXPERT_STREAMS=1
+    ab prefill8192-router-gemm-off "--batch 1 --steps 2 --context 16 --prefill 8192" ERNIE_CUDA_MOE_ROUTER_GEMM=0
+    ab prefill2048-router-gemm-off "--batch 1 --steps 2 --context 16 --prefill 2048" ERNIE_CUDA_MOE_ROUTER_GEMM=0
     ab prefill8192-again "--batch 1 --steps 2 --context 16 --prefill 8192"
     ab prefill8192-expert-streams-1-again "--batch 1 --steps 2 --context 16 --prefill 8192" \
         ERNIE_CUDA_MOE_EXPERT_STREAMS=1

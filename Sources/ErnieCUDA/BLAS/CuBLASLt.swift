@@ -244,12 +244,15 @@ final class CuBLASLt {
     /// that chose it, scratch operands, at most `limit` algorithms — so the kernels behind them are loaded now: CUDA
     /// loads a kernel at its first launch, which otherwise falls on the first prompts whose routing needs it (a
     /// 2048-token prefill of a new prompt took 68.8 / 83.5 / 49.7 ms for the first three after loading against 50 ms
-    /// steady, H200, round 8). Waits for the stream. Returns the number of GEMMs run.
+    /// steady, H200, round 8). Only answers for shapes `included` accepts. Waits for the stream. Returns the number of
+    /// GEMMs run.
     @discardableResult
-    func loadPreparedKernels(device: CUDADevice, stream: CUDAStream, limit: Int = 128) throws -> Int {
+    func loadPreparedKernels(
+        device: CUDADevice, stream: CUDAStream, limit: Int = 128, where included: (GemmShape) -> Bool = { _ in true }
+    ) throws -> Int {
         func order(_ a: GemmShape, _ b: GemmShape) -> Bool { (a.n, a.m, a.k) < (b.n, b.m, b.k) }
         var first: [[UInt64]: GemmShape] = [:]
-        for (shape, algorithm) in preparedAlgorithms.sorted(by: { order($0.key, $1.key) }) {
+        for (shape, algorithm) in preparedAlgorithms.sorted(by: { order($0.key, $1.key) }) where included(shape) {
             let key = withUnsafeBytes(of: algorithm) { Array($0.bindMemory(to: UInt64.self)) }
             if first[key] == nil { first[key] = shape }
             if first.count == limit { break }

@@ -265,10 +265,18 @@ extension CUDABackend {
             GemmShape(rows: 0, outFeatures: 2 * inter, inFeatures: hidden, output: .bfloat16, addresses: [256]),
             GemmShape(rows: 0, outFeatures: hidden, inFeatures: inter, output: .bfloat16, addresses: [256]),
         ]
+        let threads = min(16, ProcessInfo.processInfo.activeProcessorCount)
         blas.prepare(
-            families: families, upTo: configuration.maxTokensPerStep,
-            threads: min(16, ProcessInfo.processInfo.activeProcessorCount), context: device.contextBinder)
+            families: families, upTo: configuration.maxTokensPerStep, threads: threads, context: device.contextBinder)
         try blas.loadPreparedKernels(device: device, stream: stream)
+        // The router's GEMM over its three bf16 parts (`routeRows`) takes the step's row count; its few algorithms
+        // are loaded after the experts' so they cannot crowd those out of the warm-up (round 8, R47).
+        guard perf.routerGEMM, hidden % 8 == 0 else { return }
+        let router = GemmShape(
+            rows: 0, outFeatures: 3 * shape.numExperts, inFeatures: hidden, output: .float32, addresses: [256])
+        blas.prepare(
+            families: [router], upTo: configuration.maxTokensPerStep, threads: threads, context: device.contextBinder)
+        try blas.loadPreparedKernels(device: device, stream: stream, limit: 32) { $0.m == router.m && $0.k == router.k }
     }
 
     /// The step's top-k ids on the host: copied behind the routing into page-locked memory, then `queue`'s launches
@@ -294,31 +302,42 @@ extension CUDABackend {
         return (values, queued)
     }
 
-    /// Routing of a large step (fast paths on): router logits as a tiled fp32 product (64 tokens × 64 experts per
-    /// block), then one warp per token for softmax and the biased top-k (the grouped path's routing). The
-    /// one-block-per-token `ernie_moe_route` re-reads the whole router for every token: 12.2 ms per 8192-token
-    /// prefill on the H200 (and 19.5 ms for the grouped router's 8-token logits kernel run over all rows).
-    private func routeRows(
+    /// Routing of a large step (fast paths on): router logits, then one warp per token for softmax and the biased
+    /// top-k (the grouped path's routing). The logits: a bf16 tensor-core GEMM over the router split into three bf16
+    /// parts (`perf.routerGEMM`, hidden a multiple of 8), else a tiled fp32 product (64 tokens × 64 experts per block:
+    /// 4.9 ms per 8192-token prefill on the H200). The one-block-per-token `ernie_moe_route` re-reads the whole
+    /// router for every token: 12.2 ms per 8192-token prefill (and 19.5 ms for the grouped router's 8-token logits
+    /// kernel run over all rows).
+    func routeRows(
         _ x: CUDATensor, weights: MoEWeights<CUDAWeight>, shape: MoEShape, ids: CUDATensor,
         routeWeights: CUDATensor
     ) throws {
         let tokens = x.launchRows
         let hidden = x.columns
         let experts = shape.numExperts
-        let logits = try makeTensor(rows: tokens, launchRows: tokens, columns: experts, .float32, "router logits")
-        try launch(
-            "ernie_moe_router_logits",
-            LaunchConfiguration(grid: ((tokens + 63) / 64, (experts + 63) / 64, 1), block: (256, 1, 1)),
-            cost: OpCost(
-                bytes: Double(experts * hidden * 4 + tokens * hidden * 2), flops: Double(2 * tokens * experts * hidden)),
-            label: "moe router"
-        ) { args in
-            args.pointer(x.address)
-            args.pointer(weights.router.address)
-            args.pointer(logits.address)
-            try args.int(tokens)
-            try args.int(hidden)
-            try args.int(experts)
+        let parts = perf.routerGEMM && hidden % 8 == 0 ? 3 : 1
+        let logits = try makeTensor(
+            rows: tokens, launchRows: tokens, columns: parts * experts, .float32, "router logits")
+        if parts == 3 {
+            let split = try routerSplit(weights.router)
+            try gemm(
+                x: x.address, weight: split.address, output: logits.address, rows: tokens,
+                outFeatures: 3 * experts, inFeatures: hidden, outputType: .float32, label: "moe router (3 bf16 parts)")
+        } else {
+            try launch(
+                "ernie_moe_router_logits",
+                LaunchConfiguration(grid: ((tokens + 63) / 64, (experts + 63) / 64, 1), block: (256, 1, 1)),
+                cost: OpCost(
+                    bytes: Double(experts * hidden * 4 + tokens * hidden * 2), flops: Double(2 * tokens * experts * hidden)),
+                label: "moe router"
+            ) { args in
+                args.pointer(x.address)
+                args.pointer(weights.router.address)
+                args.pointer(logits.address)
+                try args.int(tokens)
+                try args.int(hidden)
+                try args.int(experts)
+            }
         }
         try launch(
             "ernie_moe_route_rows", LaunchConfiguration(grid: ((tokens + 7) / 8, 1, 1), block: (256, 1, 1)),
@@ -332,6 +351,24 @@ extension CUDABackend {
             try args.int(experts)
             try args.int(shape.topK)
             args.float(shape.normMin)
+            try args.int(parts)
         }
+    }
+
+    /// `router` (FP32 [E, H]) as three stacked bf16 parts [3E, H] (`ernie_moe_router_split`), made on first use.
+    private func routerSplit(_ router: CUDAWeight) throws -> DeviceBuffer {
+        if let split = routerSplits[router.address] { return split }
+        let count = router.rows * router.columns
+        let split = try DeviceBuffer(device: device, byteCount: 3 * count * 2, label: "\(router.name) (3 bf16 parts)")
+        try launch(
+            "ernie_moe_router_split", LaunchConfiguration(grid: (min(1024, (count + 255) / 256), 1, 1), block: (256, 1, 1)),
+            cost: OpCost(bytes: Double(count * 10)), label: "moe router split"
+        ) { args in
+            args.pointer(router.address)
+            args.pointer(split.address)
+            try args.int(count)
+        }
+        routerSplits[router.address] = split
+        return split
     }
 }

@@ -64,6 +64,9 @@ public final class CUDABackend: Backend {
     var routingHost: PinnedHostBuffer?
     let routingCopied: CUDAEvent
     /// Side streams of the host-grouped MoE's per-expert GEMMs, made on first use (`expertLanes()`).
+    /// Each FP32 router as three stacked bf16 parts (`ernie_moe_router_split`), by the router's address, made on a
+    /// large step's first use of it.
+    var routerSplits: [UInt64: DeviceBuffer] = [:]
     var expertStreams: ExpertStreams?
 
     public init(configuration: Configuration = Configuration()) throws {

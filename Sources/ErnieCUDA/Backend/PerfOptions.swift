@@ -22,6 +22,9 @@
 ///   8192-token prefill 150 → 144 ms on the H200, BENCHMARKS.md round 8) |
 /// | `ERNIE_CUDA_MOE_EXPERT_STREAMS` | 4 | streams (1–8) a host-grouped MoE step's per-expert GEMMs are spread over
 ///   (`ExpertStreams`); 1: all on the backend's stream, one after another |
+/// | `ERNIE_CUDA_MOE_ROUTER_GEMM` | 1 | 0: a host-grouped MoE step's router logits come from the 64 × 64-tiled FP32 kernel
+///   instead of a bf16 tensor-core GEMM over the router split into three bf16 parts (`ernie_moe_router_split`: the
+///   same FP32 logits to summation error) |
 /// | `ERNIE_CUDA_MOE_GROUPED_MAX_TOKENS` | 256 | MoE steps with at most this many tokens route and group on the device
 ///   (0: the previous paths, including the one-block-per-token router for larger steps). Up to 4096 / top-k tokens
 ///   (682 for ERNIE's top-6) fit the grouped kernels: prefills of 257–682 tokens then skip the host round trip too
@@ -70,6 +73,8 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
     public var routingOverlap: Bool
     /// Streams the per-expert GEMMs of a host-grouped MoE step run on (`ERNIE_CUDA_MOE_EXPERT_STREAMS`).
     public var moeExpertStreams: Int
+    /// Large steps' router logits as a bf16 GEMM over the router's three bf16 parts (`ERNIE_CUDA_MOE_ROUTER_GEMM`).
+    public var routerGEMM: Bool
     public var groupedMoEMaxTokens: Int
     public var persistentMoE: Bool
     public var stagedMoE: Bool
@@ -91,7 +96,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
     public init(
         graphs: Bool = true, graphMaxBatch: Int = 256, gemvMaxRows: Int = 0, gemmTuning: Bool = false,
         gemmSharedAlgorithms: Bool = false, gemmPrepare: Bool = true, routingOverlap: Bool = true,
-        moeExpertStreams: Int = 4, groupedMoEMaxTokens: Int = 256, persistentMoE: Bool = true, stagedMoE: Bool = true,
+        moeExpertStreams: Int = 4, routerGEMM: Bool = true, groupedMoEMaxTokens: Int = 256, persistentMoE: Bool = true, stagedMoE: Bool = true,
         moeNT1MaxTokens: Int = 16, moeNT2MaxTokens: Int = 64,
         batchedMoE: Bool = false, fusedDecodeRope: Bool = true,
         decodeMinimumChunk: Int = PerfOptions.defaultDecodeMinimumChunk,
@@ -107,6 +112,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
         self.gemmPrepare = gemmPrepare
         self.routingOverlap = routingOverlap
         self.moeExpertStreams = moeExpertStreams
+        self.routerGEMM = routerGEMM
         self.groupedMoEMaxTokens = groupedMoEMaxTokens
         self.persistentMoE = persistentMoE
         self.stagedMoE = stagedMoE
@@ -126,7 +132,8 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
     /// Every fast path off: the kernels and cuBLASLt calls the backend used before them (the reference path).
     public static let reference = PerfOptions(
         graphs: false, gemvMaxRows: 0, gemmTuning: false, gemmSharedAlgorithms: false, gemmPrepare: false,
-        routingOverlap: false, moeExpertStreams: 1, groupedMoEMaxTokens: 0,
+        routingOverlap: false, moeExpertStreams: 1, routerGEMM: false,
+        groupedMoEMaxTokens: 0,
         persistentMoE: false, stagedMoE: false, batchedMoE: false, fusedDecodeRope: false,
         decodeAttention: false,
         decodeAttentionTensorCores: false, fastElementwise: false, flashPrefill: false, flashPrefillWide: false,
@@ -150,6 +157,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
         flag("ERNIE_CUDA_GEMM_PREPARE", &options.gemmPrepare)
         flag("ERNIE_CUDA_MOE_ROUTING_OVERLAP", &options.routingOverlap)
         number("ERNIE_CUDA_MOE_EXPERT_STREAMS", &options.moeExpertStreams, range: 1...8)
+        flag("ERNIE_CUDA_MOE_ROUTER_GEMM", &options.routerGEMM)
         number("ERNIE_CUDA_MOE_GROUPED_MAX_TOKENS", &options.groupedMoEMaxTokens, range: 0...GroupedMoEPlan.maxPairs)
         flag("ERNIE_CUDA_MOE_PERSISTENT", &options.persistentMoE)
         flag("ERNIE_CUDA_MOE_STAGED", &options.stagedMoE)
@@ -175,6 +183,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
             + "expert GEMM plans \(gemmPrepare ? "prepared" : "on first use"), "
             + "shared expert \(routingOverlap ? "behind" : "before") the routing copy, "
             + "expert GEMMs on \(moeExpertStreams) stream\(moeExpertStreams == 1 ? "" : "s"), "
+            + "large-step router \(routerGEMM ? "on tensor cores (3 bf16 parts)" : "fp32 tiles"), "
             + "grouped MoE \(groupedMoEMaxTokens > 0 ? "≤\(groupedMoEMaxTokens) tokens" : "off")"
             + "\(groupedMoEMaxTokens > 0 && !persistentMoE ? " (one block per item)" : "")"
             + "\(groupedMoEMaxTokens > 0 && stagedMoE ? " (weights staged in shared memory)" : "")"
