@@ -24,7 +24,7 @@ import Testing
         #expect(on.batchedMoE && on.gemmTuning && on.gemmSharedAlgorithms && on.stagedMoE)
         let off = PerfOptions.environment([
             "ERNIE_CUDA_GRAPHS": "0", "ERNIE_CUDA_GEMV_MAX_ROWS": "0", "ERNIE_CUDA_GEMM_TUNE": "0", "ERNIE_CUDA_GEMM_SHARED_ALGOS": "0",
-            "ERNIE_CUDA_GEMM_PREPARE": "0", "ERNIE_CUDA_MOE_ROUTING_OVERLAP": "0", "ERNIE_CUDA_MOE_EXPERT_STREAMS": "1", "ERNIE_CUDA_MOE_GROUPED_MAX_TOKENS": "0", "ERNIE_CUDA_MOE_PERSISTENT": "0", "ERNIE_CUDA_MOE_STAGED": "0",
+            "ERNIE_CUDA_GEMM_PREPARE": "0", "ERNIE_CUDA_MOE_ROUTING_OVERLAP": "0", "ERNIE_CUDA_MOE_EXPERT_STREAMS": "1", "ERNIE_CUDA_MOE_ROUTER_GEMM": "0", "ERNIE_CUDA_FLASH_PREFILL_WGMMA": "0", "ERNIE_CUDA_MOE_GROUPED_MAX_TOKENS": "0", "ERNIE_CUDA_MOE_PERSISTENT": "0", "ERNIE_CUDA_MOE_STAGED": "0",
             "ERNIE_CUDA_DECODE_ROPE_FUSED": "0",
             "ERNIE_CUDA_MOE_BATCHED": "0",
             "ERNIE_CUDA_DECODE_ATTENTION": "off", "ERNIE_CUDA_DECODE_ATTENTION_TC": "0",
@@ -36,6 +36,8 @@ import Testing
         let clamped = PerfOptions.environment(["ERNIE_CUDA_GEMV_MAX_ROWS": "1000", "ERNIE_CUDA_GRAPH_MAX_BATCH": "-3"])
         #expect(clamped.gemvMaxRows == 64 && clamped.graphMaxBatch == 1)
         #expect(defaults.moeExpertStreams == 4 && PerfOptions.reference.moeExpertStreams == 1)
+        #expect(defaults.routerGEMM && !PerfOptions.reference.routerGEMM)
+        #expect(!defaults.flashPrefillWGMMA && PerfOptions.environment(["ERNIE_CUDA_FLASH_PREFILL_WGMMA": "1"]).flashPrefillWGMMA)
         #expect(PerfOptions.environment(["ERNIE_CUDA_MOE_EXPERT_STREAMS": "0"]).moeExpertStreams == 1)
         #expect(PerfOptions.environment(["ERNIE_CUDA_MOE_EXPERT_STREAMS": "99"]).moeExpertStreams == 8)
     }
@@ -194,6 +196,9 @@ import Testing
         #expect(narrow.sharedBytes == 2 * 2 * 64 * 72 * 2)
         #expect(PerfOptions().flashPrefillWide)
         #expect(!PerfOptions.environment(["ERNIE_CUDA_FLASH_PREFILL_WIDE": "0"]).flashPrefillWide)
+        // The wgmma kernel: Q (32 KB) and two stages of K and V (32 KB each), plus 1 KB to align them; 256 threads.
+        let wg = CUDABackend.wgmmaPrefillAttention
+        #expect(wg.rowsPerBlock == wide.rowsPerBlock && wg.sharedBytes == 99_328 && wg.threads == 256)
     }
 
     @Test func launchSignaturesIdentifyArguments() {

@@ -5,26 +5,42 @@ extension CUDABackend {
     /// Keys per shared-memory tile of both kernels.
     static let prefillKeysPerTile = 64
 
-    /// One of the flash prefill kernels: `ernie_prefill_attention_hd*` (4 warps × 16 packed rows) or the wide
+    /// One of the flash prefill kernels: `ernie_prefill_attention_hd*` (4 warps × 16 packed rows), the wide
     /// `ernie_prefill_attention_m32_hd*` (4 warps × 32 rows: each K/V fragment read from shared memory feeds twice the
-    /// mmas).
+    /// mmas), or `ernie_prefill_attention_wg_hd128` (two warpgroups × 64 rows on wgmma, sm_90a:
+    /// `Kernels/prefill_attention_wgmma.cu`).
     struct PrefillAttentionKernel: Equatable {
         let name: String
         /// Packed (token, head) rows per block (one work item).
         let rowsPerBlock: Int
-        /// Dynamic shared memory: two stages of a K and a V tile of 64 keys × (head_dim + 8) bf16.
+        /// Dynamic shared memory: two stages of a K and a V tile of 64 keys × (head_dim + 8) bf16 (the wgmma kernel:
+        /// Q, two stages of K and V, 128-byte swizzled, and room to align them to 1 KB).
         let sharedBytes: Int
+        let threads: Int
     }
 
     static func prefillAttentionSupported(headDim: Int, group: Int) -> Bool {
         (headDim == 64 || headDim == 128) && group >= 1
     }
 
+    /// The wgmma kernel: head_dim 128 only.
+    static let wgmmaPrefillAttention = PrefillAttentionKernel(
+        name: "ernie_prefill_attention_wg_hd128", rowsPerBlock: 128, sharedBytes: 3 * 32768 + 1024, threads: 256)
+
     static func prefillAttentionKernel(headDim: Int, wide: Bool) -> PrefillAttentionKernel {
         PrefillAttentionKernel(
             name: wide ? "ernie_prefill_attention_m32_hd\(headDim)" : "ernie_prefill_attention_hd\(headDim)",
             rowsPerBlock: wide ? 128 : 64,
-            sharedBytes: 2 * 2 * prefillKeysPerTile * (headDim + 8) * 2)
+            sharedBytes: 2 * 2 * prefillKeysPerTile * (headDim + 8) * 2, threads: 128)
+    }
+
+    /// The kernel a prefill of head_dim `hd` runs: the wgmma one when asked for (`perf.flashPrefillWGMMA`) and compiled
+    /// for this device (sm_90a), else the mma.sync ones.
+    func prefillAttentionKernel(headDim hd: Int) -> PrefillAttentionKernel {
+        if perf.flashPrefillWGMMA, hd == 128, (try? kernels.function(Self.wgmmaPrefillAttention.name)) != nil {
+            return Self.wgmmaPrefillAttention
+        }
+        return Self.prefillAttentionKernel(headDim: hd, wide: perf.flashPrefillWide)
     }
 
     /// Work items (sequence, first packed row): each sequence's `tokenCount × group` (token, head) rows in blocks of
@@ -52,7 +68,7 @@ extension CUDABackend {
     ) throws {
         let hd = layout.headDim
         let group = nq / nkv
-        let kernel = Self.prefillAttentionKernel(headDim: hd, wide: perf.flashPrefillWide)
+        let kernel = prefillAttentionKernel(headDim: hd)
         let items = Self.prefillWorkItems(step.batch, group: group, rowsPerBlock: kernel.rowsPerBlock)
         guard !items.sequences.isEmpty else { return }
         var info: [Int32] = []
@@ -66,7 +82,8 @@ extension CUDABackend {
         try launch(
             kernel.name,
             LaunchConfiguration(
-                grid: (items.sequences.count, nkv, 1), block: (128, 1, 1), sharedMemoryBytes: kernel.sharedBytes),
+                grid: (items.sequences.count, nkv, 1), block: (kernel.threads, 1, 1),
+                sharedMemoryBytes: kernel.sharedBytes),
             cost: attentionCost(step: step, nq: nq, nkv: nkv, hd: hd), label: "prefill attention (flash)",
             programmatic: true
         ) { args in

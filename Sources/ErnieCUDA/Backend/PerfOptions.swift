@@ -60,6 +60,8 @@
 /// | `ERNIE_CUDA_FLASH_PREFILL` | 1 | 0: prefill attention on CUDA cores (the general kernel) |
 /// | `ERNIE_CUDA_FLASH_PREFILL_WIDE` | 1 | 0: the flash prefill kernel with 64 query rows per block (4 warps of 16)
 ///   instead of 128 (4 warps of 32: each K/V fragment read from shared memory feeds twice the mmas) |
+/// | `ERNIE_CUDA_FLASH_PREFILL_WGMMA` | 0 | 1: head_dim-128 prefill attention on the warpgroup MMA (wgmma, sm_90a:
+///   `Kernels/prefill_attention_wgmma.cu`) instead of the wide mma.sync kernel |
 /// | `ERNIE_CUDA_PDL` | 1 | 0: no programmatic dependent launch |
 public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
     public var graphs: Bool
@@ -91,6 +93,8 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
     public var fastElementwise: Bool
     public var flashPrefill: Bool
     public var flashPrefillWide: Bool
+    /// Prefill attention on wgmma (`ERNIE_CUDA_FLASH_PREFILL_WGMMA`).
+    public var flashPrefillWGMMA: Bool
     public var programmaticDependentLaunch: Bool
 
     public init(
@@ -101,7 +105,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
         batchedMoE: Bool = false, fusedDecodeRope: Bool = true,
         decodeMinimumChunk: Int = PerfOptions.defaultDecodeMinimumChunk,
         decodeAttention: Bool = true, decodeAttentionTensorCores: Bool = true, fastElementwise: Bool = true,
-        flashPrefill: Bool = true, flashPrefillWide: Bool = true,
+        flashPrefill: Bool = true, flashPrefillWide: Bool = true, flashPrefillWGMMA: Bool = false,
         programmaticDependentLaunch: Bool = true
     ) {
         self.graphs = graphs
@@ -126,6 +130,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
         self.fastElementwise = fastElementwise
         self.flashPrefill = flashPrefill
         self.flashPrefillWide = flashPrefillWide
+        self.flashPrefillWGMMA = flashPrefillWGMMA
         self.programmaticDependentLaunch = programmaticDependentLaunch
     }
 
@@ -137,6 +142,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
         persistentMoE: false, stagedMoE: false, batchedMoE: false, fusedDecodeRope: false,
         decodeAttention: false,
         decodeAttentionTensorCores: false, fastElementwise: false, flashPrefill: false, flashPrefillWide: false,
+        flashPrefillWGMMA: false,
         programmaticDependentLaunch: false
     )
 
@@ -171,6 +177,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
         flag("ERNIE_CUDA_FAST_ELEMENTWISE", &options.fastElementwise)
         flag("ERNIE_CUDA_FLASH_PREFILL", &options.flashPrefill)
         flag("ERNIE_CUDA_FLASH_PREFILL_WIDE", &options.flashPrefillWide)
+        flag("ERNIE_CUDA_FLASH_PREFILL_WGMMA", &options.flashPrefillWGMMA)
         flag("ERNIE_CUDA_PDL", &options.programmaticDependentLaunch)
         return options
     }
@@ -193,7 +200,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
             + "\(decodeAttention && decodeAttentionTensorCores && fusedDecodeRope ? " with RoPE" : "")"
             + "\(decodeAttention ? split : ""), "
             + "fast elementwise \(fastElementwise ? "on" : "off"), "
-            + "flash prefill \(flashPrefill ? (flashPrefillWide ? "on, 128 rows" : "on, 64 rows") : "off"), "
+            + "flash prefill \(flashPrefill ? (flashPrefillWGMMA ? "on, wgmma" : flashPrefillWide ? "on, 128 rows" : "on, 64 rows") : "off"), "
             + "PDL \(programmaticDependentLaunch ? "on" : "off")"
     }
 

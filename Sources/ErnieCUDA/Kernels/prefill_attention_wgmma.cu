@@ -1,0 +1,273 @@
+// Causal GQA prefill attention on Hopper's warpgroup MMA (wgmma, sm_90a only): the work items, arguments and results
+// of ernie_prefill_attention_m32_hd128 (prefill_attention.cu: 128 packed (token, query head of the KV head's group)
+// rows of one sequence per block, K/V tiles of 64 keys from the paged cache), with the products on wgmma instead of
+// mma.sync — on the H200 the wide mma.sync kernel reaches ≈ 250 TFLOP/s, a third of the bf16 tensor-core rate.
+//
+// Block: two warpgroups (256 threads), one block per multiprocessor (each thread holds 64 O and 32 S accumulators).
+// Warpgroup w owns packed rows 64w ... 64w + 63 of the item: S = Q Kᵀ as 8 wgmma m64n64k16 (Q and K from shared
+// memory), the online softmax in registers (base 2, fp32; P rounded to bf16), O += P V as 4 wgmma m64n128k16 with P
+// from registers (the S accumulators of keys 16j ... 16j + 15 are the A fragment of key step j) and V from shared
+// memory read transposed. Q (32 KB) is copied once; K and V tiles (16 KB each) are double buffered with cp.async, the
+// next tile's copies in flight while the current one is multiplied.
+//
+// Shared-memory layout (every operand wgmma reads; base 1024-aligned): a [64 rows × 128 bf16] matrix is two halves of
+// 64 columns, half h at h · 8192 bytes, row r of a half at r · 128 bytes, its 16-byte chunk c (columns 8c ... 8c + 7)
+// at chunk c ^ (r mod 8) — the 128-byte swizzle wgmma's descriptors name (mode 1). Q of warpgroup w at w · 16384; stage
+// s's K at 32768 + s · 32768, its V 16384 further. Descriptors: K-major operands (Q as A and K as B of S: contiguous
+// along head_dim, the reduction) step 32 bytes along a row per k16 and a half (8192 bytes) every 4 steps, 8-row groups
+// 1024 bytes apart (stride byte offset); V is B of O += P V with its rows along the reduction (keys), so MN-major
+// (transposed read): key step j starts at 2048 · j, 8-key groups 1024 bytes apart, the two 64-column halves of
+// head_dim 8192 bytes apart (leading byte offset).
+#include "common.cuh"
+
+#if !defined(ERNIE_EMULATOR) && defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
+
+#define WG_BM 128
+#define WG_BN 64
+#define WG_HD 128
+#define WG_LOG2E 1.4426950408889634f
+#define WG_Q_BYTES 32768
+#define WG_STAGE_BYTES 32768
+#ifndef WG_V_LBO
+#define WG_V_LBO 8192
+#endif
+#ifndef WG_V_SBO
+#define WG_V_SBO 1024
+#endif
+
+// Byte offset of 16-byte chunk `chunk` (0 ... 15: columns 8 chunk ...) of row `row` (0 ... 63) in a swizzled matrix.
+__device__ __forceinline__ u32 wg_offset(int row, int chunk) {
+    return (u32)((chunk >> 3) * 8192 + row * 128 + (((chunk & 7) ^ (row & 7)) << 4));
+}
+
+// A shared-memory matrix descriptor with the 128-byte swizzle.
+__device__ __forceinline__ u64 wg_desc(u32 address, u32 leading, u32 stride) {
+    return (u64)((address & 0x3FFFFu) >> 4) | ((u64)(leading >> 4) << 16) | ((u64)(stride >> 4) << 32) | (1ull << 62);
+}
+
+__device__ __forceinline__ void wg_fence() { asm volatile("wgmma.fence.sync.aligned;" ::: "memory"); }
+__device__ __forceinline__ void wg_commit() { asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory"); }
+__device__ __forceinline__ void wg_wait0() { asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory"); }
+
+// Keeps the compiler from touching registers an asynchronous wgmma reads or writes before the wait that follows it.
+__device__ __forceinline__ void wg_hold(float &x) { asm volatile("" : "+f"(x)::"memory"); }
+__device__ __forceinline__ void wg_hold(u32 &x) { asm volatile("" : "+r"(x)::"memory"); }
+
+#define WG_F4(i) "+f"(d[i]), "+f"(d[i + 1]), "+f"(d[i + 2]), "+f"(d[i + 3])
+
+// d (m64n64, fp32) = A · B (+ d when accumulate), A and B K-major from shared memory.
+__device__ __forceinline__ void wg_mma_n64_ss(float (&d)[32], u64 a, u64 b, int accumulate) {
+    asm volatile(
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 "
+        "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+        "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, "
+        "%32, %33, p, 1, 1, 0, 0;\n}\n"
+        : WG_F4(0), WG_F4(4), WG_F4(8), WG_F4(12), WG_F4(16), WG_F4(20), WG_F4(24), WG_F4(28)
+        : "l"(a), "l"(b), "r"(accumulate));
+}
+
+// d (m64n128, fp32) += A · B, A from registers (bf16 fragments), B MN-major from shared memory (transposed read).
+__device__ __forceinline__ void wg_mma_n128_rs(float (&d)[64], const u32 (&a)[4], u64 b) {
+    asm volatile(
+        "{\n.reg .pred p;\nsetp.eq.u32 p, 1, 1;\n"
+        "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 "
+        "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+        "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "
+        "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "
+        "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, "
+        "{%64, %65, %66, %67}, %68, p, 1, 1, 1;\n}\n"
+        : WG_F4(0), WG_F4(4), WG_F4(8), WG_F4(12), WG_F4(16), WG_F4(20), WG_F4(24), WG_F4(28), WG_F4(32),
+          WG_F4(36), WG_F4(40), WG_F4(44), WG_F4(48), WG_F4(52), WG_F4(56), WG_F4(60)
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b));
+}
+
+extern "C" __global__ void __launch_bounds__(256, 1) ernie_prefill_attention_wg_hd128(
+    const bf16 *q, const bf16 *kv, const int *seq_info, const int *seq_page_start, const int *pages,
+    const int *item_seq, const int *item_row, bf16 *__restrict__ out, int nq, int nkv, int page_size, i64 page_stride,
+    float scale) {
+    ERNIE_DYNAMIC_SMEM(unsigned char, smem_raw);
+    const u32 base = (smem_addr_of(smem_raw) + 1023u) & ~1023u;
+    __shared__ int meta[4];  // token offset, KV length, first page-table index, key tiles
+
+    const int tid = threadIdx.x, lane = tid & 31, wg = tid >> 7, wtid = tid & 127;
+    const int g = lane >> 2, t = lane & 3;
+    const int kvh = blockIdx.y;
+    const int group = nq / nkv;
+    pdl_wait();
+    const int s = item_seq[blockIdx.x];
+    const int row0 = item_row[blockIdx.x];
+    const int tok_off = seq_info[3 * s], start = seq_info[3 * s + 2];
+    const int rows = seq_info[3 * s + 1] * group;
+    if (tid == 0) {
+        const int kv_len = start + (min(row0 + WG_BM, rows) - 1) / group + 1;
+        meta[0] = tok_off;
+        meta[1] = kv_len;
+        meta[2] = seq_page_start[s];
+        meta[3] = (kv_len + WG_BN - 1) / WG_BN;
+    }
+
+    // Q: thread i copies chunks 8 (i & 1) ... of packed row i >> 1 (rows past the chunk: zeros).
+    {
+        const int r = tid >> 1, c0 = (tid & 1) * 8;
+        const int pr = row0 + r;
+        const u32 dst = base + (r >> 6) * 16384;
+        if (pr < rows) {
+            const bf16 *src = q + ((i64)(tok_off + pr / group) * nq + kvh * group + pr % group) * WG_HD;
+#pragma unroll
+            for (int c = c0; c < c0 + 8; ++c) cp_async16_at(dst + wg_offset(r & 63, c), src + 8 * c);
+        } else {
+#pragma unroll
+            for (int c = c0; c < c0 + 8; ++c) st_shared_zero16_at(dst + wg_offset(r & 63, c));
+        }
+    }
+    __syncthreads();  // meta
+
+    // K/V tile `tile` into stage `stage`: thread i copies chunks 4 (i & 3) ... of key row i >> 2, of K and of V (keys
+    // past the KV length: zeros; they are masked, being past every row's position).
+    const int load_row = tid >> 2, load_c0 = (tid & 3) * 4;
+    auto load_tile = [&](int tile, int stage) {
+        const u32 dst = base + WG_Q_BYTES + stage * WG_STAGE_BYTES;
+        const int key = tile * WG_BN + load_row;
+        if (key < meta[1]) {
+            const int page = pages[meta[2] + key / page_size];
+            const bf16 *kp = kv + (i64)page * page_stride + ((i64)kvh * page_size + key % page_size) * WG_HD;
+            const bf16 *vp = kp + (i64)nkv * page_size * WG_HD;
+#pragma unroll
+            for (int c = load_c0; c < load_c0 + 4; ++c) {
+                cp_async16_at(dst + wg_offset(load_row, c), kp + 8 * c);
+                cp_async16_at(dst + 16384 + wg_offset(load_row, c), vp + 8 * c);
+            }
+        } else {
+#pragma unroll
+            for (int c = load_c0; c < load_c0 + 4; ++c) {
+                st_shared_zero16_at(dst + wg_offset(load_row, c));
+                st_shared_zero16_at(dst + 16384 + wg_offset(load_row, c));
+            }
+        }
+        cp_async_commit();
+    };
+
+    // This thread's two rows (accumulator rows 16 (warp mod 4) + g and + 8 of its warpgroup) and their positions
+    // (-1: past the chunk, every key masked).
+    const int wr0 = row0 + wg * 64;  // the warpgroup's first packed row
+    const int ra = wr0 + (wtid >> 5) * 16 + g;
+    const int pos[2] = {ra < rows ? start + ra / group : -1, ra + 8 < rows ? start + (ra + 8) / group : -1};
+    const int wg_first = wr0 < rows ? start + wr0 / group : 0x7fffffff;
+    const int wg_last = wr0 < rows ? start + (min(wr0 + 64, rows) - 1) / group : -1;
+
+    const float sl = scale * WG_LOG2E;
+    float m[2] = {ERNIE_NEG_INF, ERNIE_NEG_INF}, l[2] = {0.0f, 0.0f};
+    float o[64];
+#pragma unroll
+    for (int i = 0; i < 64; ++i) o[i] = 0.0f;
+
+    const u32 q_base = base + wg * 16384;
+    const int tiles = meta[3];
+    load_tile(0, 0);  // with Q: one commit group
+    for (int tile = 0; tile < tiles; ++tile) {
+        const int stage = tile & 1;
+        if (tile + 1 < tiles) {
+            load_tile(tile + 1, stage ^ 1);
+            cp_async_wait<1>();
+        } else {
+            cp_async_wait<0>();
+        }
+        // cp.async wrote through the generic proxy; wgmma reads through the async proxy.
+        asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
+        __syncthreads();
+        const int k0 = tile * WG_BN;
+        if (k0 <= wg_last) {  // warpgroup-uniform: otherwise every key of the tile is masked for all its rows
+            const u32 k_base = base + WG_Q_BYTES + stage * WG_STAGE_BYTES;
+            float sacc[32];
+#pragma unroll
+            for (int i = 0; i < 32; ++i) sacc[i] = 0.0f;
+            wg_fence();
+#pragma unroll
+            for (int kk = 0; kk < WG_HD / 16; ++kk) {
+                const u32 off = (kk >> 2) * 8192 + (kk & 3) * 32;
+                wg_mma_n64_ss(sacc, wg_desc(q_base + off, 16, 1024), wg_desc(k_base + off, 16, 1024), kk > 0);
+            }
+            wg_commit();
+            wg_wait0();
+#pragma unroll
+            for (int i = 0; i < 32; ++i) wg_hold(sacc[i]);
+
+            // Causal mask near the diagonal: keys past a row's position (and past the KV length) get -inf.
+            if (k0 + WG_BN - 1 > wg_first) {
+#pragma unroll
+                for (int c = 0; c < 8; ++c) {
+#pragma unroll
+                    for (int e = 0; e < 4; ++e) {
+                        const int key = k0 + 8 * c + 2 * t + (e & 1);
+                        if (key > pos[e >> 1]) sacc[4 * c + e] = ERNIE_NEG_INF;
+                    }
+                }
+            }
+            // Online softmax per row (a row's 64 scores spread over the 4 lanes of its quad).
+            u32 pf[4][4];
+            float corr[2];
+#pragma unroll
+            for (int h = 0; h < 2; ++h) {
+                float mx = ERNIE_NEG_INF;
+#pragma unroll
+                for (int c = 0; c < 8; ++c) mx = fmaxf(mx, fmaxf(sacc[4 * c + 2 * h], sacc[4 * c + 2 * h + 1]));
+                mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+                mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+                const float m_new = fmaxf(m[h], mx * sl);
+                const float mb = m_new == ERNIE_NEG_INF ? 0.0f : m_new;  // every key so far masked: P = 0
+                corr[h] = exp2_ftz(m[h] - mb);
+                m[h] = m_new;
+                float sum = 0.0f;
+#pragma unroll
+                for (int c = 0; c < 8; ++c) {
+                    const float p0 = exp2_ftz(fmaf(sacc[4 * c + 2 * h], sl, -mb));
+                    const float p1 = exp2_ftz(fmaf(sacc[4 * c + 2 * h + 1], sl, -mb));
+                    sum += p0 + p1;
+                    pf[c >> 1][(c & 1) * 2 + h] = pack_bf16x2_rn(p0, p1);
+                }
+                l[h] = l[h] * corr[h] + sum;
+            }
+#pragma unroll
+            for (int c = 0; c < 16; ++c) {
+                o[4 * c] *= corr[0];
+                o[4 * c + 1] *= corr[0];
+                o[4 * c + 2] *= corr[1];
+                o[4 * c + 3] *= corr[1];
+            }
+            // O += P V, key steps of 16.
+            wg_fence();
+#pragma unroll
+            for (int j = 0; j < 4; ++j) wg_mma_n128_rs(o, pf[j], wg_desc(k_base + 16384 + j * 2048, WG_V_LBO, WG_V_SBO));
+            wg_commit();
+            wg_wait0();
+#pragma unroll
+            for (int i = 0; i < 64; ++i) wg_hold(o[i]);
+#pragma unroll
+            for (int j = 0; j < 4; ++j) {
+#pragma unroll
+                for (int i = 0; i < 4; ++i) wg_hold(pf[j][i]);
+            }
+        }
+        __syncthreads();  // the stage is overwritten by the load two tiles ahead
+    }
+
+    // O / l (l: the quad's parts added), bf16, to the rows' (token, head) outputs.
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+        float sum = l[h];
+        sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+        sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+        if (pos[h] < 0) continue;
+        const int r = ra + 8 * h;
+        const float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
+        bf16 *orow = out + ((i64)(meta[0] + r / group) * nq + kvh * group + r % group) * WG_HD;
+#pragma unroll
+        for (int c = 0; c < 16; ++c) {
+            *reinterpret_cast<u32 *>(orow + 8 * c + 2 * t) = pack_bf16x2_rn(o[4 * c + 2 * h] * inv, o[4 * c + 2 * h + 1] * inv);
+        }
+    }
+    pdl_launch_dependents();
+}
+
+#endif
