@@ -24,7 +24,7 @@ import Testing
         #expect(on.batchedMoE && on.gemmTuning && on.gemmSharedAlgorithms && on.stagedMoE)
         let off = PerfOptions.environment([
             "ERNIE_CUDA_GRAPHS": "0", "ERNIE_CUDA_GEMV_MAX_ROWS": "0", "ERNIE_CUDA_GEMM_TUNE": "0", "ERNIE_CUDA_GEMM_SHARED_ALGOS": "0",
-            "ERNIE_CUDA_GEMM_PREPARE": "0", "ERNIE_CUDA_MOE_ROUTING_OVERLAP": "0", "ERNIE_CUDA_MOE_EXPERT_STREAMS": "1", "ERNIE_CUDA_MOE_ROUTER_GEMM": "0", "ERNIE_CUDA_FLASH_PREFILL_WGMMA": "0", "ERNIE_CUDA_MOE_GROUPED_MAX_TOKENS": "0", "ERNIE_CUDA_MOE_PERSISTENT": "0", "ERNIE_CUDA_MOE_STAGED": "0",
+            "ERNIE_CUDA_GEMM_PREPARE": "0", "ERNIE_CUDA_MOE_ROUTING_OVERLAP": "0", "ERNIE_CUDA_MOE_EXPERT_STREAMS": "1", "ERNIE_CUDA_MOE_ROUTER_GEMM": "0", "ERNIE_CUDA_FLASH_PREFILL_WARPGROUPS": "0", "ERNIE_CUDA_MOE_GROUPED_MAX_TOKENS": "0", "ERNIE_CUDA_MOE_PERSISTENT": "0", "ERNIE_CUDA_MOE_STAGED": "0",
             "ERNIE_CUDA_DECODE_ROPE_FUSED": "0",
             "ERNIE_CUDA_MOE_BATCHED": "0",
             "ERNIE_CUDA_DECODE_ATTENTION": "off", "ERNIE_CUDA_DECODE_ATTENTION_TC": "0",
@@ -37,7 +37,10 @@ import Testing
         #expect(clamped.gemvMaxRows == 64 && clamped.graphMaxBatch == 1)
         #expect(defaults.moeExpertStreams == 4 && PerfOptions.reference.moeExpertStreams == 1)
         #expect(defaults.routerGEMM && !PerfOptions.reference.routerGEMM)
-        #expect(!defaults.flashPrefillWGMMA && PerfOptions.environment(["ERNIE_CUDA_FLASH_PREFILL_WGMMA": "1"]).flashPrefillWGMMA)
+        #expect(defaults.flashPrefillWarpgroups == 0)
+        #expect(PerfOptions.environment(["ERNIE_CUDA_FLASH_PREFILL_WARPGROUPS": "3"]).flashPrefillWarpgroups == 3)
+        #expect(PerfOptions.environment(["ERNIE_CUDA_FLASH_PREFILL_WARPGROUPS": "1"]).flashPrefillWarpgroups == 0)
+        #expect(PerfOptions.environment(["ERNIE_CUDA_FLASH_PREFILL_WARPGROUPS": "9"]).flashPrefillWarpgroups == 3)
         #expect(PerfOptions.environment(["ERNIE_CUDA_MOE_EXPERT_STREAMS": "0"]).moeExpertStreams == 1)
         #expect(PerfOptions.environment(["ERNIE_CUDA_MOE_EXPERT_STREAMS": "99"]).moeExpertStreams == 8)
     }
@@ -196,9 +199,12 @@ import Testing
         #expect(narrow.sharedBytes == 2 * 2 * 64 * 72 * 2)
         #expect(PerfOptions().flashPrefillWide)
         #expect(!PerfOptions.environment(["ERNIE_CUDA_FLASH_PREFILL_WIDE": "0"]).flashPrefillWide)
-        // The wgmma kernel: Q (32 KB) and two stages of K and V (32 KB each), plus 1 KB to align them; 256 threads.
-        let wg = CUDABackend.wgmmaPrefillAttention
-        #expect(wg.rowsPerBlock == wide.rowsPerBlock && wg.sharedBytes == 99_328 && wg.threads == 256)
+        // The wgmma kernels: Q (16 KB per warpgroup) and three stages of K and V (32 KB each), plus 1 KB to align them.
+        let wg2 = CUDABackend.wgmmaPrefillAttention(warpgroups: 2)
+        #expect(wg2.name == "ernie_prefill_attention_wg2_hd128" && wg2.rowsPerBlock == 128 && wg2.threads == 256)
+        #expect(wg2.sharedBytes == 2 * 16384 + 3 * 32768 + 1024)
+        let wg3 = CUDABackend.wgmmaPrefillAttention(warpgroups: 3)
+        #expect(wg3.rowsPerBlock == 192 && wg3.threads == 384 && wg3.sharedBytes == 148_480)
     }
 
     @Test func launchSignaturesIdentifyArguments() {

@@ -33,7 +33,8 @@ struct NVRTCCompileTests {
         "ernie_read_bandwidth", "ernie_prefill_attention_hd64", "ernie_prefill_attention_hd128",
         "ernie_prefill_attention_m32_hd64", "ernie_prefill_attention_m32_hd128",
         "ernie_decode_attention_tc_hd128", "ernie_decode_attention_tc_rope_hd128", "ernie_moe_router_logits",
-        "ernie_moe_route_rows", "ernie_moe_router_split", "ernie_prefill_attention_wg_hd128",
+        "ernie_moe_route_rows", "ernie_moe_router_split", "ernie_prefill_attention_wg2_hd128",
+        "ernie_prefill_attention_wg3_hd128",
     ] + [4, 8, 16, 32].flatMap { l in [2, 4, 5, 8].map { "ernie_decode_attention_l\(l)_g\($0)" } }
 
     @Test func everyKernelSourceCompilesForSM90a() throws {

@@ -23,9 +23,13 @@ extension CUDABackend {
         (headDim == 64 || headDim == 128) && group >= 1
     }
 
-    /// The wgmma kernel: head_dim 128 only.
-    static let wgmmaPrefillAttention = PrefillAttentionKernel(
-        name: "ernie_prefill_attention_wg_hd128", rowsPerBlock: 128, sharedBytes: 3 * 32768 + 1024, threads: 256)
+    /// The wgmma kernel with `warpgroups` (2 or 3) warpgroups of 64 packed rows: head_dim 128 only. Shared memory: Q
+    /// (16 KB per warpgroup), three stages of a K and a V tile (32 KB), 1 KB to align them.
+    static func wgmmaPrefillAttention(warpgroups: Int) -> PrefillAttentionKernel {
+        PrefillAttentionKernel(
+            name: "ernie_prefill_attention_wg\(warpgroups)_hd128", rowsPerBlock: 64 * warpgroups,
+            sharedBytes: 16384 * warpgroups + 3 * 32768 + 1024, threads: 128 * warpgroups)
+    }
 
     static func prefillAttentionKernel(headDim: Int, wide: Bool) -> PrefillAttentionKernel {
         PrefillAttentionKernel(
@@ -34,11 +38,12 @@ extension CUDABackend {
             sharedBytes: 2 * 2 * prefillKeysPerTile * (headDim + 8) * 2, threads: 128)
     }
 
-    /// The kernel a prefill of head_dim `hd` runs: the wgmma one when asked for (`perf.flashPrefillWGMMA`) and compiled
-    /// for this device (sm_90a), else the mma.sync ones.
+    /// The kernel a prefill of head_dim `hd` runs: the wgmma one when asked for (`perf.flashPrefillWarpgroups`) and
+    /// compiled for this device (sm_90a), else the mma.sync ones.
     func prefillAttentionKernel(headDim hd: Int) -> PrefillAttentionKernel {
-        if perf.flashPrefillWGMMA, hd == 128, (try? kernels.function(Self.wgmmaPrefillAttention.name)) != nil {
-            return Self.wgmmaPrefillAttention
+        if perf.flashPrefillWarpgroups > 0, hd == 128 {
+            let kernel = Self.wgmmaPrefillAttention(warpgroups: perf.flashPrefillWarpgroups)
+            if (try? kernels.function(kernel.name)) != nil { return kernel }
         }
         return Self.prefillAttentionKernel(headDim: hd, wide: perf.flashPrefillWide)
     }

@@ -60,8 +60,9 @@
 /// | `ERNIE_CUDA_FLASH_PREFILL` | 1 | 0: prefill attention on CUDA cores (the general kernel) |
 /// | `ERNIE_CUDA_FLASH_PREFILL_WIDE` | 1 | 0: the flash prefill kernel with 64 query rows per block (4 warps of 16)
 ///   instead of 128 (4 warps of 32: each K/V fragment read from shared memory feeds twice the mmas) |
-/// | `ERNIE_CUDA_FLASH_PREFILL_WGMMA` | 0 | 1: head_dim-128 prefill attention on the warpgroup MMA (wgmma, sm_90a:
-///   `Kernels/prefill_attention_wgmma.cu`) instead of the wide mma.sync kernel |
+/// | `ERNIE_CUDA_FLASH_PREFILL_WARPGROUPS` | 0 | 2 or 3: head_dim-128 prefill attention on the warpgroup MMA (wgmma,
+///   sm_90a: `Kernels/prefill_attention_wgmma.cu`) with that many warpgroups of 64 packed rows per block, instead of
+///   the wide mma.sync kernel |
 /// | `ERNIE_CUDA_PDL` | 1 | 0: no programmatic dependent launch |
 public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
     public var graphs: Bool
@@ -93,8 +94,8 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
     public var fastElementwise: Bool
     public var flashPrefill: Bool
     public var flashPrefillWide: Bool
-    /// Prefill attention on wgmma (`ERNIE_CUDA_FLASH_PREFILL_WGMMA`).
-    public var flashPrefillWGMMA: Bool
+    /// Warpgroups per block of the wgmma prefill attention, 0: the mma.sync kernels (`ERNIE_CUDA_FLASH_PREFILL_WARPGROUPS`).
+    public var flashPrefillWarpgroups: Int
     public var programmaticDependentLaunch: Bool
 
     public init(
@@ -105,7 +106,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
         batchedMoE: Bool = false, fusedDecodeRope: Bool = true,
         decodeMinimumChunk: Int = PerfOptions.defaultDecodeMinimumChunk,
         decodeAttention: Bool = true, decodeAttentionTensorCores: Bool = true, fastElementwise: Bool = true,
-        flashPrefill: Bool = true, flashPrefillWide: Bool = true, flashPrefillWGMMA: Bool = false,
+        flashPrefill: Bool = true, flashPrefillWide: Bool = true, flashPrefillWarpgroups: Int = 0,
         programmaticDependentLaunch: Bool = true
     ) {
         self.graphs = graphs
@@ -130,7 +131,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
         self.fastElementwise = fastElementwise
         self.flashPrefill = flashPrefill
         self.flashPrefillWide = flashPrefillWide
-        self.flashPrefillWGMMA = flashPrefillWGMMA
+        self.flashPrefillWarpgroups = [0, 2, 3].contains(flashPrefillWarpgroups) ? flashPrefillWarpgroups : 0
         self.programmaticDependentLaunch = programmaticDependentLaunch
     }
 
@@ -142,7 +143,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
         persistentMoE: false, stagedMoE: false, batchedMoE: false, fusedDecodeRope: false,
         decodeAttention: false,
         decodeAttentionTensorCores: false, fastElementwise: false, flashPrefill: false, flashPrefillWide: false,
-        flashPrefillWGMMA: false,
+        flashPrefillWarpgroups: 0,
         programmaticDependentLaunch: false
     )
 
@@ -177,7 +178,8 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
         flag("ERNIE_CUDA_FAST_ELEMENTWISE", &options.fastElementwise)
         flag("ERNIE_CUDA_FLASH_PREFILL", &options.flashPrefill)
         flag("ERNIE_CUDA_FLASH_PREFILL_WIDE", &options.flashPrefillWide)
-        flag("ERNIE_CUDA_FLASH_PREFILL_WGMMA", &options.flashPrefillWGMMA)
+        number("ERNIE_CUDA_FLASH_PREFILL_WARPGROUPS", &options.flashPrefillWarpgroups, range: 0...3)
+        if options.flashPrefillWarpgroups == 1 { options.flashPrefillWarpgroups = 0 }
         flag("ERNIE_CUDA_PDL", &options.programmaticDependentLaunch)
         return options
     }
@@ -200,7 +202,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
             + "\(decodeAttention && decodeAttentionTensorCores && fusedDecodeRope ? " with RoPE" : "")"
             + "\(decodeAttention ? split : ""), "
             + "fast elementwise \(fastElementwise ? "on" : "off"), "
-            + "flash prefill \(flashPrefill ? (flashPrefillWGMMA ? "on, wgmma" : flashPrefillWide ? "on, 128 rows" : "on, 64 rows") : "off"), "
+            + "flash prefill \(flashPrefill ? (flashPrefillWarpgroups > 0 ? "on, wgmma × \(flashPrefillWarpgroups) warpgroups" : flashPrefillWide ? "on, 128 rows" : "on, 64 rows") : "off"), "
             + "PDL \(programmaticDependentLaunch ? "on" : "off")"
     }
 

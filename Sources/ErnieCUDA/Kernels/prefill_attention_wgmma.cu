@@ -3,17 +3,18 @@
 // rows of one sequence per block, K/V tiles of 64 keys from the paged cache), with the products on wgmma instead of
 // mma.sync — on the H200 the wide mma.sync kernel reaches ≈ 250 TFLOP/s, a third of the bf16 tensor-core rate.
 //
-// Block: two warpgroups (256 threads), one block per multiprocessor (each thread holds 64 O and 32 S accumulators).
-// Warpgroup w owns packed rows 64w ... 64w + 63 of the item: S = Q Kᵀ as 8 wgmma m64n64k16 (Q and K from shared
+// Block: WGS warpgroups (2 or 3: 128 or 192 packed rows per work item), one block per multiprocessor (each thread
+// holds 64 O and 32 S accumulators). Warpgroup w owns packed rows 64w ... 64w + 63 of the item: S = Q Kᵀ as 8 wgmma m64n64k16 (Q and K from shared
 // memory), the online softmax in registers (base 2, fp32; P rounded to bf16), O += P V as 4 wgmma m64n128k16 with P
 // from registers (the S accumulators of keys 16j ... 16j + 15 are the A fragment of key step j) and V from shared
-// memory read transposed. Q (32 KB) is copied once; K and V tiles (16 KB each) are double buffered with cp.async, the
-// next tile's copies in flight while the current one is multiplied.
+// memory read transposed. Q (16 KB per warpgroup) is copied once; K and V tiles (16 KB each) go through three stages
+// with cp.async: tile t + 2's copies are issued once every warpgroup is past tile t - 1 (the barrier that makes tile t
+// visible), so one barrier per tile suffices and two tiles are in flight while one is multiplied.
 //
 // Shared-memory layout (every operand wgmma reads; base 1024-aligned): a [64 rows × 128 bf16] matrix is two halves of
 // 64 columns, half h at h · 8192 bytes, row r of a half at r · 128 bytes, its 16-byte chunk c (columns 8c ... 8c + 7)
 // at chunk c ^ (r mod 8) — the 128-byte swizzle wgmma's descriptors name (mode 1). Q of warpgroup w at w · 16384; stage
-// s's K at 32768 + s · 32768, its V 16384 further. Descriptors: K-major operands (Q as A and K as B of S: contiguous
+// s's K at WGS · 16384 + s · 32768, its V 16384 further. Descriptors: K-major operands (Q as A and K as B of S: contiguous
 // along head_dim, the reduction) step 32 bytes along a row per k16 and a half (8192 bytes) every 4 steps, 8-row groups
 // 1024 bytes apart (stride byte offset); V is B of O += P V with its rows along the reduction (keys), so MN-major
 // (transposed read): key step j starts at 2048 · j, 8-key groups 1024 bytes apart, the two 64-column halves of
@@ -22,11 +23,10 @@
 
 #if !defined(ERNIE_EMULATOR) && defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
 
-#define WG_BM 128
 #define WG_BN 64
+#define WG_STAGES 3
 #define WG_HD 128
 #define WG_LOG2E 1.4426950408889634f
-#define WG_Q_BYTES 32768
 #define WG_STAGE_BYTES 32768
 #ifndef WG_V_LBO
 #define WG_V_LBO 8192
@@ -82,10 +82,13 @@ __device__ __forceinline__ void wg_mma_n128_rs(float (&d)[64], const u32 (&a)[4]
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b));
 }
 
-extern "C" __global__ void __launch_bounds__(256, 1) ernie_prefill_attention_wg_hd128(
+template <int WGS>
+__device__ __forceinline__ void prefill_attention_wg_impl(
     const bf16 *q, const bf16 *kv, const int *seq_info, const int *seq_page_start, const int *pages,
     const int *item_seq, const int *item_row, bf16 *__restrict__ out, int nq, int nkv, int page_size, i64 page_stride,
     float scale) {
+    constexpr int WG_BM = 64 * WGS;
+    constexpr int WG_Q_BYTES = 16384 * WGS;
     ERNIE_DYNAMIC_SMEM(unsigned char, smem_raw);
     const u32 base = (smem_addr_of(smem_raw) + 1023u) & ~1023u;
     __shared__ int meta[4];  // token offset, KV length, first page-table index, key tiles
@@ -123,13 +126,13 @@ extern "C" __global__ void __launch_bounds__(256, 1) ernie_prefill_attention_wg_
     }
     __syncthreads();  // meta
 
-    // K/V tile `tile` into stage `stage`: thread i copies chunks 4 (i & 3) ... of key row i >> 2, of K and of V (keys
-    // past the KV length: zeros; they are masked, being past every row's position).
+    // K/V tile `tile` into stage `stage`: thread i < 256 copies chunks 4 (i & 3) ... of key row i >> 2, of K and of V
+    // (keys past the KV length: zeros; they are masked, being past every row's position). Every thread commits.
     const int load_row = tid >> 2, load_c0 = (tid & 3) * 4;
     auto load_tile = [&](int tile, int stage) {
         const u32 dst = base + WG_Q_BYTES + stage * WG_STAGE_BYTES;
         const int key = tile * WG_BN + load_row;
-        if (key < meta[1]) {
+        if (tid < 256 && key < meta[1]) {
             const int page = pages[meta[2] + key / page_size];
             const bf16 *kp = kv + (i64)page * page_stride + ((i64)kvh * page_size + key % page_size) * WG_HD;
             const bf16 *vp = kp + (i64)nkv * page_size * WG_HD;
@@ -138,7 +141,7 @@ extern "C" __global__ void __launch_bounds__(256, 1) ernie_prefill_attention_wg_
                 cp_async16_at(dst + wg_offset(load_row, c), kp + 8 * c);
                 cp_async16_at(dst + 16384 + wg_offset(load_row, c), vp + 8 * c);
             }
-        } else {
+        } else if (tid < 256) {
 #pragma unroll
             for (int c = load_c0; c < load_c0 + 4; ++c) {
                 st_shared_zero16_at(dst + wg_offset(load_row, c));
@@ -164,18 +167,25 @@ extern "C" __global__ void __launch_bounds__(256, 1) ernie_prefill_attention_wg_
 
     const u32 q_base = base + wg * 16384;
     const int tiles = meta[3];
-    load_tile(0, 0);  // with Q: one commit group
+    // Commit group g holds tile g (group 0 also Q); before tile t's wait groups 0 ... t + 1 are committed (empty ones
+    // past the last tile), so waiting for all but the newest leaves tile t complete.
+    load_tile(0, 0);
+    if (tiles > 1) {
+        load_tile(1, 1);
+    } else {
+        cp_async_commit();
+    }
     for (int tile = 0; tile < tiles; ++tile) {
-        const int stage = tile & 1;
-        if (tile + 1 < tiles) {
-            load_tile(tile + 1, stage ^ 1);
-            cp_async_wait<1>();
-        } else {
-            cp_async_wait<0>();
-        }
+        const int stage = tile % WG_STAGES;
+        cp_async_wait<1>();
         // cp.async wrote through the generic proxy; wgmma reads through the async proxy.
         asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
-        __syncthreads();
+        __syncthreads();  // tile `tile` complete for everyone; every warpgroup is past tile - 1
+        if (tile + 2 < tiles) {
+            load_tile(tile + 2, (tile + 2) % WG_STAGES);
+        } else {
+            cp_async_commit();
+        }
         const int k0 = tile * WG_BN;
         if (k0 <= wg_last) {  // warpgroup-uniform: otherwise every key of the tile is masked for all its rows
             const u32 k_base = base + WG_Q_BYTES + stage * WG_STAGE_BYTES;
@@ -249,8 +259,8 @@ extern "C" __global__ void __launch_bounds__(256, 1) ernie_prefill_attention_wg_
                 for (int i = 0; i < 4; ++i) wg_hold(pf[j][i]);
             }
         }
-        __syncthreads();  // the stage is overwritten by the load two tiles ahead
     }
+    cp_async_wait<0>();
 
     // O / l (l: the quad's parts added), bf16, to the rows' (token, head) outputs.
 #pragma unroll
@@ -269,5 +279,17 @@ extern "C" __global__ void __launch_bounds__(256, 1) ernie_prefill_attention_wg_
     }
     pdl_launch_dependents();
 }
+
+#define ERNIE_PREFILL_ATTENTION_WG_KERNEL(WGS)                                                                       \
+    extern "C" __global__ void __launch_bounds__(128 * WGS, 1) ernie_prefill_attention_wg##WGS##_hd128(              \
+        const bf16 *q, const bf16 *kv, const int *seq_info, const int *seq_page_start, const int *pages,              \
+        const int *item_seq, const int *item_row, bf16 *__restrict__ out, int nq, int nkv, int page_size,            \
+        i64 page_stride, float scale) {                                                                              \
+        prefill_attention_wg_impl<WGS>(q, kv, seq_info, seq_page_start, pages, item_seq, item_row, out, nq, nkv,     \
+                                       page_size, page_stride, scale);                                               \
+    }
+
+ERNIE_PREFILL_ATTENTION_WG_KERNEL(2)
+ERNIE_PREFILL_ATTENTION_WG_KERNEL(3)
 
 #endif
