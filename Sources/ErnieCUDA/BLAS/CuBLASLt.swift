@@ -37,11 +37,18 @@ final class CuBLASLt {
         workspace = try DeviceBuffer(device: device, byteCount: Self.workspaceBytes, label: "cuBLASLt workspace")
     }
 
-    /// Gives GEMMs issued on `stream` a workspace of their own (same size as the main one, so every plan fits it).
-    func addWorkspace(for stream: CUDAStream) throws {
-        guard streamWorkspaces[stream.handle] == nil else { return }
-        streamWorkspaces[stream.handle] = try DeviceBuffer(
-            device: stream.device, byteCount: workspace.byteCount, label: "cuBLASLt workspace (side stream)")
+    /// A workspace for GEMMs on another stream (same size as the main one, so every plan fits it).
+    func makeWorkspace(device: CUDADevice) throws -> DeviceBuffer {
+        try DeviceBuffer(device: device, byteCount: workspace.byteCount, label: "cuBLASLt workspace (side stream)")
+    }
+
+    /// GEMMs issued on `stream` use `buffer` (from `makeWorkspace`) until `removeWorkspace(for:)`.
+    func setWorkspace(_ buffer: DeviceBuffer, for stream: CUDAStream) {
+        streamWorkspaces[stream.handle] = buffer
+    }
+
+    func removeWorkspace(for stream: CUDAStream) {
+        streamWorkspaces[stream.handle] = nil
     }
 
     deinit {

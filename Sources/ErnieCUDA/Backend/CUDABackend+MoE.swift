@@ -247,10 +247,10 @@ extension CUDABackend {
     /// a profile is taken (its events bracket launches on the backend's stream) or outside an eager body.
     private func expertLanes() throws -> ExpertStreams? {
         guard perf.moeExpertStreams > 1, profiler == nil, case .eager = launchState.mode else { return nil }
-        if let expertStreams { return expertStreams }
-        let made = try ExpertStreams(device: device, count: perf.moeExpertStreams, blas: blas)
-        expertStreams = made
-        return made
+        let streams = try expertStreams ?? ExpertStreams(device: device, count: perf.moeExpertStreams, blas: blas)
+        expertStreams = streams
+        try streams.open()
+        return streams
     }
 
     /// Asks cuBLASLt's heuristic ahead for every per-expert GEMM a host-grouped step can make — row counts 1 ...

@@ -197,6 +197,8 @@ extension CUDABackend {
     public func endStep() throws {
         try finishBody()
         try synchronizeStream()
+        // The stream waited for the expert lanes (`ExpertStreams.join`), so they are idle: released with the step.
+        expertStreams?.close(keep: perf.keepExpertStreams)
         if let profiler { try profiler.collect() }
         step = nil
     }

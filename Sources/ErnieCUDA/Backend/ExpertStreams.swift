@@ -9,8 +9,16 @@
 /// backend's stream waits for the lanes at `join`; between the two the caller queues nothing on the backend's
 /// stream, and every buffer the lanes touch must outlive the join (the activation pool reuses buffers in the
 /// backend's stream order).
+///
+/// The streams live for one step (`open`, `close` at the step's end; the cuBLASLt workspaces stay): with them kept,
+/// the server's decode steps after a prefill measured 3.09–3.10 ms against 3.01–3.02 per token at one stream on the
+/// H200 (1K/1K, BENCHMARKS.md round 9), while `ernie cuda bench` decode steps (run before any prefill) did not move.
 final class ExpertStreams {
-    let lanes: [CUDAStream]
+    private(set) var lanes: [CUDAStream] = []
+    let count: Int
+    private let device: CUDADevice
+    private let blas: CuBLASLt
+    private let workspaces: [DeviceBuffer]
     private let forked: CUDAEvent
     private let joined: [CUDAEvent]
 
@@ -20,10 +28,27 @@ final class ExpertStreams {
 
     init(device: CUDADevice, count: Int, blas: CuBLASLt) throws {
         precondition(count > 0)
-        lanes = try (0..<count).map { _ in try CUDAStream(device: device) }
+        self.count = count
+        self.device = device
+        self.blas = blas
+        workspaces = try (0..<count).map { _ in try blas.makeWorkspace(device: device) }
         forked = try CUDAEvent(device: device, timing: false)
         joined = try (0..<count).map { _ in try CUDAEvent(device: device, timing: false) }
-        for lane in lanes { try blas.addWorkspace(for: lane) }
+    }
+
+    /// Makes the lanes if this step has none yet.
+    func open() throws {
+        guard lanes.isEmpty else { return }
+        lanes = try (0..<count).map { _ in try CUDAStream(device: device) }
+        for (lane, workspace) in zip(lanes, workspaces) { blas.setWorkspace(workspace, for: lane) }
+    }
+
+    /// Destroys the lanes (their work must be done: the backend's stream waited for it at `join` and has been
+    /// synchronized) unless `keep`.
+    func close(keep: Bool) {
+        guard !keep, !lanes.isEmpty else { return }
+        for lane in lanes { blas.removeWorkspace(for: lane) }
+        lanes = []
     }
 
     /// Every lane in `used` waits for the work queued on `main` so far.

@@ -22,6 +22,8 @@
 ///   8192-token prefill 150 → 144 ms on the H200, BENCHMARKS.md round 8) |
 /// | `ERNIE_CUDA_MOE_EXPERT_STREAMS` | 4 | streams (1–8) a host-grouped MoE step's per-expert GEMMs are spread over
 ///   (`ExpertStreams`); 1: all on the backend's stream, one after another |
+/// | `ERNIE_CUDA_MOE_EXPERT_STREAMS_KEEP` | 0 | 1: those streams are kept from step to step instead of being made for
+///   each host-grouped step and destroyed at its end |
 /// | `ERNIE_CUDA_MOE_ROUTER_GEMM` | 1 | 0: a host-grouped MoE step's router logits come from the 64 × 64-tiled FP32 kernel
 ///   instead of a bf16 tensor-core GEMM over the router split into three bf16 parts (`ernie_moe_router_split`: the
 ///   same FP32 logits to summation error) |
@@ -77,6 +79,8 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
     public var routingOverlap: Bool
     /// Streams the per-expert GEMMs of a host-grouped MoE step run on (`ERNIE_CUDA_MOE_EXPERT_STREAMS`).
     public var moeExpertStreams: Int
+    /// Expert streams kept between steps (`ERNIE_CUDA_MOE_EXPERT_STREAMS_KEEP`).
+    public var keepExpertStreams: Bool
     /// Large steps' router logits as a bf16 GEMM over the router's three bf16 parts (`ERNIE_CUDA_MOE_ROUTER_GEMM`).
     public var routerGEMM: Bool
     public var groupedMoEMaxTokens: Int
@@ -102,7 +106,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
     public init(
         graphs: Bool = true, graphMaxBatch: Int = 256, gemvMaxRows: Int = 0, gemmTuning: Bool = false,
         gemmSharedAlgorithms: Bool = false, gemmPrepare: Bool = true, routingOverlap: Bool = true,
-        moeExpertStreams: Int = 4, routerGEMM: Bool = true, groupedMoEMaxTokens: Int = 256, persistentMoE: Bool = true, stagedMoE: Bool = true,
+        moeExpertStreams: Int = 4, keepExpertStreams: Bool = false, routerGEMM: Bool = true, groupedMoEMaxTokens: Int = 256, persistentMoE: Bool = true, stagedMoE: Bool = true,
         moeNT1MaxTokens: Int = 16, moeNT2MaxTokens: Int = 64,
         batchedMoE: Bool = false, fusedDecodeRope: Bool = true,
         decodeMinimumChunk: Int = PerfOptions.defaultDecodeMinimumChunk,
@@ -118,6 +122,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
         self.gemmPrepare = gemmPrepare
         self.routingOverlap = routingOverlap
         self.moeExpertStreams = moeExpertStreams
+        self.keepExpertStreams = keepExpertStreams
         self.routerGEMM = routerGEMM
         self.groupedMoEMaxTokens = groupedMoEMaxTokens
         self.persistentMoE = persistentMoE
@@ -165,6 +170,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
         flag("ERNIE_CUDA_GEMM_PREPARE", &options.gemmPrepare)
         flag("ERNIE_CUDA_MOE_ROUTING_OVERLAP", &options.routingOverlap)
         number("ERNIE_CUDA_MOE_EXPERT_STREAMS", &options.moeExpertStreams, range: 1...8)
+        flag("ERNIE_CUDA_MOE_EXPERT_STREAMS_KEEP", &options.keepExpertStreams)
         flag("ERNIE_CUDA_MOE_ROUTER_GEMM", &options.routerGEMM)
         number("ERNIE_CUDA_MOE_GROUPED_MAX_TOKENS", &options.groupedMoEMaxTokens, range: 0...GroupedMoEPlan.maxPairs)
         flag("ERNIE_CUDA_MOE_PERSISTENT", &options.persistentMoE)
