@@ -71,6 +71,7 @@ struct DeviceMoETests {
             perf.gemmPrepare = prepareGEMMs
             perf.routingOverlap = routingOverlap
             perf.moeExpertStreams = expertStreams
+            perf.moeExpertStreamsMinTokens = 0
             perf.routerGEMM = routerGEMM
             if let groupedMaxTokens { perf.groupedMoEMaxTokens = groupedMaxTokens }
             perf.batchedMoE = batched

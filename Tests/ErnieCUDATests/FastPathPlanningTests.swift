@@ -36,6 +36,7 @@ import Testing
         let clamped = PerfOptions.environment(["ERNIE_CUDA_GEMV_MAX_ROWS": "1000", "ERNIE_CUDA_GRAPH_MAX_BATCH": "-3"])
         #expect(clamped.gemvMaxRows == 64 && clamped.graphMaxBatch == 1)
         #expect(defaults.moeExpertStreams == 4 && PerfOptions.reference.moeExpertStreams == 1)
+        #expect(defaults.moeExpertStreamsMinTokens == 4096 && !defaults.keepExpertStreams)
         #expect(defaults.routerGEMM && !PerfOptions.reference.routerGEMM)
         #expect(defaults.flashPrefillWarpgroups == 3 && PerfOptions.reference.flashPrefillWarpgroups == 0)
         #expect(PerfOptions.environment(["ERNIE_CUDA_FLASH_PREFILL_WARPGROUPS": "2"]).flashPrefillWarpgroups == 2)

@@ -170,7 +170,7 @@ extension CUDABackend {
                 x: xs.address, weight: gateUp.address, output: gu.address, rows: layout.rowsPerExpert,
                 outFeatures: 2 * inter, inFeatures: hidden, batch: experts, label: "cublas experts gate-up (batched)")
         } else {
-            try perExpert(heldExperts) { expert, range in
+            try perExpert(heldExperts, tokens: tokens) { expert, range in
                 try gemm(
                     x: xs.address(row: range.lowerBound),
                     weight: gateUp.address + UInt64(expert * 2 * inter * hidden * 2),
@@ -190,7 +190,7 @@ extension CUDABackend {
                 x: act.address, weight: down.address, output: ys.address, rows: layout.rowsPerExpert,
                 outFeatures: hidden, inFeatures: inter, batch: experts, label: "cublas experts down (batched)")
         } else {
-            try perExpert(heldExperts) { expert, range in
+            try perExpert(heldExperts, tokens: tokens) { expert, range in
                 try gemm(
                     x: act.address(row: range.lowerBound), weight: down.address + UInt64(expert * hidden * inter * 2),
                     output: ys.address(row: range.lowerBound), rows: range.count, outFeatures: hidden,
@@ -223,11 +223,12 @@ extension CUDABackend {
     }
 
     /// Queues `body`'s launches for each expert (its index in the stacked weights and its sorted rows): on the side
-    /// streams of `ExpertStreams` when there are several (eager steps, no profile), else on the backend's stream.
+    /// streams of `ExpertStreams` when there are several and the step has at least `perf.moeExpertStreamsMinTokens`
+    /// tokens (eager steps, no profile), else on the backend's stream.
     private func perExpert(
-        _ experts: [(expert: Int, rows: Range<Int>)], _ body: (Int, Range<Int>) throws -> Void
+        _ experts: [(expert: Int, rows: Range<Int>)], tokens: Int, _ body: (Int, Range<Int>) throws -> Void
     ) throws {
-        guard experts.count > 1, let streams = try expertLanes() else {
+        guard experts.count > 1, tokens >= perf.moeExpertStreamsMinTokens, let streams = try expertLanes() else {
             for (expert, range) in experts { try body(expert, range) }
             return
         }

@@ -22,6 +22,10 @@
 ///   8192-token prefill 150 → 144 ms on the H200, BENCHMARKS.md round 8) |
 /// | `ERNIE_CUDA_MOE_EXPERT_STREAMS` | 4 | streams (1–8) a host-grouped MoE step's per-expert GEMMs are spread over
 ///   (`ExpertStreams`); 1: all on the backend's stream, one after another |
+/// | `ERNIE_CUDA_MOE_EXPERT_STREAMS_MIN_TOKENS` | 4096 | smallest step whose per-expert GEMMs use those streams. On the H200
+///   they took an 8192-token prefill from 127.7 to 121.7 ms and 4096 tokens from 75.7 to 72.3, did nothing measurable
+///   at 2048 or 640; but the server's decode steps after prefills on them measured 3.07–3.10 against 3.01–3.02 ms per
+///   token (1K/1K, one stream; cause not found: not the streams' lifetime, not the decode kernels) |
 /// | `ERNIE_CUDA_MOE_EXPERT_STREAMS_KEEP` | 0 | 1: those streams are kept from step to step instead of being made for
 ///   each host-grouped step and destroyed at its end |
 /// | `ERNIE_CUDA_MOE_ROUTER_GEMM` | 1 | 0: a host-grouped MoE step's router logits come from the 64 × 64-tiled FP32 kernel
@@ -79,6 +83,8 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
     public var routingOverlap: Bool
     /// Streams the per-expert GEMMs of a host-grouped MoE step run on (`ERNIE_CUDA_MOE_EXPERT_STREAMS`).
     public var moeExpertStreams: Int
+    /// Smallest step whose per-expert GEMMs go to the expert streams (`ERNIE_CUDA_MOE_EXPERT_STREAMS_MIN_TOKENS`).
+    public var moeExpertStreamsMinTokens: Int
     /// Expert streams kept between steps (`ERNIE_CUDA_MOE_EXPERT_STREAMS_KEEP`).
     public var keepExpertStreams: Bool
     /// Large steps' router logits as a bf16 GEMM over the router's three bf16 parts (`ERNIE_CUDA_MOE_ROUTER_GEMM`).
@@ -106,7 +112,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
     public init(
         graphs: Bool = true, graphMaxBatch: Int = 256, gemvMaxRows: Int = 0, gemmTuning: Bool = false,
         gemmSharedAlgorithms: Bool = false, gemmPrepare: Bool = true, routingOverlap: Bool = true,
-        moeExpertStreams: Int = 4, keepExpertStreams: Bool = false, routerGEMM: Bool = true, groupedMoEMaxTokens: Int = 256, persistentMoE: Bool = true, stagedMoE: Bool = true,
+        moeExpertStreams: Int = 4, moeExpertStreamsMinTokens: Int = 4096, keepExpertStreams: Bool = false, routerGEMM: Bool = true, groupedMoEMaxTokens: Int = 256, persistentMoE: Bool = true, stagedMoE: Bool = true,
         moeNT1MaxTokens: Int = 16, moeNT2MaxTokens: Int = 64,
         batchedMoE: Bool = false, fusedDecodeRope: Bool = true,
         decodeMinimumChunk: Int = PerfOptions.defaultDecodeMinimumChunk,
@@ -123,6 +129,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
         self.routingOverlap = routingOverlap
         self.moeExpertStreams = moeExpertStreams
         self.keepExpertStreams = keepExpertStreams
+        self.moeExpertStreamsMinTokens = moeExpertStreamsMinTokens
         self.routerGEMM = routerGEMM
         self.groupedMoEMaxTokens = groupedMoEMaxTokens
         self.persistentMoE = persistentMoE
@@ -171,6 +178,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
         flag("ERNIE_CUDA_MOE_ROUTING_OVERLAP", &options.routingOverlap)
         number("ERNIE_CUDA_MOE_EXPERT_STREAMS", &options.moeExpertStreams, range: 1...8)
         flag("ERNIE_CUDA_MOE_EXPERT_STREAMS_KEEP", &options.keepExpertStreams)
+        number("ERNIE_CUDA_MOE_EXPERT_STREAMS_MIN_TOKENS", &options.moeExpertStreamsMinTokens, range: 0...(1 << 20))
         flag("ERNIE_CUDA_MOE_ROUTER_GEMM", &options.routerGEMM)
         number("ERNIE_CUDA_MOE_GROUPED_MAX_TOKENS", &options.groupedMoEMaxTokens, range: 0...GroupedMoEPlan.maxPairs)
         flag("ERNIE_CUDA_MOE_PERSISTENT", &options.persistentMoE)
@@ -198,7 +206,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
             + "shared GEMM algorithms \(gemmSharedAlgorithms ? "on" : "off"), "
             + "expert GEMM plans \(gemmPrepare ? "prepared" : "on first use"), "
             + "shared expert \(routingOverlap ? "behind" : "before") the routing copy, "
-            + "expert GEMMs on \(moeExpertStreams) stream\(moeExpertStreams == 1 ? "" : "s"), "
+            + "expert GEMMs on \(moeExpertStreams) stream\(moeExpertStreams == 1 ? "" : "s (from \(moeExpertStreamsMinTokens) tokens)"), "
             + "large-step router \(routerGEMM ? "on tensor cores (3 bf16 parts)" : "fp32 tiles"), "
             + "grouped MoE \(groupedMoEMaxTokens > 0 ? "≤\(groupedMoEMaxTokens) tokens" : "off")"
             + "\(groupedMoEMaxTokens > 0 && !persistentMoE ? " (one block per item)" : "")"
