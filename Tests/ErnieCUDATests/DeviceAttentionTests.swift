@@ -110,9 +110,13 @@ struct DeviceAttentionTests {
     /// largest output). Two KV layers (layer 0 written with other data, to check layers stay apart); every sequence's
     /// pages out of order and interleaved with the others'. `wide`: the 128-row flash prefill kernel (else 64 rows).
     func runSteps(
-        nq: Int, nkv: Int, hd: Int, steps: [[(count: Int, start: Int)]], wide: Bool = true, pageSize: Int = 16
+        nq: Int, nkv: Int, hd: Int, steps: [[(count: Int, start: Int)]], wide: Bool = true, pageSize: Int = 16,
+        warpgroups: Int = PerfOptions().flashPrefillWarpgroups
     ) throws {
-        let backend = try TestDevice.backend { $0.flashPrefillWide = wide }
+        let backend = try TestDevice.backend {
+            $0.flashPrefillWide = wide
+            $0.flashPrefillWarpgroups = warpgroups
+        }
         let sequenceCount = steps.map(\.count).max() ?? 0
         var positions = [Int](repeating: 0, count: sequenceCount)
         for step in steps {
@@ -252,16 +256,30 @@ struct DeviceAttentionTests {
     }
 
     /// Prefill chunks of several 128-row blocks whose row counts are not multiples of 128 (nor of 64), chunks that
-    /// start after a cached prefix, several sequences per step, with the 128-row and the 64-row flash kernels.
+    /// start after a cached prefix, several sequences per step, with the 128-row and the 64-row mma.sync flash
+    /// kernels (head_dim 128 on them: `ERNIE_CUDA_FLASH_PREFILL_WARPGROUPS=0`).
     @Test(arguments: [true, false]) func flashPrefillKernelsMatchTheReference(wide: Bool) throws {
         // ERNIE-4.5-21B's group of 5 at head_dim 128: 185, 25 and 650 rows, then 300 rows at position 37, 5 at 5 and
         // 350 at 130.
         try runSteps(
-            nq: 10, nkv: 2, hd: 128, steps: [[(37, 0), (5, 0), (130, 0)], [(60, 37), (1, 5), (70, 130)]], wide: wide)
+            nq: 10, nkv: 2, hd: 128, steps: [[(37, 0), (5, 0), (130, 0)], [(60, 37), (1, 5), (70, 130)]], wide: wide,
+            warpgroups: 0)
         // Group 3 at head_dim 64: 141 rows at position 0, then 3 at 47 and 291 at 20 (after a 20-token prefix); pages
         // of 5 keys, so a thread's key rows of a tile cross pages.
         try runSteps(
             nq: 6, nkv: 2, hd: 64, steps: [[(47, 0), (20, 0)], [(1, 47), (97, 20)]], wide: wide, pageSize: 5)
+    }
+
+    /// The wgmma prefill kernels (head_dim 128; on the emulator the descriptors are decoded in software, with the
+    /// layout the H200 confirmed), 2 and 3 warpgroups: the steps above (192-row blocks end mid-token for group 5), and
+    /// the 300B's group of 8 over pages of 5 keys (a tile's key rows cross pages), a chunk after a cached prefix.
+    @Test(arguments: [2, 3]) func wgmmaPrefillKernelsMatchTheReference(warpgroups: Int) throws {
+        try runSteps(
+            nq: 10, nkv: 2, hd: 128, steps: [[(37, 0), (5, 0), (130, 0)], [(60, 37), (1, 5), (70, 130)]],
+            warpgroups: warpgroups)
+        try runSteps(
+            nq: 8, nkv: 1, hd: 128, steps: [[(47, 0), (20, 0)], [(1, 47), (97, 20)]], pageSize: 5,
+            warpgroups: warpgroups)
     }
 
     @Test func groupedQueryAttentionGroup2HeadDim64() throws {

@@ -214,6 +214,23 @@ typedef u32 smem_addr;
 __device__ __forceinline__ smem_addr smem_addr_of(const void *p) { return smem_u32(p); }
 #endif
 
+// p rounded up to a multiple of 1024 bytes (where the 128-byte swizzle pattern repeats: wgmma operands start there).
+__device__ __forceinline__ smem_addr smem_align1024(smem_addr p) {
+#ifdef ERNIE_EMULATOR
+    return reinterpret_cast<smem_addr>((reinterpret_cast<unsigned long long>(p) + 1023ull) & ~1023ull);
+#else
+    return (p + 1023u) & ~1023u;
+#endif
+}
+
+// Orders this thread's earlier shared-memory writes (ordinary stores, cp.async) before reads of the async proxy
+// (wgmma operands, the copy engine) that follow a barrier.
+__device__ __forceinline__ void fence_proxy_async_shared() {
+#ifndef ERNIE_EMULATOR
+    asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
+#endif
+}
+
 __device__ __forceinline__ void cp_async16_at(smem_addr dst, const void *gmem) {
 #ifdef ERNIE_EMULATOR
     *reinterpret_cast<uint4 *>(dst) = *reinterpret_cast<const uint4 *>(gmem);

@@ -21,7 +21,8 @@
 // head_dim 8192 bytes apart (leading byte offset).
 #include "common.cuh"
 
-#if !defined(ERNIE_EMULATOR) && defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
+// Compiled for sm_90a (wgmma) and for the CPU emulator (scripts/gpu/emu: the same descriptors decoded in software).
+#if defined(ERNIE_EMULATOR) || defined(__CUDA_ARCH_FEAT_SM90_ALL)
 
 #define WG_BN 64
 #define WG_STAGES 3
@@ -40,11 +41,24 @@ __device__ __forceinline__ u32 wg_offset(int row, int chunk) {
     return (u32)((chunk >> 3) * 8192 + row * 128 + (((chunk & 7) ^ (row & 7)) << 4));
 }
 
-// A shared-memory matrix descriptor with the 128-byte swizzle.
-__device__ __forceinline__ u64 wg_desc(u32 address, u32 leading, u32 stride) {
-    return (u64)((address & 0x3FFFFu) >> 4) | ((u64)(leading >> 4) << 16) | ((u64)(stride >> 4) << 32) | (1ull << 62);
+// A shared-memory matrix descriptor with the 128-byte swizzle (the emulator's start address: relative to the block's
+// dynamic shared memory).
+__device__ __forceinline__ u64 wg_desc(smem_addr address, u32 leading, u32 stride) {
+#ifdef ERNIE_EMULATOR
+    const u64 a = (u64)(address - ernie_emu_dynamic_smem());
+#else
+    const u64 a = address;
+#endif
+    return ((a & 0x3FFFFull) >> 4) | ((u64)(leading >> 4) << 16) | ((u64)(stride >> 4) << 32) | (1ull << 62);
 }
 
+#ifdef ERNIE_EMULATOR
+__device__ __forceinline__ void wg_fence() {}
+__device__ __forceinline__ void wg_commit() {}
+__device__ __forceinline__ void wg_wait0() {}
+__device__ __forceinline__ void wg_hold(float &) {}
+__device__ __forceinline__ void wg_hold(u32 &) {}
+#else
 __device__ __forceinline__ void wg_fence() { asm volatile("wgmma.fence.sync.aligned;" ::: "memory"); }
 __device__ __forceinline__ void wg_commit() { asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory"); }
 __device__ __forceinline__ void wg_wait0() { asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory"); }
@@ -52,11 +66,15 @@ __device__ __forceinline__ void wg_wait0() { asm volatile("wgmma.wait_group.sync
 // Keeps the compiler from touching registers an asynchronous wgmma reads or writes before the wait that follows it.
 __device__ __forceinline__ void wg_hold(float &x) { asm volatile("" : "+f"(x)::"memory"); }
 __device__ __forceinline__ void wg_hold(u32 &x) { asm volatile("" : "+r"(x)::"memory"); }
+#endif
 
 #define WG_F4(i) "+f"(d[i]), "+f"(d[i + 1]), "+f"(d[i + 2]), "+f"(d[i + 3])
 
 // d (m64n64, fp32) = A · B (+ d when accumulate), A and B K-major from shared memory.
 __device__ __forceinline__ void wg_mma_n64_ss(float (&d)[32], u64 a, u64 b, int accumulate) {
+#ifdef ERNIE_EMULATOR
+    ernie_emu_wgmma_n64_ss(d, a, b, accumulate);
+#else
     asm volatile(
         "{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"
         "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 "
@@ -65,10 +83,14 @@ __device__ __forceinline__ void wg_mma_n64_ss(float (&d)[32], u64 a, u64 b, int 
         "%32, %33, p, 1, 1, 0, 0;\n}\n"
         : WG_F4(0), WG_F4(4), WG_F4(8), WG_F4(12), WG_F4(16), WG_F4(20), WG_F4(24), WG_F4(28)
         : "l"(a), "l"(b), "r"(accumulate));
+#endif
 }
 
 // d (m64n128, fp32) += A · B, A from registers (bf16 fragments), B MN-major from shared memory (transposed read).
 __device__ __forceinline__ void wg_mma_n128_rs(float (&d)[64], const u32 (&a)[4], u64 b) {
+#ifdef ERNIE_EMULATOR
+    ernie_emu_wgmma_n128_rs(d, a, b);
+#else
     asm volatile(
         "{\n.reg .pred p;\nsetp.eq.u32 p, 1, 1;\n"
         "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 "
@@ -80,6 +102,7 @@ __device__ __forceinline__ void wg_mma_n128_rs(float (&d)[64], const u32 (&a)[4]
         : WG_F4(0), WG_F4(4), WG_F4(8), WG_F4(12), WG_F4(16), WG_F4(20), WG_F4(24), WG_F4(28), WG_F4(32),
           WG_F4(36), WG_F4(40), WG_F4(44), WG_F4(48), WG_F4(52), WG_F4(56), WG_F4(60)
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b));
+#endif
 }
 
 template <int WGS>
@@ -90,7 +113,7 @@ __device__ __forceinline__ void prefill_attention_wg_impl(
     constexpr int WG_BM = 64 * WGS;
     constexpr int WG_Q_BYTES = 16384 * WGS;
     ERNIE_DYNAMIC_SMEM(unsigned char, smem_raw);
-    const u32 base = (smem_addr_of(smem_raw) + 1023u) & ~1023u;
+    const smem_addr base = smem_align1024(smem_addr_of(smem_raw));
     __shared__ int meta[4];  // token offset, KV length, first page-table index, key tiles
 
     const int tid = threadIdx.x, lane = tid & 31, wg = tid >> 7, wtid = tid & 127;
@@ -114,7 +137,7 @@ __device__ __forceinline__ void prefill_attention_wg_impl(
     {
         const int r = tid >> 1, c0 = (tid & 1) * 8;
         const int pr = row0 + r;
-        const u32 dst = base + (r >> 6) * 16384;
+        const smem_addr dst = base + (r >> 6) * 16384;
         if (pr < rows) {
             const bf16 *src = q + ((i64)(tok_off + pr / group) * nq + kvh * group + pr % group) * WG_HD;
 #pragma unroll
@@ -130,7 +153,7 @@ __device__ __forceinline__ void prefill_attention_wg_impl(
     // (keys past the KV length: zeros; they are masked, being past every row's position). Every thread commits.
     const int load_row = tid >> 2, load_c0 = (tid & 3) * 4;
     auto load_tile = [&](int tile, int stage) {
-        const u32 dst = base + WG_Q_BYTES + stage * WG_STAGE_BYTES;
+        const smem_addr dst = base + WG_Q_BYTES + stage * WG_STAGE_BYTES;
         const int key = tile * WG_BN + load_row;
         if (tid < 256 && key < meta[1]) {
             const int page = pages[meta[2] + key / page_size];
@@ -165,7 +188,7 @@ __device__ __forceinline__ void prefill_attention_wg_impl(
 #pragma unroll
     for (int i = 0; i < 64; ++i) o[i] = 0.0f;
 
-    const u32 q_base = base + wg * 16384;
+    const smem_addr q_base = base + wg * 16384;
     const int tiles = meta[3];
     // Commit group g holds tile g (group 0 also Q); before tile t's wait groups 0 ... t + 1 are committed (empty ones
     // past the last tile), so waiting for all but the newest leaves tile t complete.
@@ -179,7 +202,7 @@ __device__ __forceinline__ void prefill_attention_wg_impl(
         const int stage = tile % WG_STAGES;
         cp_async_wait<1>();
         // cp.async wrote through the generic proxy; wgmma reads through the async proxy.
-        asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
+        fence_proxy_async_shared();
         __syncthreads();  // tile `tile` complete for everyone; every warpgroup is past tile - 1
         if (tile + 2 < tiles) {
             load_tile(tile + 2, (tile + 2) % WG_STAGES);
@@ -188,7 +211,7 @@ __device__ __forceinline__ void prefill_attention_wg_impl(
         }
         const int k0 = tile * WG_BN;
         if (k0 <= wg_last) {  // warpgroup-uniform: otherwise every key of the tile is masked for all its rows
-            const u32 k_base = base + WG_Q_BYTES + stage * WG_STAGE_BYTES;
+            const smem_addr k_base = base + WG_Q_BYTES + stage * WG_STAGE_BYTES;
             float sacc[32];
 #pragma unroll
             for (int i = 0; i < 32; ++i) sacc[i] = 0.0f;

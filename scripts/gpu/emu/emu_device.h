@@ -380,6 +380,77 @@ inline void ernie_emu_mma_bf16_16816(float *d, const unsigned *a, const unsigned
     emu::warp_barrier();
 }
 
+// Element (row, col) of a wgmma shared-memory operand with the 128-byte swizzle, from its descriptor: start address
+// (here relative to the block's dynamic shared memory) >> 4 in bits 0-13, leading byte offset >> 4 in bits 16-29,
+// stride byte offset >> 4 in bits 32-45. K-major (mn false): row = the M or N index (rows 8 apart by the stride
+// offset, 128 bytes each), col = the K index from the start. MN-major: row = the K index (8-row groups by the stride
+// offset), col = the M or N index (64-element blocks by the leading offset). The swizzle XORs address bits 4-6 with
+// bits 7-9, as the hardware does (layout checked against the H200 in BENCHMARKS.md round 9).
+inline unsigned short ernie_emu_wg_element(unsigned long long desc, int row, int col, bool mn) {
+    const uintptr_t start = (uintptr_t)ernie_emu_dynamic_smem() + ((desc & 0x3FFFull) << 4);
+    const uintptr_t lbo = ((desc >> 16) & 0x3FFFull) << 4, sbo = ((desc >> 32) & 0x3FFFull) << 4;
+    uintptr_t a = start + (uintptr_t)(row >> 3) * sbo + (uintptr_t)(row & 7) * 128;
+    a += mn ? (uintptr_t)(col >> 6) * lbo + (uintptr_t)(col & 63) * 2 : (uintptr_t)col * 2;
+    a ^= ((a >> 7) & 7) << 4;
+    unsigned short v;
+    std::memcpy(&v, (const void *)a, 2);
+    return v;
+}
+
+inline float ernie_emu_bf(unsigned short h) { return __uint_as_float((unsigned)h << 16); }
+
+// wgmma.mma_async m64n64k16 f32.bf16.bf16, A and B K-major from shared memory, for the calling warp's 16 rows of its
+// warpgroup's 64 (accumulator layout: prefill_attention_wgmma.cu). accumulate 0: d = A·B.
+inline void ernie_emu_wgmma_n64_ss(float *d, unsigned long long da, unsigned long long db, int accumulate) {
+    const int lane = emu::lane_id(), wq = (emu::state().current->linear >> 5) & 3;
+    const int g = lane >> 2, t = lane & 3;
+    for (int c = 0; c < 8; ++c) {
+        for (int e = 0; e < 4; ++e) {
+            const int row = 16 * wq + g + 8 * (e >> 1), col = 8 * c + 2 * t + (e & 1);
+            float acc = 0.0f;
+            for (int k = 0; k < 16; ++k) {
+                acc += ernie_emu_bf(ernie_emu_wg_element(da, row, k, false)) *
+                       ernie_emu_bf(ernie_emu_wg_element(db, col, k, false));
+            }
+            d[4 * c + e] = accumulate ? d[4 * c + e] + acc : acc;
+        }
+    }
+}
+
+// wgmma.mma_async m64n128k16 f32.bf16.bf16 with accumulation, A from registers (the m16n8k16 A fragment of the warp's
+// 16 rows), B MN-major from shared memory (read transposed), for the calling warp.
+inline void ernie_emu_wgmma_n128_rs(float *d, const unsigned *a, unsigned long long db) {
+    emu::Warp &w = emu::warp();
+    const int lane = emu::lane_id();
+    std::memcpy(w.frag_a[lane], a, 16);
+    emu::warp_barrier();
+    auto lo = [](unsigned r) { return __uint_as_float(r << 16); };
+    auto hi = [](unsigned r) { return __uint_as_float(r & 0xffff0000u); };
+    float A[16][16];
+    for (int l = 0; l < 32; ++l) {
+        const int g = l >> 2, t = l & 3;
+        const unsigned *ra = w.frag_a[l];
+        A[g][2 * t] = lo(ra[0]);
+        A[g][2 * t + 1] = hi(ra[0]);
+        A[g + 8][2 * t] = lo(ra[1]);
+        A[g + 8][2 * t + 1] = hi(ra[1]);
+        A[g][2 * t + 8] = lo(ra[2]);
+        A[g][2 * t + 9] = hi(ra[2]);
+        A[g + 8][2 * t + 8] = lo(ra[3]);
+        A[g + 8][2 * t + 9] = hi(ra[3]);
+    }
+    const int g = lane >> 2, t = lane & 3;
+    for (int c = 0; c < 16; ++c) {
+        for (int e = 0; e < 4; ++e) {
+            const int row = g + 8 * (e >> 1), col = 8 * c + 2 * t + (e & 1);
+            float acc = 0.0f;
+            for (int k = 0; k < 16; ++k) acc += A[row][k] * ernie_emu_bf(ernie_emu_wg_element(db, k, col, true));
+            d[4 * c + e] += acc;
+        }
+    }
+    emu::warp_barrier();
+}
+
 // ldmatrix.sync.aligned.m8n8.x4(.trans).shared.b16 for the calling warp.
 inline void ernie_emu_ldmatrix_x4(unsigned *r, const void *row_address, bool trans) {
     emu::Warp &w = emu::warp();
