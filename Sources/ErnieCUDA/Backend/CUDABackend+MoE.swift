@@ -11,7 +11,8 @@ extension CUDABackend {
     /// - otherwise: the ids are read back and grouped by expert on the host (`MoEPlan`), rows gathered in expert
     ///   order, the experts' gate|up, SiLU·mul, down — one strided-batched cuBLASLt GEMM per direction over every
     ///   expert's rows padded to the largest count when that wastes little (`MoEPlan.minimumBatchedFill`), else one
-    ///   GEMM per active expert —, weighted combine.
+    ///   GEMM per active expert, side by side on `ExpertStreams` in steps of at least
+    ///   `perf.moeExpertStreamsMinTokens` tokens —, weighted combine.
     /// The shared expert is a dense SwiGLU MLP through `linear`.
     ///
     /// With expert parallelism (`shape.expertRange` not every expert: `--ep-size`) the expert weights stack only the

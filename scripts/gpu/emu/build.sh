@@ -8,7 +8,9 @@ out=${1:-$here/../../../.build-emu}
 mkdir -p "$out"; out=$(cd "$out" && pwd)
 cxx=${CXX:-g++}
 $cxx -std=c++17 -O2 -fPIC -shared -Wl,-soname,libcuda.so.1 "$here/fake_cuda.cpp" -o "$out/libcuda.so.1" -ldl
-$cxx -std=c++17 -O2 -fPIC -shared -DEMU_DIR="\"$here\"" "$here/fake_nvrtc.cpp" -o "$out/libnvrtc.so.13"
+sum=$(cksum < "$here/emu_device.h" | cut -d' ' -f1)
+$cxx -std=c++17 -O2 -fPIC -shared -DEMU_DIR="\"$here\"" -DEMU_DEVICE_SUM="${sum}ull" "$here/fake_nvrtc.cpp" \
+    -o "$out/libnvrtc.so.13"
 $cxx -std=c++17 -O2 -fPIC -shared "$here/fake_cublaslt.cpp" -o "$out/libcublasLt.so.13"
 $cxx -std=c++17 -O2 -fPIC -shared -Wl,-soname,libnccl.so.2 "$here/fake_nccl.cpp" -o "$out/libnccl.so.2" -ldl -lpthread
 echo "export ERNIE_CUDA_PATH=$out/libcuda.so.1 ERNIE_NVRTC_PATH=$out/libnvrtc.so.13" \

@@ -342,16 +342,10 @@ inline unsigned char *ernie_emu_dynamic_smem() {
     return (unsigned char *)(((uintptr_t)p + 15) & ~(uintptr_t)15);
 }
 
-// mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 for the calling warp (fragment layout: common.cuh).
-inline void ernie_emu_mma_bf16_16816(float *d, const unsigned *a, const unsigned *b) {
-    emu::Warp &w = emu::warp();
-    const int lane = emu::lane_id();
-    std::memcpy(w.frag_a[lane], a, 16);
-    std::memcpy(w.frag_b[lane], b, 8);
-    emu::warp_barrier();
+// The warp's 16 × 16 bf16 A operand from every lane's m16n8k16 A fragment (w.frag_a; layout: common.cuh).
+inline void ernie_emu_unpack_a(const emu::Warp &w, float (&A)[16][16]) {
     auto lo = [](unsigned r) { return __uint_as_float(r << 16); };
     auto hi = [](unsigned r) { return __uint_as_float(r & 0xffff0000u); };
-    float A[16][16], B[16][8];
     for (int l = 0; l < 32; ++l) {
         const int g = l >> 2, t = l & 3;
         const unsigned *ra = w.frag_a[l];
@@ -363,6 +357,22 @@ inline void ernie_emu_mma_bf16_16816(float *d, const unsigned *a, const unsigned
         A[g][2 * t + 9] = hi(ra[2]);
         A[g + 8][2 * t + 8] = lo(ra[3]);
         A[g + 8][2 * t + 9] = hi(ra[3]);
+    }
+}
+
+// mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 for the calling warp (fragment layout: common.cuh).
+inline void ernie_emu_mma_bf16_16816(float *d, const unsigned *a, const unsigned *b) {
+    emu::Warp &w = emu::warp();
+    const int lane = emu::lane_id();
+    std::memcpy(w.frag_a[lane], a, 16);
+    std::memcpy(w.frag_b[lane], b, 8);
+    emu::warp_barrier();
+    auto lo = [](unsigned r) { return __uint_as_float(r << 16); };
+    auto hi = [](unsigned r) { return __uint_as_float(r & 0xffff0000u); };
+    float A[16][16], B[16][8];
+    ernie_emu_unpack_a(w, A);
+    for (int l = 0; l < 32; ++l) {
+        const int g = l >> 2, t = l & 3;
         const unsigned *rb = w.frag_b[l];
         B[2 * t][g] = lo(rb[0]);
         B[2 * t + 1][g] = hi(rb[0]);
@@ -424,21 +434,8 @@ inline void ernie_emu_wgmma_n128_rs(float *d, const unsigned *a, unsigned long l
     const int lane = emu::lane_id();
     std::memcpy(w.frag_a[lane], a, 16);
     emu::warp_barrier();
-    auto lo = [](unsigned r) { return __uint_as_float(r << 16); };
-    auto hi = [](unsigned r) { return __uint_as_float(r & 0xffff0000u); };
     float A[16][16];
-    for (int l = 0; l < 32; ++l) {
-        const int g = l >> 2, t = l & 3;
-        const unsigned *ra = w.frag_a[l];
-        A[g][2 * t] = lo(ra[0]);
-        A[g][2 * t + 1] = hi(ra[0]);
-        A[g + 8][2 * t] = lo(ra[1]);
-        A[g + 8][2 * t + 1] = hi(ra[1]);
-        A[g][2 * t + 8] = lo(ra[2]);
-        A[g][2 * t + 9] = hi(ra[2]);
-        A[g + 8][2 * t + 8] = lo(ra[3]);
-        A[g + 8][2 * t + 9] = hi(ra[3]);
-    }
+    ernie_emu_unpack_a(w, A);
     const int g = lane >> 2, t = lane & 3;
     for (int c = 0; c < 16; ++c) {
         for (int e = 0; e < 4; ++e) {

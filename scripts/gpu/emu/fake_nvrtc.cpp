@@ -50,9 +50,15 @@ const char *nvrtcGetErrorString(int result) {
     }
 }
 
+#ifndef EMU_DEVICE_SUM
+#define EMU_DEVICE_SUM 0
+#endif
+
 int nvrtcVersion(int *major, int *minor) {
     *major = 99;  // distinct from real NVRTC versions so kernel-cache keys never collide
-    *minor = 0;
+    // emu_device.h is compiled into every kernel but is no kernel header: its checksum (build.sh) in the version
+    // keeps kernels cached with an older emulation from being reused.
+    *minor = (int)(EMU_DEVICE_SUM % 1000000007ull);
     return 0;
 }
 
