@@ -7,11 +7,14 @@ import Testing
 @Suite(.timeLimit(.minutes(1))) struct EngineLifecycleTests {
     static let long = GenerationRequest(id: "long", promptTokens: Array(2..<40), maxNewTokens: 3000, ignoreEOS: true)
 
-    /// An engine whose steps take a few milliseconds, so requests are still running when the test acts.
+    /// An engine whose steps take 20 ms, so the long request (3,000 tokens: a minute) is still running when the test
+    /// acts, even when a busy CI machine starves the test's task for seconds (with 2 ms steps, 6 s, the stats test
+    /// once read the stats after the request had finished).
     static func slowEngine(
-        log: FakeExecutorLog = FakeExecutorLog(), configure: (inout EngineConfiguration) -> Void = { _ in }
+        log: FakeExecutorLog = FakeExecutorLog(), stepDelay: Duration = .milliseconds(20),
+        configure: (inout EngineConfiguration) -> Void = { _ in }
     ) -> Engine {
-        log.stepDelay = .milliseconds(2)
+        log.stepDelay = stepDelay
         return makeFakeEngine(pages: 2048, pageSize: 4, log: log, configure: configure)
     }
 
