@@ -330,7 +330,8 @@ extension CUDABackend {
                 "ernie_moe_router_logits",
                 LaunchConfiguration(grid: ((tokens + 63) / 64, (experts + 63) / 64, 1), block: (256, 1, 1)),
                 cost: OpCost(
-                    bytes: Double(experts * hidden * 4 + tokens * hidden * 2), flops: Double(2 * tokens * experts * hidden)),
+                    bytes: Double(experts * hidden * 4 + tokens * hidden * 2),
+                    flops: Double(2 * tokens * experts * hidden)),
                 label: "moe router"
             ) { args in
                 args.pointer(x.address)
@@ -363,7 +364,8 @@ extension CUDABackend {
         let count = router.rows * router.columns
         let split = try DeviceBuffer(device: device, byteCount: 3 * count * 2, label: "\(router.name) (3 bf16 parts)")
         try launch(
-            "ernie_moe_router_split", LaunchConfiguration(grid: (min(1024, (count + 255) / 256), 1, 1), block: (256, 1, 1)),
+            "ernie_moe_router_split",
+            LaunchConfiguration(grid: (min(1024, (count + 255) / 256), 1, 1), block: (256, 1, 1)),
             cost: OpCost(bytes: Double(count * 10)), label: "moe router split"
         ) { args in
             args.pointer(router.address)

@@ -4,21 +4,22 @@
 // mma.sync — on the H200 the wide mma.sync kernel reaches ≈ 250 TFLOP/s, a third of the bf16 tensor-core rate.
 //
 // Block: WGS warpgroups (2 or 3: 128 or 192 packed rows per work item), one block per multiprocessor (each thread
-// holds 64 O and 32 S accumulators). Warpgroup w owns packed rows 64w ... 64w + 63 of the item: S = Q Kᵀ as 8 wgmma m64n64k16 (Q and K from shared
-// memory), the online softmax in registers (base 2, fp32; P rounded to bf16), O += P V as 4 wgmma m64n128k16 with P
-// from registers (the S accumulators of keys 16j ... 16j + 15 are the A fragment of key step j) and V from shared
-// memory read transposed. Q (16 KB per warpgroup) is copied once; K and V tiles (16 KB each) go through three stages
-// with cp.async: tile t + 2's copies are issued once every warpgroup is past tile t - 1 (the barrier that makes tile t
-// visible), so one barrier per tile suffices and two tiles are in flight while one is multiplied.
+// holds 64 O and 32 S accumulators). Warpgroup w owns packed rows 64w ... 64w + 63 of the item: S = Q Kᵀ as 8 wgmma
+// m64n64k16 (Q and K from shared memory), the online softmax in registers (base 2, fp32; P rounded to bf16), O += P V
+// as 4 wgmma m64n128k16 with P from registers (the S accumulators of keys 16j ... 16j + 15 are the A fragment of key
+// step j) and V from shared memory read transposed. Q (16 KB per warpgroup) is copied once; K and V tiles (16 KB
+// each) go through three stages with cp.async: tile t + 2's copies are issued once every warpgroup is past tile t - 1
+// (the barrier that makes tile t visible), so one barrier per tile suffices and two tiles are in flight while one is
+// multiplied. On the H200, 8192-token prefills: 2 warpgroups 314, 3 warpgroups 386 TFLOP/s (BENCHMARKS.md round 9).
 //
 // Shared-memory layout (every operand wgmma reads; base 1024-aligned): a [64 rows × 128 bf16] matrix is two halves of
 // 64 columns, half h at h · 8192 bytes, row r of a half at r · 128 bytes, its 16-byte chunk c (columns 8c ... 8c + 7)
-// at chunk c ^ (r mod 8) — the 128-byte swizzle wgmma's descriptors name (mode 1). Q of warpgroup w at w · 16384; stage
-// s's K at WGS · 16384 + s · 32768, its V 16384 further. Descriptors: K-major operands (Q as A and K as B of S: contiguous
-// along head_dim, the reduction) step 32 bytes along a row per k16 and a half (8192 bytes) every 4 steps, 8-row groups
-// 1024 bytes apart (stride byte offset); V is B of O += P V with its rows along the reduction (keys), so MN-major
-// (transposed read): key step j starts at 2048 · j, 8-key groups 1024 bytes apart, the two 64-column halves of
-// head_dim 8192 bytes apart (leading byte offset).
+// at chunk c ^ (r mod 8) — the 128-byte swizzle wgmma's descriptors name (mode 1). Q of warpgroup w at w · 16384;
+// stage s's K at WGS · 16384 + s · 32768, its V 16384 further. Descriptors: K-major operands (Q as A and K as B of S:
+// contiguous along head_dim, the reduction) step 32 bytes along a row per k16 and a half (8192 bytes) every 4 steps,
+// 8-row groups 1024 bytes apart (stride byte offset); V is B of O += P V with its rows along the reduction (keys), so
+// MN-major (transposed read): key step j starts at 2048 · j, 8-key groups 1024 bytes apart, the two 64-column halves
+// of head_dim 8192 bytes apart (leading byte offset).
 #include "common.cuh"
 
 // Compiled for sm_90a (wgmma) and for the CPU emulator (scripts/gpu/emu: the same descriptors decoded in software).
@@ -271,7 +272,9 @@ __device__ __forceinline__ void prefill_attention_wg_impl(
             // O += P V, key steps of 16.
             wg_fence();
 #pragma unroll
-            for (int j = 0; j < 4; ++j) wg_mma_n128_rs(o, pf[j], wg_desc(k_base + 16384 + j * 2048, WG_V_LBO, WG_V_SBO));
+            for (int j = 0; j < 4; ++j) {
+                wg_mma_n128_rs(o, pf[j], wg_desc(k_base + 16384 + j * 2048, WG_V_LBO, WG_V_SBO));
+            }
             wg_commit();
             wg_wait0();
 #pragma unroll
@@ -297,7 +300,8 @@ __device__ __forceinline__ void prefill_attention_wg_impl(
         bf16 *orow = out + ((i64)(meta[0] + r / group) * nq + kvh * group + r % group) * WG_HD;
 #pragma unroll
         for (int c = 0; c < 16; ++c) {
-            *reinterpret_cast<u32 *>(orow + 8 * c + 2 * t) = pack_bf16x2_rn(o[4 * c + 2 * h] * inv, o[4 * c + 2 * h + 1] * inv);
+            *reinterpret_cast<u32 *>(orow + 8 * c + 2 * t) =
+                pack_bf16x2_rn(o[4 * c + 2 * h] * inv, o[4 * c + 2 * h + 1] * inv);
         }
     }
     pdl_launch_dependents();
