@@ -22,7 +22,7 @@ final class CuBLASLt {
     private var preparedRows: [GemmShape: Int] = [:]
     /// The heuristic's answers for shapes asked ahead (`prepare`), until their first GEMM makes a plan of them.
     private var preparedAlgorithms: [GemmShape: ernie_cublasLtMatmulAlgo] = [:]
-    /// Workspaces of streams beside the backend's own (`addWorkspace(for:)`): GEMMs that may run at the same time on
+    /// Workspaces of streams beside the backend's own (`setWorkspace(_:for:)`): GEMMs that may run at the same time on
     /// different streams must not share one. Other streams use `workspace`.
     private var streamWorkspaces: [ernie_CUstream: DeviceBuffer] = [:]
 

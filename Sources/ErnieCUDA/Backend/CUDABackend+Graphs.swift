@@ -136,7 +136,7 @@ extension CUDABackend {
     }
 
     /// Issues a launch on the backend's stream now (with profiling events when a profile is being taken), or on the
-    /// lane `onLane` set.
+    /// expert stream `perExpert` set (`LaunchState.lane`).
     func runNow(_ launch: QueuedLaunch) throws {
         if let profiler {
             try profiler.measure(launch, on: stream)

@@ -63,10 +63,10 @@ public final class CUDABackend: Backend {
     /// A host-grouped MoE step's top-k ids on their way to the host (grown on demand), and the event after their copy.
     var routingHost: PinnedHostBuffer?
     let routingCopied: CUDAEvent
-    /// Side streams of the host-grouped MoE's per-expert GEMMs, made on first use (`expertLanes()`).
     /// Each FP32 router as three stacked bf16 parts (`ernie_moe_router_split`), by the router's address, made on a
     /// large step's first use of it.
     var routerSplits: [UInt64: DeviceBuffer] = [:]
+    /// Side streams of the host-grouped MoE's per-expert GEMMs, made on first use (`expertLanes()`).
     var expertStreams: ExpertStreams?
 
     public init(configuration: Configuration = Configuration()) throws {

@@ -10,9 +10,11 @@
 /// stream, and every buffer the lanes touch must outlive the join (the activation pool reuses buffers in the
 /// backend's stream order).
 ///
-/// The streams live for one step (`open`, `close` at the step's end; the cuBLASLt workspaces stay): with them kept,
-/// the server's decode steps after a prefill measured 3.09–3.10 ms against 3.01–3.02 per token at one stream on the
-/// H200 (1K/1K, BENCHMARKS.md round 9), while `ernie cuda bench` decode steps (run before any prefill) did not move.
+/// The streams live for one step (`open`, `close` at the step's end; the cuBLASLt workspaces stay), tried against a
+/// side effect: after prefills on the streams the server's decode steps measured 3.07–3.10 ms against 3.01–3.02 per
+/// token at one stream on the H200 (1K/1K, BENCHMARKS.md round 9). Streams per step and streams kept
+/// (`ERNIE_CUDA_MOE_EXPERT_STREAMS_KEEP`) measured the same (3.08 / 3.07 ms), so the lifetime is not the cause;
+/// `PerfOptions.moeExpertStreamsMinTokens` bounds the effect instead.
 final class ExpertStreams {
     private(set) var lanes: [CUDAStream] = []
     let count: Int

@@ -112,7 +112,8 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
     public init(
         graphs: Bool = true, graphMaxBatch: Int = 256, gemvMaxRows: Int = 0, gemmTuning: Bool = false,
         gemmSharedAlgorithms: Bool = false, gemmPrepare: Bool = true, routingOverlap: Bool = true,
-        moeExpertStreams: Int = 4, moeExpertStreamsMinTokens: Int = 4096, keepExpertStreams: Bool = false, routerGEMM: Bool = true, groupedMoEMaxTokens: Int = 256, persistentMoE: Bool = true, stagedMoE: Bool = true,
+        moeExpertStreams: Int = 4, moeExpertStreamsMinTokens: Int = 4096, keepExpertStreams: Bool = false,
+        routerGEMM: Bool = true, groupedMoEMaxTokens: Int = 256, persistentMoE: Bool = true, stagedMoE: Bool = true,
         moeNT1MaxTokens: Int = 16, moeNT2MaxTokens: Int = 64,
         batchedMoE: Bool = false, fusedDecodeRope: Bool = true,
         decodeMinimumChunk: Int = PerfOptions.defaultDecodeMinimumChunk,
@@ -128,8 +129,8 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
         self.gemmPrepare = gemmPrepare
         self.routingOverlap = routingOverlap
         self.moeExpertStreams = moeExpertStreams
-        self.keepExpertStreams = keepExpertStreams
         self.moeExpertStreamsMinTokens = moeExpertStreamsMinTokens
+        self.keepExpertStreams = keepExpertStreams
         self.routerGEMM = routerGEMM
         self.groupedMoEMaxTokens = groupedMoEMaxTokens
         self.persistentMoE = persistentMoE
@@ -144,9 +145,12 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
         self.fastElementwise = fastElementwise
         self.flashPrefill = flashPrefill
         self.flashPrefillWide = flashPrefillWide
-        self.flashPrefillWarpgroups = [0, 2, 3].contains(flashPrefillWarpgroups) ? flashPrefillWarpgroups : 0
+        self.flashPrefillWarpgroups = Self.supportedWarpgroups(flashPrefillWarpgroups)
         self.programmaticDependentLaunch = programmaticDependentLaunch
     }
+
+    /// `warpgroups` if the wgmma prefill kernels come with that many (2 or 3), else 0 (the mma.sync kernels).
+    static func supportedWarpgroups(_ warpgroups: Int) -> Int { [2, 3].contains(warpgroups) ? warpgroups : 0 }
 
     /// Every fast path off: the kernels and cuBLASLt calls the backend used before them (the reference path).
     public static let reference = PerfOptions(
@@ -194,7 +198,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
         flag("ERNIE_CUDA_FLASH_PREFILL", &options.flashPrefill)
         flag("ERNIE_CUDA_FLASH_PREFILL_WIDE", &options.flashPrefillWide)
         number("ERNIE_CUDA_FLASH_PREFILL_WARPGROUPS", &options.flashPrefillWarpgroups, range: 0...3)
-        if options.flashPrefillWarpgroups == 1 { options.flashPrefillWarpgroups = 0 }
+        options.flashPrefillWarpgroups = supportedWarpgroups(options.flashPrefillWarpgroups)
         flag("ERNIE_CUDA_PDL", &options.programmaticDependentLaunch)
         return options
     }

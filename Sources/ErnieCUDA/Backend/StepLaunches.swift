@@ -103,6 +103,6 @@ final class LaunchState {
     var agreedBucket: Int?
     /// Whether this step's replay fell back in the middle of the body (a host round trip).
     var fellBackInBody = false
-    /// Where eager launches go instead of the backend's stream (`CUDABackend.onLane`), or nil.
+    /// Where eager launches go instead of the backend's stream (an expert stream, `CUDABackend.perExpert`), or nil.
     var lane: CUDAStream?
 }
