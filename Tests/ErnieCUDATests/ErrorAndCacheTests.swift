@@ -96,9 +96,9 @@ import Testing
         #expect(
             Set(names).isSuperset(of: [
                 "attention.cu", "decode_attention.cu", "elementwise.cu", "gemv.cu", "moe.cu", "moe_grouped.cu",
-                "moe_route.cu", "norm.cu", "sampling.cu",
+                "moe_route.cu", "moe_wgmma.cu", "norm.cu", "sampling.cu",
             ]))
-        #expect(sources.headers.map(\.name) == ["common.cuh"])
+        #expect(sources.headers.map(\.name) == ["common.cuh", "wgmma.cuh"])
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ernie-kernels-\(UUID())").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }

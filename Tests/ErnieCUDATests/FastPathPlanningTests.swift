@@ -25,7 +25,7 @@ import Testing
         let off = PerfOptions.environment([
             "ERNIE_CUDA_GRAPHS": "0", "ERNIE_CUDA_GEMV_MAX_ROWS": "0", "ERNIE_CUDA_GEMM_TUNE": "0", "ERNIE_CUDA_GEMM_SHARED_ALGOS": "0",
             "ERNIE_CUDA_GEMM_PREPARE": "0", "ERNIE_CUDA_MOE_ROUTING_OVERLAP": "0", "ERNIE_CUDA_MOE_EXPERT_STREAMS": "1", "ERNIE_CUDA_MOE_ROUTER_GEMM": "0", "ERNIE_CUDA_FLASH_PREFILL_WARPGROUPS": "0", "ERNIE_CUDA_MOE_GROUPED_MAX_TOKENS": "0", "ERNIE_CUDA_MOE_PERSISTENT": "0", "ERNIE_CUDA_MOE_STAGED": "0",
-            "ERNIE_CUDA_DECODE_ROPE_FUSED": "0",
+            "ERNIE_CUDA_DECODE_ROPE_FUSED": "0", "ERNIE_CUDA_MOE_WGMMA_MIN_TOKENS": "0",
             "ERNIE_CUDA_MOE_BATCHED": "0",
             "ERNIE_CUDA_DECODE_ATTENTION": "off", "ERNIE_CUDA_DECODE_ATTENTION_TC": "0",
             "ERNIE_CUDA_FAST_ELEMENTWISE": "false", "ERNIE_CUDA_FLASH_PREFILL": "no",
@@ -38,6 +38,7 @@ import Testing
         #expect(defaults.moeExpertStreams == 4 && PerfOptions.reference.moeExpertStreams == 1)
         #expect(defaults.moeExpertStreamsMinTokens == 4096 && !defaults.keepExpertStreams)
         #expect(defaults.routerGEMM && !PerfOptions.reference.routerGEMM)
+        #expect(defaults.moeWarpgroupMinTokens == 65 && PerfOptions.reference.moeWarpgroupMinTokens == 0)
         #expect(defaults.flashPrefillWarpgroups == 3 && PerfOptions.reference.flashPrefillWarpgroups == 0)
         #expect(PerfOptions.environment(["ERNIE_CUDA_FLASH_PREFILL_WARPGROUPS": "2"]).flashPrefillWarpgroups == 2)
         #expect(PerfOptions.environment(["ERNIE_CUDA_FLASH_PREFILL_WARPGROUPS": "1"]).flashPrefillWarpgroups == 0)
@@ -136,6 +137,23 @@ import Testing
         #expect(!b64r6.hasStagedKernels)
         #expect(b64r6.gateUpKernel(staged: true) == ("ernie_moe_gate_up_grouped_nt4", 32768))
         #expect(b64r6.downKernel(staged: true) == ("ernie_moe_down_grouped_nt4", 16384))
+        // Warpgroup expert kernels (ERNIE_CUDA_MOE_WGMMA_MIN_TOKENS, 65 by default where compiled): one warpgroup per
+        // block, 64 rows per item, stages of 24 KB (gate, up, tokens) and 16 KB (down, tokens) plus 1 KB of alignment
+        // — 2 and 3 blocks per multiprocessor with ptxas' 146 / 120 registers.
+        func wg(_ tokens: Int, from: Int = 65) -> GroupedMoEPlan? {
+            GroupedMoEPlan(
+                tokens: tokens, experts: 64, topK: 6, hidden: 2560, inter: 1536, sharedWidth: 3072,
+                warpgroupMinTokens: from)
+        }
+        #expect([1, 64, 65, 256].map { wg($0)?.warpgroup } == [false, false, true, true])
+        #expect(wg(128, from: 0)?.warpgroup == false && wg(1, from: 1)?.warpgroup == true)
+        let b128 = try #require(wg(128))
+        #expect(b128.gateUpKernel(staged: true) == ("ernie_moe_gate_up_wg", 4 * 24576 + 1024))
+        #expect(b128.downKernel(staged: false) == ("ernie_moe_down_wg", 4 * 16384 + 1024))
+        #expect(b128.gateUpThreads == 128 && b128.downThreads == 128 && b128.rowsPerItem == 64)
+        #expect(b64.gateUpThreads == 256 && b64.rowsPerItem == 16)
+        #expect(CUDAFunction.residentBlocks(registersPerThread: 146, threads: 128, sharedBytes: 99328) == 2)
+        #expect(CUDAFunction.residentBlocks(registersPerThread: 120, threads: 128, sharedBytes: 66560) == 3)
         // Limits below a pass's width are raised to it: ≤ 8 tokens are always one nt1 pass, ≤ 16 never nt4.
         #expect([8, 12, 16].map { nt($0, 1, 1) } == [1, 2, 2])
         #expect(nt(64, 64, 16) == 1 && nt(65, 64, 128) == 2)

@@ -171,6 +171,8 @@ if wanted ab; then
     ab moe-nt1-to-8 "$STD" ERNIE_CUDA_MOE_NT1_MAX_TOKENS=8
     ab wide "$WIDE"
     ab wide-nt2-to-128 "$WIDE" ERNIE_CUDA_MOE_NT2_MAX_TOKENS=128
+    ab wide-wgmma-off "$WIDE" ERNIE_CUDA_MOE_WGMMA_MIN_TOKENS=0
+    ab wgmma-from-1 "$STD" ERNIE_CUDA_MOE_WGMMA_MIN_TOKENS=1
     ab skinny-gemv-on "$STD" ERNIE_CUDA_GEMV_MAX_ROWS=16
     ab grouped-moe-off "$STD" ERNIE_CUDA_MOE_GROUPED_MAX_TOKENS=0
     ab flash-prefill-off "--batch 1 --steps 4 --context 512 --prefill 2048" ERNIE_CUDA_FLASH_PREFILL=0

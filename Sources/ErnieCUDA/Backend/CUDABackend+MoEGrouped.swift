@@ -18,6 +18,9 @@ struct GroupedMoEPlan: Equatable {
     var nt: Int
     var gateUpWarps: Int
     var downWarps: Int
+    /// The expert kernels on the warpgroup MMA (`Kernels/moe_wgmma.cu`: one warpgroup per block, 64 weight rows per
+    /// work item, up to 64 tokens per pass) instead of the mma.sync ones.
+    var warpgroup: Bool
 
     /// Rows of the expert activations: routed pairs, then each shared chunk's tokens.
     var activationRows: Int { tokens * topK + sharedChunks * tokens }
@@ -34,7 +37,7 @@ struct GroupedMoEPlan: Equatable {
     /// its weight rows (the later ones from L2).
     init?(
         tokens: Int, experts: Int, topK: Int, hidden: Int, inter: Int, sharedWidth: Int, nt1MaxTokens: Int = 16,
-        nt2MaxTokens: Int = 64, heldExperts: Range<Int>? = nil
+        nt2MaxTokens: Int = 64, heldExperts: Range<Int>? = nil, warpgroupMinTokens: Int = 0
     ) {
         guard tokens > 0, experts > 0, experts <= Self.maxExperts, topK > 0, topK <= min(experts, Self.maxTopK),
             tokens * topK <= Self.maxPairs, hidden % 8 == 0, inter % 8 == 0, sharedWidth % 8 == 0, hidden > 0,
@@ -70,7 +73,18 @@ struct GroupedMoEPlan: Equatable {
         }
         gateUpWarps = warps(hidden)
         downWarps = warps(max(inter, chunkWidth))
+        warpgroup = warpgroupMinTokens > 0 && tokens >= warpgroupMinTokens
     }
+
+    /// Ring depth of the warpgroup expert kernels (`Kernels/moe_wgmma.cu`: must match the stages their wrappers pass,
+    /// which size the stages in the dynamic shared memory): 24 KB (gate, up, tokens) and 16 KB (down, tokens) each,
+    /// plus 1 KB for the 1024-byte alignment of the swizzled matrices.
+    static let warpgroupStages = (gateUp: 4, down: 4)
+
+    /// Threads per block of the gate|up and down kernels, and weight rows per work item.
+    var gateUpThreads: Int { warpgroup ? 128 : 32 * gateUpWarps }
+    var downThreads: Int { warpgroup ? 128 : 32 * downWarps }
+    var rowsPerItem: Int { warpgroup ? 64 : 16 }
 
     /// Ring depth of the staged expert kernels (`Kernels/moe_staged.cu`, `ERNIE_MOE_STAGED_KERNELS(NT, …)`: these
     /// must match the kernels' GU_STAGES / DN_STAGES, which size the rings in the dynamic shared memory).
@@ -83,6 +97,7 @@ struct GroupedMoEPlan: Equatable {
     /// The gate|up kernel's function name and dynamic shared memory: the cross-warp reduction (2 × NT × 8 × 16 floats
     /// per warp), plus for the staged kernel a ring of 4096-byte stages per warp (16 rows × 64 columns of gate and up).
     func gateUpKernel(staged: Bool) -> (name: String, sharedBytes: Int) {
+        if warpgroup { return ("ernie_moe_gate_up_wg", Self.warpgroupStages.gateUp * 3 * 8192 + 1024) }
         let reduction = gateUpWarps * 2 * nt * 8 * 16 * 4
         guard staged, hasStagedKernels else { return ("ernie_moe_gate_up_grouped_nt\(nt)", reduction) }
         return ("ernie_moe_gate_up_staged_nt\(nt)", reduction + gateUpWarps * Self.stagedStages.gateUp * 4096)
@@ -91,6 +106,7 @@ struct GroupedMoEPlan: Equatable {
     /// The down kernel's function name and dynamic shared memory: the cross-warp reduction (NT × 8 × 16 floats per
     /// warp), plus for the staged kernel a ring of 2048-byte stages per warp (16 rows × 64 columns).
     func downKernel(staged: Bool) -> (name: String, sharedBytes: Int) {
+        if warpgroup { return ("ernie_moe_down_wg", Self.warpgroupStages.down * 2 * 8192 + 1024) }
         let reduction = downWarps * nt * 8 * 16 * 4
         guard staged, hasStagedKernels else { return ("ernie_moe_down_grouped_nt\(nt)", reduction) }
         return ("ernie_moe_down_staged_nt\(nt)", reduction + downWarps * Self.stagedStages.down * 2048)
@@ -124,8 +140,12 @@ extension CUDABackend {
         return GroupedMoEPlan(
             tokens: tokens, experts: shape.numExperts, topK: shape.topK, hidden: hidden,
             inter: shape.intermediateSize, sharedWidth: sharedWidth,
-            nt1MaxTokens: perf.moeNT1MaxTokens, nt2MaxTokens: perf.moeNT2MaxTokens, heldExperts: shape.expertRange)
+            nt1MaxTokens: perf.moeNT1MaxTokens, nt2MaxTokens: perf.moeNT2MaxTokens, heldExperts: shape.expertRange,
+            warpgroupMinTokens: hasWarpgroupMoE ? perf.moeWarpgroupMinTokens : 0)
     }
+
+    /// Whether the warpgroup expert kernels were compiled for this device (sm_90a).
+    var hasWarpgroupMoE: Bool { (try? kernels.function("ernie_moe_gate_up_wg")) != nil }
 
     /// Router + grouping, gate|up with SiLU·mul, down, combine: four kernels, no host round trip.
     func groupedMoE(
@@ -186,7 +206,7 @@ extension CUDABackend {
             "expert activations")
         let expertOut = try makeTensor(
             rows: plan.activationRows, launchRows: plan.activationRows, columns: h, .float32, "expert outputs")
-        let tileRows = 16
+        let tileRows = plan.rowsPerItem
         let pairsReal = Double(step.tokenCount * k + plan.sharedChunks * step.tokenCount)
         let shared = weights.shared
         // Persistent blocks: at most the resident capacity (off: one block per work item).
@@ -198,12 +218,12 @@ extension CUDABackend {
         let gateUpGrid = GroupedMoEPlan.persistentGrid(
             items: gateUpItems,
             blocksPerSM: try kernels.function(gateUpName).residentBlocksPerMultiprocessor(
-                threads: 32 * plan.gateUpWarps, sharedBytes: gateUpShared),
+                threads: plan.gateUpThreads, sharedBytes: gateUpShared),
             multiprocessors: sms)
         try launch(
             gateUpName,
             LaunchConfiguration(
-                grid: (gateUpGrid, 1, 1), block: (32 * plan.gateUpWarps, 1, 1), sharedMemoryBytes: gateUpShared),
+                grid: (gateUpGrid, 1, 1), block: (plan.gateUpThreads, 1, 1), sharedMemoryBytes: gateUpShared),
             cost: OpCost(
                 bytes: slots * Double(2 * plan.inter * h * 2) + pairsReal * Double(h * 2 + plan.inter * 2),
                 flops: pairsReal * Double(2 * 2 * plan.inter * h)),
@@ -232,11 +252,11 @@ extension CUDABackend {
         let downGrid = GroupedMoEPlan.persistentGrid(
             items: downItems,
             blocksPerSM: try kernels.function(downName).residentBlocksPerMultiprocessor(
-                threads: 32 * plan.downWarps, sharedBytes: downShared),
+                threads: plan.downThreads, sharedBytes: downShared),
             multiprocessors: sms)
         try launch(
             downName,
-            LaunchConfiguration(grid: (downGrid, 1, 1), block: (32 * plan.downWarps, 1, 1), sharedMemoryBytes: downShared),
+            LaunchConfiguration(grid: (downGrid, 1, 1), block: (plan.downThreads, 1, 1), sharedMemoryBytes: downShared),
             cost: OpCost(
                 bytes: slots * Double(plan.inter * h * 2) + pairsReal * Double(plan.inter * 2 + h * 4),
                 flops: pairsReal * Double(2 * plan.inter * h)),

@@ -48,6 +48,9 @@
 /// | `ERNIE_CUDA_MOE_NT2_MAX_TOKENS` | 64 | larger steps of at most this many tokens (at least 16) take 16 tokens per pass
 ///   (NT 2), larger ones 32 (NT 4, the register kernels). 64 measured 17.6 → 17.0 ms per batch-64 step against NT 4
 ///   (round 7); 8 and 16 give the kernels of rounds 1–6 |
+/// | `ERNIE_CUDA_MOE_WGMMA_MIN_TOKENS` | 65 | grouped MoE steps of at least this many tokens run their expert kernels on
+///   the warpgroup MMA (`Kernels/moe_wgmma.cu`, sm_90a: 64 weight rows per work item, up to 64 tokens of a slot per
+///   pass, no cross-warp reduction) instead of the NT kernels above; 0: never |
 /// | `ERNIE_CUDA_MOE_BATCHED` | 0 | 1: large MoE steps (grouped on the host) run one strided-batched cuBLASLt GEMM per
 ///   direction over every expert, rows padded to the largest expert's count (when at least
 ///   `MoEPlan.minimumBatchedFill` of the rows are real), instead of one GEMM per active expert (no gain measured on the
@@ -95,6 +98,9 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
     /// Largest grouped MoE steps whose expert kernels take 8 (NT 1) or 16 (NT 2) tokens per pass.
     public var moeNT1MaxTokens: Int
     public var moeNT2MaxTokens: Int
+    /// Smallest grouped MoE step whose expert kernels run on the warpgroup MMA, 0: never
+    /// (`ERNIE_CUDA_MOE_WGMMA_MIN_TOKENS`).
+    public var moeWarpgroupMinTokens: Int
     public var fusedDecodeRope: Bool
     public var decodeMinimumChunk: Int
     /// Fewest keys per decode split unless `ERNIE_CUDA_DECODE_MIN_CHUNK` says otherwise.
@@ -114,7 +120,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
         gemmSharedAlgorithms: Bool = false, gemmPrepare: Bool = true, routingOverlap: Bool = true,
         moeExpertStreams: Int = 4, moeExpertStreamsMinTokens: Int = 4096, keepExpertStreams: Bool = false,
         routerGEMM: Bool = true, groupedMoEMaxTokens: Int = 256, persistentMoE: Bool = true, stagedMoE: Bool = true,
-        moeNT1MaxTokens: Int = 16, moeNT2MaxTokens: Int = 64,
+        moeNT1MaxTokens: Int = 16, moeNT2MaxTokens: Int = 64, moeWarpgroupMinTokens: Int = 65,
         batchedMoE: Bool = false, fusedDecodeRope: Bool = true,
         decodeMinimumChunk: Int = PerfOptions.defaultDecodeMinimumChunk,
         decodeAttention: Bool = true, decodeAttentionTensorCores: Bool = true, fastElementwise: Bool = true,
@@ -137,6 +143,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
         self.stagedMoE = stagedMoE
         self.moeNT1MaxTokens = moeNT1MaxTokens
         self.moeNT2MaxTokens = moeNT2MaxTokens
+        self.moeWarpgroupMinTokens = moeWarpgroupMinTokens
         self.fusedDecodeRope = fusedDecodeRope
         self.decodeMinimumChunk = decodeMinimumChunk
         self.batchedMoE = batchedMoE
@@ -157,7 +164,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
         graphs: false, gemvMaxRows: 0, gemmTuning: false, gemmSharedAlgorithms: false, gemmPrepare: false,
         routingOverlap: false, moeExpertStreams: 1, routerGEMM: false,
         groupedMoEMaxTokens: 0,
-        persistentMoE: false, stagedMoE: false, batchedMoE: false, fusedDecodeRope: false,
+        persistentMoE: false, stagedMoE: false, moeWarpgroupMinTokens: 0, batchedMoE: false, fusedDecodeRope: false,
         decodeAttention: false,
         decodeAttentionTensorCores: false, fastElementwise: false, flashPrefill: false, flashPrefillWide: false,
         flashPrefillWarpgroups: 0,
@@ -189,6 +196,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
         flag("ERNIE_CUDA_MOE_STAGED", &options.stagedMoE)
         number("ERNIE_CUDA_MOE_NT1_MAX_TOKENS", &options.moeNT1MaxTokens, range: 8...GroupedMoEPlan.maxPairs)
         number("ERNIE_CUDA_MOE_NT2_MAX_TOKENS", &options.moeNT2MaxTokens, range: 16...GroupedMoEPlan.maxPairs)
+        number("ERNIE_CUDA_MOE_WGMMA_MIN_TOKENS", &options.moeWarpgroupMinTokens, range: 0...GroupedMoEPlan.maxPairs)
         flag("ERNIE_CUDA_MOE_BATCHED", &options.batchedMoE)
         flag("ERNIE_CUDA_DECODE_ATTENTION", &options.decodeAttention)
         flag("ERNIE_CUDA_DECODE_ATTENTION_TC", &options.decodeAttentionTensorCores)
@@ -215,7 +223,8 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
             + "grouped MoE \(groupedMoEMaxTokens > 0 ? "≤\(groupedMoEMaxTokens) tokens" : "off")"
             + "\(groupedMoEMaxTokens > 0 && !persistentMoE ? " (one block per item)" : "")"
             + "\(groupedMoEMaxTokens > 0 && stagedMoE ? " (weights staged in shared memory)" : "")"
-            + "\(groupedMoEMaxTokens > 0 ? " (8 / 16 tokens per pass up to \(moeNT1MaxTokens) / \(moeNT2MaxTokens))" : ""), "
+            + "\(groupedMoEMaxTokens > 0 ? " (8 / 16 tokens per pass up to \(moeNT1MaxTokens) / \(moeNT2MaxTokens))" : "")"
+            + "\(groupedMoEMaxTokens > 0 && moeWarpgroupMinTokens > 0 ? " (wgmma from \(moeWarpgroupMinTokens) tokens)" : ""), "
             + "batched MoE GEMMs \(batchedMoE ? "on" : "off"), "
             + "decode attention \(decodeAttention ? (decodeAttentionTensorCores ? "on, tensor cores" : "on") : "off")"
             + "\(decodeAttention && decodeAttentionTensorCores && fusedDecodeRope ? " with RoPE" : "")"

@@ -21,9 +21,10 @@
 // MN-major (transposed read): key step j starts at 2048 · j, 8-key groups 1024 bytes apart, the two 64-column halves
 // of head_dim 8192 bytes apart (leading byte offset).
 #include "common.cuh"
+#include "wgmma.cuh"
 
 // Compiled for sm_90a (wgmma) and for the CPU emulator (scripts/gpu/emu: the same descriptors decoded in software).
-#if defined(ERNIE_EMULATOR) || defined(__CUDA_ARCH_FEAT_SM90_ALL)
+#ifdef ERNIE_WGMMA
 
 #define WG_BN 64
 #define WG_STAGES 3
@@ -40,70 +41,6 @@
 // Byte offset of 16-byte chunk `chunk` (0 ... 15: columns 8 chunk ...) of row `row` (0 ... 63) in a swizzled matrix.
 __device__ __forceinline__ u32 wg_offset(int row, int chunk) {
     return (u32)((chunk >> 3) * 8192 + row * 128 + (((chunk & 7) ^ (row & 7)) << 4));
-}
-
-// A shared-memory matrix descriptor with the 128-byte swizzle (the emulator's start address: relative to the block's
-// dynamic shared memory).
-__device__ __forceinline__ u64 wg_desc(smem_addr address, u32 leading, u32 stride) {
-#ifdef ERNIE_EMULATOR
-    const u64 a = (u64)(address - ernie_emu_dynamic_smem());
-#else
-    const u64 a = address;
-#endif
-    return ((a & 0x3FFFFull) >> 4) | ((u64)(leading >> 4) << 16) | ((u64)(stride >> 4) << 32) | (1ull << 62);
-}
-
-#ifdef ERNIE_EMULATOR
-__device__ __forceinline__ void wg_fence() {}
-__device__ __forceinline__ void wg_commit() {}
-__device__ __forceinline__ void wg_wait0() {}
-__device__ __forceinline__ void wg_hold(float &) {}
-__device__ __forceinline__ void wg_hold(u32 &) {}
-#else
-__device__ __forceinline__ void wg_fence() { asm volatile("wgmma.fence.sync.aligned;" ::: "memory"); }
-__device__ __forceinline__ void wg_commit() { asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory"); }
-__device__ __forceinline__ void wg_wait0() { asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory"); }
-
-// Keeps the compiler from touching registers an asynchronous wgmma reads or writes before the wait that follows it.
-__device__ __forceinline__ void wg_hold(float &x) { asm volatile("" : "+f"(x)::"memory"); }
-__device__ __forceinline__ void wg_hold(u32 &x) { asm volatile("" : "+r"(x)::"memory"); }
-#endif
-
-#define WG_F4(i) "+f"(d[i]), "+f"(d[i + 1]), "+f"(d[i + 2]), "+f"(d[i + 3])
-
-// d (m64n64, fp32) = A · B (+ d when accumulate), A and B K-major from shared memory.
-__device__ __forceinline__ void wg_mma_n64_ss(float (&d)[32], u64 a, u64 b, int accumulate) {
-#ifdef ERNIE_EMULATOR
-    ernie_emu_wgmma_n64_ss(d, a, b, accumulate);
-#else
-    asm volatile(
-        "{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"
-        "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 "
-        "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
-        "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, "
-        "%32, %33, p, 1, 1, 0, 0;\n}\n"
-        : WG_F4(0), WG_F4(4), WG_F4(8), WG_F4(12), WG_F4(16), WG_F4(20), WG_F4(24), WG_F4(28)
-        : "l"(a), "l"(b), "r"(accumulate));
-#endif
-}
-
-// d (m64n128, fp32) += A · B, A from registers (bf16 fragments), B MN-major from shared memory (transposed read).
-__device__ __forceinline__ void wg_mma_n128_rs(float (&d)[64], const u32 (&a)[4], u64 b) {
-#ifdef ERNIE_EMULATOR
-    ernie_emu_wgmma_n128_rs(d, a, b);
-#else
-    asm volatile(
-        "{\n.reg .pred p;\nsetp.eq.u32 p, 1, 1;\n"
-        "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 "
-        "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
-        "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "
-        "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "
-        "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, "
-        "{%64, %65, %66, %67}, %68, p, 1, 1, 1;\n}\n"
-        : WG_F4(0), WG_F4(4), WG_F4(8), WG_F4(12), WG_F4(16), WG_F4(20), WG_F4(24), WG_F4(28), WG_F4(32),
-          WG_F4(36), WG_F4(40), WG_F4(44), WG_F4(48), WG_F4(52), WG_F4(56), WG_F4(60)
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b));
-#endif
 }
 
 template <int WGS>

@@ -42,8 +42,9 @@ public struct SelfTestShape: Sendable {
     public static let all: [SelfTestShape] = [.small, .ernie03B, .ernie21B, .ernie300B]
 
     var isMoE: Bool { experts > 0 }
-    /// MoE blocks are also checked at a step too large for the grouped path (the host-grouped path and its
-    /// router kernels).
-    var moeTokenCounts: [Int] { tokenCounts + [300] }
+    /// MoE blocks are also checked at a large decode step (160 tokens: the grouped path's warpgroup expert kernels,
+    /// several passes over the shared expert's rows) and at a step too large for the grouped path (the host-grouped
+    /// path and its router kernels).
+    var moeTokenCounts: [Int] { tokenCounts + [160, 300] }
     var qkvWidth: Int { (heads + 2 * kvHeads) * headDim }
 }

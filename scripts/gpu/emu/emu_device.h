@@ -409,12 +409,13 @@ inline unsigned short ernie_emu_wg_element(unsigned long long desc, int row, int
 
 inline float ernie_emu_bf(unsigned short h) { return __uint_as_float((unsigned)h << 16); }
 
-// wgmma.mma_async m64n64k16 f32.bf16.bf16, A and B K-major from shared memory, for the calling warp's 16 rows of its
-// warpgroup's 64 (accumulator layout: prefill_attention_wgmma.cu). accumulate 0: d = A·B.
-inline void ernie_emu_wgmma_n64_ss(float *d, unsigned long long da, unsigned long long db, int accumulate) {
+// wgmma.mma_async m64nNk16 f32.bf16.bf16 (N = 8 ... 256), A and B K-major from shared memory, for the calling warp's
+// 16 rows of its warpgroup's 64 (accumulator layout: wgmma.cuh; the first N / 2 elements of d). accumulate 0:
+// d = A·B.
+inline void ernie_emu_wgmma_ss(float *d, unsigned long long da, unsigned long long db, int n, int accumulate) {
     const int lane = emu::lane_id(), wq = (emu::state().current->linear >> 5) & 3;
     const int g = lane >> 2, t = lane & 3;
-    for (int c = 0; c < 8; ++c) {
+    for (int c = 0; c < n / 8; ++c) {
         for (int e = 0; e < 4; ++e) {
             const int row = 16 * wq + g + 8 * (e >> 1), col = 8 * c + 2 * t + (e & 1);
             float acc = 0.0f;

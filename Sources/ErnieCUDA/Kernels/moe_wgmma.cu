@@ -1,0 +1,336 @@
+// The grouped MoE expert kernels of moe_grouped.cu on Hopper's warpgroup MMA (wgmma, sm_90a), for large decode steps
+// (by default from ERNIE_CUDA_MOE_WGMMA_MIN_TOKENS launch rows): same arguments, routing data, row layout and
+// epilogues (moe_grouped.cu's header comment), so results agree with them to fp32 summation order.
+//
+// Why: at 64 and more tokens every expert is active and the step reads all expert weights once, yet the mma.sync
+// kernels split a slot's tokens into passes of 8–32 (their accumulators live in registers of warps that also split
+// K) and reduce across warps in shared memory per item. Here a work item is (slot, 64 weight rows) and one warpgroup
+// computes the whole item as Yᵀ = W · Xᵀ: A = 64 weight rows (the wgmma M), B = up to 64 of the slot's tokens (N = 8,
+// 16, 32 or 64, the smallest that holds them), K in units of 64 columns. No cross-warp reduction, and a slot with
+// more than 64 tokens (the shared expert's chunks at 128 and more) takes another pass, its weights then from L2.
+//
+// Block: one warpgroup (128 threads). Each unit (item, pass, 64 columns of K) is a stage in shared memory: the A
+// matrices (gate and up, or down) and the B matrix (the pass's token rows, gathered: x rows by token for gate|up,
+// the slot's h rows for down), each [64 rows × 64 bf16] with the 128-byte swizzle (row r at 128 r, its 16-byte chunk
+// c at c ^ (r mod 8)), copied by cp.async (every warp instruction covers 4 rows × 128 bytes, the pattern that streams
+// best from DRAM: common.cuh, "Weight tiles staged"), rows past the matrix or the slot's tokens zero-filled. A cursor
+// runs STAGES - 1 units ahead of the consumer through the block's whole sequence of items (item, pass, unit), so the
+// weight stream does not drain between items; one barrier per unit (the stage just consumed is refilled only after
+// it, and every thread waits for its wgmma before reaching it).
+//
+// PDL: nothing is read before pdl_wait() (every item depends on the routing); gate|up lets its dependents launch at
+// once (as the other gate|up kernels), down at its end.
+#include "common.cuh"
+#include "wgmma.cuh"
+
+#ifdef ERNIE_WGMMA
+
+#define MW_ROWS 64    // weight rows per work item (the wgmma M)
+#define MW_TOKENS 64  // tokens per pass (the widest wgmma N used)
+#define MW_MAT 8192   // bytes of one [64 × 64] bf16 matrix
+
+// Byte offset of 16-byte chunk c (columns 8c ... 8c + 7) of row r in a swizzled [64 × 64] matrix.
+__device__ __forceinline__ u32 mw_offset(int r, int c) { return (u32)(r * 128 + ((c ^ (r & 7)) << 4)); }
+
+// d (m64nN) = A · B (+ d), N the smallest of 8, 16, 32, 64 that holds `n` tokens (uniform over the warpgroup).
+__device__ __forceinline__ void mw_mma(float (&d)[32], u64 a, u64 b, int n, int accumulate) {
+    if (n <= 8) {
+        wg_mma_n8_ss(d, a, b, accumulate);
+    } else if (n <= 16) {
+        wg_mma_n16_ss(d, a, b, accumulate);
+    } else if (n <= 32) {
+        wg_mma_n32_ss(d, a, b, accumulate);
+    } else {
+        wg_mma_n64_ss(d, a, b, accumulate);
+    }
+}
+
+// Where a block is in its sequence of units: work item (slot, 64-row tile), pass of up to 64 tokens, unit of K.
+struct MwCursor {
+    MoESlot s;
+    int item;    // >= items: the sequence has ended
+    int r0;      // first weight row of the item
+    int width;   // weight rows of the slot
+    int units;   // units of 64 columns of K
+    int passes;  // passes of up to 64 tokens
+    int pass, unit;
+};
+
+// The first item from `it` on (stride gridDim.x) with weight rows in its tile and tokens in its slot. Row limits:
+// routed slots `rows_routed`, shared chunks `rows_shared`; K: `k_routed` / `k_shared` columns.
+__device__ __forceinline__ void mw_enter(MwCursor &c, int it, int items, int tiles, const int *offsets,
+                                         const int *active, int chunks_shared, int num_tokens, int rows_routed,
+                                         int rows_shared, int k_routed, int k_shared) {
+    for (; it < items; it += gridDim.x) {
+        const int slot = it / tiles;
+        const bool routed = slot >= chunks_shared;
+        const int width = routed ? rows_routed : rows_shared;
+        const int r0 = (it - slot * tiles) * MW_ROWS;
+        if (r0 >= width) continue;
+        const MoESlot s = moe_slot(it, tiles, offsets, active, chunks_shared, num_tokens);
+        if (s.count == 0) continue;
+        c.s = s;
+        c.r0 = r0;
+        c.width = width;
+        c.units = ((routed ? k_routed : k_shared) + 63) / 64;
+        c.passes = (s.count + MW_TOKENS - 1) / MW_TOKENS;
+        break;
+    }
+    c.item = it;
+    c.pass = 0;
+    c.unit = 0;
+}
+
+// One unit on; past the item's last unit the next item is entered.
+__device__ __forceinline__ void mw_advance(MwCursor &c, int items, int tiles, const int *offsets, const int *active,
+                                           int chunks_shared, int num_tokens, int rows_routed, int rows_shared,
+                                           int k_routed, int k_shared) {
+    if (++c.unit < c.units) return;
+    c.unit = 0;
+    if (++c.pass < c.passes) return;
+    mw_enter(c, c.item + gridDim.x, items, tiles, offsets, active, chunks_shared, num_tokens, rows_routed,
+             rows_shared, k_routed, k_shared);
+}
+
+// 64 rows × 64 columns (from column k0 of rows `stride` elements apart, rows < `rows` and columns < `K` valid) into
+// the swizzled matrix at `dst`; thread `tid` of 128 copies 4 chunks (rows tid / 8 + 16 q, chunk tid % 8).
+__device__ __forceinline__ void mw_copy_weights(smem_addr dst, const bf16 *base, i64 stride, int r0, int rows, int k0,
+                                                int K, int tid) {
+    const int c = tid & 7;
+    const bool kok = k0 + 8 * c < K;
+#pragma unroll
+    for (int q = 0; q < 4; ++q) {
+        const int r = (tid >> 3) + 16 * q;
+        const bool ok = kok && r0 + r < rows;
+        tile_copy16(dst + mw_offset(r, c), base + (ok ? (i64)(r0 + r) * stride + k0 + 8 * c : 0), ok);
+    }
+}
+
+// h[row, r] = bf16(bf16(silu(g)) * u) as ernie_moe_gate_up_grouped_nt*: work items (slot, 64 rows of its width),
+// tiles = ceil(max(I, CW) / 64) per slot. Stage: gate [64 × 64], up, then the pass's x rows (24 KB).
+template <int STAGES>
+__device__ __forceinline__ void moe_gate_up_wg_impl(
+    const bf16 *x, const int *offsets, const int *active, const int *meta, const int *pairs,
+    const bf16 *__restrict__ gate_up, const bf16 *__restrict__ gate_up_bias, const bf16 *__restrict__ shared_gate_up,
+    const bf16 *__restrict__ shared_bias, bf16 *__restrict__ h, int T, int H, int I, int top_k, int chunks_shared,
+    int CW, int S) {
+    constexpr int STAGE = 3 * MW_MAT;
+    ERNIE_DYNAMIC_SMEM(unsigned char, smem_raw);
+    const smem_addr base = smem_align1024(smem_addr_of(smem_raw));
+    const int tid = threadIdx.x, lane = tid & 31, wq = tid >> 5;
+    const int g = lane >> 2, t = lane & 3;
+    pdl_launch_dependents();
+    pdl_wait();
+    const int num_active = ld_dep_i32(meta), num_tokens = ld_dep_i32(meta + 1);
+    const int hstride = max(I, CW);
+    const int tiles = (hstride + MW_ROWS - 1) / MW_ROWS;
+    const int items = (num_active + chunks_shared) * tiles;
+
+    MwCursor f, c;  // the feeding cursor (STAGES - 1 units ahead) and the consuming one
+    mw_enter(f, blockIdx.x, items, tiles, offsets, active, chunks_shared, num_tokens, I, CW, H, H);
+    c = f;
+    // The feeding cursor's token rows for this thread's 4 copies (recomputed at each pass's first unit).
+    const bf16 *xrow[4];
+    bool xok[4];
+    auto feed = [&](int stage) {
+        if (f.item < items) {
+            const smem_addr dst = base + stage * STAGE;
+            const bf16 *gate_base, *up_base;
+            if (f.s.routed) {
+                gate_base = gate_up + (i64)f.s.expert * 2 * I * H;
+                up_base = gate_base + (i64)I * H;
+            } else {
+                gate_base = shared_gate_up + (i64)f.s.expert * CW * H;
+                up_base = shared_gate_up + (i64)(S + f.s.expert * CW) * H;
+            }
+            const int k0 = f.unit * 64;
+            mw_copy_weights(dst, gate_base, H, f.r0, f.width, k0, H, tid);
+            mw_copy_weights(dst + MW_MAT, up_base, H, f.r0, f.width, k0, H, tid);
+            const int cc = tid & 7;
+            if (f.unit == 0) {
+#pragma unroll
+                for (int q = 0; q < 4; ++q) {
+                    const int i = f.pass * MW_TOKENS + (tid >> 3) + 16 * q;
+                    xok[q] = i < f.s.count;
+                    xrow[q] = x + (i64)(xok[q] ? moe_token(f.s, i, pairs, top_k) : 0) * H + 8 * cc;
+                }
+            }
+            const bool kok = k0 + 8 * cc < H;
+#pragma unroll
+            for (int q = 0; q < 4; ++q) {
+                const bool ok = kok && xok[q];
+                tile_copy16(dst + 2 * MW_MAT + mw_offset((tid >> 3) + 16 * q, cc), ok ? xrow[q] + k0 : x, ok);
+            }
+            mw_advance(f, items, tiles, offsets, active, chunks_shared, num_tokens, I, CW, H, H);
+        }
+        cp_async_commit();
+    };
+#pragma unroll
+    for (int s = 0; s < STAGES - 1; ++s) feed(s);
+
+    float ag[32], au[32];
+#pragma unroll
+    for (int i = 0; i < 32; ++i) ag[i] = au[i] = 0.0f;
+    int stage = 0;
+    while (c.item < items) {
+        cp_async_wait<STAGES - 2>();
+        fence_proxy_async_shared();
+        __syncthreads();  // stage `stage` complete for everyone; every thread is past the previous unit's wgmma
+        feed(stage == 0 ? STAGES - 1 : stage - 1);
+        const int n = min(MW_TOKENS, c.s.count - c.pass * MW_TOKENS);
+        const smem_addr sa = base + stage * STAGE;
+        wg_fence();
+#pragma unroll
+        for (int kk = 0; kk < 4; ++kk) {
+            const u64 b = wg_desc(sa + 2 * MW_MAT + kk * 32, 16, 1024);
+            const int acc = c.unit > 0 || kk > 0;
+            mw_mma(ag, wg_desc(sa + kk * 32, 16, 1024), b, n, acc);
+            mw_mma(au, wg_desc(sa + MW_MAT + kk * 32, 16, 1024), b, n, acc);
+        }
+        wg_commit();
+        wg_wait0();
+#pragma unroll
+        for (int i = 0; i < 32; ++i) {
+            wg_hold(ag[i]);
+            wg_hold(au[i]);
+        }
+        if (c.unit == c.units - 1) {
+            // Epilogue of the pass: rows r0 + 16 wq + g (+ 8) of the slot's width, tokens 8j + 2t (+ 1).
+            const MoEBias bias = moe_gate_up_bias(c.s, gate_up_bias, shared_bias, I, CW, S);
+#pragma unroll
+            for (int j = 0; j < 8; ++j) {
+                if (8 * j >= n) break;
+#pragma unroll
+                for (int e = 0; e < 4; ++e) {
+                    const int r = c.r0 + 16 * wq + g + 8 * (e >> 1);
+                    const int m = 8 * j + 2 * t + (e & 1);
+                    if (m >= n || r >= c.width) continue;
+                    float gv = round_bf(ag[4 * j + e]), uv = round_bf(au[4 * j + e]);
+                    if (bias.gate != nullptr) {
+                        gv = round_bf(gv + bf2f(bias.gate[r]));
+                        uv = round_bf(uv + bf2f(bias.up[r]));
+                    }
+                    const float sv = round_bf(gv / (1.0f + expf(-gv)));
+                    h[(i64)moe_row(c.s, c.pass * MW_TOKENS + m, T, top_k) * hstride + r] = f2bf(sv * uv);
+                }
+            }
+        }
+        mw_advance(c, items, tiles, offsets, active, chunks_shared, num_tokens, I, CW, H, H);
+        stage = stage == STAGES - 1 ? 0 : stage + 1;
+    }
+    cp_async_wait<0>();
+}
+
+// Y[row, col] = h[row, :] · Wd[col, :] (fp32, unrounded) as ernie_moe_down_grouped_nt*: work items (slot, 64 output
+// columns of H), tiles = ceil(H / 64) per slot; routed expert e's K is I (rows of Wd e*H + col, I wide), shared chunk
+// j's is CW (columns j*CW ... of the shared down matrix [H, S]). Stage: the 64 Wd rows, then the pass's h rows (16 KB).
+template <int STAGES>
+__device__ __forceinline__ void moe_down_wg_impl(const bf16 *hin, const int *offsets, const int *active,
+                                                 const int *meta, const bf16 *__restrict__ down,
+                                                 const bf16 *__restrict__ shared_down, float *__restrict__ y, int T,
+                                                 int H, int I, int top_k, int chunks_shared, int CW, int S) {
+    constexpr int STAGE = 2 * MW_MAT;
+    ERNIE_DYNAMIC_SMEM(unsigned char, smem_raw);
+    const smem_addr base = smem_align1024(smem_addr_of(smem_raw));
+    const int tid = threadIdx.x, lane = tid & 31, wq = tid >> 5;
+    const int g = lane >> 2, t = lane & 3;
+    pdl_wait();
+    const int num_active = ld_dep_i32(meta), num_tokens = ld_dep_i32(meta + 1);
+    const int hstride = max(I, CW);
+    const int tiles = (H + MW_ROWS - 1) / MW_ROWS;
+    const int items = (num_active + chunks_shared) * tiles;
+
+    MwCursor f, c;
+    mw_enter(f, blockIdx.x, items, tiles, offsets, active, chunks_shared, num_tokens, H, H, I, CW);
+    c = f;
+    const bf16 *hrow[4];
+    bool hok[4];
+    auto feed = [&](int stage) {
+        if (f.item < items) {
+            const smem_addr dst = base + stage * STAGE;
+            const int K = f.s.routed ? I : CW;
+            const bf16 *wbase = f.s.routed ? down + (i64)f.s.expert * H * I : shared_down + (i64)f.s.expert * CW;
+            const int k0 = f.unit * 64;
+            mw_copy_weights(dst, wbase, f.s.routed ? I : S, f.r0, H, k0, K, tid);
+            const int cc = tid & 7;
+            if (f.unit == 0) {
+#pragma unroll
+                for (int q = 0; q < 4; ++q) {
+                    const int i = f.pass * MW_TOKENS + (tid >> 3) + 16 * q;
+                    hok[q] = i < f.s.count;
+                    hrow[q] = hin + (i64)(hok[q] ? moe_row(f.s, i, T, top_k) : 0) * hstride + 8 * cc;
+                }
+            }
+            const bool kok = k0 + 8 * cc < K;
+#pragma unroll
+            for (int q = 0; q < 4; ++q) {
+                const bool ok = kok && hok[q];
+                tile_copy16(dst + MW_MAT + mw_offset((tid >> 3) + 16 * q, cc), ok ? hrow[q] + k0 : hin, ok);
+            }
+            mw_advance(f, items, tiles, offsets, active, chunks_shared, num_tokens, H, H, I, CW);
+        }
+        cp_async_commit();
+    };
+#pragma unroll
+    for (int s = 0; s < STAGES - 1; ++s) feed(s);
+
+    float acc[32];
+#pragma unroll
+    for (int i = 0; i < 32; ++i) acc[i] = 0.0f;
+    int stage = 0;
+    while (c.item < items) {
+        cp_async_wait<STAGES - 2>();
+        fence_proxy_async_shared();
+        __syncthreads();
+        feed(stage == 0 ? STAGES - 1 : stage - 1);
+        const int n = min(MW_TOKENS, c.s.count - c.pass * MW_TOKENS);
+        const smem_addr sa = base + stage * STAGE;
+        wg_fence();
+#pragma unroll
+        for (int kk = 0; kk < 4; ++kk) {
+            mw_mma(acc, wg_desc(sa + kk * 32, 16, 1024), wg_desc(sa + MW_MAT + kk * 32, 16, 1024), n,
+                   c.unit > 0 || kk > 0);
+        }
+        wg_commit();
+        wg_wait0();
+#pragma unroll
+        for (int i = 0; i < 32; ++i) wg_hold(acc[i]);
+        if (c.unit == c.units - 1) {
+#pragma unroll
+            for (int j = 0; j < 8; ++j) {
+                if (8 * j >= n) break;
+#pragma unroll
+                for (int e = 0; e < 4; ++e) {
+                    const int r = c.r0 + 16 * wq + g + 8 * (e >> 1);
+                    const int m = 8 * j + 2 * t + (e & 1);
+                    if (m >= n || r >= H) continue;
+                    y[(i64)moe_row(c.s, c.pass * MW_TOKENS + m, T, top_k) * H + r] = acc[4 * j + e];
+                }
+            }
+        }
+        mw_advance(c, items, tiles, offsets, active, chunks_shared, num_tokens, H, H, I, CW);
+        stage = stage == STAGES - 1 ? 0 : stage + 1;
+    }
+    cp_async_wait<0>();
+    pdl_launch_dependents();
+}
+
+// Stages (which the host's GroupedMoEPlan.warpgroupStages must match: they size the dynamic shared memory) and blocks
+// per multiprocessor: gate|up 4 × 24 KB at 2 blocks, down 4 × 16 KB at 3.
+extern "C" __global__ void __launch_bounds__(128, 2)
+    ernie_moe_gate_up_wg(const bf16 *x, const int *offsets, const int *active, const int *meta, const int *pairs,
+                         const bf16 *__restrict__ gate_up, const bf16 *__restrict__ gate_up_bias,
+                         const bf16 *__restrict__ shared_gate_up, const bf16 *__restrict__ shared_bias,
+                         bf16 *__restrict__ h, int T, int H, int I, int top_k, int chunks_shared, int CW, int S) {
+    moe_gate_up_wg_impl<4>(x, offsets, active, meta, pairs, gate_up, gate_up_bias, shared_gate_up, shared_bias, h, T,
+                           H, I, top_k, chunks_shared, CW, S);
+}
+
+extern "C" __global__ void __launch_bounds__(128, 3)
+    ernie_moe_down_wg(const bf16 *h, const int *offsets, const int *active, const int *meta,
+                      const bf16 *__restrict__ down, const bf16 *__restrict__ shared_down, float *__restrict__ y,
+                      int T, int H, int I, int top_k, int chunks_shared, int CW, int S) {
+    moe_down_wg_impl<4>(h, offsets, active, meta, down, shared_down, y, T, H, I, top_k, chunks_shared, CW, S);
+}
+
+#endif  // ERNIE_WGMMA
