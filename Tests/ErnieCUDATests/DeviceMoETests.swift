@@ -58,14 +58,15 @@ struct DeviceMoETests {
 
     /// The MoE block's output on the device, checked against `reference`. `staged`: the grouped expert kernels that
     /// stream their weights through shared memory (`ERNIE_CUDA_MOE_STAGED`, on by default for steps of at most 16
-    /// tokens); `sharedInter` defaults to two chunks of
+    /// tokens); `warpgroupMinTokens`: from how many tokens the warpgroup expert kernels run (0 here unless a test asks,
+    /// so the other tests keep testing the mma.sync kernels; nil: the default); `sharedInter` defaults to two chunks of
     /// the expert width (a width that is no multiple of it runs as one chunk of its own width).
     @discardableResult
     func run(
         tokens: Int, hidden: Int, experts: Int, topK: Int, inter: Int, shared: Bool, withBias: Bool,
         groupedMaxTokens: Int? = nil, batched: Bool = true, staged: Bool = true, sharedInter sharedWidth: Int? = nil,
         tiles: TokenTiles = .default, held: Range<Int>? = nil, prepareGEMMs: Bool = true, routingOverlap: Bool = true,
-        expertStreams: Int = PerfOptions().moeExpertStreams, routerGEMM: Bool = true, warpgroupMinTokens: Int? = nil,
+        expertStreams: Int = PerfOptions().moeExpertStreams, routerGEMM: Bool = true, warpgroupMinTokens: Int? = 0,
         inspect: (CUDABackend) -> Void = { _ in }
     ) throws -> [Float] {
         let backend = try TestDevice.backend(maxTokens: max(512, tokens)) { perf in
@@ -138,7 +139,7 @@ struct DeviceMoETests {
         )
         let error = normalizedError(out, expected)
         let kernels = (staged ? " staged" : "") + (held.map { " experts \($0)" } ?? "")
-            + (warpgroupMinTokens.map { " wgmma from \($0)" } ?? "")
+            + (warpgroupMinTokens.map { $0 > 0 ? " wgmma from \($0)" : "" } ?? " default kernels")
         #expect(
             error < 2e-2, "MoE T\(tokens) H\(hidden) E\(experts) k\(topK) I\(inter)\(kernels): normalized error \(error)")
         return out
@@ -215,7 +216,8 @@ struct DeviceMoETests {
     /// 40 (N 64 for the shared chunks, 32 / 16 for the routed experts), 70 (the shared chunk in two passes, 64 + 6),
     /// 150 (three passes, the last of 22); a K (H = 136) that is no multiple of the 64-column unit, routed experts of
     /// 72 rows (their second 64-row tile partly past the width) beside a shared chunk of 200 (a different K for the
-    /// down kernel's items), correction bias; and the same on a device holding 3 of the 8 experts (--ep-size).
+    /// down kernel's items), correction bias; the same on a device holding 3 of the 8 experts (--ep-size); and a
+    /// 20-token step with the default switches.
     @Test func warpgroupExpertKernels() throws {
         for tokens in [1, 5, 12, 40, 70, 150] {
             try run(
@@ -228,6 +230,10 @@ struct DeviceMoETests {
         try run(
             tokens: 70, hidden: 64, experts: 8, topK: 3, inter: 32, shared: true, withBias: true, held: 2..<5,
             warpgroupMinTokens: 1)
+        // The defaults (wgmma from 16 tokens where the kernels exist).
+        try run(
+            tokens: 20, hidden: 64, experts: 8, topK: 3, inter: 32, shared: true, withBias: true,
+            warpgroupMinTokens: nil)
     }
 
     /// A 300-token step through the grouped kernels (opt-in above 256 tokens: `ERNIE_CUDA_MOE_GROUPED_MAX_TOKENS`) and

@@ -38,7 +38,7 @@ import Testing
         #expect(defaults.moeExpertStreams == 4 && PerfOptions.reference.moeExpertStreams == 1)
         #expect(defaults.moeExpertStreamsMinTokens == 4096 && !defaults.keepExpertStreams)
         #expect(defaults.routerGEMM && !PerfOptions.reference.routerGEMM)
-        #expect(defaults.moeWarpgroupMinTokens == 65 && PerfOptions.reference.moeWarpgroupMinTokens == 0)
+        #expect(defaults.moeWarpgroupMinTokens == 16 && PerfOptions.reference.moeWarpgroupMinTokens == 0)
         #expect(defaults.flashPrefillWarpgroups == 3 && PerfOptions.reference.flashPrefillWarpgroups == 0)
         #expect(PerfOptions.environment(["ERNIE_CUDA_FLASH_PREFILL_WARPGROUPS": "2"]).flashPrefillWarpgroups == 2)
         #expect(PerfOptions.environment(["ERNIE_CUDA_FLASH_PREFILL_WARPGROUPS": "1"]).flashPrefillWarpgroups == 0)
@@ -137,17 +137,18 @@ import Testing
         #expect(!b64r6.hasStagedKernels)
         #expect(b64r6.gateUpKernel(staged: true) == ("ernie_moe_gate_up_grouped_nt4", 32768))
         #expect(b64r6.downKernel(staged: true) == ("ernie_moe_down_grouped_nt4", 16384))
-        // Warpgroup expert kernels (ERNIE_CUDA_MOE_WGMMA_MIN_TOKENS, 65 by default where compiled): one warpgroup per
+        // Warpgroup expert kernels (ERNIE_CUDA_MOE_WGMMA_MIN_TOKENS, 16 by default where compiled): one warpgroup per
         // block, 64 rows per item, stages of 24 KB (gate, up, tokens) and 16 KB (down, tokens) plus 1 KB of alignment
         // — 2 and 3 blocks per multiprocessor with ptxas' 146 / 120 registers.
-        func wg(_ tokens: Int, from: Int = 65) -> GroupedMoEPlan? {
+        func wg(_ tokens: Int, from: Int = 16) -> GroupedMoEPlan? {
             GroupedMoEPlan(
                 tokens: tokens, experts: 64, topK: 6, hidden: 2560, inter: 1536, sharedWidth: 3072,
                 warpgroupMinTokens: from)
         }
-        #expect([1, 64, 65, 256].map { wg($0)?.warpgroup } == [false, false, true, true])
+        #expect([1, 15, 16, 64, 256].map { wg($0)?.warpgroup } == [false, false, true, true, true])
         #expect(wg(128, from: 0)?.warpgroup == false && wg(1, from: 1)?.warpgroup == true)
         let b128 = try #require(wg(128))
+        #expect(wg(64, from: 65)?.warpgroup == false && wg(65, from: 65)?.warpgroup == true)
         #expect(b128.gateUpKernel(staged: true) == ("ernie_moe_gate_up_wg", 4 * 24576 + 1024))
         #expect(b128.downKernel(staged: false) == ("ernie_moe_down_wg", 4 * 16384 + 1024))
         #expect(b128.gateUpThreads == 128 && b128.downThreads == 128 && b128.rowsPerItem == 64)

@@ -48,9 +48,11 @@
 /// | `ERNIE_CUDA_MOE_NT2_MAX_TOKENS` | 64 | larger steps of at most this many tokens (at least 16) take 16 tokens per pass
 ///   (NT 2), larger ones 32 (NT 4, the register kernels). 64 measured 17.6 → 17.0 ms per batch-64 step against NT 4
 ///   (round 7); 8 and 16 give the kernels of rounds 1–6 |
-/// | `ERNIE_CUDA_MOE_WGMMA_MIN_TOKENS` | 65 | grouped MoE steps of at least this many tokens run their expert kernels on
+/// | `ERNIE_CUDA_MOE_WGMMA_MIN_TOKENS` | 16 | grouped MoE steps of at least this many tokens run their expert kernels on
 ///   the warpgroup MMA (`Kernels/moe_wgmma.cu`, sm_90a: 64 weight rows per work item, up to 64 tokens of a slot per
-///   pass, no cross-warp reduction) instead of the NT kernels above; 0: never |
+///   pass, no cross-warp reduction) instead of the NT kernels above; 0: never. On the H200 (BENCHMARKS.md round 10)
+///   decode ms per step at batch 16 / 32 / 64 / 128 / 256: 10.6 / 13.4 / 16.9 / 23.1 / 34.5 → 10.4 / 12.4 / 13.3 /
+///   16.0 / 21.6; slower below 16 tokens (batch 1 / 8: 3.0 / 7.6 → 3.2 / 8.0) |
 /// | `ERNIE_CUDA_MOE_BATCHED` | 0 | 1: large MoE steps (grouped on the host) run one strided-batched cuBLASLt GEMM per
 ///   direction over every expert, rows padded to the largest expert's count (when at least
 ///   `MoEPlan.minimumBatchedFill` of the rows are real), instead of one GEMM per active expert (no gain measured on the
@@ -120,7 +122,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
         gemmSharedAlgorithms: Bool = false, gemmPrepare: Bool = true, routingOverlap: Bool = true,
         moeExpertStreams: Int = 4, moeExpertStreamsMinTokens: Int = 4096, keepExpertStreams: Bool = false,
         routerGEMM: Bool = true, groupedMoEMaxTokens: Int = 256, persistentMoE: Bool = true, stagedMoE: Bool = true,
-        moeNT1MaxTokens: Int = 16, moeNT2MaxTokens: Int = 64, moeWarpgroupMinTokens: Int = 65,
+        moeNT1MaxTokens: Int = 16, moeNT2MaxTokens: Int = 64, moeWarpgroupMinTokens: Int = 16,
         batchedMoE: Bool = false, fusedDecodeRope: Bool = true,
         decodeMinimumChunk: Int = PerfOptions.defaultDecodeMinimumChunk,
         decodeAttention: Bool = true, decodeAttentionTensorCores: Bool = true, fastElementwise: Bool = true,
