@@ -66,7 +66,7 @@ struct DeviceMoETests {
         tokens: Int, hidden: Int, experts: Int, topK: Int, inter: Int, shared: Bool, withBias: Bool,
         groupedMaxTokens: Int? = nil, batched: Bool = true, staged: Bool = true, sharedInter sharedWidth: Int? = nil,
         tiles: TokenTiles = .default, held: Range<Int>? = nil, prepareGEMMs: Bool = true, routingOverlap: Bool = true,
-        expertStreams: Int = PerfOptions().moeExpertStreams, routerGEMM: Bool = true, warpgroupMinTokens: Int? = 0, warpgroupWideMinTokens: Int? = nil,
+        expertStreams: Int = PerfOptions().moeExpertStreams, routerGEMM: Bool = true, warpgroupMinTokens: Int? = 0,
         inspect: (CUDABackend) -> Void = { _ in }
     ) throws -> [Float] {
         let backend = try TestDevice.backend(maxTokens: max(512, tokens)) { perf in
@@ -81,7 +81,6 @@ struct DeviceMoETests {
             perf.moeNT1MaxTokens = tiles.nt1MaxTokens
             perf.moeNT2MaxTokens = tiles.nt2MaxTokens
             if let warpgroupMinTokens { perf.moeWarpgroupMinTokens = warpgroupMinTokens }
-            if let warpgroupWideMinTokens { perf.moeWarpgroupWideMinTokens = warpgroupWideMinTokens }
         }
         try backend.allocateKVCache(
             KVCacheLayout(numPages: max(4, tokens / 16 + 2), pageSize: 16, numLayers: 1, numKVHeads: 1, headDim: 64))
@@ -141,7 +140,6 @@ struct DeviceMoETests {
         let error = normalizedError(out, expected)
         let kernels = (staged ? " staged" : "") + (held.map { " experts \($0)" } ?? "")
             + (warpgroupMinTokens.map { $0 > 0 ? " wgmma from \($0)" : "" } ?? " default kernels")
-            + (warpgroupWideMinTokens.map { " (128 per pass from \($0))" } ?? "")
         #expect(
             error < 2e-2, "MoE T\(tokens) H\(hidden) E\(experts) k\(topK) I\(inter)\(kernels): normalized error \(error)")
         return out
@@ -214,25 +212,24 @@ struct DeviceMoETests {
         }
     }
 
-    /// The warpgroup expert kernels (`Kernels/moe_wgmma.cu`) at every pass width, with up to 64 tokens per pass (the
-    /// default) and with up to 128 (`wide` 1: wg128): 1 and 5 tokens (N 8), 12 (N 16), 40 (N 64 for the shared chunks,
-    /// 32 / 16 for the routed experts), 70 (the shared chunk in two passes, 64 + 6, or one of N 128), 150 (three passes,
-    /// the last of 22, or 128 + 22); a K (H = 136) that is no multiple of the 64-column unit, routed experts of 72 rows
-    /// (their second 64-row tile partly past the width) beside a shared chunk of 200 (a different K for the down
-    /// kernel's items), correction bias; the same on a device holding 3 of the 8 experts (--ep-size); and a 20-token
-    /// step with the default switches.
-    @Test(arguments: [4096, 1]) func warpgroupExpertKernels(wide: Int) throws {
+    /// The warpgroup expert kernels (`Kernels/moe_wgmma.cu`) at every pass width: 1 and 5 tokens (N 8), 12 (N 16),
+    /// 40 (N 64 for the shared chunks, 32 / 16 for the routed experts), 70 (the shared chunk in two passes, 64 + 6),
+    /// 150 (three passes, the last of 22); a K (H = 136) that is no multiple of the 64-column unit, routed experts of
+    /// 72 rows (their second 64-row tile partly past the width) beside a shared chunk of 200 (a different K for the
+    /// down kernel's items), correction bias; the same on a device holding 3 of the 8 experts (--ep-size); and a
+    /// 20-token step with the default switches.
+    @Test func warpgroupExpertKernels() throws {
         for tokens in [1, 5, 12, 40, 70, 150] {
             try run(
                 tokens: tokens, hidden: 136, experts: 8, topK: 3, inter: 72, shared: true, withBias: true,
-                sharedInter: 200, warpgroupMinTokens: 1, warpgroupWideMinTokens: wide)
+                sharedInter: 200, warpgroupMinTokens: 1)
         }
         try run(
             tokens: 12, hidden: 256, experts: 8, topK: 2, inter: 128, shared: true, withBias: true,
-            warpgroupMinTokens: 1, warpgroupWideMinTokens: wide)
+            warpgroupMinTokens: 1)
         try run(
             tokens: 70, hidden: 64, experts: 8, topK: 3, inter: 32, shared: true, withBias: true, held: 2..<5,
-            warpgroupMinTokens: 1, warpgroupWideMinTokens: wide)
+            warpgroupMinTokens: 1)
         // The defaults (wgmma from 16 tokens where the kernels exist).
         try run(
             tokens: 20, hidden: 64, experts: 8, topK: 3, inter: 32, shared: true, withBias: true,

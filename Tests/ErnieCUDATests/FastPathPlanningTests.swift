@@ -39,7 +39,6 @@ import Testing
         #expect(defaults.moeExpertStreamsMinTokens == 4096 && !defaults.keepExpertStreams)
         #expect(defaults.routerGEMM && !PerfOptions.reference.routerGEMM)
         #expect(defaults.moeWarpgroupMinTokens == 16 && PerfOptions.reference.moeWarpgroupMinTokens == 0)
-        #expect(defaults.moeWarpgroupWideMinTokens == 4096)
         #expect(defaults.flashPrefillWarpgroups == 3 && PerfOptions.reference.flashPrefillWarpgroups == 0)
         #expect(PerfOptions.environment(["ERNIE_CUDA_FLASH_PREFILL_WARPGROUPS": "2"]).flashPrefillWarpgroups == 2)
         #expect(PerfOptions.environment(["ERNIE_CUDA_FLASH_PREFILL_WARPGROUPS": "1"]).flashPrefillWarpgroups == 0)
@@ -138,36 +137,24 @@ import Testing
         #expect(!b64r6.hasStagedKernels)
         #expect(b64r6.gateUpKernel(staged: true) == ("ernie_moe_gate_up_grouped_nt4", 32768))
         #expect(b64r6.downKernel(staged: true) == ("ernie_moe_down_grouped_nt4", 16384))
-        // Warpgroup expert kernels (ERNIE_CUDA_MOE_WGMMA_MIN_TOKENS, 16 by default where compiled; 128 tokens per pass
-        // from ERNIE_CUDA_MOE_WGMMA_WIDE_MIN_TOKENS, 64 below): one warpgroup per block, 64 rows per item, stages of
-        // gate + up (8 KB each) + 128 bytes per token row, or down (8 KB) + token rows, plus 1 KB of alignment — with
-        // ptxas' registers (wg64 146 / 120: 2 blocks of gate|up, 3 of down per multiprocessor; wg128 230 / 183: 2 and 2).
-        func wg(_ tokens: Int, from: Int = 16, wide: Int = 4096) -> Int? {
+        // Warpgroup expert kernels (ERNIE_CUDA_MOE_WGMMA_MIN_TOKENS, 16 by default where compiled): one warpgroup per
+        // block, 64 rows per item, stages of 24 KB (gate, up, tokens) and 16 KB (down, tokens) plus 1 KB of alignment
+        // — 2 and 3 blocks per multiprocessor with ptxas' 146 / 120 registers.
+        func wg(_ tokens: Int, from: Int = 16) -> GroupedMoEPlan? {
             GroupedMoEPlan(
                 tokens: tokens, experts: 64, topK: 6, hidden: 2560, inter: 1536, sharedWidth: 3072,
-                warpgroupMinTokens: from, warpgroupWideMinTokens: wide)?.warpgroupTokens
+                warpgroupMinTokens: from)
         }
-        #expect([1, 15, 16, 64, 256].map { wg($0) } == [0, 0, 64, 64, 64])
-        #expect([1, 15, 16, 64].map { wg($0, from: 1) } == [64, 64, 64, 64])
-        #expect([16, 95, 96, 256].map { wg($0, wide: 96) } == [64, 64, 128, 128])
-        #expect(wg(128, from: 0) == 0 && wg(64, from: 65) == 0 && wg(65, from: 65) == 64)
-        let b128 = try #require(
-            GroupedMoEPlan(
-                tokens: 128, experts: 64, topK: 6, hidden: 2560, inter: 1536, sharedWidth: 3072, warpgroupMinTokens: 16))
-        #expect(b128.gateUpKernel(staged: true) == ("ernie_moe_gate_up_wg64", 4 * 24576 + 1024))
-        #expect(b128.downKernel(staged: false) == ("ernie_moe_down_wg64", 4 * 16384 + 1024))
+        #expect([1, 15, 16, 64, 256].map { wg($0)?.warpgroup } == [false, false, true, true, true])
+        #expect(wg(128, from: 0)?.warpgroup == false && wg(1, from: 1)?.warpgroup == true)
+        let b128 = try #require(wg(128))
+        #expect(wg(64, from: 65)?.warpgroup == false && wg(65, from: 65)?.warpgroup == true)
+        #expect(b128.gateUpKernel(staged: true) == ("ernie_moe_gate_up_wg", 4 * 24576 + 1024))
+        #expect(b128.downKernel(staged: false) == ("ernie_moe_down_wg", 4 * 16384 + 1024))
         #expect(b128.gateUpThreads == 128 && b128.downThreads == 128 && b128.rowsPerItem == 64)
-        let wide = try #require(
-            GroupedMoEPlan(
-                tokens: 128, experts: 64, topK: 6, hidden: 2560, inter: 1536, sharedWidth: 3072, warpgroupMinTokens: 16,
-                warpgroupWideMinTokens: 96))
-        #expect(wide.gateUpKernel(staged: true) == ("ernie_moe_gate_up_wg128", 3 * 32768 + 1024))
-        #expect(wide.downKernel(staged: true) == ("ernie_moe_down_wg128", 4 * 24576 + 1024))
-        #expect(b64.gateUpThreads == 256 && b64.rowsPerItem == 16 && !b64.warpgroup)
+        #expect(b64.gateUpThreads == 256 && b64.rowsPerItem == 16)
         #expect(CUDAFunction.residentBlocks(registersPerThread: 146, threads: 128, sharedBytes: 99328) == 2)
         #expect(CUDAFunction.residentBlocks(registersPerThread: 120, threads: 128, sharedBytes: 66560) == 3)
-        #expect(CUDAFunction.residentBlocks(registersPerThread: 230, threads: 128, sharedBytes: 99328) == 2)
-        #expect(CUDAFunction.residentBlocks(registersPerThread: 183, threads: 128, sharedBytes: 99328) == 2)
         // Limits below a pass's width are raised to it: ≤ 8 tokens are always one nt1 pass, ≤ 16 never nt4.
         #expect([8, 12, 16].map { nt($0, 1, 1) } == [1, 2, 2])
         #expect(nt(64, 64, 16) == 1 && nt(65, 64, 128) == 2)

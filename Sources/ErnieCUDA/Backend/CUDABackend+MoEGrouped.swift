@@ -18,10 +18,9 @@ struct GroupedMoEPlan: Equatable {
     var nt: Int
     var gateUpWarps: Int
     var downWarps: Int
-    /// Tokens per pass of the expert kernels on the warpgroup MMA (`Kernels/moe_wgmma.cu`: one warpgroup per block, 64
-    /// weight rows per work item, 64 or 128 tokens of a slot per pass), 0: the mma.sync kernels.
-    var warpgroupTokens: Int
-    var warpgroup: Bool { warpgroupTokens > 0 }
+    /// The expert kernels on the warpgroup MMA (`Kernels/moe_wgmma.cu`: one warpgroup per block, 64 weight rows per
+    /// work item, up to 64 tokens per pass) instead of the mma.sync ones.
+    var warpgroup: Bool
 
     /// Rows of the expert activations: routed pairs, then each shared chunk's tokens.
     var activationRows: Int { tokens * topK + sharedChunks * tokens }
@@ -38,8 +37,7 @@ struct GroupedMoEPlan: Equatable {
     /// its weight rows (the later ones from L2).
     init?(
         tokens: Int, experts: Int, topK: Int, hidden: Int, inter: Int, sharedWidth: Int, nt1MaxTokens: Int = 16,
-        nt2MaxTokens: Int = 64, heldExperts: Range<Int>? = nil, warpgroupMinTokens: Int = 0,
-        warpgroupWideMinTokens: Int = 4096
+        nt2MaxTokens: Int = 64, heldExperts: Range<Int>? = nil, warpgroupMinTokens: Int = 0
     ) {
         guard tokens > 0, experts > 0, experts <= Self.maxExperts, topK > 0, topK <= min(experts, Self.maxTopK),
             tokens * topK <= Self.maxPairs, hidden % 8 == 0, inter % 8 == 0, sharedWidth % 8 == 0, hidden > 0,
@@ -75,15 +73,13 @@ struct GroupedMoEPlan: Equatable {
         }
         gateUpWarps = warps(hidden)
         downWarps = warps(max(inter, chunkWidth))
-        warpgroupTokens =
-            warpgroupMinTokens > 0 && tokens >= warpgroupMinTokens ? (tokens >= warpgroupWideMinTokens ? 128 : 64) : 0
+        warpgroup = warpgroupMinTokens > 0 && tokens >= warpgroupMinTokens
     }
 
-    /// Ring depth of the warpgroup expert kernels by tokens per pass (`Kernels/moe_wgmma.cu`, `ERNIE_MOE_WG_KERNELS`:
-    /// must match the stages their wrappers pass, which size the dynamic shared memory). A gate|up stage holds the
-    /// gate and up tiles (8 KB each) and the pass's token rows (128 bytes each), a down stage the down tile and the
-    /// token rows; plus 1 KB for the 1024-byte alignment of the swizzled matrices.
-    static func warpgroupStages(tokens: Int) -> (gateUp: Int, down: Int) { tokens >= 128 ? (3, 4) : (4, 4) }
+    /// Ring depth of the warpgroup expert kernels (`Kernels/moe_wgmma.cu`: must match the stages their wrappers pass,
+    /// which size the stages in the dynamic shared memory): 24 KB (gate, up, tokens) and 16 KB (down, tokens) each,
+    /// plus 1 KB for the 1024-byte alignment of the swizzled matrices.
+    static let warpgroupStages = (gateUp: 4, down: 4)
 
     /// Threads per block of the gate|up and down kernels, and weight rows per work item.
     var gateUpThreads: Int { warpgroup ? 128 : 32 * gateUpWarps }
@@ -101,10 +97,7 @@ struct GroupedMoEPlan: Equatable {
     /// The gate|up kernel's function name and dynamic shared memory: the cross-warp reduction (2 × NT × 8 × 16 floats
     /// per warp), plus for the staged kernel a ring of 4096-byte stages per warp (16 rows × 64 columns of gate and up).
     func gateUpKernel(staged: Bool) -> (name: String, sharedBytes: Int) {
-        if warpgroup {
-            let stages = Self.warpgroupStages(tokens: warpgroupTokens).gateUp
-            return ("ernie_moe_gate_up_wg\(warpgroupTokens)", stages * (2 * 8192 + warpgroupTokens * 128) + 1024)
-        }
+        if warpgroup { return ("ernie_moe_gate_up_wg", Self.warpgroupStages.gateUp * 3 * 8192 + 1024) }
         let reduction = gateUpWarps * 2 * nt * 8 * 16 * 4
         guard staged, hasStagedKernels else { return ("ernie_moe_gate_up_grouped_nt\(nt)", reduction) }
         return ("ernie_moe_gate_up_staged_nt\(nt)", reduction + gateUpWarps * Self.stagedStages.gateUp * 4096)
@@ -113,10 +106,7 @@ struct GroupedMoEPlan: Equatable {
     /// The down kernel's function name and dynamic shared memory: the cross-warp reduction (NT × 8 × 16 floats per
     /// warp), plus for the staged kernel a ring of 2048-byte stages per warp (16 rows × 64 columns).
     func downKernel(staged: Bool) -> (name: String, sharedBytes: Int) {
-        if warpgroup {
-            let stages = Self.warpgroupStages(tokens: warpgroupTokens).down
-            return ("ernie_moe_down_wg\(warpgroupTokens)", stages * (8192 + warpgroupTokens * 128) + 1024)
-        }
+        if warpgroup { return ("ernie_moe_down_wg", Self.warpgroupStages.down * 2 * 8192 + 1024) }
         let reduction = downWarps * nt * 8 * 16 * 4
         guard staged, hasStagedKernels else { return ("ernie_moe_down_grouped_nt\(nt)", reduction) }
         return ("ernie_moe_down_staged_nt\(nt)", reduction + downWarps * Self.stagedStages.down * 2048)
@@ -151,12 +141,11 @@ extension CUDABackend {
             tokens: tokens, experts: shape.numExperts, topK: shape.topK, hidden: hidden,
             inter: shape.intermediateSize, sharedWidth: sharedWidth,
             nt1MaxTokens: perf.moeNT1MaxTokens, nt2MaxTokens: perf.moeNT2MaxTokens, heldExperts: shape.expertRange,
-            warpgroupMinTokens: hasWarpgroupMoE ? perf.moeWarpgroupMinTokens : 0,
-            warpgroupWideMinTokens: perf.moeWarpgroupWideMinTokens)
+            warpgroupMinTokens: hasWarpgroupMoE ? perf.moeWarpgroupMinTokens : 0)
     }
 
     /// Whether the warpgroup expert kernels were compiled for this device (sm_90a).
-    var hasWarpgroupMoE: Bool { (try? kernels.function("ernie_moe_gate_up_wg64")) != nil }
+    var hasWarpgroupMoE: Bool { (try? kernels.function("ernie_moe_gate_up_wg")) != nil }
 
     /// Router + grouping, gate|up with SiLU·mul, down, combine: four kernels, no host round trip.
     func groupedMoE(

@@ -53,9 +53,6 @@
 ///   pass, no cross-warp reduction) instead of the NT kernels above; 0: never. On the H200 (BENCHMARKS.md round 10)
 ///   decode ms per step at batch 16 / 32 / 64 / 128 / 256: 10.6 / 13.4 / 16.9 / 23.1 / 34.5 → 10.4 / 12.4 / 13.3 /
 ///   16.0 / 21.6; slower below 16 tokens (batch 1 / 8: 3.0 / 7.6 → 3.2 / 8.0) |
-/// | `ERNIE_CUDA_MOE_WGMMA_WIDE_MIN_TOKENS` | 4096 | of those, steps of at least this many tokens take up to 128 tokens of
-///   a slot per pass (`ernie_moe_*_wg128`: the shared expert's chunks in one pass up to 128 tokens), smaller ones up to
-///   64 (`ernie_moe_*_wg64`) |
 /// | `ERNIE_CUDA_MOE_BATCHED` | 0 | 1: large MoE steps (grouped on the host) run one strided-batched cuBLASLt GEMM per
 ///   direction over every expert, rows padded to the largest expert's count (when at least
 ///   `MoEPlan.minimumBatchedFill` of the rows are real), instead of one GEMM per active expert (no gain measured on the
@@ -106,9 +103,6 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
     /// Smallest grouped MoE step whose expert kernels run on the warpgroup MMA, 0: never
     /// (`ERNIE_CUDA_MOE_WGMMA_MIN_TOKENS`).
     public var moeWarpgroupMinTokens: Int
-    /// Smallest of those steps whose warpgroup expert kernels take 128 tokens per pass, not 64
-    /// (`ERNIE_CUDA_MOE_WGMMA_WIDE_MIN_TOKENS`).
-    public var moeWarpgroupWideMinTokens: Int
     public var fusedDecodeRope: Bool
     public var decodeMinimumChunk: Int
     /// Fewest keys per decode split unless `ERNIE_CUDA_DECODE_MIN_CHUNK` says otherwise.
@@ -129,7 +123,6 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
         moeExpertStreams: Int = 4, moeExpertStreamsMinTokens: Int = 4096, keepExpertStreams: Bool = false,
         routerGEMM: Bool = true, groupedMoEMaxTokens: Int = 256, persistentMoE: Bool = true, stagedMoE: Bool = true,
         moeNT1MaxTokens: Int = 16, moeNT2MaxTokens: Int = 64, moeWarpgroupMinTokens: Int = 16,
-        moeWarpgroupWideMinTokens: Int = 4096,
         batchedMoE: Bool = false, fusedDecodeRope: Bool = true,
         decodeMinimumChunk: Int = PerfOptions.defaultDecodeMinimumChunk,
         decodeAttention: Bool = true, decodeAttentionTensorCores: Bool = true, fastElementwise: Bool = true,
@@ -153,7 +146,6 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
         self.moeNT1MaxTokens = moeNT1MaxTokens
         self.moeNT2MaxTokens = moeNT2MaxTokens
         self.moeWarpgroupMinTokens = moeWarpgroupMinTokens
-        self.moeWarpgroupWideMinTokens = moeWarpgroupWideMinTokens
         self.fusedDecodeRope = fusedDecodeRope
         self.decodeMinimumChunk = decodeMinimumChunk
         self.batchedMoE = batchedMoE
@@ -207,8 +199,6 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
         number("ERNIE_CUDA_MOE_NT1_MAX_TOKENS", &options.moeNT1MaxTokens, range: 8...GroupedMoEPlan.maxPairs)
         number("ERNIE_CUDA_MOE_NT2_MAX_TOKENS", &options.moeNT2MaxTokens, range: 16...GroupedMoEPlan.maxPairs)
         number("ERNIE_CUDA_MOE_WGMMA_MIN_TOKENS", &options.moeWarpgroupMinTokens, range: 0...GroupedMoEPlan.maxPairs)
-        number(
-            "ERNIE_CUDA_MOE_WGMMA_WIDE_MIN_TOKENS", &options.moeWarpgroupWideMinTokens, range: 1...GroupedMoEPlan.maxPairs)
         flag("ERNIE_CUDA_MOE_BATCHED", &options.batchedMoE)
         flag("ERNIE_CUDA_DECODE_ATTENTION", &options.decodeAttention)
         flag("ERNIE_CUDA_DECODE_ATTENTION_TC", &options.decodeAttentionTensorCores)
@@ -236,7 +226,7 @@ public struct PerfOptions: Sendable, Equatable, CustomStringConvertible {
             + "\(groupedMoEMaxTokens > 0 && !persistentMoE ? " (one block per item)" : "")"
             + "\(groupedMoEMaxTokens > 0 && stagedMoE ? " (weights staged in shared memory)" : "")"
             + "\(groupedMoEMaxTokens > 0 ? " (8 / 16 tokens per pass up to \(moeNT1MaxTokens) / \(moeNT2MaxTokens))" : "")"
-            + "\(groupedMoEMaxTokens > 0 && moeWarpgroupMinTokens > 0 ? " (wgmma from \(moeWarpgroupMinTokens) tokens, 128 per pass from \(moeWarpgroupWideMinTokens))" : ""), "
+            + "\(groupedMoEMaxTokens > 0 && moeWarpgroupMinTokens > 0 ? " (wgmma from \(moeWarpgroupMinTokens) tokens)" : ""), "
             + "batched MoE GEMMs \(batchedMoE ? "on" : "off"), "
             + "decode attention \(decodeAttention ? (decodeAttentionTensorCores ? "on, tensor cores" : "on") : "off")"
             + "\(decodeAttention && decodeAttentionTensorCores && fusedDecodeRope ? " with RoPE" : "")"

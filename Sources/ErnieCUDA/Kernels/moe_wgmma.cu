@@ -25,43 +25,39 @@
 
 #ifdef ERNIE_WGMMA
 
-#define MW_ROWS 64   // weight rows per work item (the wgmma M)
-#define MW_MAT 8192  // bytes of one [64 × 64] bf16 weight matrix
+#define MW_ROWS 64    // weight rows per work item (the wgmma M)
+#define MW_TOKENS 64  // tokens per pass (the widest wgmma N used)
+#define MW_MAT 8192   // bytes of one [64 × 64] bf16 matrix
 
 // Byte offset of 16-byte chunk c (columns 8c ... 8c + 7) of row r in a swizzled [64 × 64] matrix.
 __device__ __forceinline__ u32 mw_offset(int r, int c) { return (u32)(r * 128 + ((c ^ (r & 7)) << 4)); }
 
-// d (m64nN) = A · B (+ d), N the smallest of 8, 16, 32, 64, 128 that holds `n` (≤ TOK) tokens (uniform over the
-// warpgroup); d holds TOK / 2 accumulators per thread.
-template <int TOK>
-__device__ __forceinline__ void mw_mma(float (&d)[TOK / 2], u64 a, u64 b, int n, int accumulate) {
+// d (m64nN) = A · B (+ d), N the smallest of 8, 16, 32, 64 that holds `n` tokens (uniform over the warpgroup).
+__device__ __forceinline__ void mw_mma(float (&d)[32], u64 a, u64 b, int n, int accumulate) {
     if (n <= 8) {
         wg_mma_n8_ss(d, a, b, accumulate);
     } else if (n <= 16) {
         wg_mma_n16_ss(d, a, b, accumulate);
     } else if (n <= 32) {
         wg_mma_n32_ss(d, a, b, accumulate);
-    } else if (TOK <= 64 || n <= 64) {
-        wg_mma_n64_ss(d, a, b, accumulate);
     } else {
-        wg_mma_n128_ss(d, a, b, accumulate);
+        wg_mma_n64_ss(d, a, b, accumulate);
     }
 }
 
-// Where a block is in its sequence of units: work item (slot, 64-row tile), pass of up to TOK tokens, unit of K.
+// Where a block is in its sequence of units: work item (slot, 64-row tile), pass of up to 64 tokens, unit of K.
 struct MwCursor {
     MoESlot s;
     int item;    // >= items: the sequence has ended
     int r0;      // first weight row of the item
     int width;   // weight rows of the slot
     int units;   // units of 64 columns of K
-    int passes;  // passes of up to TOK tokens
+    int passes;  // passes of up to 64 tokens
     int pass, unit;
 };
 
 // The first item from `it` on (stride gridDim.x) with weight rows in its tile and tokens in its slot. Row limits:
 // routed slots `rows_routed`, shared chunks `rows_shared`; K: `k_routed` / `k_shared` columns.
-template <int TOK>
 __device__ __forceinline__ void mw_enter(MwCursor &c, int it, int items, int tiles, const int *offsets,
                                          const int *active, int chunks_shared, int num_tokens, int rows_routed,
                                          int rows_shared, int k_routed, int k_shared) {
@@ -77,7 +73,7 @@ __device__ __forceinline__ void mw_enter(MwCursor &c, int it, int items, int til
         c.r0 = r0;
         c.width = width;
         c.units = ((routed ? k_routed : k_shared) + 63) / 64;
-        c.passes = (s.count + TOK - 1) / TOK;
+        c.passes = (s.count + MW_TOKENS - 1) / MW_TOKENS;
         break;
     }
     c.item = it;
@@ -86,14 +82,13 @@ __device__ __forceinline__ void mw_enter(MwCursor &c, int it, int items, int til
 }
 
 // One unit on; past the item's last unit the next item is entered.
-template <int TOK>
 __device__ __forceinline__ void mw_advance(MwCursor &c, int items, int tiles, const int *offsets, const int *active,
                                            int chunks_shared, int num_tokens, int rows_routed, int rows_shared,
                                            int k_routed, int k_shared) {
     if (++c.unit < c.units) return;
     c.unit = 0;
     if (++c.pass < c.passes) return;
-    mw_enter<TOK>(c, c.item + gridDim.x, items, tiles, offsets, active, chunks_shared, num_tokens, rows_routed,
+    mw_enter(c, c.item + gridDim.x, items, tiles, offsets, active, chunks_shared, num_tokens, rows_routed,
              rows_shared, k_routed, k_shared);
 }
 
@@ -113,15 +108,13 @@ __device__ __forceinline__ void mw_copy_weights(smem_addr dst, const bf16 *base,
 
 // h[row, r] = bf16(bf16(silu(g)) * u) as ernie_moe_gate_up_grouped_nt*: work items (slot, 64 rows of its width),
 // tiles = ceil(max(I, CW) / 64) per slot. Stage: gate [64 × 64], up, then the pass's x rows (24 KB).
-template <int TOK, int STAGES>
+template <int STAGES>
 __device__ __forceinline__ void moe_gate_up_wg_impl(
     const bf16 *x, const int *offsets, const int *active, const int *meta, const int *pairs,
     const bf16 *__restrict__ gate_up, const bf16 *__restrict__ gate_up_bias, const bf16 *__restrict__ shared_gate_up,
     const bf16 *__restrict__ shared_bias, bf16 *__restrict__ h, int T, int H, int I, int top_k, int chunks_shared,
     int CW, int S) {
-    constexpr int BMAT = TOK * 128;  // the pass's token rows, 64 columns each
-    constexpr int Q = TOK / 16;      // token rows each thread copies
-    constexpr int STAGE = 2 * MW_MAT + BMAT;
+    constexpr int STAGE = 3 * MW_MAT;
     ERNIE_DYNAMIC_SMEM(unsigned char, smem_raw);
     const smem_addr base = smem_align1024(smem_addr_of(smem_raw));
     const int tid = threadIdx.x, lane = tid & 31, wq = tid >> 5;
@@ -134,11 +127,11 @@ __device__ __forceinline__ void moe_gate_up_wg_impl(
     const int items = (num_active + chunks_shared) * tiles;
 
     MwCursor f, c;  // the feeding cursor (STAGES - 1 units ahead) and the consuming one
-    mw_enter<TOK>(f, blockIdx.x, items, tiles, offsets, active, chunks_shared, num_tokens, I, CW, H, H);
+    mw_enter(f, blockIdx.x, items, tiles, offsets, active, chunks_shared, num_tokens, I, CW, H, H);
     c = f;
     // The feeding cursor's token rows for this thread's 4 copies (recomputed at each pass's first unit).
-    const bf16 *xrow[Q];
-    bool xok[Q];
+    const bf16 *xrow[4];
+    bool xok[4];
     auto feed = [&](int stage) {
         if (f.item < items) {
             const smem_addr dst = base + stage * STAGE;
@@ -156,48 +149,48 @@ __device__ __forceinline__ void moe_gate_up_wg_impl(
             const int cc = tid & 7;
             if (f.unit == 0) {
 #pragma unroll
-                for (int q = 0; q < Q; ++q) {
-                    const int i = f.pass * TOK + (tid >> 3) + 16 * q;
+                for (int q = 0; q < 4; ++q) {
+                    const int i = f.pass * MW_TOKENS + (tid >> 3) + 16 * q;
                     xok[q] = i < f.s.count;
                     xrow[q] = x + (i64)(xok[q] ? moe_token(f.s, i, pairs, top_k) : 0) * H + 8 * cc;
                 }
             }
             const bool kok = k0 + 8 * cc < H;
 #pragma unroll
-            for (int q = 0; q < Q; ++q) {
+            for (int q = 0; q < 4; ++q) {
                 const bool ok = kok && xok[q];
                 tile_copy16(dst + 2 * MW_MAT + mw_offset((tid >> 3) + 16 * q, cc), ok ? xrow[q] + k0 : x, ok);
             }
-            mw_advance<TOK>(f, items, tiles, offsets, active, chunks_shared, num_tokens, I, CW, H, H);
+            mw_advance(f, items, tiles, offsets, active, chunks_shared, num_tokens, I, CW, H, H);
         }
         cp_async_commit();
     };
 #pragma unroll
     for (int s = 0; s < STAGES - 1; ++s) feed(s);
 
-    float ag[TOK / 2], au[TOK / 2];
+    float ag[32], au[32];
 #pragma unroll
-    for (int i = 0; i < TOK / 2; ++i) ag[i] = au[i] = 0.0f;
+    for (int i = 0; i < 32; ++i) ag[i] = au[i] = 0.0f;
     int stage = 0;
     while (c.item < items) {
         cp_async_wait<STAGES - 2>();
         fence_proxy_async_shared();
         __syncthreads();  // stage `stage` complete for everyone; every thread is past the previous unit's wgmma
         feed(stage == 0 ? STAGES - 1 : stage - 1);
-        const int n = min(TOK, c.s.count - c.pass * TOK);
+        const int n = min(MW_TOKENS, c.s.count - c.pass * MW_TOKENS);
         const smem_addr sa = base + stage * STAGE;
         wg_fence();
 #pragma unroll
         for (int kk = 0; kk < 4; ++kk) {
             const u64 b = wg_desc(sa + 2 * MW_MAT + kk * 32, 16, 1024);
             const int acc = c.unit > 0 || kk > 0;
-            mw_mma<TOK>(ag, wg_desc(sa + kk * 32, 16, 1024), b, n, acc);
-            mw_mma<TOK>(au, wg_desc(sa + MW_MAT + kk * 32, 16, 1024), b, n, acc);
+            mw_mma(ag, wg_desc(sa + kk * 32, 16, 1024), b, n, acc);
+            mw_mma(au, wg_desc(sa + MW_MAT + kk * 32, 16, 1024), b, n, acc);
         }
         wg_commit();
         wg_wait0();
 #pragma unroll
-        for (int i = 0; i < TOK / 2; ++i) {
+        for (int i = 0; i < 32; ++i) {
             wg_hold(ag[i]);
             wg_hold(au[i]);
         }
@@ -205,7 +198,7 @@ __device__ __forceinline__ void moe_gate_up_wg_impl(
             // Epilogue of the pass: rows r0 + 16 wq + g (+ 8) of the slot's width, tokens 8j + 2t (+ 1).
             const MoEBias bias = moe_gate_up_bias(c.s, gate_up_bias, shared_bias, I, CW, S);
 #pragma unroll
-            for (int j = 0; j < TOK / 8; ++j) {
+            for (int j = 0; j < 8; ++j) {
                 if (8 * j >= n) break;
 #pragma unroll
                 for (int e = 0; e < 4; ++e) {
@@ -218,11 +211,11 @@ __device__ __forceinline__ void moe_gate_up_wg_impl(
                         uv = round_bf(uv + bf2f(bias.up[r]));
                     }
                     const float sv = round_bf(gv / (1.0f + expf(-gv)));
-                    h[(i64)moe_row(c.s, c.pass * TOK + m, T, top_k) * hstride + r] = f2bf(sv * uv);
+                    h[(i64)moe_row(c.s, c.pass * MW_TOKENS + m, T, top_k) * hstride + r] = f2bf(sv * uv);
                 }
             }
         }
-        mw_advance<TOK>(c, items, tiles, offsets, active, chunks_shared, num_tokens, I, CW, H, H);
+        mw_advance(c, items, tiles, offsets, active, chunks_shared, num_tokens, I, CW, H, H);
         stage = stage == STAGES - 1 ? 0 : stage + 1;
     }
     cp_async_wait<0>();
@@ -231,14 +224,12 @@ __device__ __forceinline__ void moe_gate_up_wg_impl(
 // Y[row, col] = h[row, :] · Wd[col, :] (fp32, unrounded) as ernie_moe_down_grouped_nt*: work items (slot, 64 output
 // columns of H), tiles = ceil(H / 64) per slot; routed expert e's K is I (rows of Wd e*H + col, I wide), shared chunk
 // j's is CW (columns j*CW ... of the shared down matrix [H, S]). Stage: the 64 Wd rows, then the pass's h rows (16 KB).
-template <int TOK, int STAGES>
+template <int STAGES>
 __device__ __forceinline__ void moe_down_wg_impl(const bf16 *hin, const int *offsets, const int *active,
                                                  const int *meta, const bf16 *__restrict__ down,
                                                  const bf16 *__restrict__ shared_down, float *__restrict__ y, int T,
                                                  int H, int I, int top_k, int chunks_shared, int CW, int S) {
-    constexpr int BMAT = TOK * 128;
-    constexpr int Q = TOK / 16;
-    constexpr int STAGE = MW_MAT + BMAT;
+    constexpr int STAGE = 2 * MW_MAT;
     ERNIE_DYNAMIC_SMEM(unsigned char, smem_raw);
     const smem_addr base = smem_align1024(smem_addr_of(smem_raw));
     const int tid = threadIdx.x, lane = tid & 31, wq = tid >> 5;
@@ -250,10 +241,10 @@ __device__ __forceinline__ void moe_down_wg_impl(const bf16 *hin, const int *off
     const int items = (num_active + chunks_shared) * tiles;
 
     MwCursor f, c;
-    mw_enter<TOK>(f, blockIdx.x, items, tiles, offsets, active, chunks_shared, num_tokens, H, H, I, CW);
+    mw_enter(f, blockIdx.x, items, tiles, offsets, active, chunks_shared, num_tokens, H, H, I, CW);
     c = f;
-    const bf16 *hrow[Q];
-    bool hok[Q];
+    const bf16 *hrow[4];
+    bool hok[4];
     auto feed = [&](int stage) {
         if (f.item < items) {
             const smem_addr dst = base + stage * STAGE;
@@ -264,90 +255,82 @@ __device__ __forceinline__ void moe_down_wg_impl(const bf16 *hin, const int *off
             const int cc = tid & 7;
             if (f.unit == 0) {
 #pragma unroll
-                for (int q = 0; q < Q; ++q) {
-                    const int i = f.pass * TOK + (tid >> 3) + 16 * q;
+                for (int q = 0; q < 4; ++q) {
+                    const int i = f.pass * MW_TOKENS + (tid >> 3) + 16 * q;
                     hok[q] = i < f.s.count;
                     hrow[q] = hin + (i64)(hok[q] ? moe_row(f.s, i, T, top_k) : 0) * hstride + 8 * cc;
                 }
             }
             const bool kok = k0 + 8 * cc < K;
 #pragma unroll
-            for (int q = 0; q < Q; ++q) {
+            for (int q = 0; q < 4; ++q) {
                 const bool ok = kok && hok[q];
                 tile_copy16(dst + MW_MAT + mw_offset((tid >> 3) + 16 * q, cc), ok ? hrow[q] + k0 : hin, ok);
             }
-            mw_advance<TOK>(f, items, tiles, offsets, active, chunks_shared, num_tokens, H, H, I, CW);
+            mw_advance(f, items, tiles, offsets, active, chunks_shared, num_tokens, H, H, I, CW);
         }
         cp_async_commit();
     };
 #pragma unroll
     for (int s = 0; s < STAGES - 1; ++s) feed(s);
 
-    float acc[TOK / 2];
+    float acc[32];
 #pragma unroll
-    for (int i = 0; i < TOK / 2; ++i) acc[i] = 0.0f;
+    for (int i = 0; i < 32; ++i) acc[i] = 0.0f;
     int stage = 0;
     while (c.item < items) {
         cp_async_wait<STAGES - 2>();
         fence_proxy_async_shared();
         __syncthreads();
         feed(stage == 0 ? STAGES - 1 : stage - 1);
-        const int n = min(TOK, c.s.count - c.pass * TOK);
+        const int n = min(MW_TOKENS, c.s.count - c.pass * MW_TOKENS);
         const smem_addr sa = base + stage * STAGE;
         wg_fence();
 #pragma unroll
         for (int kk = 0; kk < 4; ++kk) {
-            mw_mma<TOK>(acc, wg_desc(sa + kk * 32, 16, 1024), wg_desc(sa + MW_MAT + kk * 32, 16, 1024), n,
+            mw_mma(acc, wg_desc(sa + kk * 32, 16, 1024), wg_desc(sa + MW_MAT + kk * 32, 16, 1024), n,
                    c.unit > 0 || kk > 0);
         }
         wg_commit();
         wg_wait0();
 #pragma unroll
-        for (int i = 0; i < TOK / 2; ++i) wg_hold(acc[i]);
+        for (int i = 0; i < 32; ++i) wg_hold(acc[i]);
         if (c.unit == c.units - 1) {
 #pragma unroll
-            for (int j = 0; j < TOK / 8; ++j) {
+            for (int j = 0; j < 8; ++j) {
                 if (8 * j >= n) break;
 #pragma unroll
                 for (int e = 0; e < 4; ++e) {
                     const int r = c.r0 + 16 * wq + g + 8 * (e >> 1);
                     const int m = 8 * j + 2 * t + (e & 1);
                     if (m >= n || r >= H) continue;
-                    y[(i64)moe_row(c.s, c.pass * TOK + m, T, top_k) * H + r] = acc[4 * j + e];
+                    y[(i64)moe_row(c.s, c.pass * MW_TOKENS + m, T, top_k) * H + r] = acc[4 * j + e];
                 }
             }
         }
-        mw_advance<TOK>(c, items, tiles, offsets, active, chunks_shared, num_tokens, H, H, I, CW);
+        mw_advance(c, items, tiles, offsets, active, chunks_shared, num_tokens, H, H, I, CW);
         stage = stage == STAGES - 1 ? 0 : stage + 1;
     }
     cp_async_wait<0>();
     pdl_launch_dependents();
 }
 
-// Tokens per pass, stages (which the host's GroupedMoEPlan.warpgroupStages must match: they size the dynamic shared
-// memory) and blocks per multiprocessor. wg64 (the default from 16 tokens): gate|up 4 stages of 24 KB at 2 blocks,
-// down 4 × 16 KB at 3. wg128 (ERNIE_CUDA_MOE_WGMMA_WIDE_MIN_TOKENS): the shared expert's chunks of up to 128 tokens in
-// one pass instead of two, so every item costs one pass when the routed experts hold ≤ 128 tokens (a block's share
-// of items then no longer depends on how many shared-chunk items it drew): gate|up 3 × 32 KB at 2 blocks, down
-// 4 × 24 KB at 2.
-#define ERNIE_MOE_WG_KERNELS(TOK, GU_STAGES, DN_STAGES, DN_BLOCKS)                                                 \
-    extern "C" __global__ void __launch_bounds__(128, 2) ernie_moe_gate_up_wg##TOK(                                \
-        const bf16 *x, const int *offsets, const int *active, const int *meta, const int *pairs,                    \
-        const bf16 *__restrict__ gate_up, const bf16 *__restrict__ gate_up_bias,                                    \
-        const bf16 *__restrict__ shared_gate_up, const bf16 *__restrict__ shared_bias, bf16 *__restrict__ h, int T, \
-        int H, int I, int top_k, int chunks_shared, int CW, int S) {                                                \
-        moe_gate_up_wg_impl<TOK, GU_STAGES>(x, offsets, active, meta, pairs, gate_up, gate_up_bias, shared_gate_up, \
-                                            shared_bias, h, T, H, I, top_k, chunks_shared, CW, S);                  \
-    }                                                                                                               \
-    extern "C" __global__ void __launch_bounds__(128, DN_BLOCKS) ernie_moe_down_wg##TOK(                           \
-        const bf16 *h, const int *offsets, const int *active, const int *meta, const bf16 *__restrict__ down,       \
-        const bf16 *__restrict__ shared_down, float *__restrict__ y, int T, int H, int I, int top_k,                \
-        int chunks_shared, int CW, int S) {                                                                         \
-        moe_down_wg_impl<TOK, DN_STAGES>(h, offsets, active, meta, down, shared_down, y, T, H, I, top_k,            \
-                                         chunks_shared, CW, S);                                                     \
-    }
+// Stages (which the host's GroupedMoEPlan.warpgroupStages must match: they size the dynamic shared memory) and blocks
+// per multiprocessor: gate|up 4 × 24 KB at 2 blocks, down 4 × 16 KB at 3.
+extern "C" __global__ void __launch_bounds__(128, 2)
+    ernie_moe_gate_up_wg(const bf16 *x, const int *offsets, const int *active, const int *meta, const int *pairs,
+                         const bf16 *__restrict__ gate_up, const bf16 *__restrict__ gate_up_bias,
+                         const bf16 *__restrict__ shared_gate_up, const bf16 *__restrict__ shared_bias,
+                         bf16 *__restrict__ h, int T, int H, int I, int top_k, int chunks_shared, int CW, int S) {
+    moe_gate_up_wg_impl<4>(x, offsets, active, meta, pairs, gate_up, gate_up_bias, shared_gate_up, shared_bias, h, T,
+                           H, I, top_k, chunks_shared, CW, S);
+}
 
-ERNIE_MOE_WG_KERNELS(64, 4, 4, 3)
-ERNIE_MOE_WG_KERNELS(128, 3, 4, 2)
+extern "C" __global__ void __launch_bounds__(128, 3)
+    ernie_moe_down_wg(const bf16 *h, const int *offsets, const int *active, const int *meta,
+                      const bf16 *__restrict__ down, const bf16 *__restrict__ shared_down, float *__restrict__ y,
+                      int T, int H, int I, int top_k, int chunks_shared, int CW, int S) {
+    moe_down_wg_impl<4>(h, offsets, active, meta, down, shared_down, y, T, H, I, top_k, chunks_shared, CW, S);
+}
 
 #endif  // ERNIE_WGMMA

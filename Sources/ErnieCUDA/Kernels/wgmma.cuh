@@ -37,12 +37,11 @@ __device__ __forceinline__ void wg_hold(u32 &x) { asm volatile("" : "+r"(x)::"me
 
 #define WG_F4(i) "+f"(d[i]), "+f"(d[i + 1]), "+f"(d[i + 2]), "+f"(d[i + 3])
 
-// d (m64nN, fp32) = A · B (+ d when accumulate), A and B K-major from shared memory, for N = 8, 16, 32, 64, 128: thread
+// d (m64nN, fp32) = A · B (+ d when accumulate), A and B K-major from shared memory, for N = 8, 16, 32, 64: thread
 // (warp w of the warpgroup, lane 4g + t) holds rows 16w + g and 16w + g + 8, columns 8c + 2t and 8c + 2t + 1 for
 // c < N / 8, as d[4c] (g, 2t), d[4c + 1] (g, 2t + 1), d[4c + 2] (g + 8, 2t), d[4c + 3] (g + 8, 2t + 1); the
-// narrower shapes use the first N / 2 elements of the array (A ≥ N / 2 elements).
-template <int A>
-__device__ __forceinline__ void wg_mma_n64_ss(float (&d)[A], u64 a, u64 b, int accumulate) {
+// narrower shapes use the first N / 2 elements of the same array.
+__device__ __forceinline__ void wg_mma_n64_ss(float (&d)[32], u64 a, u64 b, int accumulate) {
 #ifdef ERNIE_EMULATOR
     ernie_emu_wgmma_ss(d, a, b, 64, accumulate);
 #else
@@ -57,8 +56,7 @@ __device__ __forceinline__ void wg_mma_n64_ss(float (&d)[A], u64 a, u64 b, int a
 #endif
 }
 
-template <int A>
-__device__ __forceinline__ void wg_mma_n32_ss(float (&d)[A], u64 a, u64 b, int accumulate) {
+__device__ __forceinline__ void wg_mma_n32_ss(float (&d)[32], u64 a, u64 b, int accumulate) {
 #ifdef ERNIE_EMULATOR
     ernie_emu_wgmma_ss(d, a, b, 32, accumulate);
 #else
@@ -72,8 +70,7 @@ __device__ __forceinline__ void wg_mma_n32_ss(float (&d)[A], u64 a, u64 b, int a
 #endif
 }
 
-template <int A>
-__device__ __forceinline__ void wg_mma_n16_ss(float (&d)[A], u64 a, u64 b, int accumulate) {
+__device__ __forceinline__ void wg_mma_n16_ss(float (&d)[32], u64 a, u64 b, int accumulate) {
 #ifdef ERNIE_EMULATOR
     ernie_emu_wgmma_ss(d, a, b, 16, accumulate);
 #else
@@ -86,8 +83,7 @@ __device__ __forceinline__ void wg_mma_n16_ss(float (&d)[A], u64 a, u64 b, int a
 #endif
 }
 
-template <int A>
-__device__ __forceinline__ void wg_mma_n8_ss(float (&d)[A], u64 a, u64 b, int accumulate) {
+__device__ __forceinline__ void wg_mma_n8_ss(float (&d)[32], u64 a, u64 b, int accumulate) {
 #ifdef ERNIE_EMULATOR
     ernie_emu_wgmma_ss(d, a, b, 8, accumulate);
 #else
@@ -96,25 +92,6 @@ __device__ __forceinline__ void wg_mma_n8_ss(float (&d)[A], u64 a, u64 b, int ac
         "wgmma.mma_async.sync.aligned.m64n8k16.f32.bf16.bf16 "
         "{%0, %1, %2, %3}, %4, %5, p, 1, 1, 0, 0;\n}\n"
         : WG_F4(0)
-        : "l"(a), "l"(b), "r"(accumulate));
-#endif
-}
-
-template <int A>
-__device__ __forceinline__ void wg_mma_n128_ss(float (&d)[A], u64 a, u64 b, int accumulate) {
-#ifdef ERNIE_EMULATOR
-    ernie_emu_wgmma_ss(d, a, b, 128, accumulate);
-#else
-    asm volatile(
-        "{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
-        "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 "
-        "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
-        "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "
-        "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "
-        "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, "
-        "%64, %65, p, 1, 1, 0, 0;\n}\n"
-        : WG_F4(0), WG_F4(4), WG_F4(8), WG_F4(12), WG_F4(16), WG_F4(20), WG_F4(24), WG_F4(28), WG_F4(32),
-          WG_F4(36), WG_F4(40), WG_F4(44), WG_F4(48), WG_F4(52), WG_F4(56), WG_F4(60)
         : "l"(a), "l"(b), "r"(accumulate));
 #endif
 }
