@@ -239,6 +239,19 @@ __device__ __forceinline__ void cp_async16_at(smem_addr dst, const void *gmem) {
 #endif
 }
 
+// 16 bytes into shared memory: from global memory when `ok`, zeros otherwise — one cp.async either way (a source size
+// of 0 zero-fills), so the lanes of a warp do not branch. `gmem` must be a valid address even when not `ok`.
+__device__ __forceinline__ void cp_async16_zfill_at(smem_addr dst, const void *gmem, bool ok) {
+#ifdef ERNIE_EMULATOR
+    uint4 v;
+    v.x = v.y = v.z = v.w = 0u;
+    if (ok) v = *reinterpret_cast<const uint4 *>(gmem);
+    *reinterpret_cast<uint4 *>(dst) = v;
+#else
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(dst), "l"(gmem), "r"(ok ? 16 : 0) : "memory");
+#endif
+}
+
 __device__ __forceinline__ void st_shared_zero16_at(smem_addr dst) {
 #ifdef ERNIE_EMULATOR
     uint4 z;

@@ -96,17 +96,21 @@ __device__ __forceinline__ void mw_advance(MwCursor &c, int items, int tiles, co
              rows_shared, k_routed, k_shared);
 }
 
-// 64 rows × 64 columns (from column k0 of rows `stride` elements apart, rows < `rows` and columns < `K` valid) into
-// the swizzled matrix at `dst`; thread `tid` of 128 copies 4 chunks (rows tid / 8 + 16 q, chunk tid % 8).
-__device__ __forceinline__ void mw_copy_weights(smem_addr dst, const bf16 *base, i64 stride, int r0, int rows, int k0,
-                                                int K, int tid) {
-    const int c = tid & 7;
-    const bool kok = k0 + 8 * c < K;
+// A thread's part of every tile copy: thread `tid` of 128 copies 16-byte chunk tid % 8 of rows tid / 8 + 16 q (q < 4)
+// of each [64 × 64] matrix — a warp instruction covers 4 rows × 128 bytes. The shared-memory offsets are the same for
+// every unit; the global row pointers are set once per pass (pointing at the thread's chunk of column 0) and step
+// 64 columns per unit. Zero-filled by the copy itself (rows past the matrix or the pass's tokens, columns past K).
+struct MwRows {
+    const bf16 *row[4];
+    bool ok[4];
+};
+
+__device__ __forceinline__ void mw_copy(smem_addr dst, const u32 (&off)[4], const MwRows &rows, i64 shift, int k0,
+                                        bool kok, const bf16 *fallback) {
 #pragma unroll
     for (int q = 0; q < 4; ++q) {
-        const int r = (tid >> 3) + 16 * q;
-        const bool ok = kok && r0 + r < rows;
-        tile_copy16(dst + mw_offset(r, c), base + (ok ? (i64)(r0 + r) * stride + k0 + 8 * c : 0), ok);
+        const bool ok = kok && rows.ok[q];
+        cp_async16_zfill_at(dst + off[q], ok ? rows.row[q] + shift + k0 : fallback, ok);
     }
 }
 
@@ -121,6 +125,7 @@ __device__ __forceinline__ void moe_gate_up_wg_impl(
     constexpr int STAGE = 3 * MW_MAT;
     ERNIE_DYNAMIC_SMEM(unsigned char, smem_raw);
     const smem_addr base = smem_align1024(smem_addr_of(smem_raw));
+    const u64 desc0 = wg_desc(base, 16, 1024);  // K-major, 128-byte swizzle, 8-row groups 1024 bytes apart
     const int tid = threadIdx.x, lane = tid & 31, wq = tid >> 5;
     const int g = lane >> 2, t = lane & 3;
     pdl_launch_dependents();
@@ -133,38 +138,41 @@ __device__ __forceinline__ void moe_gate_up_wg_impl(
     MwCursor f, c;  // the feeding cursor (STAGES - 1 units ahead) and the consuming one
     mw_enter(f, blockIdx.x, items, tiles, offsets, active, chunks_shared, num_tokens, I, CW, H, H);
     c = f;
-    // The feeding cursor's token rows for this thread's 4 copies (recomputed at each pass's first unit).
-    const bf16 *xrow[4];
-    bool xok[4];
+    // This thread's copies: shared-memory offsets, and the feeding cursor's weight and token rows (set at each pass's
+    // first unit; the up rows are `up_shift` elements after the gate rows).
+    const int c8 = tid & 7;
+    u32 off[4];
+#pragma unroll
+    for (int q = 0; q < 4; ++q) off[q] = mw_offset((tid >> 3) + 16 * q, c8);
+    MwRows wrows, xrows;
+    i64 up_shift = 0;
     auto feed = [&](int stage) {
         if (f.item < items) {
-            const smem_addr dst = base + stage * STAGE;
-            const bf16 *gate_base, *up_base;
-            if (f.s.routed) {
-                gate_base = gate_up + (i64)f.s.expert * 2 * I * H;
-                up_base = gate_base + (i64)I * H;
-            } else {
-                gate_base = shared_gate_up + (i64)f.s.expert * CW * H;
-                up_base = shared_gate_up + (i64)(S + f.s.expert * CW) * H;
-            }
-            const int k0 = f.unit * 64;
-            mw_copy_weights(dst, gate_base, H, f.r0, f.width, k0, H, tid);
-            mw_copy_weights(dst + MW_MAT, up_base, H, f.r0, f.width, k0, H, tid);
-            const int cc = tid & 7;
             if (f.unit == 0) {
+                const bf16 *gate_base;
+                if (f.s.routed) {
+                    gate_base = gate_up + (i64)f.s.expert * 2 * I * H;
+                    up_shift = (i64)I * H;
+                } else {
+                    gate_base = shared_gate_up + (i64)f.s.expert * CW * H;
+                    up_shift = (i64)S * H;
+                }
 #pragma unroll
                 for (int q = 0; q < 4; ++q) {
+                    const int r = f.r0 + (tid >> 3) + 16 * q;
+                    wrows.ok[q] = r < f.width;
+                    wrows.row[q] = gate_base + (i64)(wrows.ok[q] ? r : 0) * H + 8 * c8;
                     const int i = f.pass * MW_TOKENS + (tid >> 3) + 16 * q;
-                    xok[q] = i < f.s.count;
-                    xrow[q] = x + (i64)(xok[q] ? moe_token(f.s, i, pairs, top_k) : 0) * H + 8 * cc;
+                    xrows.ok[q] = i < f.s.count;
+                    xrows.row[q] = x + (i64)(xrows.ok[q] ? moe_token(f.s, i, pairs, top_k) : 0) * H + 8 * c8;
                 }
             }
-            const bool kok = k0 + 8 * cc < H;
-#pragma unroll
-            for (int q = 0; q < 4; ++q) {
-                const bool ok = kok && xok[q];
-                tile_copy16(dst + 2 * MW_MAT + mw_offset((tid >> 3) + 16 * q, cc), ok ? xrow[q] + k0 : x, ok);
-            }
+            const smem_addr dst = base + stage * STAGE;
+            const int k0 = f.unit * 64;
+            const bool kok = k0 + 8 * c8 < H;
+            mw_copy(dst, off, wrows, 0, k0, kok, gate_up);
+            mw_copy(dst + MW_MAT, off, wrows, up_shift, k0, kok, gate_up);
+            mw_copy(dst + 2 * MW_MAT, off, xrows, 0, k0, kok, x);
             mw_advance(f, items, tiles, offsets, active, chunks_shared, num_tokens, I, CW, H, H);
         }
         cp_async_commit();
@@ -182,14 +190,14 @@ __device__ __forceinline__ void moe_gate_up_wg_impl(
         __syncthreads();  // stage `stage` complete for everyone; every thread is past the previous unit's wgmma
         feed(stage == 0 ? STAGES - 1 : stage - 1);
         const int n = min(MW_TOKENS, c.s.count - c.pass * MW_TOKENS);
-        const smem_addr sa = base + stage * STAGE;
+        // Descriptors step with the address (start address >> 4 in their low bits): 2 per k16, 512 per matrix.
+        const u64 da = desc0 + (u64)((stage * STAGE) >> 4);
         wg_fence();
 #pragma unroll
         for (int kk = 0; kk < 4; ++kk) {
-            const u64 b = wg_desc(sa + 2 * MW_MAT + kk * 32, 16, 1024);
             const int acc = c.unit > 0 || kk > 0;
-            mw_mma(ag, wg_desc(sa + kk * 32, 16, 1024), b, n, acc);
-            mw_mma(au, wg_desc(sa + MW_MAT + kk * 32, 16, 1024), b, n, acc);
+            mw_mma(ag, da + 2 * kk, da + 1024 + 2 * kk, n, acc);
+            mw_mma(au, da + 512 + 2 * kk, da + 1024 + 2 * kk, n, acc);
         }
         wg_commit();
         wg_wait0();
@@ -236,6 +244,7 @@ __device__ __forceinline__ void moe_down_wg_impl(const bf16 *hin, const int *off
     constexpr int STAGE = 2 * MW_MAT;
     ERNIE_DYNAMIC_SMEM(unsigned char, smem_raw);
     const smem_addr base = smem_align1024(smem_addr_of(smem_raw));
+    const u64 desc0 = wg_desc(base, 16, 1024);  // K-major, 128-byte swizzle, 8-row groups 1024 bytes apart
     const int tid = threadIdx.x, lane = tid & 31, wq = tid >> 5;
     const int g = lane >> 2, t = lane & 3;
     pdl_wait();
@@ -247,30 +256,32 @@ __device__ __forceinline__ void moe_down_wg_impl(const bf16 *hin, const int *off
     MwCursor f, c;
     mw_enter(f, blockIdx.x, items, tiles, offsets, active, chunks_shared, num_tokens, H, H, I, CW);
     c = f;
-    const bf16 *hrow[4];
-    bool hok[4];
+    const int c8 = tid & 7;
+    u32 off[4];
+#pragma unroll
+    for (int q = 0; q < 4; ++q) off[q] = mw_offset((tid >> 3) + 16 * q, c8);
+    MwRows wrows, hrows;
     auto feed = [&](int stage) {
         if (f.item < items) {
-            const smem_addr dst = base + stage * STAGE;
             const int K = f.s.routed ? I : CW;
-            const bf16 *wbase = f.s.routed ? down + (i64)f.s.expert * H * I : shared_down + (i64)f.s.expert * CW;
-            const int k0 = f.unit * 64;
-            mw_copy_weights(dst, wbase, f.s.routed ? I : S, f.r0, H, k0, K, tid);
-            const int cc = tid & 7;
             if (f.unit == 0) {
+                const bf16 *wbase = f.s.routed ? down + (i64)f.s.expert * H * I : shared_down + (i64)f.s.expert * CW;
+                const i64 wstride = f.s.routed ? I : S;
 #pragma unroll
                 for (int q = 0; q < 4; ++q) {
+                    const int r = f.r0 + (tid >> 3) + 16 * q;
+                    wrows.ok[q] = r < H;
+                    wrows.row[q] = wbase + (wrows.ok[q] ? r : 0) * wstride + 8 * c8;
                     const int i = f.pass * MW_TOKENS + (tid >> 3) + 16 * q;
-                    hok[q] = i < f.s.count;
-                    hrow[q] = hin + (i64)(hok[q] ? moe_row(f.s, i, T, top_k) : 0) * hstride + 8 * cc;
+                    hrows.ok[q] = i < f.s.count;
+                    hrows.row[q] = hin + (i64)(hrows.ok[q] ? moe_row(f.s, i, T, top_k) : 0) * hstride + 8 * c8;
                 }
             }
-            const bool kok = k0 + 8 * cc < K;
-#pragma unroll
-            for (int q = 0; q < 4; ++q) {
-                const bool ok = kok && hok[q];
-                tile_copy16(dst + MW_MAT + mw_offset((tid >> 3) + 16 * q, cc), ok ? hrow[q] + k0 : hin, ok);
-            }
+            const smem_addr dst = base + stage * STAGE;
+            const int k0 = f.unit * 64;
+            const bool kok = k0 + 8 * c8 < K;
+            mw_copy(dst, off, wrows, 0, k0, kok, down);
+            mw_copy(dst + MW_MAT, off, hrows, 0, k0, kok, hin);
             mw_advance(f, items, tiles, offsets, active, chunks_shared, num_tokens, H, H, I, CW);
         }
         cp_async_commit();
@@ -288,13 +299,10 @@ __device__ __forceinline__ void moe_down_wg_impl(const bf16 *hin, const int *off
         __syncthreads();
         feed(stage == 0 ? STAGES - 1 : stage - 1);
         const int n = min(MW_TOKENS, c.s.count - c.pass * MW_TOKENS);
-        const smem_addr sa = base + stage * STAGE;
+        const u64 da = desc0 + (u64)((stage * STAGE) >> 4);
         wg_fence();
 #pragma unroll
-        for (int kk = 0; kk < 4; ++kk) {
-            mw_mma(acc, wg_desc(sa + kk * 32, 16, 1024), wg_desc(sa + MW_MAT + kk * 32, 16, 1024), n,
-                   c.unit > 0 || kk > 0);
-        }
+        for (int kk = 0; kk < 4; ++kk) mw_mma(acc, da + 2 * kk, da + 512 + 2 * kk, n, c.unit > 0 || kk > 0);
         wg_commit();
         wg_wait0();
 #pragma unroll
