@@ -52,7 +52,8 @@
 ///   the warpgroup MMA (`Kernels/moe_wgmma.cu`, sm_90a: 64 weight rows per work item, up to 64 tokens of a slot per
 ///   pass, no cross-warp reduction) instead of the NT kernels above; 0: never. On the H200 (BENCHMARKS.md round 10)
 ///   decode ms per step at batch 16 / 32 / 64 / 128 / 256: 10.6 / 13.4 / 16.9 / 23.1 / 34.5 → 10.4 / 12.4 / 13.3 /
-///   16.0 / 21.6; slower below 16 tokens (batch 1 / 8: 3.0 / 7.6 → 3.2 / 8.0) |
+///   16.0 / 21.6, then 10.05 / 11.95 / 13.15 / 15.15 / 20.05 with fewer instructions per unit; slower below 16 tokens
+///   (batch 1 / 8: 3.0 / 7.6 → 3.2 / 8.0) |
 /// | `ERNIE_CUDA_MOE_BATCHED` | 0 | 1: large MoE steps (grouped on the host) run one strided-batched cuBLASLt GEMM per
 ///   direction over every expert, rows padded to the largest expert's count (when at least
 ///   `MoEPlan.minimumBatchedFill` of the rows are real), instead of one GEMM per active expert (no gain measured on the

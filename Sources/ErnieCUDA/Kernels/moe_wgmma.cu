@@ -10,7 +10,8 @@
 // more than 64 tokens (the shared expert's chunks at 128 and more) takes another pass, its weights then from L2.
 // On the H200 (BENCHMARKS.md round 10, Nsight Compute at batch 64): gate|up 326.6 → 251.0 µs per layer (95 % of the
 // read ceiling), down 194.8 → 135.8 (89 %); decode step at batch 64 / 128 / 256 16.9 / 23.1 / 34.5 → 13.3 / 16.0 /
-// 21.6 ms. Below 16 tokens the NT kernels stay faster (too few items per block; variants with 16-token passes and
+// 21.6 ms, and 13.15 / 15.15 / 20.05 with a unit's copies and descriptors reduced to additions (they were issuing an
+// instruction every 5.5 cycles per warp at 8 warps per multiprocessor). Below 16 tokens the NT kernels stay faster (too few items per block; variants with 16-token passes and
 // deeper rings, and with 128-token passes, measured slower and were removed: scripts/gpu/PERF_NOTES.md R53, R54).
 //
 // Block: one warpgroup (128 threads). Each unit (item, pass, 64 columns of K) is a stage in shared memory: the A
