@@ -141,11 +141,8 @@ extension CUDABackend {
             tokens: tokens, experts: shape.numExperts, topK: shape.topK, hidden: hidden,
             inter: shape.intermediateSize, sharedWidth: sharedWidth,
             nt1MaxTokens: perf.moeNT1MaxTokens, nt2MaxTokens: perf.moeNT2MaxTokens, heldExperts: shape.expertRange,
-            warpgroupMinTokens: hasWarpgroupMoE ? perf.moeWarpgroupMinTokens : 0)
+            warpgroupMinTokens: perf.moeWarpgroupMinTokens)
     }
-
-    /// Whether the warpgroup expert kernels were compiled for this device (sm_90a).
-    var hasWarpgroupMoE: Bool { (try? kernels.function("ernie_moe_gate_up_wg")) != nil }
 
     /// Router + grouping, gate|up with SiLU·mul, down, combine: four kernels, no host round trip.
     func groupedMoE(

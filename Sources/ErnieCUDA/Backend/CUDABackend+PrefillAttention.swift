@@ -7,14 +7,14 @@ extension CUDABackend {
 
     /// One of the flash prefill kernels: `ernie_prefill_attention_hd*` (4 warps × 16 packed rows), the wide
     /// `ernie_prefill_attention_m32_hd*` (4 warps × 32 rows: each K/V fragment read from shared memory feeds twice the
-    /// mmas), or `ernie_prefill_attention_wg_hd128` (two warpgroups × 64 rows on wgmma, sm_90a:
+    /// mmas), or `ernie_prefill_attention_wg{2,3}_hd128` (two or three warpgroups × 64 rows on wgmma, sm_90a:
     /// `Kernels/prefill_attention_wgmma.cu`).
     struct PrefillAttentionKernel: Equatable {
         let name: String
         /// Packed (token, head) rows per block (one work item).
         let rowsPerBlock: Int
         /// Dynamic shared memory: two stages of a K and a V tile of 64 keys × (head_dim + 8) bf16 (the wgmma kernel:
-        /// Q, two stages of K and V, 128-byte swizzled, and room to align them to 1 KB).
+        /// Q, three stages of K and V, 128-byte swizzled, and room to align them to 1 KB).
         let sharedBytes: Int
         let threads: Int
     }
@@ -38,12 +38,11 @@ extension CUDABackend {
             sharedBytes: 2 * 2 * prefillKeysPerTile * (headDim + 8) * 2, threads: 128)
     }
 
-    /// The kernel a prefill of head_dim `hd` runs: the wgmma one when asked for (`perf.flashPrefillWarpgroups`) and
-    /// compiled for this device (sm_90a), else the mma.sync ones.
+    /// The kernel a prefill of head_dim `hd` runs: the wgmma one when asked for (`perf.flashPrefillWarpgroups`, which
+    /// `CUDABackend.supported` turns off where it was not compiled: sm_90a only), else the mma.sync ones.
     func prefillAttentionKernel(headDim hd: Int) -> PrefillAttentionKernel {
         if perf.flashPrefillWarpgroups > 0, hd == 128 {
-            let kernel = Self.wgmmaPrefillAttention(warpgroups: perf.flashPrefillWarpgroups)
-            if (try? kernels.function(kernel.name)) != nil { return kernel }
+            return Self.wgmmaPrefillAttention(warpgroups: perf.flashPrefillWarpgroups)
         }
         return Self.prefillAttentionKernel(headDim: hd, wide: perf.flashPrefillWide)
     }

@@ -74,7 +74,6 @@ public final class CUDABackend: Backend {
             throw CUDAError.invalidArgument("maxTokensPerStep must be positive")
         }
         self.configuration = configuration
-        perf = configuration.perf
         let environment = ProcessInfo.processInfo.environment
         device = try CUDADevice(ordinal: configuration.deviceOrdinal)
         stream = try CUDAStream(device: device)
@@ -86,6 +85,7 @@ public final class CUDABackend: Backend {
         )
         let compiler = KernelCompiler(nvrtc: try NVRTC.shared(), architecture: device.architecture, cache: cache)
         kernels = try KernelLibrary(device: device, sources: sources, compiler: compiler)
+        perf = Self.supported(configuration.perf, by: kernels)
         blas = try CuBLASLt(device: device)
         pool = ActivationPool(device: device)
         uploads = try UploadArena(device: device, stream: stream)
@@ -96,6 +96,21 @@ public final class CUDABackend: Backend {
         routingCopied = try CUDAEvent(device: device)
         try stream.fillZero(moeTicket.address, byteCount: ticketBytes)
         try stream.synchronize()
+    }
+
+    /// `options` with the fast paths whose kernels this device lacks turned off: the wgmma kernels are compiled only
+    /// for sm_90a (and the emulator), so elsewhere the mma.sync ones run. Decided once here, not by a lookup at
+    /// every launch (a missing kernel is searched for in every module).
+    static func supported(_ options: PerfOptions, by kernels: KernelLibrary) -> PerfOptions {
+        var options = options
+        func has(_ name: String) -> Bool { (try? kernels.function(name)) != nil }
+        if options.moeWarpgroupMinTokens > 0, !has("ernie_moe_gate_up_wg") { options.moeWarpgroupMinTokens = 0 }
+        if options.flashPrefillWarpgroups > 0,
+            !has(wgmmaPrefillAttention(warpgroups: options.flashPrefillWarpgroups).name)
+        {
+            options.flashPrefillWarpgroups = 0
+        }
+        return options
     }
 
     deinit {
