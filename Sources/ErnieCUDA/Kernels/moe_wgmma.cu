@@ -11,8 +11,9 @@
 // On the H200 (BENCHMARKS.md round 10, Nsight Compute at batch 64): gate|up 326.6 → 251.0 µs per layer (95 % of the
 // read ceiling), down 194.8 → 135.8 (89 %); decode step at batch 64 / 128 / 256 16.9 / 23.1 / 34.5 → 13.3 / 16.0 /
 // 21.6 ms, and 13.15 / 15.15 / 20.05 with a unit's copies and descriptors reduced to additions (they were issuing an
-// instruction every 5.5 cycles per warp at 8 warps per multiprocessor). Below 16 tokens the NT kernels stay faster (too few items per block; variants with 16-token passes and
-// deeper rings, and with 128-token passes, measured slower and were removed: scripts/gpu/PERF_NOTES.md R53, R54).
+// instruction every 5.5 cycles per warp at 8 warps per multiprocessor). Below 16 tokens the NT kernels stay faster
+// (too few items per block; variants with 16-token passes and deeper rings, and with 128-token passes, measured slower
+// and were removed: scripts/gpu/PERF_NOTES.md R53, R54).
 //
 // Block: one warpgroup (128 threads). Each unit (item, pass, 64 columns of K) is a stage in shared memory: the A
 // matrices (gate and up, or down) and the B matrix (the pass's token rows, gathered: x rows by token for gate|up,
@@ -33,9 +34,6 @@
 #define MW_ROWS 64    // weight rows per work item (the wgmma M)
 #define MW_TOKENS 64  // tokens per pass (the widest wgmma N used)
 #define MW_MAT 8192   // bytes of one [64 × 64] bf16 matrix
-
-// Byte offset of 16-byte chunk c (columns 8c ... 8c + 7) of row r in a swizzled [64 × 64] matrix.
-__device__ __forceinline__ u32 mw_offset(int r, int c) { return (u32)(r * 128 + ((c ^ (r & 7)) << 4)); }
 
 // d (m64nN) = A · B (+ d), N the smallest of 8, 16, 32, 64 that holds `n` tokens (uniform over the warpgroup).
 __device__ __forceinline__ void mw_mma(float (&d)[32], u64 a, u64 b, int n, int accumulate) {
@@ -61,23 +59,29 @@ struct MwCursor {
     int pass, unit;
 };
 
-// The first item from `it` on (stride gridDim.x) with weight rows in its tile and tokens in its slot. Row limits:
-// routed slots `rows_routed`, shared chunks `rows_shared`; K: `k_routed` / `k_shared` columns.
-__device__ __forceinline__ void mw_enter(MwCursor &c, int it, int items, int tiles, const int *offsets,
-                                         const int *active, int chunks_shared, int num_tokens, int rows_routed,
-                                         int rows_shared, int k_routed, int k_shared) {
-    for (; it < items; it += gridDim.x) {
-        const int slot = it / tiles;
-        const bool routed = slot >= chunks_shared;
-        const int width = routed ? rows_routed : rows_shared;
-        const int r0 = (it - slot * tiles) * MW_ROWS;
+// A launch's work items (slot-major: `tiles` per slot, the shared chunks first) and their shapes: weight rows and K
+// columns of routed slots and of shared chunks.
+struct MwWork {
+    int items, tiles;
+    const int *offsets, *active;
+    int chunks_shared, num_tokens;
+    int rows_routed, rows_shared, k_routed, k_shared;
+};
+
+// The first item from `it` on (stride gridDim.x) with weight rows in its tile and tokens in its slot.
+__device__ __forceinline__ void mw_enter(MwCursor &c, int it, const MwWork &w) {
+    for (; it < w.items; it += gridDim.x) {
+        const int slot = it / w.tiles;
+        const bool routed = slot >= w.chunks_shared;
+        const int width = routed ? w.rows_routed : w.rows_shared;
+        const int r0 = (it - slot * w.tiles) * MW_ROWS;
         if (r0 >= width) continue;
-        const MoESlot s = moe_slot(it, tiles, offsets, active, chunks_shared, num_tokens);
+        const MoESlot s = moe_slot(it, w.tiles, w.offsets, w.active, w.chunks_shared, w.num_tokens);
         if (s.count == 0) continue;
         c.s = s;
         c.r0 = r0;
         c.width = width;
-        c.units = ((routed ? k_routed : k_shared) + 63) / 64;
+        c.units = ((routed ? w.k_routed : w.k_shared) + 63) / 64;
         c.passes = (s.count + MW_TOKENS - 1) / MW_TOKENS;
         break;
     }
@@ -87,14 +91,11 @@ __device__ __forceinline__ void mw_enter(MwCursor &c, int it, int items, int til
 }
 
 // One unit on; past the item's last unit the next item is entered.
-__device__ __forceinline__ void mw_advance(MwCursor &c, int items, int tiles, const int *offsets, const int *active,
-                                           int chunks_shared, int num_tokens, int rows_routed, int rows_shared,
-                                           int k_routed, int k_shared) {
+__device__ __forceinline__ void mw_advance(MwCursor &c, const MwWork &w) {
     if (++c.unit < c.units) return;
     c.unit = 0;
     if (++c.pass < c.passes) return;
-    mw_enter(c, c.item + gridDim.x, items, tiles, offsets, active, chunks_shared, num_tokens, rows_routed,
-             rows_shared, k_routed, k_shared);
+    mw_enter(c, c.item + gridDim.x, w);
 }
 
 // A thread's part of every tile copy: thread `tid` of 128 copies 16-byte chunk tid % 8 of rows tid / 8 + 16 q (q < 4)
@@ -135,16 +136,17 @@ __device__ __forceinline__ void moe_gate_up_wg_impl(
     const int hstride = max(I, CW);
     const int tiles = (hstride + MW_ROWS - 1) / MW_ROWS;
     const int items = (num_active + chunks_shared) * tiles;
+    const MwWork work{items, tiles, offsets, active, chunks_shared, num_tokens, I, CW, H, H};
 
     MwCursor f, c;  // the feeding cursor (STAGES - 1 units ahead) and the consuming one
-    mw_enter(f, blockIdx.x, items, tiles, offsets, active, chunks_shared, num_tokens, I, CW, H, H);
+    mw_enter(f, blockIdx.x, work);
     c = f;
     // This thread's copies: shared-memory offsets, and the feeding cursor's weight and token rows (set at each pass's
     // first unit; the up rows are `up_shift` elements after the gate rows).
     const int c8 = tid & 7;
     u32 off[4];
 #pragma unroll
-    for (int q = 0; q < 4; ++q) off[q] = mw_offset((tid >> 3) + 16 * q, c8);
+    for (int q = 0; q < 4; ++q) off[q] = wg_swizzled((tid >> 3) + 16 * q, c8);
     MwRows wrows, xrows;
     i64 up_shift = 0;
     auto feed = [&](int stage) {
@@ -174,7 +176,7 @@ __device__ __forceinline__ void moe_gate_up_wg_impl(
             mw_copy(dst, off, wrows, 0, k0, kok, gate_up);
             mw_copy(dst + MW_MAT, off, wrows, up_shift, k0, kok, gate_up);
             mw_copy(dst + 2 * MW_MAT, off, xrows, 0, k0, kok, x);
-            mw_advance(f, items, tiles, offsets, active, chunks_shared, num_tokens, I, CW, H, H);
+            mw_advance(f, work);
         }
         cp_async_commit();
     };
@@ -228,7 +230,7 @@ __device__ __forceinline__ void moe_gate_up_wg_impl(
                 }
             }
         }
-        mw_advance(c, items, tiles, offsets, active, chunks_shared, num_tokens, I, CW, H, H);
+        mw_advance(c, work);
         stage = stage == STAGES - 1 ? 0 : stage + 1;
     }
     cp_async_wait<0>();
@@ -253,14 +255,15 @@ __device__ __forceinline__ void moe_down_wg_impl(const bf16 *hin, const int *off
     const int hstride = max(I, CW);
     const int tiles = (H + MW_ROWS - 1) / MW_ROWS;
     const int items = (num_active + chunks_shared) * tiles;
+    const MwWork work{items, tiles, offsets, active, chunks_shared, num_tokens, H, H, I, CW};
 
     MwCursor f, c;
-    mw_enter(f, blockIdx.x, items, tiles, offsets, active, chunks_shared, num_tokens, H, H, I, CW);
+    mw_enter(f, blockIdx.x, work);
     c = f;
     const int c8 = tid & 7;
     u32 off[4];
 #pragma unroll
-    for (int q = 0; q < 4; ++q) off[q] = mw_offset((tid >> 3) + 16 * q, c8);
+    for (int q = 0; q < 4; ++q) off[q] = wg_swizzled((tid >> 3) + 16 * q, c8);
     MwRows wrows, hrows;
     auto feed = [&](int stage) {
         if (f.item < items) {
@@ -283,7 +286,7 @@ __device__ __forceinline__ void moe_down_wg_impl(const bf16 *hin, const int *off
             const bool kok = k0 + 8 * c8 < K;
             mw_copy(dst, off, wrows, 0, k0, kok, down);
             mw_copy(dst + MW_MAT, off, hrows, 0, k0, kok, hin);
-            mw_advance(f, items, tiles, offsets, active, chunks_shared, num_tokens, H, H, I, CW);
+            mw_advance(f, work);
         }
         cp_async_commit();
     };
@@ -321,7 +324,7 @@ __device__ __forceinline__ void moe_down_wg_impl(const bf16 *hin, const int *off
                 }
             }
         }
-        mw_advance(c, items, tiles, offsets, active, chunks_shared, num_tokens, H, H, I, CW);
+        mw_advance(c, work);
         stage = stage == STAGES - 1 ? 0 : stage + 1;
     }
     cp_async_wait<0>();

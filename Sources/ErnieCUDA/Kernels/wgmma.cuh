@@ -8,6 +8,11 @@
 #if defined(ERNIE_EMULATOR) || defined(__CUDA_ARCH_FEAT_SM90_ALL)
 #define ERNIE_WGMMA 1
 
+// Byte offset of 16-byte chunk `chunk` (columns 8 chunk ... 8 chunk + 7) of row `row` in a [rows × 64] bf16 matrix with
+// the 128-byte swizzle: rows of 128 bytes, the chunk stored at chunk ^ (row mod 8) — the layout the descriptors below
+// name (mode 1), from a 1024-byte-aligned start.
+__device__ __forceinline__ u32 wg_swizzled(int row, int chunk) { return (u32)(row * 128 + ((chunk ^ (row & 7)) << 4)); }
+
 // A shared-memory matrix descriptor with the 128-byte swizzle (the emulator's start address: relative to the block's
 // dynamic shared memory).
 __device__ __forceinline__ u64 wg_desc(smem_addr address, u32 leading, u32 stride) {
